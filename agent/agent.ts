@@ -1,0 +1,165 @@
+// The agent: the data path from loaded programs to exporters.
+//
+//   preflight -> sensors (open, load, attach) -> /proc seed -> ring buffer
+//   -> decode -> process cache -> Tetragon events -> exporters + socket
+//
+// stop() runs the steps in reverse: stop reading (draining what is left),
+// detach and close the sensors, flush the exporters, close the socket.
+import { hostname } from 'node:os';
+import type { Logger } from './log.js';
+import { preflight } from './loader/preflight.js';
+import { setLibbpfSink } from './loader/libbpf.js';
+import { SharedMaps } from './loader/shared-maps.js';
+import { BpfMap } from './loader/map.js';
+import { RingReader } from './ringbuf/reader.js';
+import { RecordDecoder } from './events/decode.js';
+import type { TetragonEvent } from './events/tetragon.js';
+import { ProcessCache } from './process/cache.js';
+import { scanProcfs } from './process/procfs.js';
+import { ktimeToRfc3339 } from './process/clock.js';
+import { ProcessSensor } from './sensors/process.js';
+import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
+import { execEvent, exitEvent } from './enrich/process-events.js';
+import { ControlServer } from './control/server.js';
+import type { Exporter } from '../exporters/exporter.js';
+
+export interface AgentOptions {
+  nodeName?: string;
+  exporters: Exporter[];
+  ancestors: boolean;
+  socketPath: string;
+  ringBytes: number;
+  log: Logger;
+}
+
+export class Agent {
+  readonly nodeName: string;
+  private readonly shared = new SharedMaps();
+  private readonly slots = new CounterSlots();
+  private readonly decoder = new RecordDecoder();
+  private readonly cache: ProcessCache;
+  private readonly process = new ProcessSensor();
+  private reader?: RingReader;
+  private readerDone?: Promise<void>;
+  private control?: ControlServer;
+  private counters?: BpfMap;
+  private lostTimer?: NodeJS.Timeout;
+  private lastLost = new Map<string, number>();
+  private readonly started = new Date();
+  private readonly events = { process_exec: 0, process_exit: 0, procfs: 0 };
+
+  constructor(private readonly opts: AgentOptions) {
+    this.nodeName = opts.nodeName ?? hostname();
+    this.cache = new ProcessCache(this.nodeName);
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    setLibbpfSink((level, msg) => (level === 'debug' ? undefined : log.debug({ libbpf: level }, msg)));
+    const pre = preflight();
+    if (pre.mounted.length) log.info({ mounted: pre.mounted }, 'mounted kernel file systems');
+
+    this.process.load(this.shared, this.slots, { ringBytes: this.opts.ringBytes });
+    log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
+    this.counters = new BpfMap('vigil_counters', this.shared.fd('vigil_counters')!, 4, 16, true);
+
+    this.reader = new RingReader(this.shared.fd('vigil_events')!, this.opts.ringBytes, (dv, at, len) => this.onRecord(dv, at, len));
+    this.seedFromProcfs();
+    this.readerDone = this.reader.run();
+
+    this.control = new ControlServer(this.opts.socketPath, () => this.status());
+    await this.control.listen();
+    this.lostTimer = setInterval(() => this.reportLost(), 2000);
+    this.lostTimer.unref();
+    log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.opts.exporters.map((e) => e.name) }, 'ready');
+  }
+
+  /** Processes that predate the agent: written to the kernel map, cached, and exported as procFS execs. */
+  private seedFromProcfs(): void {
+    const procs = this.process.seed(scanProcfs());
+    const time = ktimeToRfc3339(process.hrtime.bigint());
+    for (const p of procs) {
+      const node = this.cache.addImage(p);
+      if (p.kernelThread) continue;
+      this.events.procfs++;
+      this.emit(execEvent(this.cache, node, time, this.opts.ancestors));
+    }
+  }
+
+  private onRecord(dv: DataView, at: number, len: number): void {
+    const rec = this.decoder.decode(dv, at, len);
+    if (!rec) return;
+    switch (rec.op) {
+      case 'exec': {
+        const node = this.cache.addExec(rec);
+        this.emit(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors));
+        break;
+      }
+      case 'clone':
+        this.cache.addClone(rec);
+        break;
+      case 'exit': {
+        const node = this.cache.resolve(rec.proc);
+        if (node) this.emit(exitEvent(this.cache, node, rec));
+        this.cache.exit(rec);
+        break;
+      }
+    }
+  }
+
+  private emit(ev: TetragonEvent): void {
+    if (ev.process_exec) this.events.process_exec++;
+    else if (ev.process_exit) this.events.process_exit++;
+    for (const e of this.opts.exporters) e.write(ev);
+    this.control?.publish(ev);
+  }
+
+  private readCounters(): ProgramCounter[] {
+    return this.counters ? this.slots.read(this.counters) : [];
+  }
+
+  /** Logs every program whose lost count grew since the last look. */
+  private reportLost(): void {
+    for (const c of this.readCounters()) {
+      const key = `${c.sensor}/${c.program}`;
+      const before = this.lastLost.get(key) ?? 0;
+      if (c.lost > before) {
+        this.opts.log.warn({ sensor: c.sensor, program: c.program, lost: c.lost - before, lost_total: c.lost }, 'ring buffer full: events lost');
+      }
+      this.lastLost.set(key, c.lost);
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const counters = this.readCounters();
+    return {
+      node_name: this.nodeName,
+      pid: process.pid,
+      started: this.started.toISOString(),
+      uptime_seconds: Math.round((Date.now() - this.started.getTime()) / 1000),
+      sensors: [{ name: this.process.name, programs: this.process.attached() }],
+      programs: counters,
+      lost_events: counters.reduce((n, c) => n + c.lost, 0),
+      ring_buffer: { bytes: this.opts.ringBytes, ...this.reader?.stats },
+      decoder: { unknown_ops: Object.fromEntries(this.decoder.unknownOps), malformed: this.decoder.malformed.count },
+      events: this.events,
+      process_cache: { size: this.cache.size, ...this.cache.stats },
+      exporters: this.opts.exporters.map((e) => ({ name: e.name, ...e.stats() })),
+      control: this.control?.stats,
+      rss_bytes: process.memoryUsage().rss,
+    };
+  }
+
+  async stop(): Promise<void> {
+    const { log } = this.opts;
+    clearInterval(this.lostTimer);
+    this.reader?.stop();
+    await this.readerDone;
+    this.reportLost();
+    this.process.close();
+    this.reader?.close();
+    await this.control?.close();
+    await Promise.all(this.opts.exporters.map((e) => e.close()));
+    log.info({ events: this.events, lost_events: [...this.lastLost.values()].reduce((a, b) => a + b, 0) }, 'stopped');
+  }
+}

@@ -1,0 +1,44 @@
+// vigil events: a live, filtered tail of the running agent's events.
+import { request } from '../control/client.js';
+import { matches, parseEventTypes, type EventFilter } from '../control/filter.js';
+import { compactLine } from '../../exporters/compact.js';
+import type { TetragonEvent } from '../events/tetragon.js';
+import { VigilError } from '../errors.js';
+
+export interface EventsOptions {
+  output: 'compact' | 'json';
+  process?: string;
+  pid: string[];
+  eventTypes?: string;
+  socket: string;
+}
+
+export function buildFilter(opts: EventsOptions): EventFilter {
+  const f: EventFilter = {};
+  try {
+    if (opts.process) f.process = new RegExp(opts.process);
+    if (opts.eventTypes) f.types = parseEventTypes(opts.eventTypes);
+  } catch (err) {
+    throw new VigilError('VIGIL_USAGE', (err as Error).message);
+  }
+  if (opts.pid.length) {
+    f.pids = opts.pid.map(Number);
+    if (f.pids.some((p) => !Number.isInteger(p))) throw new VigilError('VIGIL_USAGE', `--pid takes integers, got ${opts.pid.join(',')}`);
+  }
+  return f;
+}
+
+export async function events(opts: EventsOptions): Promise<void> {
+  const filter = buildFilter(opts);
+  process.stdout.on('error', () => process.exit(0));
+  await request(opts.socket, { op: 'events' }, (line) => {
+    const ev = JSON.parse(line) as TetragonEvent & { vigil_notice?: unknown };
+    if (ev.vigil_notice) {
+      process.stderr.write(`vigil: ${JSON.stringify(ev.vigil_notice)}\n`);
+      return;
+    }
+    if (!matches(filter, ev)) return;
+    const out = opts.output === 'json' ? line : compactLine(ev);
+    if (out !== undefined) process.stdout.write(`${out}\n`);
+  });
+}

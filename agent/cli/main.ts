@@ -1,0 +1,65 @@
+// vigil: the command line. main() is importable; bin/vigil.js only calls it.
+import { Command, Option, CommanderError } from 'commander';
+import { VigilError } from '../errors.js';
+import { DEFAULT_SOCKET } from '../control/protocol.js';
+import { DEFAULT_EXPORT_FILE } from '../../exporters/json-file.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function program(): Command {
+  const cli = new Command('vigil')
+    .description('eBPF runtime security agent: process lifecycle and TracingPolicies, as Tetragon-format JSON')
+    .exitOverride()
+    .showHelpAfterError();
+
+  cli.command('run')
+    .description('run the agent: load the sensors and export events until SIGINT/SIGTERM')
+    .option('--policy <file|dir>', 'TracingPolicy file or directory (repeatable)', collect, [])
+    .option('--export-file <path>', 'append events as JSON lines to this file', DEFAULT_EXPORT_FILE)
+    .option('--no-export-file', 'do not write an export file')
+    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'none']).default('compact'))
+    .option('--ancestors', 'add every ancestor to process_exec events', false)
+    .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
+    .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
+    .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)
+    .action(async (opts) => (await import('./run.js')).run(opts));
+
+  cli.command('probe')
+    .description('test which BPF features this kernel offers, by loading a tiny program for each')
+    .option('--json', 'print JSON', false)
+    .action(async (opts) => (await import('./probe.js')).probe(opts));
+
+  cli.command('status')
+    .description("print the running agent's state")
+    .option('--json', 'print JSON', false)
+    .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
+    .action(async (opts) => (await import('./status.js')).status(opts));
+
+  cli.command('events')
+    .description('live tail of the running agent\'s events')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['compact', 'json']).default('compact'))
+    .option('--process <regex>', 'only events whose process binary matches')
+    .option('--pid <pid>', 'only events of this pid (repeatable)', collect, [])
+    .option('--event-types <list>', 'comma-separated: process_exec,process_exit')
+    .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
+    .action(async (opts) => (await import('./events.js')).events(opts));
+
+  return cli;
+}
+
+/** Runs the CLI; returns the exit code. One catch prints every error. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof VigilError) {
+      process.stderr.write(`vigil: ${err.oneLine()}\n`);
+      if (err.log && process.env.VIGIL_VERBOSE) process.stderr.write(`${err.log}\n`);
+      return 1;
+    }
+    process.stderr.write(`vigil: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+}

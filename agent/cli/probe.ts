@@ -1,0 +1,7 @@
+// vigil probe
+import { probeFeatures, formatFeatures } from '../probe/features.js';
+
+export async function probe(opts: { json: boolean }): Promise<void> {
+  const results = probeFeatures();
+  process.stdout.write(opts.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatFeatures(results)}\n`);
+}

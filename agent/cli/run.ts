@@ -1,0 +1,50 @@
+// vigil run
+import { Agent } from '../agent.js';
+import { createLogger } from '../log.js';
+import { JsonFileExporter } from '../../exporters/json-file.js';
+import { StdoutExporter } from '../../exporters/stdout.js';
+import type { Exporter } from '../../exporters/exporter.js';
+import { VigilError } from '../errors.js';
+
+export interface RunOptions {
+  policy: string[];
+  exportFile: string | false;
+  output: 'compact' | 'json' | 'none';
+  ancestors: boolean;
+  socket: string;
+  nodeName?: string;
+  ringSize: number;
+}
+
+export async function run(opts: RunOptions): Promise<void> {
+  const log = createLogger();
+  if (!Number.isInteger(Math.log2(opts.ringSize)) || opts.ringSize < 4096) {
+    throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
+  }
+  if (opts.policy.length) log.warn({ policies: opts.policy }, 'TracingPolicy loading is not part of this build; --policy is accepted and ignored');
+  const exporters: Exporter[] = [];
+  if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile));
+  if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output));
+
+  const agent = new Agent({
+    nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= agent.stop());
+  const stopped = new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(sig, () => {
+        log.info({ signal: sig }, 'stopping');
+        stop().then(resolve, resolve);
+      });
+    }
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    await stop().catch(() => undefined);
+    if (err instanceof VigilError && err.log) log.error({ code: err.code, log: err.log }, err.message);
+    throw err;
+  }
+  await stopped;
+}

@@ -1,0 +1,27 @@
+// Event filters of `vigil events`: --process REGEX, --pid, --event-types.
+import { eventProcess, eventType, EVENT_TYPES, type EventType, type TetragonEvent } from '../events/tetragon.js';
+
+export interface EventFilter {
+  process?: RegExp;
+  pids?: number[];
+  types?: EventType[];
+}
+
+export function parseEventTypes(list: string): EventType[] {
+  const types = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const t of types) {
+    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
+      throw new Error(`unknown event type "${t}" (known: ${EVENT_TYPES.join(', ')})`);
+    }
+  }
+  return types as EventType[];
+}
+
+export function matches(f: EventFilter, ev: TetragonEvent): boolean {
+  const type = eventType(ev);
+  if (f.types && (!type || !f.types.includes(type))) return false;
+  const p = eventProcess(ev);
+  if (f.pids && (!p || !f.pids.includes(p.pid))) return false;
+  if (f.process && (!p || !f.process.test(p.binary))) return false;
+  return true;
+}

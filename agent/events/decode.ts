@@ -1,0 +1,106 @@
+// Turns ring buffer bytes into records. Every record starts with
+// struct vigil_msg_header; the decoder dispatches on its op code through
+// a table, and counts ops it does not know instead of failing.
+import * as L from './layouts.generated.js';
+import type { KernelRecord, ProcessId, ExecRecord } from './records.js';
+
+type Decoder = (dv: DataView, at: number, len: number) => KernelRecord;
+
+const H = L.vigil_msg_header.offsetof;
+const PID = L.vigil_process_id.offsetof;
+const CR = L.vigil_creds.offsetof;
+const CAP = L.vigil_caps.offsetof;
+const EX = L.vigil_msg_exec.offsetof;
+const CL = L.vigil_msg_clone.offsetof;
+const XT = L.vigil_msg_exit.offsetof;
+const OP = L.vigil_op;
+
+const u32 = (dv: DataView, at: number): number => dv.getUint32(at, true);
+const u64 = (dv: DataView, at: number): bigint => dv.getBigUint64(at, true);
+
+const processId = (dv: DataView, at: number): ProcessId => ({ pid: u32(dv, at + PID.pid), ktime: u64(dv, at + PID.ktime) });
+
+const text = (dv: DataView, at: number, len: number): string =>
+  Buffer.from(dv.buffer, dv.byteOffset + at, len).toString('utf8');
+
+function splitArgs(raw: string): string[] {
+  const parts = raw.split('\0');
+  if (parts.at(-1) === '') parts.pop();
+  return parts;
+}
+
+function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
+  const c = at + EX.creds;
+  const k = at + EX.caps;
+  const binaryLen = dv.getUint16(at + EX.binary_len, true);
+  const argsLen = dv.getUint16(at + EX.args_len, true);
+  const cwdLen = dv.getUint16(at + EX.cwd_len, true);
+  let pos = at + L.vigil_msg_exec.sizeof;
+  const end = at + len;
+  const take = (n: number): string => {
+    const s = text(dv, pos, Math.max(0, Math.min(n, end - pos)));
+    pos += n;
+    return s;
+  };
+  return {
+    op: 'exec',
+    ktime: u64(dv, at + H.ktime),
+    cpu: u32(dv, at + H.cpu),
+    proc: processId(dv, at + EX.proc),
+    parent: processId(dv, at + EX.parent),
+    tid: u32(dv, at + EX.tid),
+    auid: u32(dv, at + EX.auid),
+    nspid: u32(dv, at + EX.nspid),
+    flags: u32(dv, at + EX.flags),
+    creds: {
+      uid: u32(dv, c + CR.uid), gid: u32(dv, c + CR.gid), suid: u32(dv, c + CR.suid), sgid: u32(dv, c + CR.sgid),
+      euid: u32(dv, c + CR.euid), egid: u32(dv, c + CR.egid), fsuid: u32(dv, c + CR.fsuid), fsgid: u32(dv, c + CR.fsgid),
+    },
+    caps: { permitted: u64(dv, k + CAP.permitted), effective: u64(dv, k + CAP.effective), inheritable: u64(dv, k + CAP.inheritable) },
+    cgroupId: u64(dv, at + EX.cgroup_id),
+    binary: take(binaryLen),
+    args: splitArgs(take(argsLen)),
+    cwd: take(cwdLen),
+  };
+}
+
+const DECODERS: Record<number, Decoder> = {
+  [OP.VIGIL_OP_EXEC]: decodeExec,
+  [OP.VIGIL_OP_CLONE]: (dv, at) => ({
+    op: 'clone',
+    ktime: u64(dv, at + H.ktime),
+    cpu: u32(dv, at + H.cpu),
+    proc: processId(dv, at + CL.proc),
+    parent: processId(dv, at + CL.parent),
+    tid: u32(dv, at + CL.tid),
+    flags: u32(dv, at + CL.flags),
+  }),
+  [OP.VIGIL_OP_EXIT]: (dv, at) => ({
+    op: 'exit',
+    ktime: u64(dv, at + H.ktime),
+    cpu: u32(dv, at + H.cpu),
+    proc: processId(dv, at + XT.proc),
+    tid: u32(dv, at + XT.tid),
+    code: u32(dv, at + XT.code),
+  }),
+};
+
+export class RecordDecoder {
+  readonly unknownOps = new Map<number, number>();
+  readonly malformed = { count: 0 };
+
+  /** Returns the record, or undefined for an unknown op or a short record (both counted). */
+  decode(dv: DataView, at: number, len: number): KernelRecord | undefined {
+    if (len < L.vigil_msg_header.sizeof) {
+      this.malformed.count++;
+      return undefined;
+    }
+    const op = dv.getUint8(at + H.op);
+    const decoder = DECODERS[op];
+    if (!decoder) {
+      this.unknownOps.set(op, (this.unknownOps.get(op) ?? 0) + 1);
+      return undefined;
+    }
+    return decoder(dv, at, len);
+  }
+}

@@ -1,0 +1,77 @@
+// A BPF map by fd: typed lookup, update, delete and iteration over raw bytes.
+import { libbpf, describeError, errno, type Ptr } from './libbpf.js';
+import { VigilError } from '../errors.js';
+
+const PERCPU_TYPES = new Set([5 /* PERCPU_HASH */, 6 /* PERCPU_ARRAY */, 10 /* LRU_PERCPU_HASH */]);
+export const BPF_ANY = 0n;
+export const BPF_NOEXIST = 1n;
+const ENOENT = 2;
+
+export class BpfMap {
+  constructor(
+    readonly name: string,
+    readonly fd: number,
+    readonly keySize: number,
+    readonly valueSize: number,
+    readonly perCpu: boolean,
+  ) {}
+
+  static fromLibbpf(map: Ptr, name: string): BpfMap {
+    return new BpfMap(name, libbpf.mapFd(map), libbpf.mapKeySize(map), libbpf.mapValueSize(map),
+      PERCPU_TYPES.has(libbpf.mapType(map)));
+  }
+
+  private static cpus = 0;
+  static possibleCpus(): number {
+    if (!BpfMap.cpus) BpfMap.cpus = libbpf.numPossibleCpus();
+    return BpfMap.cpus;
+  }
+
+  /** Bytes of one lookup: per-CPU maps return one 8-byte-aligned value per possible CPU. */
+  private lookupSize(): number {
+    return this.perCpu ? Math.ceil(this.valueSize / 8) * 8 * BpfMap.possibleCpus() : this.valueSize;
+  }
+
+  lookup(key: Buffer): Buffer | undefined {
+    const value = Buffer.alloc(this.lookupSize());
+    if (libbpf.mapLookupElem(this.fd, key, value) === 0) return value;
+    if (errno() === ENOENT) return undefined;
+    throw this.error('lookup', -errno());
+  }
+
+  /** Per-CPU maps: the value of each CPU. */
+  lookupPerCpu(key: Buffer): Buffer[] {
+    const all = this.lookup(key);
+    if (!all) return [];
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    return Array.from({ length: BpfMap.possibleCpus() }, (_, i) => all.subarray(i * stride, i * stride + this.valueSize));
+  }
+
+  /** Returns false when flags is BPF_NOEXIST and the key is present. */
+  update(key: Buffer, value: Buffer, flags = BPF_ANY): boolean {
+    if (libbpf.mapUpdateElem(this.fd, key, value, flags) === 0) return true;
+    const e = errno();
+    if (e === 17 /* EEXIST */ && flags === BPF_NOEXIST) return false;
+    throw this.error('update', -e);
+  }
+
+  delete(key: Buffer): boolean {
+    if (libbpf.mapDeleteElem(this.fd, key) === 0) return true;
+    if (errno() === ENOENT) return false;
+    throw this.error('delete', -errno());
+  }
+
+  *keys(): Generator<Buffer> {
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(this.keySize);
+      if (libbpf.mapGetNextKey(this.fd, prev, next) !== 0) return;
+      yield next;
+      prev = next;
+    }
+  }
+
+  private error(op: string, code: number): VigilError {
+    return new VigilError('VIGIL_BPF_MAP', `${op} on map ${this.name} failed: ${describeError(code)}`);
+  }
+}

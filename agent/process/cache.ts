@@ -1,0 +1,195 @@
+// The agent's process cache: exec ids, parents and ancestry.
+//
+// A node is referenced by itself while its process lives and by each
+// cached child. When the count reaches zero the node is evicted, and its
+// parent loses a reference. Memory stays bounded: past `limit` nodes the
+// oldest exited ones are evicted even if still referenced.
+import type { ExecRecord, CloneRecord, ExitRecord, ProcessId, Creds, Caps } from '../events/records.js';
+import type { TetragonProcess } from '../events/tetragon.js';
+import { ktimeToRfc3339 } from './clock.js';
+import { flagString, capNames, argumentString } from './format.js';
+import { vigil_process_flag as F } from '../events/layouts.generated.js';
+
+export interface ProcessNode {
+  execId: string;
+  pid: number;
+  ktime: bigint;
+  parentExecId?: string;
+  cgroupId: bigint;
+  nspid: number;
+  /** argv as the kernel gave it, argv[0] first (clones inherit it). */
+  argv: string[];
+  json: TetragonProcess;
+  refs: number;
+  exited: boolean;
+}
+
+export interface ProcessImage {
+  proc: ProcessId;
+  parent?: ProcessId;
+  tid: number;
+  auid: number;
+  nspid: number;
+  flags: number;
+  creds: Creds;
+  caps: Caps;
+  cgroupId: bigint;
+  binary: string;
+  args: string[];
+  cwd: string;
+}
+
+export class ProcessCache {
+  private readonly nodes = new Map<string, ProcessNode>();
+  private readonly current = new Map<number, ProcessNode>();
+  private readonly exitedOrder = new Set<ProcessNode>();
+  readonly stats = { evicted: 0, forcedEvictions: 0, missingParent: 0 };
+
+  constructor(readonly nodeName: string, readonly limit = 65536) {}
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  execIdOf(id: ProcessId): string {
+    return Buffer.from(`${this.nodeName}:${id.ktime}:${id.pid}`).toString('base64');
+  }
+
+  /** The node of a kernel identity; by pid alone when the kernel had no ktime. */
+  resolve(id: ProcessId): ProcessNode | undefined {
+    if (id.ktime !== 0n) {
+      const n = this.nodes.get(this.execIdOf(id));
+      if (n) return n;
+    }
+    const n = this.current.get(id.pid);
+    return n && (id.ktime === 0n || n.ktime === id.ktime) ? n : undefined;
+  }
+
+  byPid(pid: number): ProcessNode | undefined {
+    return this.current.get(pid);
+  }
+
+  byExecId(execId: string): ProcessNode | undefined {
+    return this.nodes.get(execId);
+  }
+
+  parentOf(node: ProcessNode): ProcessNode | undefined {
+    return node.parentExecId ? this.nodes.get(node.parentExecId) : undefined;
+  }
+
+  ancestors(node: ProcessNode): ProcessNode[] {
+    const out: ProcessNode[] = [];
+    for (let p = this.parentOf(node); p && out.length < 256; p = this.parentOf(p)) out.push(p);
+    return out;
+  }
+
+  /** A new image: from an exec record, or from /proc at start-up. */
+  addImage(img: ProcessImage): ProcessNode {
+    const parent = img.parent ? this.resolve(img.parent) : undefined;
+    if (img.parent && !parent) this.stats.missingParent++;
+    const execId = this.execIdOf(img.proc);
+    const json: TetragonProcess = {
+      exec_id: execId,
+      pid: img.proc.pid,
+      uid: img.creds.uid,
+      cwd: img.cwd,
+      binary: img.binary,
+      arguments: argumentString(img.args),
+      flags: flagString(img.flags),
+      start_time: ktimeToRfc3339(img.proc.ktime),
+      auid: img.auid,
+      parent_exec_id: parent?.execId,
+      tid: img.tid,
+      cap: caps(img.caps),
+      process_credentials: creds(img.creds),
+    };
+    return this.insert({
+      execId, pid: img.proc.pid, ktime: img.proc.ktime, parentExecId: parent?.execId, cgroupId: img.cgroupId,
+      nspid: img.nspid, argv: img.args, json, refs: 1, exited: false,
+    }, parent);
+  }
+
+  addExec(rec: ExecRecord): ProcessNode {
+    return this.addImage(rec);
+  }
+
+  /** A forked process: it runs its parent's image until it execs. */
+  addClone(rec: CloneRecord): ProcessNode | undefined {
+    const parent = this.resolve(rec.parent);
+    if (!parent) {
+      this.stats.missingParent++;
+      return undefined;
+    }
+    const execId = this.execIdOf(rec.proc);
+    const json: TetragonProcess = {
+      ...parent.json,
+      exec_id: execId,
+      pid: rec.proc.pid,
+      tid: rec.tid,
+      flags: flagString(rec.flags | F.VIGIL_FLAG_CLONE),
+      start_time: ktimeToRfc3339(rec.proc.ktime),
+      parent_exec_id: parent.execId,
+    };
+    return this.insert({
+      execId, pid: rec.proc.pid, ktime: rec.proc.ktime, parentExecId: parent.execId, cgroupId: parent.cgroupId,
+      nspid: parent.nspid, argv: parent.argv, json, refs: 1, exited: false,
+    }, parent);
+  }
+
+  /** Marks the process exited; returns its node (still readable) for the exit event. */
+  exit(rec: ExitRecord): ProcessNode | undefined {
+    const node = this.resolve(rec.proc);
+    if (!node) return undefined;
+    this.retire(node);
+    return node;
+  }
+
+  private insert(node: ProcessNode, parent: ProcessNode | undefined): ProcessNode {
+    const previous = this.current.get(node.pid);
+    if (previous && previous !== node) this.retire(previous);
+    if (parent) parent.refs++;
+    this.nodes.set(node.execId, node);
+    this.current.set(node.pid, node);
+    this.enforceLimit();
+    return node;
+  }
+
+  private retire(node: ProcessNode): void {
+    if (node.exited) return;
+    node.exited = true;
+    if (this.current.get(node.pid) === node) this.current.delete(node.pid);
+    this.exitedOrder.add(node);
+    this.release(node);
+  }
+
+  private release(node: ProcessNode): void {
+    for (let n: ProcessNode | undefined = node; n && --n.refs <= 0;) {
+      const parent = this.parentOf(n);
+      this.evict(n);
+      n = parent;
+    }
+  }
+
+  private evict(node: ProcessNode): void {
+    this.nodes.delete(node.execId);
+    this.exitedOrder.delete(node);
+    if (this.current.get(node.pid) === node) this.current.delete(node.pid);
+    this.stats.evicted++;
+  }
+
+  private enforceLimit(): void {
+    for (const node of this.exitedOrder) {
+      if (this.nodes.size <= this.limit) return;
+      this.stats.forcedEvictions++;
+      this.evict(node);
+    }
+  }
+}
+
+function caps(c: Caps): TetragonProcess['cap'] {
+  return { permitted: capNames(c.permitted), effective: capNames(c.effective), inheritable: capNames(c.inheritable) };
+}
+
+function creds(c: Creds): TetragonProcess['process_credentials'] {
+  return { uid: c.uid, gid: c.gid, euid: c.euid, egid: c.egid, suid: c.suid, sgid: c.sgid, fsuid: c.fsuid, fsgid: c.fsgid };
+}

@@ -1,0 +1,57 @@
+// Tetragon's spellings of process fields: flags, capabilities, arguments, signals.
+import { vigil_process_flag as F } from '../events/layouts.generated.js';
+
+const FLAG_NAMES: [number, string][] = [
+  [F.VIGIL_FLAG_EXECVE, 'execve'],
+  [F.VIGIL_FLAG_PROCFS, 'procFS'],
+  [F.VIGIL_FLAG_CLONE, 'clone'],
+  [F.VIGIL_FLAG_TRUNC_FILENAME, 'truncFilename'],
+  [F.VIGIL_FLAG_TRUNC_ARGS, 'truncArgs'],
+  [F.VIGIL_FLAG_TRUNC_CWD, 'truncCwd'],
+  [F.VIGIL_FLAG_NOCWD, 'nocwd'],
+  [F.VIGIL_FLAG_ROOTCWD, 'rootcwd'],
+  [F.VIGIL_FLAG_ERROR_ARGS, 'errorArgs'],
+];
+
+export function flagString(flags: number): string {
+  return FLAG_NAMES.filter(([bit]) => flags & bit).map(([, name]) => name).join(' ');
+}
+
+const CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+/** Capability names of a kernel_cap_t bit set, as Tetragon prints them. */
+export function capNames(set: bigint): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 64; i++) {
+    if ((set >> BigInt(i)) & 1n) out.push(CAPS[i] ?? `CAP_${i}`);
+  }
+  return out;
+}
+
+/** argv[1..] as one string; an argument that would not survive splitting on spaces is double-quoted. */
+export function argumentString(argv: string[]): string {
+  return argv.slice(1).map(quoteArg).join(' ');
+}
+
+function quoteArg(a: string): string {
+  if (a !== '' && !/[\s"'\\]/.test(a)) return a;
+  return `"${a.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
+}
+
+const SIGNALS = [
+  '', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1',
+  'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP',
+  'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS',
+];
+
+export function signalName(sig: number): string {
+  return SIGNALS[sig] ?? (sig > 0 ? `SIGRT${sig - 32}` : '');
+}

@@ -1,0 +1,72 @@
+// The base sensor: exec, fork and exit from tracepoints (kprobes/process.bpf.c),
+// and the in-kernel process map seeded with the processes found in /proc.
+import { BpfObject } from '../loader/object.js';
+import { bpfObjectPath } from '../loader/paths.js';
+import { BPF_NOEXIST } from '../loader/map.js';
+import type { SharedMaps } from '../loader/shared-maps.js';
+import type { CounterSlots } from './counters.js';
+import type { ProcfsProcess } from '../process/procfs.js';
+import * as L from '../events/layouts.generated.js';
+
+/** Programs in slot order: the BPF file numbers its counter slots the same way. */
+export const PROCESS_PROGRAMS = [
+  { program: 'vigil_exec', hook: 'tp_btf/sched_process_exec' },
+  { program: 'vigil_fork', hook: 'tp_btf/sched_process_fork' },
+  { program: 'vigil_exit', hook: 'tp_btf/sched_process_exit' },
+];
+
+export interface ProcessSensorOptions {
+  /** Ring buffer size in bytes: a power of two, a multiple of the page size. */
+  ringBytes: number;
+}
+
+export class ProcessSensor {
+  readonly name = 'process';
+  private obj?: BpfObject;
+
+  load(shared: SharedMaps, slots: CounterSlots, opts: ProcessSensorOptions): void {
+    const first = slots.register(this.name, PROCESS_PROGRAMS);
+    if (first !== 0) throw new Error('the process sensor must own counter slots 0..2');
+    const obj = BpfObject.open(bpfObjectPath('process'));
+    this.obj = obj;
+    try {
+      obj.setMaxEntries('vigil_events', opts.ringBytes);
+      shared.prepare(obj);
+      obj.load();
+      shared.adopt(obj);
+      obj.attach();
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /** Writes /proc's processes into the kernel map, unless the kernel already saw them. Returns those written. */
+  seed(procs: ProcfsProcess[]): ProcfsProcess[] {
+    const map = this.obj!.map('vigil_processes');
+    const E = L.vigil_process_entry;
+    const P = L.vigil_process_id.offsetof;
+    const written: ProcfsProcess[] = [];
+    for (const p of procs) {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(p.proc.pid);
+      const v = Buffer.alloc(E.sizeof);
+      v.writeUInt32LE(p.proc.pid, E.offsetof.proc + P.pid);
+      v.writeBigUInt64LE(p.proc.ktime, E.offsetof.proc + P.ktime);
+      v.writeUInt32LE(p.ppid, E.offsetof.parent + P.pid);
+      v.writeBigUInt64LE(p.parent?.ktime ?? 0n, E.offsetof.parent + P.ktime);
+      v.writeUInt32LE(p.flags, E.offsetof.flags);
+      if (map.update(key, v, BPF_NOEXIST)) written.push(p);
+    }
+    return written;
+  }
+
+  attached(): string[] {
+    return this.obj?.attachedPrograms() ?? [];
+  }
+
+  close(): void {
+    this.obj?.close();
+    this.obj = undefined;
+  }
+}

@@ -1,0 +1,22 @@
+// One human line per event, as `tetra getevents -o compact` prints them.
+import type { TetragonEvent, TetragonProcess } from '../agent/events/tetragon.js';
+
+function where(p: TetragonProcess, node: string): string {
+  return p.pod ? `${p.pod.namespace}/${p.pod.name}` : node;
+}
+
+function command(p: TetragonProcess): string {
+  return p.arguments ? `${p.binary} ${p.arguments}` : p.binary;
+}
+
+export function compactLine(ev: TetragonEvent): string | undefined {
+  if (ev.process_exec) {
+    const p = ev.process_exec.process;
+    return `🚀 process ${where(p, ev.node_name)} ${command(p)}`;
+  }
+  if (ev.process_exit) {
+    const { process: p, signal, status } = ev.process_exit;
+    return `💥 exit    ${where(p, ev.node_name)} ${command(p)} ${signal || (status ?? 0)}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,116 @@
+/* Records that Vigil's BPF programs write to the ring buffer.
+ *
+ * This header is the single definition of each record: the BPF programs
+ * include it, and the agent's decoder is checked against the compiled
+ * objects' BTF (test/internals/layouts.test.ts). Plain fixed-width types
+ * only, no kernel includes.
+ */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+/* Op codes: the first byte of every record. */
+enum vigil_op {
+	VIGIL_OP_EXEC = 1,
+	VIGIL_OP_CLONE = 2,
+	VIGIL_OP_EXIT = 3,
+};
+
+/* Capture limits of the variable-length parts of an exec record. */
+enum vigil_limits {
+	VIGIL_PATH_MAX = 4096,
+	VIGIL_ARGS_MAX = 4096,
+};
+
+/* Process flags (struct vigil_msg_exec.flags). */
+enum vigil_process_flag {
+	VIGIL_FLAG_EXECVE = 1 << 0,
+	VIGIL_FLAG_CLONE = 1 << 1,
+	VIGIL_FLAG_PROCFS = 1 << 2,
+	VIGIL_FLAG_TRUNC_FILENAME = 1 << 3,
+	VIGIL_FLAG_TRUNC_ARGS = 1 << 4,
+	VIGIL_FLAG_TRUNC_CWD = 1 << 5,
+	VIGIL_FLAG_NOCWD = 1 << 6,
+	VIGIL_FLAG_ROOTCWD = 1 << 7,
+	VIGIL_FLAG_ERROR_ARGS = 1 << 8,
+};
+
+/* Common header of every record. */
+struct vigil_msg_header {
+	__u8 op;
+	__u8 pad0;
+	__u16 size; /* whole record, header included */
+	__u32 cpu;
+	__u64 ktime; /* bpf_ktime_get_ns() when the record was made */
+};
+
+/* A process's identity: thread group id plus the ktime of its exec or clone. */
+struct vigil_process_id {
+	__u32 pid;
+	__u32 pad0;
+	__u64 ktime;
+};
+
+struct vigil_creds {
+	__u32 uid;
+	__u32 gid;
+	__u32 suid;
+	__u32 sgid;
+	__u32 euid;
+	__u32 egid;
+	__u32 fsuid;
+	__u32 fsgid;
+};
+
+struct vigil_caps {
+	__u64 permitted;
+	__u64 effective;
+	__u64 inheritable;
+};
+
+/* VIGIL_OP_EXEC. The record is followed by binary_len bytes of the binary's absolute
+ * path, then args_len bytes of NUL-separated arguments (argv[0] first),
+ * then cwd_len bytes of the working directory. No NUL terminators between
+ * the three parts. */
+struct vigil_msg_exec {
+	struct vigil_msg_header hdr;
+	struct vigil_process_id proc;
+	struct vigil_process_id parent;
+	__u32 tid;
+	__u32 auid;
+	__u32 flags;
+	__u32 nspid;
+	struct vigil_creds creds;
+	struct vigil_caps caps;
+	__u64 cgroup_id;
+	__u16 binary_len;
+	__u16 args_len;
+	__u16 cwd_len;
+	__u16 pad0;
+};
+
+/* VIGIL_OP_CLONE: a new process (not a thread) was forked. */
+struct vigil_msg_clone {
+	struct vigil_msg_header hdr;
+	struct vigil_process_id proc;
+	struct vigil_process_id parent;
+	__u32 tid;
+	__u32 flags;
+};
+
+/* VIGIL_OP_EXIT: the last thread of a process exited. */
+struct vigil_msg_exit {
+	struct vigil_msg_header hdr;
+	struct vigil_process_id proc;
+	__u32 tid;
+	__u32 code; /* wait status: exit status << 8 | terminating signal */
+};
+
+/* Value of the in-kernel process map, keyed by thread group id. */
+struct vigil_process_entry {
+	struct vigil_process_id proc;
+	struct vigil_process_id parent;
+	__u32 flags;
+	__u32 pad0;
+};
+
+#endif

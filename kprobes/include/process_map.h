@@ -1,0 +1,33 @@
+/* The in-kernel process map: thread group id -> identity of its current
+ * image (pid + exec/clone ktime) and of its parent. The process sensor
+ * keeps it; every other program reads it to give its records a process. */
+#ifndef VIGIL_PROCESS_MAP_H
+#define VIGIL_PROCESS_MAP_H
+
+#include "events.h"
+
+#define VIGIL_PROCESS_MAP_SIZE 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_PROCESS_MAP_SIZE);
+	__type(key, __u32);
+	__type(value, struct vigil_process_entry);
+} vigil_processes SEC(".maps");
+
+static __always_inline struct vigil_process_entry *vigil_process_lookup(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&vigil_processes, &tgid);
+}
+
+/* The identity of tgid, or {tgid, 0} when the map has none. */
+static __always_inline void vigil_process_id_of(__u32 tgid, struct vigil_process_id *id)
+{
+	struct vigil_process_entry *e = vigil_process_lookup(tgid);
+
+	id->pid = tgid;
+	id->pad0 = 0;
+	id->ktime = e ? e->proc.ktime : 0;
+}
+
+#endif

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process sensor: the life of every process, from tracepoints only, so it
+ * runs on kernels without kprobes.
+ *
+ *   sched_process_fork  new process (not a thread) -> map entry, CLONE record
+ *   sched_process_exec  map entry replaced -> EXEC record: binary, args, cwd,
+ *                       credentials, capabilities
+ *   sched_process_exit  last thread gone -> EXIT record, map entry removed
+ */
+#include "api.h"
+#include "events.h"
+#include "output.h"
+#include "process_map.h"
+#include "path.h"
+#include "task.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Counter slots of this object's programs (agent/sensors/process.ts). */
+enum { SLOT_EXEC = 0, SLOT_CLONE = 1, SLOT_EXIT = 2 };
+
+#define EXEC_DATA_MAX (2 * VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
+
+struct exec_scratch {
+	struct vigil_msg_exec msg;
+	char data[EXEC_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_scratch SEC(".maps");
+
+/* Appends a resolved path at data[pos]; returns its length. */
+static __always_inline __u32 put_path(struct exec_scratch *s, __u32 pos, const struct path *p,
+				      const struct path *root, __u32 trunc_flag)
+{
+	struct vigil_path_buf *buf = vigil_path_buf();
+	bool truncated;
+	__u32 off, len;
+
+	if (!buf)
+		return 0;
+	off = vigil_path_resolve(p, root, buf, &truncated);
+	if (truncated)
+		s->msg.flags |= trunc_flag;
+	if (off > VIGIL_PATH_MAX - 1)
+		return 0;
+	len = VIGIL_PATH_MAX - off;
+	if (pos > 2 * VIGIL_PATH_MAX)
+		return 0;
+	bpf_probe_read_kernel(&s->data[pos], len, &buf->b[off]);
+	return len;
+}
+
+/* Appends the new image's argv (NUL-separated, from user memory). */
+static __always_inline __u32 put_args(struct exec_scratch *s, __u32 pos, struct task_struct *task)
+{
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u64 len = end - start;
+
+	if (end <= start)
+		return 0;
+	if (len > VIGIL_ARGS_MAX) {
+		len = VIGIL_ARGS_MAX;
+		s->msg.flags |= VIGIL_FLAG_TRUNC_ARGS;
+	}
+	if (pos > VIGIL_PATH_MAX)
+		return 0;
+	if (bpf_probe_read_user(&s->data[pos], len, (void *)start)) {
+		s->msg.flags |= VIGIL_FLAG_ERROR_ARGS;
+		return 0;
+	}
+	return len;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 zero = 0, tgid = BPF_CORE_READ(task, tgid), pos, size;
+	struct vigil_process_entry entry = {};
+	struct exec_scratch *s;
+	struct path root, pwd, file;
+
+	s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!s)
+		return 0;
+	s->msg.proc.pid = tgid;
+	s->msg.proc.pad0 = 0;
+	s->msg.proc.ktime = bpf_ktime_get_ns();
+	vigil_process_id_of(BPF_CORE_READ(task, real_parent, tgid), &s->msg.parent);
+	s->msg.tid = BPF_CORE_READ(task, pid);
+	s->msg.auid = vigil_read_auid(task);
+	s->msg.flags = VIGIL_FLAG_EXECVE;
+	s->msg.nspid = vigil_read_nspid(task);
+	vigil_read_creds(task, &s->msg.creds, &s->msg.caps);
+	s->msg.cgroup_id = bpf_get_current_cgroup_id();
+	s->msg.pad0 = 0;
+
+	BPF_CORE_READ_INTO(&root, task, fs, root);
+	BPF_CORE_READ_INTO(&pwd, task, fs, pwd);
+	BPF_CORE_READ_INTO(&file, bprm, file, f_path);
+
+	pos = put_path(s, 0, &file, &root, VIGIL_FLAG_TRUNC_FILENAME);
+	s->msg.binary_len = pos;
+	s->msg.args_len = put_args(s, pos, task);
+	pos += s->msg.args_len;
+	s->msg.cwd_len = put_path(s, pos, &pwd, &root, VIGIL_FLAG_TRUNC_CWD);
+	if (pwd.dentry == root.dentry && pwd.mnt == root.mnt)
+		s->msg.flags |= VIGIL_FLAG_ROOTCWD;
+	pos += s->msg.cwd_len;
+
+	entry.proc = s->msg.proc;
+	entry.parent = s->msg.parent;
+	entry.flags = s->msg.flags;
+	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
+
+	size = sizeof(s->msg) + pos;
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	vigil_emit(s, size, VIGIL_OP_EXEC, SLOT_EXEC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	struct vigil_process_entry entry = {};
+	struct vigil_msg_clone msg = {};
+
+	if (BPF_CORE_READ(child, pid) != tgid)
+		return 0;
+	msg.proc.pid = tgid;
+	msg.proc.ktime = bpf_ktime_get_ns();
+	vigil_process_id_of(BPF_CORE_READ(parent, tgid), &msg.parent);
+	msg.tid = tgid;
+	msg.flags = VIGIL_FLAG_CLONE;
+
+	entry.proc = msg.proc;
+	entry.parent = msg.parent;
+	entry.flags = msg.flags;
+	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
+	vigil_emit(&msg, sizeof(msg), VIGIL_OP_CLONE, SLOT_CLONE);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vigil_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct vigil_msg_exit msg = {};
+
+	/* The tracepoint fires for every thread; signal->live reaches zero
+	 * before it fires for the last one. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	vigil_process_id_of(tgid, &msg.proc);
+	msg.tid = BPF_CORE_READ(task, pid);
+	msg.code = BPF_CORE_READ(task, exit_code);
+	vigil_emit(&msg, sizeof(msg), VIGIL_OP_EXIT, SLOT_EXIT);
+	bpf_map_delete_elem(&vigil_processes, &tgid);
+	return 0;
+}
