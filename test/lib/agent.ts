@@ -1,0 +1,93 @@
+// Runs the real agent (bin/vigil.js) as a child process for end-to-end
+// tests, and reads what it exported.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TetragonEvent } from '../../agent/events/tetragon.js';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const VIGIL = join(REPO, 'bin/vigil.js');
+export const NODE_NAME = 'vigil-test';
+
+export interface AgentHandle {
+  dir: string;
+  socket: string;
+  exportFile: string;
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  events: () => TetragonEvent[];
+  waitFor: (pred: (ev: TetragonEvent) => boolean, what: string, timeoutMs?: number) => Promise<TetragonEvent>;
+  stop: () => Promise<number | null>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `vigil run` and resolves once it logged `ready`. */
+export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): Promise<AgentHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
+  const socket = join(dir, 'vigil.sock');
+  const exportFile = join(dir, 'events.log');
+  const child = spawn(process.execPath, [VIGIL, 'run', '--node-name', NODE_NAME, '--socket', socket,
+    '--export-file', exportFile, '--output', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!err.includes('"msg":"ready"')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`agent did not become ready:\n${err}`);
+    }
+    await sleep(50);
+  }
+
+  const events = (): TetragonEvent[] => {
+    if (!existsSync(exportFile)) return [];
+    return readFileSync(exportFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  };
+  return {
+    dir, socket, exportFile, child,
+    stdout: () => out,
+    stderr: () => err,
+    events,
+    async waitFor(pred, what, timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = events().find(pred);
+        if (hit) return hit;
+        if (Date.now() > end) throw new Error(`no event: ${what} (after ${timeoutMs} ms, ${events().length} events)`);
+        await sleep(50);
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs a command to completion; resolves with its pid, exit code and signal. */
+export function runCommand(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    c.once('error', reject);
+    c.once('exit', (code, signal) => resolve({ pid: c.pid!, code, signal, stdout }));
+  });
+}
+
+export const isExec = (ev: TetragonEvent): boolean => ev.process_exec !== undefined;
+export const isExit = (ev: TetragonEvent): boolean => ev.process_exit !== undefined;
+
+/** Decodes a Tetragon exec id: base64 of node:ktime:pid. */
+export function decodeExecId(id: string): { node: string; ktime: string; pid: number } {
+  const [node, ktime, pid] = Buffer.from(id, 'base64').toString().split(':');
+  return { node, ktime, pid: Number(pid) };
+}
