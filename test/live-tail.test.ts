@@ -4,6 +4,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { startAgent, runCommand, VIGIL, NODE_NAME, type AgentHandle } from './lib/agent.js';
+import { request } from '../agent/control/client.js';
 
 const ECHO = realpathSync('/bin/echo');
 const SH = realpathSync('/bin/sh');
@@ -24,13 +25,25 @@ async function until(check: () => boolean, what: string, ms = 20_000): Promise<v
   }
 }
 
-/** Starts `vigil events …` and returns its growing stdout. */
-function tail(args: string[]) {
+async function subscribers(): Promise<number> {
+  let line = '';
+  await request(agent.socket, { op: 'status' }, (l) => (line = l));
+  return JSON.parse(line).control.subscribers;
+}
+
+/** Starts `vigil events …`; resolves once it is subscribed, with its growing stdout. */
+async function tail(args: string[]) {
+  const already = await subscribers();
   const c = spawn(process.execPath, [VIGIL, 'events', '--socket', agent.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const end = Date.now() + 30_000;
+  while ((await subscribers()) <= already) {
+    if (Date.now() > end || c.exitCode !== null) throw new Error(`vigil events did not subscribe: ${err}`);
+    await sleep(100);
+  }
   return { out: () => out, err: () => err, stop: () => c.kill('SIGINT') };
 }
 
@@ -46,8 +59,7 @@ t.test('the agent prints compact lines for exec and exit', async (t) => {
 });
 
 t.test('vigil events tails the running agent, filtered by --process and --event-types', async (t) => {
-  const live = tail(['--process', 'echo$', '--event-types', 'process_exec']);
-  await sleep(1500);
+  const live = await tail(['--process', 'echo$', '--event-types', 'process_exec']);
   const marker = `tail-${Date.now()}`;
   await runCommand(ECHO, [marker]);
   await runCommand(SH, ['-c', `true ${marker}`]);
@@ -63,8 +75,7 @@ t.test('vigil events tails the running agent, filtered by --process and --event-
 t.test('vigil events -o json --pid shows one process as Tetragon JSON', async (t) => {
   const child = spawn(realpathSync('/bin/sleep'), ['30'], { stdio: 'ignore' });
   const pid = child.pid!;
-  const live = tail(['-o', 'json', '--pid', String(pid)]);
-  await sleep(1500);
+  const live = await tail(['-o', 'json', '--pid', String(pid)]);
   await runCommand(ECHO, ['not-this-one']);
   const died = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');

@@ -16,10 +16,10 @@ const EXPECTED: Record<string, Expect> = {
     bpf_override_return: /bpf_override_return/,
     cgroup_hooks: true, bpf_send_signal: true, ring_buffer: true, bpf_loop: true, uprobes: true,
   },
-  // No CONFIG_BPF_KPROBE_OVERRIDE; everything else is there.
+  // No CONFIG_BPF_KPROBE_OVERRIDE, no CONFIG_FPROBE; everything else is there.
   'stock-6.1': {
     btf: true, tracepoints: true, tp_btf: true, raw_tracepoints: true,
-    kprobes: true, kretprobes: true, kprobe_multi: true,
+    kprobes: true, kretprobes: true, kprobe_multi: /not supported/,
     fentry: true, fexit: true, fmod_ret: true, bpf_lsm: true,
     bpf_override_return: /bpf_override_return/,
     cgroup_hooks: true, bpf_send_signal: true, ring_buffer: true, bpf_loop: true, uprobes: true,

@@ -16,7 +16,11 @@ interface Subscriber {
 export class ControlServer {
   private server?: Server;
   private readonly subscribers = new Set<Subscriber>();
-  readonly stats = { clients: 0, droppedForSlowClients: 0 };
+  private readonly counts = { clients: 0, droppedForSlowClients: 0 };
+
+  get stats(): { clients: number; subscribers: number; droppedForSlowClients: number } {
+    return { ...this.counts, subscribers: this.subscribers.size };
+  }
 
   constructor(private readonly path: string, private readonly status: () => unknown) {}
 
@@ -34,7 +38,7 @@ export class ControlServer {
   }
 
   private accept(socket: Socket): void {
-    this.stats.clients++;
+    this.counts.clients++;
     let buf = '';
     socket.setEncoding('utf8');
     socket.on('error', () => socket.destroy());
@@ -74,7 +78,7 @@ export class ControlServer {
     for (const sub of this.subscribers) {
       if (sub.socket.writableLength > MAX_BACKLOG) {
         sub.dropped++;
-        this.stats.droppedForSlowClients++;
+        this.counts.droppedForSlowClients++;
         continue;
       }
       if (sub.dropped) {

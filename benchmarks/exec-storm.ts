@@ -1,0 +1,97 @@
+// Exec storm: thousands of fork+exec of /bin/true, timed side by side in
+// one run without the agent and with it, alternating rounds. Prints the
+// slowdown ratio, lost events, events seen, the agent's peak RSS, and the
+// records its pipeline handles per CPU-second.
+//
+//   node dist/benchmarks/exec-storm.js [--execs N] [--rounds R]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const VIGIL = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
+const TRUE = realpathSync('/bin/true');
+const CLK_TCK = 100;
+
+const { values } = parseArgs({ options: { execs: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '5' } } });
+const EXECS = Number(values.execs);
+const ROUNDS = Number(values.rounds);
+
+/** One storm: a shell loop forking and execing /bin/true EXECS times; returns seconds. */
+function storm(): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${EXECS} ]; do ${TRUE}; i=$((i+1)); done`], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error('storm failed');
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function startAgent(dir: string) {
+  const socket = join(dir, 'sock');
+  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'), '--socket', socket], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  while (!err.includes('"msg":"ready"')) {
+    if (child.exitCode !== null) throw new Error(`agent failed:\n${err}`);
+    await sleep(50);
+  }
+  const status = () => JSON.parse(spawnSync(process.execPath, [VIGIL, 'status', '--json', '--socket', socket], { encoding: 'utf8' }).stdout);
+  const cpuSeconds = () => {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  };
+  const peakRss = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+  return { child, status, cpuSeconds, peakRss, exportFile: join(dir, 'events.log') };
+}
+
+async function main(): Promise<void> {
+  storm(); // warm-up
+  const base: number[] = [];
+  const withAgent: number[] = [];
+  let lost = 0;
+  let exported = 0;
+  let records = 0;
+  let cpu = 0;
+  let peak = 0;
+  // Rounds alternate, so drift on the machine hits both sides alike.
+  for (let r = 0; r < ROUNDS; r++) {
+    base.push(storm());
+    const agent = await startAgent(mkdtempSync(join(tmpdir(), 'vigil-bench-')));
+    await sleep(300);
+    const before = agent.status();
+    const cpu0 = agent.cpuSeconds();
+    withAgent.push(storm());
+    await sleep(500);
+    const after = agent.status();
+    cpu += agent.cpuSeconds() - cpu0;
+    peak = Math.max(peak, agent.peakRss());
+    lost += after.lost_events;
+    records += after.ring_buffer.records - before.ring_buffer.records;
+    agent.child.kill('SIGTERM');
+    await new Promise((res) => agent.child.once('exit', res));
+    exported += readFileSync(agent.exportFile, 'utf8').split('\n')
+      .filter((l) => l.startsWith('{"process_exec"') && l.includes(`"binary":"${TRUE}"`)).length;
+  }
+  const ratio = median(withAgent) / median(base);
+  console.log(JSON.stringify({
+    execs_per_round: EXECS,
+    rounds: ROUNDS,
+    baseline_s: +median(base).toFixed(3),
+    with_agent_s: +median(withAgent).toFixed(3),
+    slowdown_pct: +((ratio - 1) * 100).toFixed(2),
+    lost_events: lost,
+    true_execs_exported: exported,
+    true_execs_run: EXECS * ROUNDS,
+    agent_peak_rss_mib: +(peak / 1048576).toFixed(1),
+    ring_records: records,
+    records_per_agent_cpu_second: Math.round(records / Math.max(cpu, 0.01)),
+  }, null, 2));
+}
+
+await main();

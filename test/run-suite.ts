@@ -1,0 +1,153 @@
+// `npm test`: the whole suite, on the host kernel and again on Debian's
+// stock kernel under qemu (test/vm/run.sh), one boot for the whole VM run.
+//
+//   node dist/test/run-suite.js [--host-only | --vm-only] [--inner] [files…]
+//
+// Each test file runs in its own node process and prints TAP; its
+// top-level subtests are the tests counted here. A skip counts only when
+// its reason is a feature the kernel's probe reports missing; in CI any
+// other skip, and a VM that did not boot, are failures. The last line is
+// "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FEATURE_SKIP, KERNEL } from './lib/kernel.js';
+import type { FeatureResult } from '../agent/probe/features.js';
+
+const DIST_TEST = fileURLToPath(new URL('.', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CI = process.env.CI === 'true' || process.env.CI === '1';
+const RESULT_TAG = 'VIGIL_SUITE_RESULT ';
+
+interface Tally {
+  kernel: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  failures: string[];
+}
+
+function testFiles(dir = DIST_TEST): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...testFiles(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const TOP = /^(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO)\b ?(.*?))?(?: # time=[\d.]+m?s)?$/;
+
+/** Runs one file; counts its top-level tests into tally. */
+function runFile(file: string, tally: Tally, missing: Set<string>, env: NodeJS.ProcessEnv): Promise<void> {
+  const name = relative(DIST_TEST, file).replace(/\.js$/, '.ts');
+  const timeoutMs = Number(process.env.VIGIL_TEST_TIMEOUT ?? 600) * 1000;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tap = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (tap += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (tap += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let counted = 0;
+      let failedHere = false;
+      for (const line of tap.split('\n')) {
+        const m = TOP.exec(line);
+        if (!m) continue;
+        counted++;
+        const [, status, title, directive, reason] = m;
+        if (directive === 'SKIP') {
+          const feature = FEATURE_SKIP.exec(reason ?? '');
+          const legit = feature && feature[1].split(', ').every((f) => missing.has(f));
+          if (CI && !legit) {
+            tally.failed++;
+            failedHere = true;
+            tally.failures.push(`${name}: ${title}: skipped in CI without a missing kernel feature (${reason || 'no reason'})`);
+          } else {
+            tally.skipped++;
+          }
+          console.log(`  skip ${name}: ${title} (${reason})`);
+        } else if (status === 'ok') {
+          tally.passed++;
+        } else {
+          tally.failed++;
+          failedHere = true;
+          tally.failures.push(`${name}: ${title}`);
+          console.log(`  FAIL ${name}: ${title}`);
+        }
+      }
+      if (code !== 0 && !failedHere) {
+        tally.failed++;
+        failedHere = true;
+        tally.failures.push(`${name}: exited with ${signal ?? code}${counted ? '' : ' before any test'}`);
+      }
+      console.log(`${failedHere ? 'not ok' : 'ok'} ${name} [${KERNEL}]`);
+      if (failedHere) console.log(tap.split('\n').slice(-80).map((l) => `    | ${l}`).join('\n'));
+      resolve();
+    });
+  });
+}
+
+async function runHere(files: string[]): Promise<Tally> {
+  const { probeFeatures } = await import('../agent/probe/features.js');
+  const features: FeatureResult[] = probeFeatures();
+  const missing = new Set(features.filter((f) => !f.works).map((f) => f.feature));
+  console.log(`# kernel ${KERNEL}: features missing: ${[...missing].join(', ') || 'none'}`);
+  const env = { ...process.env, VIGIL_FEATURES: JSON.stringify(features) };
+  const tally: Tally = { kernel: KERNEL, passed: 0, failed: 0, skipped: 0, failures: [] };
+  for (const f of files) await runFile(f, tally, missing, env);
+  return tally;
+}
+
+/** Boots the stock kernel once and runs this script inside it. */
+function runInVm(fileArgs: string[]): Tally {
+  const kernel = 'stock-6.1';
+  const inner = ['node', relative(REPO, fileURLToPath(import.meta.url)), '--inner', ...fileArgs.map((f) => relative(REPO, f))];
+  const r = spawnSync('bash', [join(REPO, 'test/vm/run.sh'), ...inner], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const out = r.stdout ?? '';
+  process.stdout.write(out.split('\n').filter((l) => !l.startsWith(RESULT_TAG)).join('\n'));
+  const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
+  if (!line) {
+    return { kernel, passed: 0, failed: 1, skipped: 0, failures: [`the VM run did not complete (exit ${r.status})`] };
+  }
+  return JSON.parse(line.slice(RESULT_TAG.length));
+}
+
+function summary(tallies: Tally[]): number {
+  console.log('\n# summary');
+  for (const t of tallies) {
+    console.log(`# ${t.kernel.padEnd(24)} ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+    for (const f of t.failures) console.log(`#   failed: ${f}`);
+  }
+  const passed = tallies.reduce((n, t) => n + t.passed, 0);
+  const failed = tallies.reduce((n, t) => n + t.failed, 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  const files = args.filter((a) => !a.startsWith('--')).map((f) => join(REPO, f));
+  const selected = files.length ? files : testFiles();
+  if (flags.has('--inner')) {
+    const t = await runHere(selected);
+    console.log(`${RESULT_TAG}${JSON.stringify(t)}`);
+    return t.failed ? 1 : 0;
+  }
+  const tallies: Tally[] = [];
+  if (!flags.has('--vm-only')) {
+    console.log(`# host kernel: ${selected.length} test files`);
+    tallies.push(await runHere(selected));
+  }
+  if (!flags.has('--host-only')) {
+    console.log('# stock kernel under qemu: one boot for the whole run');
+    tallies.push(runInVm(files));
+  }
+  return summary(tallies);
+}
+
+process.exitCode = await main();
