@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Exporter } from './exporter.js';
 import type { TetragonEvent } from '../agent/events/tetragon.js';
+import { eventJson } from './json.js';
 
 export const DEFAULT_EXPORT_FILE = '/var/log/vigil/events.log';
 
@@ -11,6 +12,9 @@ export class JsonFileExporter implements Exporter {
   private readonly out: WriteStream;
   private written = 0;
   private failed?: Error;
+  /** Lines not yet handed to the stream: one write per batch, not per event. */
+  private pending = '';
+  private flushQueued = false;
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -22,11 +26,24 @@ export class JsonFileExporter implements Exporter {
 
   write(ev: TetragonEvent): void {
     if (this.failed) return;
-    this.out.write(`${JSON.stringify(ev)}\n`);
+    this.pending += `${eventJson(ev)}\n`;
     this.written++;
+    if (this.pending.length > 1 << 16) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (!this.pending) return;
+    this.out.write(this.pending);
+    this.pending = '';
   }
 
   close(): Promise<void> {
+    this.flush();
     return new Promise((resolve) => this.out.end(resolve));
   }
 

@@ -3,6 +3,7 @@
 import type { Exporter } from './exporter.js';
 import type { TetragonEvent } from '../agent/events/tetragon.js';
 import { compactLine } from './compact.js';
+import { eventJson } from './json.js';
 
 export type StdoutFormat = 'json' | 'compact';
 
@@ -19,7 +20,7 @@ export class StdoutExporter implements Exporter {
 
   write(ev: TetragonEvent): void {
     if (this.closed) return;
-    const line = this.format === 'json' ? JSON.stringify(ev) : compactLine(ev);
+    const line = this.format === 'json' ? eventJson(ev) : compactLine(ev);
     if (line === undefined) return;
     this.out.write(`${line}\n`);
     this.written++;

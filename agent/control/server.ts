@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Request, StreamNotice } from './protocol.js';
 import type { TetragonEvent } from '../events/tetragon.js';
+import { eventJson } from '../../exporters/json.js';
 
 /** A subscriber further behind than this many bytes misses events (and is told how many). */
 const MAX_BACKLOG = 16 << 20;
@@ -74,7 +75,7 @@ export class ControlServer {
 
   publish(ev: TetragonEvent): void {
     if (!this.subscribers.size) return;
-    const line = `${JSON.stringify(ev)}\n`;
+    const line = `${eventJson(ev)}\n`;
     for (const sub of this.subscribers) {
       if (sub.socket.writableLength > MAX_BACKLOG) {
         sub.dropped++;

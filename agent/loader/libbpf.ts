@@ -81,10 +81,27 @@ export const libc_ = {
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
   write: libc.func('intptr_t write(int fd, const uint8_t *buf, size_t count)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  pthreadSigmask: libc.func('int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)'),
   sysconf: libc.func('long sysconf(int name)'),
 };
 
 export const errno = (): number => koffi.errno();
+
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+
+/** Runs fn with this thread's signals blocked: a signal arriving during a
+ * program load makes the kernel abandon verification with EAGAIN. */
+export function withSignalsBlocked<T>(fn: () => T): T {
+  const all = Buffer.alloc(128, 0xff);
+  const old = Buffer.alloc(128);
+  libc_.pthreadSigmask(SIG_BLOCK, all, old);
+  try {
+    return fn();
+  } finally {
+    libc_.pthreadSigmask(SIG_SETMASK, old, Buffer.alloc(128));
+  }
+}
 
 /** libbpf returns negative errno values; this names them. */
 export function describeError(code: number): string {

@@ -2,7 +2,7 @@
 // map sizes, shared maps, which programs load), load, attach, close.
 // Cleanup runs in reverse order of attachment.
 import { existsSync } from 'node:fs';
-import { libbpf, libc_, captureMessages, describeError, errno, isNull, decodeCString, view, type Ptr } from './libbpf.js';
+import { libbpf, libc_, captureMessages, withSignalsBlocked, describeError, errno, isNull, decodeCString, view, type Ptr } from './libbpf.js';
 import { BpfMap } from './map.js';
 import { VigilError } from '../errors.js';
 
@@ -103,7 +103,7 @@ export class BpfObject {
   }
 
   load(): this {
-    const { value: rc, log } = captureMessages(() => libbpf.objectLoad(this.obj));
+    const { value: rc, log } = captureMessages(() => withSignalsBlocked(() => libbpf.objectLoad(this.obj)));
     if (rc < 0) {
       throw new VigilError('VIGIL_BPF_LOAD', `loading ${this.path} failed: ${describeError(rc)}`, {
         log, hint: lastLine(log),

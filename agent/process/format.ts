@@ -28,7 +28,18 @@ const CAPS = [
 ];
 
 /** Capability names of a kernel_cap_t bit set, as Tetragon prints them. */
+const capCache = new Map<bigint, string[]>();
+
 export function capNames(set: bigint): string[] {
+  let names = capCache.get(set);
+  if (!names) {
+    names = capNamesUncached(set);
+    if (capCache.size < 1024) capCache.set(set, names);
+  }
+  return names;
+}
+
+function capNamesUncached(set: bigint): string[] {
   const out: string[] = [];
   for (let i = 0; i < 64; i++) {
     if ((set >> BigInt(i)) & 1n) out.push(CAPS[i] ?? `CAP_${i}`);

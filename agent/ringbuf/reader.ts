@@ -16,6 +16,7 @@ const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SIZE = 8;
 const SC_PAGESIZE = 30;
+const BATCH_MS = 5;
 
 /** Called for each record: the bytes are data[offset .. offset+length), valid only during the call. */
 export type RecordHandler = (data: DataView, offset: number, length: number) => void;
@@ -94,14 +95,17 @@ export class RingReader {
     });
   }
 
-  /** Reads until stop(); resolves once the ring is drained after stop. */
+  /** Reads until stop(); resolves once the ring is drained after stop.
+   * While records keep coming it reads in batches every BATCH_MS, so a
+   * busy ring costs a timer per batch rather than a wakeup per record;
+   * once empty it sleeps in epoll. */
   async run(): Promise<void> {
     while (!this.stopping) {
       if (this.drain() === 0) {
         await this.wait(1000);
         this.stats.wakeups++;
       } else {
-        await new Promise<void>((r) => setImmediate(r));
+        await new Promise<void>((r) => setTimeout(r, BATCH_MS));
       }
     }
     this.drain();

@@ -1,0 +1,36 @@
+// Serializes events to JSON text. A process object is immutable once
+// cached, and the same process appears in many events (as process, parent
+// and ancestor), so its text is computed once and spliced in.
+import type { TetragonEvent, TetragonProcess } from '../agent/events/tetragon.js';
+
+const processText = new WeakMap<TetragonProcess, string>();
+
+function proc(p: TetragonProcess): string {
+  let s = processText.get(p);
+  if (s === undefined) {
+    s = JSON.stringify(p);
+    processText.set(p, s);
+  }
+  return s;
+}
+
+/** Same text as JSON.stringify(ev), faster when processes repeat. */
+export function eventJson(ev: TetragonEvent): string {
+  const kind = ev.process_exec ? 'process_exec' : ev.process_exit ? 'process_exit' : undefined;
+  if (!kind) return JSON.stringify(ev);
+  const body = ev[kind]!;
+  let inner = '';
+  for (const [k, v] of Object.entries(body)) {
+    if (v === undefined) continue;
+    const text = k === 'process' || k === 'parent' ? proc(v as TetragonProcess)
+      : k === 'ancestors' ? `[${(v as TetragonProcess[]).map(proc).join(',')}]`
+        : JSON.stringify(v);
+    inner += `${inner ? ',' : ''}"${k}":${text}`;
+  }
+  let rest = '';
+  for (const [k, v] of Object.entries(ev)) {
+    if (k === kind || v === undefined) continue;
+    rest += `,"${k}":${JSON.stringify(v)}`;
+  }
+  return `{"${kind}":{${inner}}${rest}}`;
+}
