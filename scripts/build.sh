@@ -14,8 +14,11 @@ if [ ! -s "$vmlinux" ]; then
 fi
 
 headers=$(find kprobes/include -name '*.h')
-for src in kprobes/*.bpf.c kprobes/probes/*.bpf.c; do
-  obj="$out/$(basename "${src%.c}").o"
+for src in kprobes/*.bpf.c kprobes/probes/*.bpf.c test/bpf/*.bpf.c; do
+  # Test programs go to dist/bpf/test/.
+  case $src in test/*) dir=$out/test ;; *) dir=$out ;; esac
+  mkdir -p "$dir"
+  obj="$dir/$(basename "${src%.c}").o"
   stale=0
   [ "$obj" -nt "$src" ] || stale=1
   for h in $headers; do [ "$obj" -nt "$h" ] || stale=1; done
