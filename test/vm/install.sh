@@ -12,7 +12,7 @@ CACHE="$ROOT/.cache/vm"
 PKGS=(qemu-system-x86 busybox-static cpio kmod)
 # Load order (dependencies first), as verified against modinfo below.
 MODULES=(virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-         netfs fscache 9pnet 9pnet_virtio 9p)
+         netfs fscache 9pnet 9pnet_virtio 9p virtio-rng)
 # Changes to this script or kernel.env invalidate the cache.
 STAMP="$KERNEL_PKG $(cat "${BASH_SOURCE[0]}" "$HERE/kernel.env" | md5sum | cut -c1-32)"
 
@@ -51,7 +51,7 @@ if [ "$(cat "$KDIR/.pkg" 2>/dev/null)" != "$KERNEL_PKG" ]; then
     $SUDO apt-get update -qq >&2
   fi
   log "downloading $KERNEL_PKG"
-  (cd "$CACHE/dl" && apt-get download -qq "$KERNEL_PKG" 2>&1 | grep -v unsandboxed >&2 || true)
+  (cd "$CACHE/dl" && apt-get download -qq -o APT::Sandbox::User=root "$KERNEL_PKG" >&2)
   deb=$(ls "$CACHE"/dl/*.deb)
   log "unpacking $(basename "$deb")"
   dpkg -x "$deb" "$KDIR"
@@ -72,15 +72,16 @@ for m in "${MODULES[@]}"; do
   ko=$(find "$moddir" -name "$m.ko" -print -quit)
   [ -n "$ko" ] || { log "module $m not found in $kver"; exit 1; }
   for dep in $(modinfo -F depends "$ko" | tr , ' '); do
-    [[ "$loaded" == *" $dep "* ]] || { log "module $m needs $dep, which is not loaded before it"; exit 1; }
+    [[ "$loaded" == *" ${dep//-/_} "* ]] || { log "module $m needs $dep, which is not loaded before it"; exit 1; }
   done
   cp "$ko" "$work/lib/modules/"
-  loaded+="$m "
+  loaded+="${m//-/_} "
 done
 echo "${MODULES[*]}" >"$work/modules"
 
-# Stage-1 init: mounts the host root (9p, read-only) and the out share, the
-# kernel file systems, runs /run/vmout/job.sh chrooted and powers off.
+# init: mounts the host root (9p, read-only, cached: the VM is short-lived) and
+# the out share, the kernel file systems, runs /run/vmout/job.sh chrooted in
+# the host root, records its exit status and powers off.
 cat >"$work/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -90,11 +91,19 @@ mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs dev /dev
 for m in $(cat /modules); do insmod /lib/modules/$m.ko || die "insmod $m"; done
 R=/newroot
 P9=trans=virtio,version=9p2000.L,msize=262144
-mount -t 9p -o $P9,ro hostroot $R || die "cannot mount the host root"
+mount -t 9p -o $P9,ro,cache=loose hostroot $R || die "cannot mount the host root"
+mkdir -p /vmout /keep
+mount -t 9p -o $P9 vmout /vmout || die "cannot mount the out share"
+# A caller's directory under the host /tmp or /run (a CI clone, say) stays
+# visible: it is set aside before the guest's own tmpfs covers it.
+[ -s /vmout/keep ] && mount --bind "$R$(cat /vmout/keep)" /keep
 mount -t tmpfs -o mode=1777 tmp $R/tmp || die "tmpfs /tmp"
 mount -t tmpfs -o mode=755 run $R/run || die "tmpfs /run"
+if [ -s /vmout/keep ]; then
+  mkdir -p "$R$(cat /vmout/keep)" && mount --move /keep "$R$(cat /vmout/keep)" || die "cannot keep $(cat /vmout/keep)"
+fi
 mkdir $R/run/vmout
-mount -t 9p -o $P9 vmout $R/run/vmout || die "cannot mount the out share"
+mount --move /vmout $R/run/vmout || die "cannot move the out share"
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs dev $R/dev
@@ -110,6 +119,7 @@ if ! mount -t cgroup2 cgroup2 $R$CG; then
   CG=/run/cgroup2; mkdir -p $R$CG
   mount -t cgroup2 cgroup2 $R$CG || die cgroup2
 fi
+ip link set lo up
 O=$R/run/vmout
 [ -f $O/job.sh ] || die "no job.sh in the out share"
 chroot $R /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
@@ -121,6 +131,7 @@ EOF
 chmod +x "$work/init"
 (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) >"$CACHE/initrd.gz.tmp"
 mv "$CACHE/initrd.gz.tmp" "$CACHE/initrd.gz"
-cp "$KDIR/boot/vmlinuz-$kver" "$CACHE/vmlinuz"
+cp "$KDIR/boot/vmlinuz-$kver" "$CACHE/vmlinuz.tmp"
+mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
 echo "$STAMP" >"$CACHE/stamp"
 log "ready in $CACHE"

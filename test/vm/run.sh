@@ -8,7 +8,8 @@
 # The guest runs in the caller's working directory. Everything on the host is
 # visible read-only, except /tmp, /run, /proc, /sys and /dev, which the guest
 # replaces with its own (so the command must not write into the repo, and
-# paths under the host /tmp are not visible). Writable in the guest: /tmp,
+# paths under the host /tmp are not visible, except the caller's working
+# directory, which is kept read-only at its path). Writable in the guest: /tmp,
 # /run and $VIGIL_VM_OUT (= /run/vmout), the host out dir: files written there
 # come back to the host. HOME=/root is read-only.
 # Guest environment: HOME, PATH, VIGIL_KERNEL=stock-6.1, VIGIL_VM_OUT,
@@ -54,6 +55,7 @@ if [ $# -eq 1 ]; then cmd=$1; else cmd=; for a; do cmd+="$(q "$a") "; done; fi
   echo ": >/run/vmout/started"
   echo "exec /bin/sh -c $(q "$cmd")"
 } >"$OUT/job.sh"
+case $PWD/ in /tmp/* | /run/*) echo "$PWD" >"$OUT/keep" ;; *) rm -f "$OUT/keep" ;; esac
 : >"$OUT/output"
 
 qpid= tpid=
@@ -67,8 +69,8 @@ t0=$(date +%s.%N)
 timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 2048 -smp 1 \
   -nodefaults -display none -no-reboot \
   -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.gz" \
-  -append "console=ttyS0 quiet panic=-1 lsm=lockdown,capability,landlock,bpf" \
-  -serial "file:$OUT/console.log" \
+  -append "console=ttyS0 panic=-1 lsm=lockdown,capability,landlock,bpf" \
+  -serial "file:$OUT/console.log" -device virtio-rng-pci \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$OUT,mount_tag=vmout,security_model=none" \
   >"$OUT/qemu.log" 2>&1 &
@@ -83,9 +85,11 @@ t1=$(date +%s.%N)
 
 status=$(cat "$OUT/status" 2>/dev/null || true)
 if ! [[ "$status" =~ ^[0-9]+$ ]]; then
-  if [ "$rc" = 124 ]; then why="timed out after ${TIMEOUT}s"; else why="failed (qemu exit status $rc)"; fi
+  if [ "$rc" = 124 ]; then why="timed out after ${TIMEOUT}s"
+  else why="stopped before the command finished (qemu exit status $rc)"; fi
   {
-    echo "vm: $why; out dir $OUT; qemu: $(tail -n 5 "$OUT/qemu.log")"
+    echo "vm: $why; out dir $OUT"
+    tail -n 5 "$OUT/qemu.log" | sed 's/^/vm: /'
     echo "vm: last 40 lines of the kernel console:"
     tail -n 40 "$OUT/console.log" 2>/dev/null || true
   } >&2
