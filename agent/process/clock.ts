@@ -25,10 +25,16 @@ export function ktimeToRfc3339(ktime: bigint): string {
   return nsToRfc3339(boot() + ktime);
 }
 
+let lastSecond = -1n;
+let lastPrefix = '';
+
 export function nsToRfc3339(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  return new Date(Number(ms)).toISOString().replace(/\.\d{3}Z$/, `.${frac}Z`);
+  const second = ns / 1_000_000_000n;
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+  }
+  return `${lastPrefix}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 export const nowRfc3339 = (): string => ktimeToRfc3339(process.hrtime.bigint());
