@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   VIGIL_NOT_SUPPORTED: 'the running kernel lacks a feature this needs',
   VIGIL_AGENT_UNREACHABLE: 'no agent answers on the control socket',
   VIGIL_USAGE: 'the command line is invalid',
+  VIGIL_POLICY_INVALID: 'a policy or rule set is invalid (the message names the field)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
