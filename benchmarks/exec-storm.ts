@@ -3,7 +3,7 @@
 // slowdown ratio, lost events, events seen, the agent's peak RSS, and the
 // records its pipeline handles per CPU-second.
 //
-//   node dist/benchmarks/exec-storm.js [--execs N] [--rounds R]
+//   node dist/benchmarks/exec-storm.js [--execs N] [--rounds R] [--warmup W]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,14 +15,18 @@ const VIGIL = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
 const TRUE = realpathSync('/bin/true');
 const CLK_TCK = 100;
 
-const { values } = parseArgs({ options: { execs: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { execs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '1000' } },
+});
 const EXECS = Number(values.execs);
 const ROUNDS = Number(values.rounds);
+/** Execs run before each timed storm, with or without the agent, so its JIT is warm and both sides start alike. */
+const WARMUP = Number(values.warmup);
 
 /** One storm: a shell loop forking and execing /bin/true EXECS times; returns seconds. */
-function storm(): number {
+function storm(execs = EXECS): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${EXECS} ]; do ${TRUE}; i=$((i+1)); done`], { stdio: 'ignore' });
+  const r = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${execs} ]; do ${TRUE}; i=$((i+1)); done`], { stdio: 'ignore' });
   if (r.status !== 0) throw new Error('storm failed');
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
@@ -61,8 +65,10 @@ async function main(): Promise<void> {
   let peak = 0;
   // Rounds alternate, so drift on the machine hits both sides alike.
   for (let r = 0; r < ROUNDS; r++) {
+    storm(WARMUP);
     base.push(storm());
     const agent = await startAgent(mkdtempSync(join(tmpdir(), 'vigil-bench-')));
+    storm(WARMUP);
     await sleep(300);
     const before = agent.status();
     const cpu0 = agent.cpuSeconds();
@@ -87,7 +93,7 @@ async function main(): Promise<void> {
     slowdown_pct: +((ratio - 1) * 100).toFixed(2),
     lost_events: lost,
     true_execs_exported: exported,
-    true_execs_run: EXECS * ROUNDS,
+    true_execs_run: (EXECS + WARMUP) * ROUNDS,
     agent_peak_rss_mib: +(peak / 1048576).toFixed(1),
     ring_records: records,
     records_per_agent_cpu_second: Math.round(records / Math.max(cpu, 0.01)),

@@ -19,7 +19,7 @@ interface Scenario {
 
 const SCENARIOS: Scenario[] = [
   {
-    name: 'exec storm', file: 'exec-storm', args: ['--execs', '3000', '--rounds', '7'],
+    name: 'exec storm', file: 'exec-storm', args: ['--execs', '10000', '--rounds', '5'],
     what: 'Fork+exec of /bin/true from a shell loop, rounds alternating without and with `vigil run` (JSON export to a file).',
   },
   {
