@@ -1,0 +1,33 @@
+// When the ring buffer is full, records are counted as lost per program,
+// logged as a warning and shown by `vigil status`: never dropped silently.
+import t from 'tap';
+import { realpathSync } from 'node:fs';
+import { startAgent, runCommand, VIGIL } from './lib/agent.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('a full ring buffer counts lost records per program and reports them', async (t) => {
+  const agent = await startAgent(['--ring-size', '8192']);
+  t.teardown(() => agent.stop());
+  // A stopped reader cannot drain: 200 execs overflow an 8 KiB ring.
+  agent.child.kill('SIGSTOP');
+  await runCommand('/bin/sh', ['-c', `i=0; while [ $i -lt 200 ]; do ${realpathSync('/bin/true')}; i=$((i+1)); done`]);
+  agent.child.kill('SIGCONT');
+
+  const end = Date.now() + 20_000;
+  while (!agent.stderr().includes('events lost') && Date.now() < end) await sleep(100);
+  const warning = agent.stderr().split('\n').find((l) => l.includes('events lost'));
+  t.ok(warning, 'the agent logs a warning');
+  const w = JSON.parse(warning!);
+  t.equal(w.level, 40);
+  t.ok(w.lost > 0 && w.program, `names the program (${w.program}) and the count (${w.lost})`);
+
+  const r = await runCommand(process.execPath, [VIGIL, 'status', '--json', '--socket', agent.socket]);
+  const s = JSON.parse(r.stdout);
+  const exec = s.programs.find((p: { program: string }) => p.program === 'vigil_exec');
+  t.ok(exec.lost > 0, `vigil status shows lost exec records (${exec.lost})`);
+  t.equal(s.lost_events, s.programs.reduce((n: number, p: { lost: number }) => n + p.lost, 0), 'the total is the sum per program');
+  t.ok(exec.emitted + exec.lost >= 200, 'every exec was either emitted or counted lost');
+  const text = await runCommand(process.execPath, [VIGIL, 'status', '--socket', agent.socket]);
+  t.match(text.stdout, new RegExp(`lost events:\\s+${s.lost_events}`));
+});
