@@ -16,7 +16,7 @@ const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SIZE = 8;
 const SC_PAGESIZE = 30;
-const BATCH_MS = 5;
+const BATCH_MS = 20;
 
 /** Called for each record: the bytes are data[offset .. offset+length), valid only during the call. */
 export type RecordHandler = (data: DataView, offset: number, length: number) => void;
