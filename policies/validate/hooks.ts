@@ -1,0 +1,37 @@
+// The hooks of a policy, one shape for kprobes, tracepoints and lsmhooks.
+import type { KProbeArg, KProbeSelector, KProbeSpec, TracingPolicySpec } from '../types.generated.js';
+import type { PathSeg } from './path.js';
+
+export type HookKind = 'kprobe' | 'tracepoint' | 'lsmhook';
+
+export interface Hook {
+  kind: HookKind;
+  /** e.g. ['spec', 'kprobes', 0] */
+  path: PathSeg[];
+  /** For messages: fd_install, sched/sched_process_exec, file_open. */
+  name: string;
+  args: KProbeArg[];
+  selectors: KProbeSelector[];
+  /** Set for kprobes. */
+  kprobe?: KProbeSpec;
+}
+
+export function hooksOf(spec: TracingPolicySpec): Hook[] {
+  return [
+    ...(spec.kprobes ?? []).map((k, i): Hook => ({
+      kind: 'kprobe', path: ['spec', 'kprobes', i], name: k.call, args: k.args ?? [], selectors: k.selectors ?? [], kprobe: k,
+    })),
+    ...(spec.tracepoints ?? []).map((t, i): Hook => ({
+      kind: 'tracepoint', path: ['spec', 'tracepoints', i], name: `${t.subsystem}/${t.event}`, args: t.args ?? [], selectors: t.selectors ?? [],
+    })),
+    ...(spec.lsmhooks ?? []).map((l, i): Hook => ({
+      kind: 'lsmhook', path: ['spec', 'lsmhooks', i], name: l.hook, args: l.args ?? [], selectors: l.selectors ?? [],
+    })),
+  ];
+}
+
+/** The declared arg with this index. */
+export const argAt = (hook: Hook, index: number): KProbeArg | undefined => hook.args.find((a) => a.index === index);
+
+export const declaredIndexes = (hook: Hook): string =>
+  hook.args.length ? `declared: ${hook.args.map((a) => a.index).join(', ')}` : 'the hook declares no args';

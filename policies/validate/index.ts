@@ -1,0 +1,127 @@
+// The policy front-end. A TracingPolicy file goes through four layers:
+// strict YAML, the JSON Schema, semantics, and the running kernel (BTF and
+// tracefs). Every problem is placed at its file, line, column and field
+// path; each document stands alone, and bad input never throws.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TracingPolicy } from '../types.generated.js';
+import { toPolicyError, type Finding, type Layer, type PolicyError } from './errors.js';
+import { checkKernel, kernelEnv } from './kernel.js';
+import { checkSchema } from './schema.js';
+import { checkSemantics } from './semantic.js';
+import { locate, offsetPosition, type Position } from './locate.js';
+import { parseYaml, type YamlDocument, type YamlFile } from './yaml.js';
+
+export { formatPolicyError, type PolicyError } from './errors.js';
+export { POLICY_LIMITS } from './limits.js';
+
+export interface ValidatedPolicy {
+  file: string;
+  /** 0-based index of the YAML document in its file. */
+  document: number;
+  /** metadata.name */
+  name: string;
+  policy: TracingPolicy;
+}
+
+export interface LintOptions {
+  /** Check against the running kernel's BTF and tracefs (default true). */
+  kernel?: boolean;
+}
+
+export interface LintResult {
+  /** Policies without errors (warnings allowed). */
+  policies: ValidatedPolicy[];
+  /** Errors and warnings, by file, line and column. */
+  errors: PolicyError[];
+  /** Files read. */
+  files: string[];
+  /** Non-empty YAML documents read. */
+  documents: number;
+}
+
+const isError = (f: Finding): boolean => (f.severity ?? 'error') === 'error';
+const START = { line: 1, column: 1 };
+
+export function lintFile(file: string, opts: LintOptions = {}): LintResult {
+  const result: LintResult = { policies: [], errors: [], files: [file], documents: 0 };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    result.errors.push(toPolicyError({ path: [], message: `cannot read the file: ${(err as Error).message}` }, file, START, 'yaml'));
+    return result;
+  }
+  const yaml = parseYaml(text);
+  let kernelNoted = false;
+  for (const doc of yaml.docs) {
+    if (doc.empty) continue;
+    result.documents++;
+    const place = (layer: Layer, findings: Finding[]): Finding[] => {
+      for (const f of findings) result.errors.push(toPolicyError(f, file, position(yaml, doc, f), layer));
+      return findings;
+    };
+    if (place('yaml', doc.findings).length || place('schema', checkSchema(doc.value)).length) continue;
+    const policy = doc.value as TracingPolicy;
+    const semantic = place('semantic', checkSemantics(policy));
+    const kernel = opts.kernel === false ? [] : place('kernel', kernelFindings(policy, !kernelNoted));
+    kernelNoted = true;
+    if (![...semantic, ...kernel].some(isError)) result.policies.push({ file, document: doc.index, name: policy.metadata.name, policy });
+  }
+  if (!result.documents) result.errors.push(toPolicyError({ path: [], severity: 'warning', message: 'the file holds no YAML document' }, file, START, 'yaml'));
+  result.errors.sort((a, b) => a.line - b.line || a.column - b.column);
+  return result;
+}
+
+/** Kernel findings; without BTF, a note (once per file when `note`). */
+function kernelFindings(policy: TracingPolicy, note: boolean): Finding[] {
+  const env = kernelEnv();
+  if (typeof env !== 'string') return checkKernel(policy, env);
+  return note ? [{ path: [], severity: 'warning', message: `kernel checks skipped: ${env}` }] : [];
+}
+
+function position(yaml: YamlFile, doc: YamlDocument, f: Finding): Position {
+  return f.offset !== undefined ? offsetPosition(yaml, f.offset) : locate(yaml, doc, f.path, f.at);
+}
+
+/** Lints files and directories (their *.yaml and *.yml files, recursively, in name order). */
+export function lintPaths(paths: string[], opts: LintOptions = {}): LintResult {
+  const total: LintResult = { policies: [], errors: [], files: [], documents: 0 };
+  const files: string[] = [];
+  for (const p of paths) {
+    let dir: boolean;
+    try {
+      dir = statSync(p).isDirectory();
+    } catch (err) {
+      total.errors.push(toPolicyError({ path: [], message: `cannot read: ${(err as Error).message}` }, p, START, 'yaml'));
+      continue;
+    }
+    const found = dir ? policyFiles(p) : [p];
+    if (!found.length) total.errors.push(toPolicyError({ path: [], message: 'no *.yaml or *.yml files in this directory' }, p, START, 'yaml'));
+    files.push(...found.filter((f) => !files.includes(f)));
+  }
+  for (const file of files) {
+    const r = lintFile(file, opts);
+    total.policies.push(...r.policies);
+    total.errors.push(...r.errors);
+    total.files.push(file);
+    total.documents += r.documents;
+  }
+  return total;
+}
+
+function policyFiles(dir: string): string[] {
+  const out: string[] = [];
+  let list;
+  try {
+    list = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of list.sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...policyFiles(p));
+    else if (/\.ya?ml$/.test(e.name)) out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+// Vigil's own limits on a TracingPolicy, checked by `vigil policy lint`.
+// They bound the selector bytes and BPF maps a policy compiles to; a
+// policy over a limit is a lint error, never silently truncated.
+// JSON-able: the README prints this object.
+import type { Finding } from './errors.js';
+import type { PathSeg } from './path.js';
+
+export const POLICY_LIMITS = {
+  /** kprobes + tracepoints + lsmhooks in one policy. */
+  hooksPerPolicy: 128,
+  /** Functions named by one list (each is its own kprobe). */
+  functionsPerList: 512,
+  /** args declared per hook. */
+  argsPerHook: 8,
+  /** selectors per hook; each is a program branch. */
+  selectorsPerHook: 32,
+  /** matchArgs (and matchReturnArgs) per selector. */
+  matchArgsPerSelector: 8,
+  /** matchActions (and matchReturnActions) per selector. */
+  actionsPerSelector: 8,
+  /** Values of one filter kept in a BPF hash or LPM map: strings, binaries, InMap, addresses, ports. */
+  mapValuesPerMatch: 1024,
+  /** Integer values compared inline in the selector bytes: Equal, GT, LT, Mask, InRange on ints. */
+  inlineValuesPerMatch: 64,
+  /** Bytes of one string value (argument strings and binary paths). */
+  stringValueLength: 255,
+  /** PIDs in one matchPIDs filter. */
+  pidValuesPerMatch: 64,
+  /** Values in one matchNamespaces filter. */
+  namespaceValuesPerMatch: 4,
+  /** matchNamespaces filters per selector. */
+  namespaceFiltersPerSelector: 10,
+} as const;
+
+export type PolicyLimit = keyof typeof POLICY_LIMITS;
+
+/** Reports `count` over the limit `key` as a finding at `path`. */
+export function overLimit(out: Finding[], path: PathSeg[], count: number, key: PolicyLimit, what: string): void {
+  const limit = POLICY_LIMITS[key];
+  if (count > limit) out.push({ path, message: `${count} ${what}; Vigil's limit is ${limit} (POLICY_LIMITS.${key})` });
+}

@@ -1,0 +1,51 @@
+// matchArgs and matchReturnArgs: the filtered arg is declared, the operator
+// fits its type, and every value parses for the operator.
+import type { ArgSelector, ArgType, TracingPolicySpec } from '../types.generated.js';
+import type { Finding } from './errors.js';
+import { argAt, declaredIndexes, type Hook } from './hooks.js';
+import { overLimit } from './limits.js';
+import { listRefProblem } from './lists.js';
+import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
+import type { PathSeg } from './path.js';
+import { needValues, valueProblem } from './values.js';
+
+export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isReturn: boolean, spec: TracingPolicySpec, out: Finding[]): void {
+  const types: ArgType[] = [];
+  if (isReturn) {
+    if (hook.kprobe?.returnArg) types.push(hook.kprobe.returnArg.type);
+  } else if (m.index === undefined && m.args === undefined) {
+    out.push({ path, message: 'needs index (an args[].index) or args (positions in args)' });
+  } else {
+    if (m.index !== undefined) {
+      const arg = argAt(hook, m.index);
+      if (arg) types.push(arg.type);
+      else out.push({ path: [...path, 'index'], message: `no arg with index ${m.index} (${declaredIndexes(hook)})` });
+    }
+    m.args?.forEach((k, j) => {
+      if (hook.args[k]) types.push(hook.args[k].type);
+      else out.push({ path: [...path, 'args', j], message: `args position ${k} is out of range: the hook declares ${hook.args.length} args` });
+    });
+  }
+  for (const type of new Set(types)) {
+    const ops = operatorsFor(type);
+    if (ops && !ops.includes(m.operator)) {
+      const use = ops.length ? `; it takes ${ops.join(', ')}` : '';
+      out.push({ path: [...path, 'operator'], message: `operator ${m.operator} does not apply to an arg of type ${type}${use}` });
+      return;
+    }
+  }
+  const values = m.values ?? [];
+  if (NO_VALUES.has(m.operator)) {
+    if (values.length) out.push({ path: [...path, 'values'], message: `operator ${m.operator} takes no values` });
+    return;
+  }
+  if (!needValues(m.values, path, out)) return;
+  const inline = types.some(isIntType) && INLINE_INT.has(m.operator);
+  overLimit(out, [...path, 'values'], values.length, inline ? 'inlineValuesPerMatch' : 'mapValuesPerMatch', 'values');
+  values.forEach((v, j) => {
+    const problem = v.startsWith('list:')
+      ? listRefProblem(v.slice(5), spec)
+      : [...new Set(types.length ? types : ['auto' as const])].map((t) => valueProblem(m.operator, t, v)).find(Boolean);
+    if (problem) out.push({ path: [...path, 'values', j], message: problem });
+  });
+}

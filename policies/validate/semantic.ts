@@ -1,0 +1,67 @@
+// Layer 3: what the schema cannot say. Args and filters refer to what their
+// hook declares, operators fit arg types, values parse, actions run only
+// where they can, lists resolve, and Vigil's limits (limits.ts) hold.
+import type { LabelSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
+import type { Finding } from './errors.js';
+import { hooksOf, type Hook } from './hooks.js';
+import { overLimit } from './limits.js';
+import { checkLists, listRefProblem } from './lists.js';
+import type { PathSeg } from './path.js';
+import { checkSelector } from './selectors.js';
+
+export function checkSemantics(policy: TracingPolicy): Finding[] {
+  const out: Finding[] = [];
+  const { spec } = policy;
+  const hooks = hooksOf(spec);
+  if (!hooks.length) out.push({ path: ['spec'], severity: 'warning', message: 'the policy hooks nothing: it has no kprobes, tracepoints or lsmhooks' });
+  overLimit(out, ['spec'], hooks.length, 'hooksPerPolicy', 'hooks');
+  checkLists(spec, out);
+  for (const hook of hooks) checkHook(hook, spec, out);
+  checkLabels(spec.podSelector, ['spec', 'podSelector'], out);
+  checkLabels(spec.containerSelector, ['spec', 'containerSelector'], out);
+  if (policy.kind === 'TracingPolicy' && policy.metadata.namespace !== undefined) {
+    out.push({ path: ['metadata', 'namespace'], severity: 'warning', message: 'a TracingPolicy applies to every namespace; use kind TracingPolicyNamespaced to limit it to one' });
+  }
+  return out;
+}
+
+function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
+  overLimit(out, [...hook.path, 'args'], hook.args.length, 'argsPerHook', 'args');
+  const seen = new Set<number>();
+  hook.args.forEach((a, i) => {
+    const p = [...hook.path, 'args', i];
+    if (seen.has(a.index)) out.push({ path: [...p, 'index'], severity: 'warning', message: `index ${a.index} is declared twice` });
+    seen.add(a.index);
+    const buffer = a.type === 'char_buf' || a.type === 'char_iovec';
+    for (const field of ['sizeArgIndex', 'returnCopy'] as const) {
+      if (a[field] !== undefined && !buffer) out.push({ path: [...p, field], at: 'key', severity: 'warning', message: `${field} applies only to char_buf and char_iovec args` });
+    }
+    if (a.maxData && a.type !== 'char_buf') out.push({ path: [...p, 'maxData'], at: 'key', severity: 'warning', message: 'maxData applies only to char_buf args' });
+    if (a.returnCopy && hook.kind !== 'kprobe') out.push({ path: [...p, 'returnCopy'], message: 'returnCopy needs a kprobe: the buffer is read at return' });
+  });
+  const kp = hook.kprobe;
+  if (kp) {
+    const problem = kp.call.startsWith('list:') ? listRefProblem(kp.call.slice(5), spec) : undefined;
+    if (problem) out.push({ path: [...hook.path, 'call'], message: problem });
+    if (kp.return && !kp.returnArg) out.push({ path: [...hook.path, 'return'], message: 'return: true needs a returnArg, the return value to read' });
+    for (const field of ['returnArg', 'returnArgAction'] as const) {
+      if (!kp.return && kp[field] !== undefined) out.push({ path: [...hook.path, field], at: 'key', message: `${field} needs return: true` });
+    }
+  }
+  overLimit(out, [...hook.path, 'selectors'], hook.selectors.length, 'selectorsPerHook', 'selectors');
+  hook.selectors.forEach((s, i) => checkSelector(hook, s, [...hook.path, 'selectors', i], spec, out));
+}
+
+function checkLabels(sel: LabelSelector | undefined, path: PathSeg[], out: Finding[]): void {
+  const container = path[path.length - 1] === 'containerSelector';
+  for (const key of Object.keys(sel?.matchLabels ?? {})) {
+    if (container && key !== 'name') out.push({ path: [...path, 'matchLabels', key], at: 'key', message: `containerSelector matches only the "name" field, not "${key}"` });
+  }
+  sel?.matchExpressions?.forEach((e, i) => {
+    const p = [...path, 'matchExpressions', i];
+    if (container && e.key !== 'name') out.push({ path: [...p, 'key'], message: `containerSelector matches only the "name" field, not "${e.key}"` });
+    const takesValues = e.operator === 'In' || e.operator === 'NotIn';
+    if (takesValues && !e.values?.length) out.push({ path: p, message: `operator ${e.operator} needs at least one value` });
+    if (!takesValues && e.values?.length) out.push({ path: [...p, 'values'], message: `operator ${e.operator} takes no values` });
+  });
+}

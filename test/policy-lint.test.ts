@@ -1,0 +1,134 @@
+// `vigil policy lint` on broken TracingPolicies: each problem is reported
+// at its file, line, column and field path, with the layer's own message,
+// and a valid set of policies passes with exit code 0.
+import tap from 'tap';
+import { spawnSync } from 'node:child_process';
+import { lintFile } from '../policies/validate/index.js';
+import { lacking } from './lib/kernel.js';
+import { REPO, VIGIL } from './lib/agent.js';
+
+const DIR = 'test/fixtures/policies';
+
+function lint(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [VIGIL, 'policy', 'lint', ...args], { cwd: REPO, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// One run over every invalid fixture (a CLI start is slow under qemu); each test checks its file's lines,
+// less the note a kernel without BTF adds.
+const invalid = lint(`${DIR}/invalid`);
+const linesOf = (name: string): string[] => invalid.stdout.split('\n')
+  .filter((l) => l.startsWith(`${DIR}/invalid/${name}:`) && !l.includes('kernel checks skipped'))
+  .map((l) => l.slice(`${DIR}/invalid/${name}:`.length));
+
+const noBtf = await lacking(['btf']);
+const noTracefs = await lacking(['tracepoints']);
+
+tap.test('a valid set of policies passes', async (t) => {
+  const r = lint(`${DIR}/valid`);
+  t.match(r.stdout, /^6 files, 7 policies: 0 errors, \d+ warnings?\n$/m);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+tap.test('every file is linted, and errors make the exit code 1', async (t) => {
+  t.match(invalid.stdout, /^15 files, 16 policies: \d+ errors, \d+ warnings?\n$/m);
+  t.equal(invalid.code, 1);
+  t.match(invalid.stderr, /VIGIL_POLICY_INVALID/);
+});
+
+tap.test('malformed YAML: an unclosed quote, a duplicate key, a tab', async (t) => {
+  t.same(linesOf('malformed.yaml'), ['7:11: spec.kprobes[0].call: invalid YAML: missing closing "quote']);
+  t.same(linesOf('duplicate-key.yaml'), ['9:5: spec.kprobes[0].call: duplicate key "call"']);
+  t.same(linesOf('tab-indent.yaml'), ['8:1: spec.kprobes[0]: tabs are not allowed as indentation']);
+});
+
+tap.test('an unknown field, with the nearest known one', async (t) => {
+  t.same(linesOf('unknown-field.yaml'), ['13:7: spec.kprobes[0].selectors[0].matchArg: unknown field "matchArg" (did you mean "matchArgs"?)']);
+});
+
+tap.test('fields of the wrong type', async (t) => {
+  t.same(linesOf('wrong-type.yaml'), [
+    '8:14: spec.kprobes[0].syscall: expected a boolean (true or false), got the string "no"',
+    '10:14: spec.kprobes[0].args[0].index: expected an integer, got the string "one"',
+  ]);
+});
+
+tap.test('an unknown operator, with a suggestion; an operator that does not fit the arg type', async (t) => {
+  t.same(linesOf('bad-operator.yaml'), ['19:19: spec.kprobes[0].selectors[1].matchArgs[0].operator: unknown operator "Prefx" (did you mean "Prefix"?)']);
+  t.same(linesOf('prefix-on-int.yaml'), [
+    '15:19: spec.kprobes[0].selectors[0].matchArgs[0].operator: operator Prefix does not apply to an arg of type int; ' +
+      'it takes Equal, NotEqual, GT, LT, GreaterThan, LessThan, Mask, InMap, NotInMap, InRange, NotInRange',
+    '19:18: spec.kprobes[0].selectors[0].matchArgs[1].values[0]: "three" is not an integer',
+  ]);
+});
+
+tap.test('impossible actions: Override on a tracepoint, Sigkill with a signal, Override and Signal without their argument', { skip: noBtf }, async (t) => {
+  t.same(linesOf('impossible-actions.yaml'), [
+    '11:17: spec.tracepoints[0].selectors[0].matchActions[0].action: Override works only on kprobes and lsmhooks, not on tracepoints',
+    '18:9: spec.kprobes[0].selectors[0].matchActions[0].argSig: Sigkill takes no argSig (Sigkill always sends SIGKILL; use action: Signal to send another signal)',
+    '20:17: spec.kprobes[0].selectors[1].matchActions[0].action: Override needs argError, a negative errno such as -1 (EPERM)',
+    '22:17: spec.kprobes[0].selectors[2].matchActions[0].action: Signal needs argSig, the signal number (e.g. 9 for SIGKILL)',
+  ]);
+});
+
+tap.test('an arg index beyond the function\'s parameters, and a filter on an undeclared arg', { skip: noBtf }, async (t) => {
+  t.same(linesOf('index-out-of-range.yaml'), [
+    '12:14: spec.kprobes[0].args[1].index: index 5 is out of range: fd_install takes 2 arguments',
+    '16:16: spec.kprobes[0].selectors[0].matchArgs[0].index: no arg with index 2 (declared: 0, 5)',
+  ]);
+});
+
+tap.test('kprobe functions and syscalls that do not exist; ignore.callNotFound makes it a warning', { skip: noBtf || noTracefs }, async (t) => {
+  t.same(linesOf('missing-function.yaml'), [
+    '7:11: spec.kprobes[0].call: kernel function "fd_instal" does not exist in this kernel (did you mean "fd_install"?)',
+    '9:11: spec.kprobes[1].call: warning: kernel function "vigil_no_such_function" does not exist in this kernel; ignore.callNotFound skips the hook',
+    '13:11: spec.kprobes[2].call: syscall "sys_opnat" does not exist in this kernel (did you mean "sys_openat"?)',
+    '14:11: spec.kprobes[3].call: syscall "fd_install" does not exist in this kernel; fd_install is a kernel function: set syscall: false',
+  ]);
+});
+
+tap.test('tracepoints that do not exist', { skip: noBtf || noTracefs }, async (t) => {
+  t.same(linesOf('missing-tracepoint.yaml'), [
+    '8:12: spec.tracepoints[0].event: tracepoint "sched/sched_process_exce" does not exist in this kernel (did you mean "sched_process_exec"?)',
+    '9:16: spec.tracepoints[1].subsystem: tracepoint subsystem "vigil_nonexistent" does not exist in this kernel',
+  ]);
+});
+
+tap.test('in a file of two documents, a broken second one leaves the first valid', async (t) => {
+  t.same(linesOf('multi-document.yaml'), ['24:19: spec.kprobes[0].selectors[0].matchArgs[0].operator: unknown operator "Equals" (did you mean "Equal"?)']);
+  const r = lintFile(`${REPO}/${DIR}/invalid/multi-document.yaml`);
+  t.same(r.policies.map((p) => [p.name, p.document]), [['first-is-fine', 0]]);
+  t.same(r.errors.map((e) => e.layer), ['schema']);
+});
+
+tap.test('a call of a list that is not defined', async (t) => {
+  t.same(linesOf('missing-list.yaml'), ['11:11: spec.kprobes[0].call: list "dup" is not defined in spec.lists (did you mean "dups"?)']);
+});
+
+tap.test('addresses that are not CIDRs, an empty port range', async (t) => {
+  t.same(linesOf('bad-cidr.yaml'), [
+    '18:11: spec.kprobes[0].selectors[0].matchArgs[0].values[1]: "10.0.0.0/33" is not an IP address or CIDR',
+    '19:11: spec.kprobes[0].selectors[0].matchArgs[0].values[2]: "not-an-address" is not an IP address or CIDR',
+    '24:11: spec.kprobes[0].selectors[0].matchArgs[1].values[1]: range 9000:8000 is empty: 9000 > 8000',
+  ]);
+});
+
+tap.test('a value over Vigil\'s limits', async (t) => {
+  t.same(linesOf('limit.yaml'), ['17:11: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: value is 300 bytes long; Vigil\'s limit is 255 (POLICY_LIMITS.stringValueLength)']);
+});
+
+tap.test('--json prints the errors as one JSON array, the summary on stderr', async (t) => {
+  const r = lint('--json', `${DIR}/invalid/bad-operator.yaml`, `${DIR}/invalid/missing-list.yaml`);
+  t.same(JSON.parse(r.stdout), [
+    {
+      file: `${DIR}/invalid/bad-operator.yaml`, line: 19, column: 19, path: 'spec.kprobes[0].selectors[1].matchArgs[0].operator',
+      message: 'unknown operator "Prefx" (did you mean "Prefix"?)', severity: 'error', layer: 'schema',
+    },
+    {
+      file: `${DIR}/invalid/missing-list.yaml`, line: 11, column: 11, path: 'spec.kprobes[0].call',
+      message: 'list "dup" is not defined in spec.lists (did you mean "dups"?)', severity: 'error', layer: 'semantic',
+    },
+  ]);
+  t.match(r.stderr, /^2 files, 2 policies: 2 errors, 0 warnings$/m);
+  t.equal(r.code, 1);
+});
