@@ -20,8 +20,18 @@ import { ktimeToRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
 import { execEvent, exitEvent } from './enrich/process-events.js';
+import { policyEvent } from './enrich/policy-events.js';
+import { HookRegistry } from './sensors/hooks.js';
+import type { GenericHookState } from './sensors/generic.js';
+import type { HookPlan } from '../policies/compiler/plan.js';
+import type { FeatureResult } from './probe/features.js';
+import { eventType } from './events/tetragon.js';
 import { ControlServer } from './control/server.js';
 import type { Exporter } from '../exporters/exporter.js';
+import { PolicyManager, type HookLoader } from './policy/manager.js';
+import { PolicyDirWatcher } from './policy/watch.js';
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 
 export interface AgentOptions {
   nodeName?: string;
@@ -30,6 +40,12 @@ export interface AgentOptions {
   socketPath: string;
   ringBytes: number;
   log: Logger;
+  /** TracingPolicy files or directories loaded at start. */
+  policies?: string[];
+  /** A directory whose policy files are loaded and watched. */
+  policyDir?: string;
+  /** Probed kernel features, when already known; probed at the first hook otherwise. */
+  features?: FeatureResult[];
 }
 
 export class Agent {
@@ -42,15 +58,34 @@ export class Agent {
   private reader?: RingReader;
   private readerDone?: Promise<void>;
   private control?: ControlServer;
+  private policies?: PolicyManager;
+  private watcher?: PolicyDirWatcher;
+  /** Loads one hook plan into the kernel; set once the generic sensor exists. */
+  protected hookLoader?: HookLoader;
   private counters?: BpfMap;
   private lostTimer?: NodeJS.Timeout;
   private lastLost = new Map<string, number>();
   private readonly started = new Date();
-  private readonly events = { process_exec: 0, process_exit: 0, procfs: 0 };
+  private readonly events: Record<string, number> = { process_exec: 0, process_exit: 0, procfs: 0 };
+  private readonly hooks: HookRegistry;
+  private unknownHooks = 0;
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName);
+    this.hooks = new HookRegistry(this.shared, this.slots, opts.log, opts.features);
+    this.hookLoader = (plan) => this.hooks.handle(plan);
+  }
+
+  /** Loads one compiled hook plan (after start): its mechanism is chosen for this kernel, and its events go to the exporters. */
+  loadHook(plan: HookPlan): GenericHookState {
+    if (!this.reader) throw new Error('loadHook() before start()');
+    return this.hooks.load(plan);
+  }
+
+  /** Detaches a hook loaded by loadHook(); false when there is none by that id. */
+  unloadHook(hookId: number): boolean {
+    return this.hooks.unload(hookId);
   }
 
   async start(): Promise<void> {
@@ -67,11 +102,41 @@ export class Agent {
     this.seedFromProcfs();
     this.readerDone = this.reader.run();
 
-    this.control = new ControlServer(this.opts.socketPath, () => this.status());
+    this.loadPolicies();
+    this.control = new ControlServer(this.opts.socketPath, {
+      status: () => this.status(),
+      'policy-list': () => this.policies!.list(),
+      'policy-add': (req) => {
+        if (!isAbsolute(req.path)) throw new Error(`policy-add needs an absolute path, got ${req.path}`);
+        return this.policies!.loadFile(req.path);
+      },
+      'policy-delete': (req) => ({ deleted: this.policies!.remove(req.name) }),
+    });
     await this.control.listen();
     this.lostTimer = setInterval(() => this.reportLost(), 2000);
     this.lostTimer.unref();
     log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.opts.exporters.map((e) => e.name) }, 'ready');
+  }
+
+  /** Policies from --policy (files and directories) and the watched --policy-dir. */
+  private loadPolicies(): void {
+    const manager = new PolicyManager(this.opts.log, this.hookLoader);
+    this.policies = manager;
+    for (const p of this.opts.policies ?? []) {
+      let dir = false;
+      try {
+        dir = statSync(p).isDirectory();
+      } catch (err) {
+        this.opts.log.error({ policy: p }, `cannot read policy path: ${(err as Error).message}`);
+        continue;
+      }
+      if (dir) new PolicyDirWatcher(p, manager).rescan();
+      else manager.loadFile(p);
+    }
+    if (this.opts.policyDir) {
+      this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager);
+      this.watcher.start();
+    }
   }
 
   /** Processes that predate the agent: written to the kernel map, cached, and exported as procFS execs. */
@@ -104,12 +169,18 @@ export class Agent {
         this.cache.exit(rec);
         break;
       }
+      case 'generic': {
+        const hook = this.hooks.policyHook(rec.hookId);
+        if (hook) this.emit(policyEvent(this.cache, hook, rec));
+        else this.unknownHooks++;
+        break;
+      }
     }
   }
 
   private emit(ev: TetragonEvent): void {
-    if (ev.process_exec) this.events.process_exec++;
-    else if (ev.process_exit) this.events.process_exit++;
+    const type = eventType(ev);
+    if (type) this.events[type] = (this.events[type] ?? 0) + 1;
     for (const e of this.opts.exporters) e.write(ev);
     this.control?.publish(ev);
   }
@@ -138,10 +209,12 @@ export class Agent {
       started: this.started.toISOString(),
       uptime_seconds: Math.round((Date.now() - this.started.getTime()) / 1000),
       sensors: [{ name: this.process.name, programs: this.process.attached() }],
+      hooks: this.hooks.states(),
+      policies: this.policies?.list().map((p) => ({ name: p.name, state: p.state, hooks: p.hooks.length })) ?? [],
       programs: counters,
       lost_events: counters.reduce((n, c) => n + c.lost, 0),
       ring_buffer: { bytes: this.opts.ringBytes, ...this.reader?.stats },
-      decoder: { unknown_ops: Object.fromEntries(this.decoder.unknownOps), malformed: this.decoder.malformed.count },
+      decoder: { unknown_ops: Object.fromEntries(this.decoder.unknownOps), malformed: this.decoder.malformed.count, unknown_hooks: this.unknownHooks },
       events: this.events,
       process_cache: { size: this.cache.size, ...this.cache.stats },
       exporters: this.opts.exporters.map((e) => ({ name: e.name, ...e.stats() })),
@@ -156,6 +229,9 @@ export class Agent {
     this.reader?.stop();
     await this.readerDone;
     this.reportLost();
+    this.watcher?.close();
+    this.policies?.close();
+    this.hooks.close();
     this.process.close();
     this.reader?.close();
     await this.control?.close();

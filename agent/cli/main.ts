@@ -15,6 +15,7 @@ export function program(): Command {
   cli.command('run')
     .description('run the agent: load the sensors and export events until SIGINT/SIGTERM')
     .option('--policy <file|dir>', 'TracingPolicy file or directory (repeatable)', collect, [])
+    .option('--policy-dir <dir>', 'load the policies of this directory and follow its changes')
     .option('--export-file <path>', 'append events as JSON lines to this file', DEFAULT_EXPORT_FILE)
     .option('--no-export-file', 'do not write an export file')
     .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'none']).default('compact'))
@@ -43,6 +44,41 @@ export function program(): Command {
     .option('--event-types <list>', 'comma-separated: process_exec,process_exit')
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./events.js')).events(opts));
+
+  const policy = cli.command('policy').description('TracingPolicy tools: lint files; list, add and delete in the running agent');
+  policy.command('lint')
+    .description('validate TracingPolicy files: YAML, schema, semantics and this kernel; loads nothing')
+    .argument('<files...>', 'policy files, or directories of *.yaml and *.yml files')
+    .option('--json', 'print the errors as a JSON array', false)
+    .action(async (files: string[], opts) => {
+      if (await (await import('./policy.js')).policyLint(files, opts)) {
+        throw new VigilError('VIGIL_POLICY_INVALID', 'the policies have errors, listed above');
+      }
+    });
+  policy.command('list')
+    .description('loaded policies: each hook, its mechanism and why, its enforcement, state, matches and lost events')
+    .option('--json', 'print JSON', false)
+    .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
+    .action(async (opts) => (await import('./policy-control.js')).policyList(opts));
+  policy.command('add')
+    .description('load the policies of a file into the running agent (a policy of the same name is replaced)')
+    .argument('<file>', 'TracingPolicy YAML file')
+    .option('--json', 'print JSON', false)
+    .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
+    .action(async (file: string, opts) => {
+      if (await (await import('./policy-control.js')).policyAdd(file, opts)) {
+        throw new VigilError('VIGIL_POLICY_INVALID', `a policy of ${file} did not load, see above`);
+      }
+    });
+  policy.command('delete')
+    .description('unload a policy from the running agent')
+    .argument('<name>', 'metadata.name of the policy')
+    .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
+    .action(async (name: string, opts) => {
+      if (await (await import('./policy-control.js')).policyDelete(name, opts)) {
+        throw new VigilError('VIGIL_USAGE', `no policy named ${name} is loaded`);
+      }
+    });
 
   return cli;
 }

@@ -8,6 +8,7 @@ import { VigilError } from '../errors.js';
 
 export interface RunOptions {
   policy: string[];
+  policyDir?: string;
   exportFile: string | false;
   output: 'compact' | 'json' | 'none';
   ancestors: boolean;
@@ -21,13 +22,13 @@ export async function run(opts: RunOptions): Promise<void> {
   if (!Number.isInteger(Math.log2(opts.ringSize)) || opts.ringSize < 4096) {
     throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
   }
-  if (opts.policy.length) log.warn({ policies: opts.policy }, 'TracingPolicy loading is not part of this build; --policy is accepted and ignored');
   const exporters: Exporter[] = [];
   if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile));
   if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output));
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
+    policies: opts.policy, policyDir: opts.policyDir,
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= agent.stop());

@@ -1,5 +1,5 @@
 // Event filters of `vigil events`: --process REGEX, --pid, --event-types.
-import { eventProcess, eventType, EVENT_TYPES, type EventType, type TetragonEvent } from '../events/tetragon.js';
+import { eventProcess, eventType, isFullProcess, EVENT_TYPES, type EventType, type TetragonEvent } from '../events/tetragon.js';
 
 export interface EventFilter {
   process?: RegExp;
@@ -22,6 +22,6 @@ export function matches(f: EventFilter, ev: TetragonEvent): boolean {
   if (f.types && (!type || !f.types.includes(type))) return false;
   const p = eventProcess(ev);
   if (f.pids && (!p || !f.pids.includes(p.pid))) return false;
-  if (f.process && (!p || !f.process.test(p.binary))) return false;
+  if (f.process && (!isFullProcess(p) || !f.process.test(p.binary))) return false;
   return true;
 }

@@ -2,9 +2,20 @@
 // JSON request line; the agent answers with JSON lines.
 //   {"op":"status"}  -> one line: the agent's status
 //   {"op":"events"}  -> one line per event until the client hangs up
+//   {"op":"policy-list"}                  -> one line: the loaded policies
+//   {"op":"policy-add","path":"/abs.yaml"} -> one line: the states of its policies
+//   {"op":"policy-delete","name":"p"}     -> one line: {"deleted":true|false}
 export const DEFAULT_SOCKET = '/run/vigil/vigil.sock';
 
-export type Request = { op: 'status' } | { op: 'events' };
+export type Request =
+  | { op: 'status' }
+  | { op: 'events' }
+  | { op: 'policy-list' }
+  | { op: 'policy-add'; path: string }
+  | { op: 'policy-delete'; name: string };
+
+/** Answers to one-shot requests; `events` is streamed by the server itself. */
+export type Handlers = { [K in Exclude<Request['op'], 'events'>]: (req: Extract<Request, { op: K }>) => unknown };
 
 /** A line the agent sends on an events stream when it had to skip events for a slow client. */
 export interface StreamNotice {

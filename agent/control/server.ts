@@ -2,7 +2,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Request, StreamNotice } from './protocol.js';
+import type { Handlers, Request, StreamNotice } from './protocol.js';
 import type { TetragonEvent } from '../events/tetragon.js';
 import { eventJson } from '../../exporters/json.js';
 
@@ -23,7 +23,7 @@ export class ControlServer {
     return { ...this.counts, subscribers: this.subscribers.size };
   }
 
-  constructor(private readonly path: string, private readonly status: () => unknown) {}
+  constructor(private readonly path: string, private readonly handlers: Handlers) {}
 
   listen(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
@@ -62,15 +62,24 @@ export class ControlServer {
       socket.end(`${JSON.stringify({ error: 'request is not JSON' })}\n`);
       return;
     }
-    if (req.op === 'status') {
-      socket.end(`${JSON.stringify(this.status())}\n`);
-    } else if (req.op === 'events') {
+    if (req.op === 'events') {
       const sub: Subscriber = { socket, dropped: 0 };
       this.subscribers.add(sub);
       socket.on('close', () => this.subscribers.delete(sub));
-    } else {
-      socket.end(`${JSON.stringify({ error: `unknown op ${(req as { op: unknown }).op}` })}\n`);
+      return;
     }
+    const handler = this.handlers[req.op] as ((r: Request) => unknown) | undefined;
+    if (!handler) {
+      socket.end(`${JSON.stringify({ error: `unknown op ${(req as { op: unknown }).op}` })}\n`);
+      return;
+    }
+    let answer: unknown;
+    try {
+      answer = handler(req);
+    } catch (err) {
+      answer = { error: (err as Error).message };
+    }
+    socket.end(`${JSON.stringify(answer)}\n`);
   }
 
   publish(ev: TetragonEvent): void {

@@ -1,0 +1,49 @@
+// vigil policy list | add | delete: the running agent's policies, over its socket.
+import { resolve } from 'node:path';
+import { request } from '../control/client.js';
+import type { Request } from '../control/protocol.js';
+import type { PolicyState } from '../policy/manager.js';
+
+async function ask(socket: string, req: Request): Promise<unknown> {
+  let line = '';
+  await request(socket, req, (l) => (line = l));
+  const answer = JSON.parse(line);
+  if (answer && typeof answer === 'object' && 'error' in answer) throw new Error(String(answer.error));
+  return answer;
+}
+
+export function formatPolicies(policies: PolicyState[]): string {
+  if (!policies.length) return 'no policies loaded';
+  const lines: string[] = [];
+  for (const p of policies) {
+    lines.push(`${p.name}  ${p.state}  ${p.file}`);
+    for (const e of p.errors) lines.push(`  error: ${e}`);
+    for (const h of p.hooks) {
+      if (h.state === 'error') {
+        lines.push(`  ${h.path}  error: ${h.error}`);
+        continue;
+      }
+      lines.push(`  ${h.path}  ${h.mechanism} ${h.target}  enforcement: ${h.enforcement}  matches: ${h.matches}  lost: ${h.lost}`);
+      lines.push(`    why: ${h.reason}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function policyList(opts: { socket: string; json: boolean }): Promise<void> {
+  const policies = (await ask(opts.socket, { op: 'policy-list' })) as PolicyState[];
+  process.stdout.write(`${opts.json ? JSON.stringify(policies, null, 2) : formatPolicies(policies)}\n`);
+}
+
+/** Returns the exit code: 1 when a policy of the file did not load. */
+export async function policyAdd(file: string, opts: { socket: string; json: boolean }): Promise<number> {
+  const states = (await ask(opts.socket, { op: 'policy-add', path: resolve(file) })) as PolicyState[];
+  process.stdout.write(`${opts.json ? JSON.stringify(states, null, 2) : formatPolicies(states)}\n`);
+  return states.every((s) => s.state === 'loaded') ? 0 : 1;
+}
+
+export async function policyDelete(name: string, opts: { socket: string }): Promise<number> {
+  const { deleted } = (await ask(opts.socket, { op: 'policy-delete', name })) as { deleted: boolean };
+  process.stdout.write(deleted ? `deleted ${name}\n` : `no policy named ${name}\n`);
+  return deleted ? 0 : 1;
+}

@@ -1,0 +1,177 @@
+// Loaded TracingPolicies: each file is linted (YAML, schema, semantics,
+// kernel), compiled to hook plans and loaded hook by hook. A broken policy
+// is reported and skipped; the agent and the other policies keep running.
+// Replacing a policy loads the new version before the old one goes.
+import { resolve } from 'node:path';
+import type { Logger } from '../log.js';
+import { lintFile, formatPolicyError } from '../../policies/validate/index.js';
+import { compilePolicy } from '../../policies/compiler/compile.js';
+import type { HookPlan } from '../../policies/compiler/plan.js';
+import { ConnectDenySensor } from '../sensors/connect-deny.js';
+
+/** A loaded hook, whatever program runs it. */
+export interface HookHandle {
+  mechanism: string;
+  target: string;
+  reason: string;
+  /** What the kernel guarantees: 'none' (observe), 'sigkill', 'signal', 'override'. */
+  enforcement: string;
+  counters(): { matches: number; lost: number };
+  close(): void;
+}
+
+/** Loads one compiled hook plan (the generic sensor). */
+export type HookLoader = (plan: HookPlan) => HookHandle;
+
+export interface HookState {
+  path: string;
+  state: 'loaded' | 'error';
+  mechanism?: string;
+  target?: string;
+  reason?: string;
+  enforcement?: string;
+  error?: string;
+  matches: number;
+  lost: number;
+}
+
+export interface PolicyState {
+  name: string;
+  file: string;
+  state: 'loaded' | 'error';
+  errors: string[];
+  hooks: HookState[];
+}
+
+interface Loaded {
+  state: PolicyState;
+  handles: { path: string; handle: HookHandle }[];
+}
+
+const hookPath = (p: HookPlan): string =>
+  `spec.${p.kind === 'kprobe' ? 'kprobes' : p.kind === 'tracepoint' ? 'tracepoints' : 'lsmhooks'}[${p.hookIndex}]`;
+
+export class PolicyManager {
+  private readonly policies = new Map<string, Loaded>();
+  /** Files whose documents did not even yield a policy name. */
+  private readonly broken = new Map<string, PolicyState>();
+
+  constructor(private readonly log: Logger, private readonly loadHook?: HookLoader) {}
+
+  /** Lints, compiles and loads every policy of a file; returns their states. */
+  loadFile(fileArg: string): PolicyState[] {
+    const file = resolve(fileArg);
+    const lint = lintFile(file);
+    const errors = lint.errors.filter((e) => e.severity === 'error');
+    for (const e of lint.errors) this.log[e.severity === 'error' ? 'error' : 'warn']({ policy_file: file }, formatPolicyError(e));
+    const states: PolicyState[] = [];
+    this.broken.delete(file);
+    if (!lint.policies.length && errors.length) {
+      const state: PolicyState = { name: `(${file})`, file, state: 'error', errors: errors.map(formatPolicyError), hooks: [] };
+      this.broken.set(file, state);
+      return [state];
+    }
+    for (const v of lint.policies) {
+      const loaded = this.instantiate(v.name, file, v.policy);
+      const old = this.policies.get(v.name);
+      this.policies.set(v.name, loaded);
+      if (old) this.release(old);
+      states.push(this.view(loaded));
+      this.log[loaded.state.state === 'loaded' ? 'info' : 'error']({ policy: v.name, file, hooks: states.at(-1)!.hooks }, `policy ${loaded.state.state}`);
+    }
+    // Policies this file no longer holds go with the change.
+    const names = new Set(lint.policies.map((v) => v.name));
+    for (const p of [...this.policies.values()]) {
+      if (p.state.file === file && !names.has(p.state.name)) this.remove(p.state.name);
+    }
+    return states;
+  }
+
+  private instantiate(name: string, file: string, policy: Parameters<typeof compilePolicy>[0]): Loaded {
+    const compiled = compilePolicy(policy);
+    const state: PolicyState = { name, file, state: 'loaded', errors: compiled.errors.map((e) => `${e.path}: ${e.message}`), hooks: [] };
+    const handles: Loaded['handles'] = [];
+    if (compiled.errors.length) {
+      state.state = 'error';
+      return { state, handles };
+    }
+    for (const c of compiled.connect) {
+      const sensor = new ConnectDenySensor();
+      try {
+        sensor.load(c.rules);
+        const m = sensor.mechanism();
+        const handle: HookHandle = {
+          mechanism: m.type, target: m.cgroup, reason: m.reason, enforcement: 'override',
+          counters: () => ({ matches: [...sensor.counts().values()].reduce((a, b) => a + b, 0), lost: 0 }),
+          close: () => sensor.close(),
+        };
+        handles.push({ path: c.path, handle });
+      } catch (err) {
+        sensor.close();
+        state.hooks.push({ path: c.path, state: 'error', error: (err as Error).message, matches: 0, lost: 0 });
+      }
+    }
+    for (const plan of compiled.plans) {
+      const path = hookPath(plan);
+      if (!this.loadHook) {
+        state.hooks.push({ path, state: 'error', error: 'no hook loader in this agent', matches: 0, lost: 0 });
+        continue;
+      }
+      try {
+        handles.push({ path, handle: this.loadHook(plan) });
+      } catch (err) {
+        state.hooks.push({ path, state: 'error', error: (err as Error).message, matches: 0, lost: 0 });
+      }
+    }
+    if (state.hooks.some((h) => h.state === 'error')) {
+      // All or nothing: a half-loaded enforcement policy would mislead.
+      for (const h of handles) h.handle.close();
+      state.state = 'error';
+      state.errors.push(...state.hooks.filter((h) => h.error).map((h) => `${h.path}: ${h.error}`));
+      return { state, handles: [] };
+    }
+    return { state, handles };
+  }
+
+  remove(name: string): boolean {
+    const p = this.policies.get(name);
+    if (!p) return false;
+    this.policies.delete(name);
+    this.release(p);
+    this.log.info({ policy: name }, 'policy removed');
+    return true;
+  }
+
+  /** Removes every policy that came from this file. */
+  removeFile(fileArg: string): string[] {
+    const file = resolve(fileArg);
+    this.broken.delete(file);
+    const names = [...this.policies.values()].filter((p) => p.state.file === file).map((p) => p.state.name);
+    for (const n of names) this.remove(n);
+    return names;
+  }
+
+  private release(p: Loaded): void {
+    for (const { handle } of p.handles.reverse()) handle.close();
+  }
+
+  /** A policy's state with its hooks' live counters. */
+  private view({ state, handles }: Loaded): PolicyState {
+    if (state.state !== 'loaded') return state;
+    return {
+      ...state,
+      hooks: handles.map(({ path, handle }) => ({
+        path, state: 'loaded' as const, mechanism: handle.mechanism, target: handle.target, reason: handle.reason,
+        enforcement: handle.enforcement, ...handle.counters(),
+      })),
+    };
+  }
+
+  list(): PolicyState[] {
+    return [...[...this.policies.values()].map((p) => this.view(p)), ...this.broken.values()];
+  }
+
+  close(): void {
+    for (const name of [...this.policies.keys()]) this.remove(name);
+  }
+}

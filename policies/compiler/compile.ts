@@ -1,0 +1,137 @@
+// A validated TracingPolicy to hook plans: one plan per hook, `list:NAME`
+// calls expanded. A selector Vigil cannot evaluate in the kernel is an
+// error, never dropped: dropping a filter would widen a Sigkill or an
+// Override to processes the policy did not name.
+import type { KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
+import {
+  canonicalArgType, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
+} from './plan.js';
+import { connectRules } from './connect.js';
+import type { ConnectRule } from '../../agent/sensors/connect-deny.js';
+
+export interface CompileError {
+  /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */
+  path: string;
+  message: string;
+}
+
+export interface ConnectHook {
+  /** spec.kprobes[i] */
+  path: string;
+  rules: ConnectRule[];
+}
+
+export interface CompiledPolicy {
+  name: string;
+  plans: HookPlan[];
+  /** Connect denies enforced by cgroup connect programs instead of a hook plan. */
+  connect: ConnectHook[];
+  errors: CompileError[];
+}
+
+const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
+const UNSUPPORTED_SELECTORS = [
+  'matchReturnArgs', 'matchReturnActions', 'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges',
+  'matchCapabilities', 'matchCapabilityChanges',
+] as const;
+
+class Compiler {
+  readonly errors: CompileError[] = [];
+  constructor(private readonly spec: TracingPolicySpec) {}
+
+  fail(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+
+  args(args: KProbeArg[] | undefined, path: string): ArgPlan[] {
+    const out: ArgPlan[] = [];
+    (args ?? []).forEach((a, i) => {
+      const type = canonicalArgType(a.type);
+      if (!type) return this.fail(`${path}[${i}].type`, `argument type "${a.type}" is not supported by Vigil yet`);
+      out.push({ index: a.index, type, label: a.label, maxData: a.maxData });
+    });
+    return out;
+  }
+
+  selectors(selectors: KProbeSelector[] | undefined, path: string): SelectorPlan[] {
+    return (selectors ?? []).map((s, i) => {
+      const at = `${path}[${i}]`;
+      for (const key of UNSUPPORTED_SELECTORS) {
+        if (s[key]?.length) this.fail(`${at}.${key}`, `${key} is not evaluated by Vigil's kernel programs yet`);
+      }
+      const matchArgs = (s.matchArgs ?? []).flatMap((m, j) => {
+        const op = m.operator === 'GreaterThan' ? 'GT' : m.operator === 'LessThan' ? 'LT' : m.operator;
+        if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
+          this.fail(`${at}.matchArgs[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
+          return [];
+        }
+        const indexes = m.args ?? (m.index !== undefined ? [m.index] : []);
+        return indexes.map((index) => ({ index, operator: op as ArgOperator, values: m.values ?? [] }));
+      });
+      const matchActions = (s.matchActions ?? []).flatMap((a, j) => {
+        if (!(SUPPORTED_ACTIONS as string[]).includes(a.action)) {
+          this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil yet`);
+          return [];
+        }
+        return [{ action: a.action as ActionName, argSig: a.argSig, argError: a.argError, rateLimit: a.rateLimit }];
+      });
+      return {
+        matchArgs,
+        matchPIDs: (s.matchPIDs ?? []).map((p) => ({
+          operator: p.operator, values: p.values, followForks: p.followForks ?? false, isNamespacePID: p.isNamespacePID ?? false,
+        })),
+        matchBinaries: (s.matchBinaries ?? []).map((b) => ({ operator: b.operator, values: b.values })),
+        matchActions,
+      };
+    });
+  }
+
+  listValues(call: string, path: string): string[] {
+    const name = call.slice('list:'.length);
+    const list = this.spec.lists?.find((l) => l.name === name);
+    if (!list) {
+      this.fail(`${path}.call`, `no list named "${name}"`);
+      return [];
+    }
+    return list.values ?? [];
+  }
+}
+
+export function compilePolicy(policy: TracingPolicy): CompiledPolicy {
+  const spec = policy.spec ?? {};
+  const c = new Compiler(spec);
+  const name = policy.metadata.name;
+  const plans: HookPlan[] = [];
+  const connect: ConnectHook[] = [];
+  let nextRule = 0;
+  const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => ({
+    policyName: name,
+    hookIndex: i,
+    args: c.args(hook.args, `${path}.args`),
+    selectors: c.selectors(hook.selectors, `${path}.selectors`),
+    message: hook.message,
+    tags: hook.tags,
+  });
+
+  (spec.kprobes ?? []).forEach((k, i) => {
+    const path = `spec.kprobes[${i}]`;
+    const rules = connectRules(k, nextRule);
+    if (rules) {
+      connect.push({ path, rules });
+      nextRule += rules.length;
+      return;
+    }
+    if (k.return) c.fail(`${path}.return`, 'return probes are not supported by Vigil yet');
+    const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
+    for (const fn of calls) plans.push({ ...base(i, k, path), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true });
+  });
+  (spec.tracepoints ?? []).forEach((tp, i) => {
+    const path = `spec.tracepoints[${i}]`;
+    plans.push({ ...base(i, tp, path), kind: 'tracepoint', target: { subsystem: tp.subsystem, event: tp.event }, syscall: false });
+  });
+  (spec.lsmhooks ?? []).forEach((h, i) => {
+    const path = `spec.lsmhooks[${i}]`;
+    plans.push({ ...base(i, h, path), kind: 'lsm', target: { hook: h.hook }, syscall: false });
+  });
+  return { name, plans, connect, errors: c.errors };
+}

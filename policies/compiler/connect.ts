@@ -1,0 +1,49 @@
+// Override on a connect-type hook whose selectors use only destination
+// address, destination port and protocol is enforced with cgroup connect
+// programs (agent/sensors/connect-deny.ts), which work without BPF LSM.
+import type { KProbeSpec } from '../types.generated.js';
+import type { ConnectRule } from '../../agent/sensors/connect-deny.js';
+
+/** Functions and syscalls whose Override means "this connect fails". */
+export const CONNECT_CALLS = new Set([
+  'tcp_connect', 'tcp_v4_connect', 'tcp_v6_connect', 'security_socket_connect', 'sys_connect', '__x64_sys_connect', 'connect',
+]);
+
+const OPS = new Set(['DAddr', 'NotDAddr', 'DPort', 'NotDPort', 'Protocol']);
+const PROTOCOLS: Record<string, 'tcp' | 'udp'> = { IPPROTO_TCP: 'tcp', '6': 'tcp', IPPROTO_UDP: 'udp', '17': 'udp' };
+
+function parsePorts(values: string[]): [number, number][] {
+  return values.map((v) => {
+    const [lo, hi = lo] = v.split(':').map(Number);
+    return [lo, hi];
+  });
+}
+
+/** The connect rules of a kprobe hook, or undefined when it is not a connect deny that cgroup hooks can express. */
+export function connectRules(k: KProbeSpec, firstId: number): ConnectRule[] | undefined {
+  if (!CONNECT_CALLS.has(k.call) || !k.selectors?.length) return undefined;
+  const rules: ConnectRule[] = [];
+  for (const s of k.selectors) {
+    const keys = Object.keys(s).filter((key) => (s as Record<string, unknown[]>)[key]?.length);
+    if (keys.some((key) => key !== 'matchArgs' && key !== 'matchActions')) return undefined;
+    if (!s.matchActions?.length || !s.matchActions.every((a) => a.action === 'Override')) return undefined;
+    const rule: ConnectRule = { id: firstId + rules.length, cidrs: [] };
+    for (const m of s.matchArgs ?? []) {
+      if (!OPS.has(m.operator)) return undefined;
+      const values = m.values ?? [];
+      if (m.operator.endsWith('DAddr')) {
+        rule.cidrs.push(...values);
+        rule.notCidrs = m.operator === 'NotDAddr';
+      } else if (m.operator.endsWith('DPort')) {
+        rule.ports = parsePorts(values);
+        rule.notPorts = m.operator === 'NotDPort';
+      } else {
+        const protos = new Set(values.map((v) => PROTOCOLS[v]));
+        if (protos.size !== 1 || protos.has(undefined as never)) return undefined;
+        rule.protocol = [...protos][0];
+      }
+    }
+    rules.push(rule);
+  }
+  return rules;
+}
