@@ -1,5 +1,6 @@
 // One human line per event, as `tetra getevents -o compact` prints them.
 import type { TetragonEvent, TetragonProcess } from '../agent/events/tetragon.js';
+import { kprobeLine, lsmLine, tracepointLine } from './compact-policy.js';
 
 function where(p: TetragonProcess, node: string): string {
   return p.pod ? `${p.pod.namespace}/${p.pod.name}` : node;
@@ -18,5 +19,8 @@ export function compactLine(ev: TetragonEvent): string | undefined {
     const { process: p, signal, status } = ev.process_exit;
     return `💥 exit    ${where(p, ev.node_name)} ${command(p)} ${signal || (status ?? 0)}`;
   }
+  if (ev.process_kprobe) return kprobeLine(ev.process_kprobe, ev.node_name);
+  if (ev.process_tracepoint) return tracepointLine(ev.process_tracepoint, ev.node_name);
+  if (ev.process_lsm) return lsmLine(ev.process_lsm, ev.node_name);
   return undefined;
 }

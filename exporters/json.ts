@@ -1,7 +1,7 @@
 // Serializes events to JSON text. A process object is immutable once
 // cached, and the same process appears in many events (as process, parent
 // and ancestor), so its text is computed once and spliced in.
-import type { TetragonEvent, TetragonProcess } from '../agent/events/tetragon.js';
+import { eventType, type TetragonEvent, type TetragonProcess } from '../agent/events/tetragon.js';
 
 const processText = new WeakMap<TetragonProcess, string>();
 
@@ -16,7 +16,7 @@ function proc(p: TetragonProcess): string {
 
 /** Same text as JSON.stringify(ev), faster when processes repeat. */
 export function eventJson(ev: TetragonEvent): string {
-  const kind = ev.process_exec ? 'process_exec' : ev.process_exit ? 'process_exit' : undefined;
+  const kind = eventType(ev);
   if (!kind) return JSON.stringify(ev);
   const body = ev[kind]!;
   let inner = '';

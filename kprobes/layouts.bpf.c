@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Carries the BTF of every record and enum in events.h, so the agent's
+/* Carries the BTF of every record and enum in events.h and
+ * generic_config.h, so the agent's
  * layouts (agent/events/layouts.generated.ts) are generated from, and
  * checked against, what clang compiled. Never loaded. */
 #include "api.h"
 #include "events.h"
 #include "output.h"
+#include "generic_config.h"
 
 struct vigil_layouts {
 	struct vigil_msg_header header;
@@ -15,10 +17,22 @@ struct vigil_layouts {
 	struct vigil_msg_clone clone;
 	struct vigil_msg_exit exit;
 	struct vigil_process_entry process_entry;
+	struct vigil_binary binary;
+	struct vigil_msg_generic generic;
 	struct vigil_counter counter;
+	struct vigil_hook_config hook_config;
+	struct vigil_string_key string_key;
+	struct vigil_lpm_key lpm_key;
 	enum vigil_op op;
 	enum vigil_process_flag flag;
 	enum vigil_limits limits;
+	enum vigil_action action;
+	enum vigil_arg_flag arg_flag;
+	enum vigil_config_limits config_limits;
+	enum vigil_arg_kind arg_kind;
+	enum vigil_arg_source_flag arg_source_flag;
+	enum vigil_filter_op filter_op;
+	enum vigil_pid_flag pid_flag;
 };
 
 struct vigil_layouts vigil_layouts_anchor SEC(".data.layouts");

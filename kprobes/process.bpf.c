@@ -2,10 +2,11 @@
 /* Process sensor: the life of every process, from tracepoints only, so it
  * runs on kernels without kprobes.
  *
- *   sched_process_fork  new process (not a thread) -> map entry, CLONE record
- *   sched_process_exec  map entry replaced -> EXEC record: binary, args, cwd,
- *                       credentials, capabilities
- *   sched_process_exit  last thread gone -> EXIT record, map entry removed
+ *   sched_process_fork  new process (not a thread) -> map entry (binary
+ *                       copied from the parent), CLONE record
+ *   sched_process_exec  map entry and binary replaced -> EXEC record: binary,
+ *                       args, cwd, credentials, capabilities
+ *   sched_process_exit  last thread gone -> EXIT record, map entries removed
  */
 #include "api.h"
 #include "events.h"
@@ -24,6 +25,7 @@ enum { SLOT_EXEC = 0, SLOT_CLONE = 1, SLOT_EXIT = 2 };
 struct exec_scratch {
 	struct vigil_msg_exec msg;
 	char data[EXEC_DATA_MAX];
+	struct vigil_binary bin;
 };
 
 struct {
@@ -78,6 +80,19 @@ static __always_inline __u32 put_args(struct exec_scratch *s, __u32 pos, struct 
 	return len;
 }
 
+/* The binary (data[0, binary_len)) for matchBinaries: its first VIGIL_BINARY_MAX bytes. */
+static __always_inline void put_binary(struct exec_scratch *s, __u32 tgid)
+{
+	__u32 len = s->msg.binary_len;
+
+	s->bin.len = len;
+	s->bin.pad0 = 0;
+	if (len > VIGIL_BINARY_MAX)
+		len = VIGIL_BINARY_MAX;
+	bpf_probe_read_kernel(s->bin.path, len, s->data);
+	bpf_map_update_elem(&vigil_binaries, &tgid, &s->bin, BPF_ANY);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -118,6 +133,7 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	entry.parent = s->msg.parent;
 	entry.flags = s->msg.flags;
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
+	put_binary(s, tgid);
 
 	size = sizeof(s->msg) + pos;
 	if (size > sizeof(*s))
@@ -129,15 +145,16 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 tgid = BPF_CORE_READ(child, tgid);
+	__u32 tgid = BPF_CORE_READ(child, tgid), ptgid = BPF_CORE_READ(parent, tgid);
 	struct vigil_process_entry entry = {};
 	struct vigil_msg_clone msg = {};
+	struct vigil_binary *bin;
 
 	if (BPF_CORE_READ(child, pid) != tgid)
 		return 0;
 	msg.proc.pid = tgid;
 	msg.proc.ktime = bpf_ktime_get_ns();
-	vigil_process_id_of(BPF_CORE_READ(parent, tgid), &msg.parent);
+	vigil_process_id_of(ptgid, &msg.parent);
 	msg.tid = tgid;
 	msg.flags = VIGIL_FLAG_CLONE;
 
@@ -145,6 +162,9 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	entry.parent = msg.parent;
 	entry.flags = msg.flags;
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
+	bin = bpf_map_lookup_elem(&vigil_binaries, &ptgid);
+	if (bin)
+		bpf_map_update_elem(&vigil_binaries, &tgid, bin, BPF_ANY);
 	vigil_emit(&msg, sizeof(msg), VIGIL_OP_CLONE, SLOT_CLONE);
 	return 0;
 }
@@ -164,5 +184,6 @@ int BPF_PROG(vigil_exit, struct task_struct *task)
 	msg.code = BPF_CORE_READ(task, exit_code);
 	vigil_emit(&msg, sizeof(msg), VIGIL_OP_EXIT, SLOT_EXIT);
 	bpf_map_delete_elem(&vigil_processes, &tgid);
+	bpf_map_delete_elem(&vigil_binaries, &tgid);
 	return 0;
 }

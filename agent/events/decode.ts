@@ -2,7 +2,7 @@
 // struct vigil_msg_header; the decoder dispatches on its op code through
 // a table, and counts ops it does not know instead of failing.
 import * as L from './layouts.generated.js';
-import type { KernelRecord, ProcessId, ExecRecord } from './records.js';
+import type { KernelRecord, ProcessId, ExecRecord, GenericRecord, GenericArg } from './records.js';
 
 type Decoder = (dv: DataView, at: number, len: number) => KernelRecord;
 
@@ -13,6 +13,7 @@ const CAP = L.vigil_caps.offsetof;
 const EX = L.vigil_msg_exec.offsetof;
 const CL = L.vigil_msg_clone.offsetof;
 const XT = L.vigil_msg_exit.offsetof;
+const GN = L.vigil_msg_generic.offsetof;
 const OP = L.vigil_op;
 
 const u32 = (dv: DataView, at: number): number => dv.getUint32(at, true);
@@ -64,6 +65,32 @@ function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
   };
 }
 
+/** The args' bytes follow the fixed part back to back; a short record keeps what it has. */
+function decodeGeneric(dv: DataView, at: number, len: number): GenericRecord {
+  const count = Math.min(dv.getUint8(at + GN.arg_count), L.vigil_limits.VIGIL_HOOK_ARGS_MAX);
+  const end = at + len;
+  let pos = at + L.vigil_msg_generic.sizeof;
+  const args: GenericArg[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = dv.getUint16(at + GN.arg_len + 2 * i, true);
+    const take = Math.max(0, Math.min(n, end - pos));
+    args.push({ bytes: Buffer.from(new Uint8Array(dv.buffer, dv.byteOffset + pos, take)), flags: dv.getUint8(at + GN.arg_flags + i) });
+    pos += n;
+  }
+  return {
+    op: 'generic',
+    ktime: u64(dv, at + H.ktime),
+    cpu: u32(dv, at + H.cpu),
+    proc: processId(dv, at + GN.proc),
+    tid: u32(dv, at + GN.tid),
+    hookId: u32(dv, at + GN.hook_id),
+    action: dv.getUint8(at + GN.action),
+    selector: dv.getUint8(at + GN.selector),
+    ret: dv.getBigInt64(at + GN.ret, true),
+    args,
+  };
+}
+
 const DECODERS: Record<number, Decoder> = {
   [OP.VIGIL_OP_EXEC]: decodeExec,
   [OP.VIGIL_OP_CLONE]: (dv, at) => ({
@@ -83,6 +110,12 @@ const DECODERS: Record<number, Decoder> = {
     tid: u32(dv, at + XT.tid),
     code: u32(dv, at + XT.code),
   }),
+  [OP.VIGIL_OP_GENERIC]: decodeGeneric,
+};
+
+/** Records with a variable part must at least hold their fixed part. */
+const FIXED_SIZE: Record<number, number> = {
+  [OP.VIGIL_OP_GENERIC]: L.vigil_msg_generic.sizeof,
 };
 
 export class RecordDecoder {
@@ -99,6 +132,10 @@ export class RecordDecoder {
     const decoder = DECODERS[op];
     if (!decoder) {
       this.unknownOps.set(op, (this.unknownOps.get(op) ?? 0) + 1);
+      return undefined;
+    }
+    if (len < (FIXED_SIZE[op] ?? 0)) {
+      this.malformed.count++;
       return undefined;
     }
     return decoder(dv, at, len);

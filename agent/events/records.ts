@@ -56,4 +56,26 @@ export interface ExitRecord extends RecordBase {
   code: number;
 }
 
-export type KernelRecord = ExecRecord | CloneRecord | ExitRecord;
+export interface GenericArg {
+  /** Integers: 8 bytes little-endian; strings and paths: their bytes. A copy, safe to keep. */
+  bytes: Buffer;
+  /** vigil_arg_flag bits: truncated, error. */
+  flags: number;
+}
+
+/** A policy hook fired (VIGIL_OP_GENERIC); the hook id says which plan decodes the args. */
+export interface GenericRecord extends RecordBase {
+  op: 'generic';
+  proc: ProcessId;
+  tid: number;
+  hookId: number;
+  /** vigil_action. */
+  action: number;
+  /** 1-based index of the matching selector; 0 when the hook has none. */
+  selector: number;
+  /** Override: the value the hook returned. */
+  ret: bigint;
+  args: GenericArg[];
+}
+
+export type KernelRecord = ExecRecord | CloneRecord | ExitRecord | GenericRecord;

@@ -52,23 +52,86 @@ export interface ProcessExit {
   time: string;
 }
 
+/** A process the cache does not know: Tetragon then reports only these. */
+export interface TetragonProcessStub {
+  pid: number;
+  start_time: string;
+}
+
+/** One argument of a policy event: exactly one value key, then the label. */
+export interface KprobeArgument {
+  int_arg?: number;
+  uint_arg?: number;
+  /** int64 and uint64 are strings, as protojson writes them. */
+  long_arg?: string;
+  size_arg?: string;
+  string_arg?: string;
+  file_arg?: { path: string; flags?: string };
+  path_arg?: { path: string; flags?: string };
+  linux_binprm_arg?: { path: string; flags?: string };
+  label?: string;
+}
+
+export type KprobeAction = 'KPROBE_ACTION_POST' | 'KPROBE_ACTION_SIGKILL' | 'KPROBE_ACTION_SIGNAL' | 'KPROBE_ACTION_OVERRIDE' | 'KPROBE_ACTION_UNKNOWN';
+
+interface PolicyEventBase {
+  process: TetragonProcess | TetragonProcessStub;
+  parent?: TetragonProcess;
+}
+
+/** Fields in Tetragon's protobuf order. */
+export interface ProcessKprobe extends PolicyEventBase {
+  function_name: string;
+  args: KprobeArgument[];
+  return?: KprobeArgument;
+  action: KprobeAction;
+  policy_name: string;
+  message?: string;
+  tags?: string[];
+}
+
+export interface ProcessTracepoint extends PolicyEventBase {
+  subsys: string;
+  event: string;
+  args: KprobeArgument[];
+  policy_name: string;
+  action: KprobeAction;
+  message?: string;
+  tags?: string[];
+}
+
+export interface ProcessLsm extends PolicyEventBase {
+  function_name: string;
+  policy_name: string;
+  message?: string;
+  args: KprobeArgument[];
+  action: KprobeAction;
+  tags?: string[];
+}
+
 /** One exported event: exactly one of the kind keys is set. */
 export interface TetragonEvent {
   process_exec?: ProcessExec;
   process_exit?: ProcessExit;
+  process_kprobe?: ProcessKprobe;
+  process_tracepoint?: ProcessTracepoint;
+  process_lsm?: ProcessLsm;
   node_name: string;
   time: string;
 }
 
-export const EVENT_TYPES = ['process_exec', 'process_exit'] as const;
+export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function eventType(ev: TetragonEvent): EventType | undefined {
   return EVENT_TYPES.find((k) => ev[k] !== undefined);
 }
 
-/** The event's subject process, whatever its kind. */
-export function eventProcess(ev: TetragonEvent): TetragonProcess | undefined {
+/** The event's subject process, whatever its kind (a stub when the cache did not know it). */
+export function eventProcess(ev: TetragonEvent): TetragonProcess | TetragonProcessStub | undefined {
   const t = eventType(ev);
   return t ? ev[t]?.process : undefined;
 }
+
+export const isFullProcess = (p: TetragonProcess | TetragonProcessStub | undefined): p is TetragonProcess =>
+  p !== undefined && 'binary' in p;

@@ -45,6 +45,9 @@ export const libbpf = {
   programFd: bpf.func('int bpf_program__fd(const void *prog)'),
   programAttach: bpf.func('void *bpf_program__attach(const void *prog)'),
   programAttachCgroup: bpf.func('void *bpf_program__attach_cgroup(const void *prog, int cgroup_fd)'),
+  programAttachTracepoint: bpf.func('void *bpf_program__attach_tracepoint(const void *prog, const char *category, const char *name)'),
+  programAttachKprobe: bpf.func('void *bpf_program__attach_kprobe(const void *prog, bool retprobe, const char *func_name)'),
+  programSetAttachTarget: bpf.func('int bpf_program__set_attach_target(void *prog, int attach_prog_fd, const char *attach_func_name)'),
 
   linkDestroy: bpf.func('int bpf_link__destroy(void *link)'),
 
@@ -122,7 +125,8 @@ const LEVELS: LibbpfLevel[] = ['warn', 'info', 'debug'];
 const recent: string[] = [];
 const RECENT_MAX = 4000;
 let sink: ((level: LibbpfLevel, msg: string) => void) | undefined;
-const printBuf = Buffer.alloc(64 * 1024);
+// Room for a whole verifier log (libbpf asks the kernel for up to 16 MiB); untouched pages cost nothing.
+const printBuf = Buffer.allocUnsafe(16 << 20);
 
 const printCallback = koffi.register((level: number, fmt: string, args: Ptr) => {
   const n = libc_.vsnprintf(printBuf, printBuf.length, fmt, args);

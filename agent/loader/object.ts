@@ -126,6 +126,33 @@ export class BpfObject {
     return this;
   }
 
+  /** Before load: the kernel function (fentry, fmod_ret) or LSM hook a program attaches to. */
+  setAttachTarget(name: string, target: string): this {
+    const p = this.program(name);
+    const { value: rc, log } = captureMessages(() => libbpf.programSetAttachTarget(p.ptr, 0, target));
+    if (rc < 0) throw new VigilError('VIGIL_BPF_ATTACH', `${name}: no attach target ${target} in the kernel's BTF: ${describeError(rc)}`, { log });
+    return this;
+  }
+
+  /** Attaches a program (SEC("tp")) to the tracepoint category/name. */
+  attachTracepoint(name: string, category: string, event: string): this {
+    const p = this.program(name);
+    return this.keepLink(name, `tracepoint ${category}/${event}`, () => libbpf.programAttachTracepoint(p.ptr, category, event));
+  }
+
+  /** Attaches a program (SEC("kprobe")) to a kernel function's entry. */
+  attachKprobe(name: string, func: string): this {
+    const p = this.program(name);
+    return this.keepLink(name, `kprobe ${func}`, () => libbpf.programAttachKprobe(p.ptr, false, func));
+  }
+
+  private keepLink(name: string, what: string, attach: () => Ptr): this {
+    const { value: link, log } = captureMessages(attach);
+    if (isNull(link)) throw new VigilError('VIGIL_BPF_ATTACH', `attaching ${name} to ${what} failed: ${describeError(-errno())}`, { log });
+    this.links.push({ program: name, link });
+    return this;
+  }
+
   attachCgroup(name: string, cgroupPath: string): this {
     const fd = libc_.open(cgroupPath, 0o200000 /* O_DIRECTORY */);
     if (fd < 0) throw new VigilError('VIGIL_BPF_ATTACH', `cannot open cgroup ${cgroupPath}: ${describeError(-errno())}`);

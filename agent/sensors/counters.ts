@@ -12,16 +12,44 @@ export interface ProgramCounter {
   lost: number;
 }
 
+/** VIGIL_COUNTER_SLOTS in kprobes/include/output.h. */
+export const COUNTER_SLOTS = 256;
+
 export class CounterSlots {
   private readonly slots = new Map<number, { sensor: string; program: string; hook: string }>();
-  private next = 0;
 
-  /** Reserves consecutive slots; the BPF side uses the same numbers. */
+  /** Reserves the lowest free run of consecutive slots; the BPF side uses the same numbers. */
   register(sensor: string, programs: { program: string; hook: string }[]): number {
-    const first = this.next;
+    let first = 0;
+    while (programs.some((_, i) => this.slots.has(first + i))) first++;
+    if (first + programs.length > COUNTER_SLOTS) throw new Error(`no free counter slots for ${sensor} (${COUNTER_SLOTS} in use)`);
     programs.forEach((p, i) => this.slots.set(first + i, { sensor, ...p }));
-    this.next += programs.length;
     return first;
+  }
+
+  /** Frees slots for reuse; zero them in the kernel before they count again. */
+  release(first: number, count: number): void {
+    for (let i = 0; i < count; i++) this.slots.delete(first + i);
+  }
+
+  /** One slot's counts, summed over CPUs. */
+  static readSlot(map: BpfMap, slot: number): { emitted: number; lost: number } {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(slot);
+    let emitted = 0n;
+    let lost = 0n;
+    for (const v of map.lookupPerCpu(key)) {
+      emitted += v.readBigUInt64LE(C.offsetof.emitted);
+      lost += v.readBigUInt64LE(C.offsetof.lost);
+    }
+    return { emitted: Number(emitted), lost: Number(lost) };
+  }
+
+  /** Zeroes a slot's kernel counters on every CPU. */
+  static reset(map: BpfMap, slot: number): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(slot);
+    map.update(key, Buffer.alloc(Math.ceil(C.sizeof / 8) * 8 * BpfMap.possibleCpus()));
   }
 
   read(map: BpfMap): ProgramCounter[] {

@@ -1,5 +1,6 @@
 // The base sensor: exec, fork and exit from tracepoints (kprobes/process.bpf.c),
-// and the in-kernel process map seeded with the processes found in /proc.
+// and the in-kernel process and binaries maps seeded with the processes
+// found in /proc.
 import { BpfObject } from '../loader/object.js';
 import { bpfObjectPath } from '../loader/paths.js';
 import { BPF_NOEXIST } from '../loader/map.js';
@@ -41,9 +42,10 @@ export class ProcessSensor {
     }
   }
 
-  /** Writes /proc's processes into the kernel map, unless the kernel already saw them. Returns those written. */
+  /** Writes /proc's processes into the kernel maps, unless the kernel already saw them. Returns those written. */
   seed(procs: ProcfsProcess[]): ProcfsProcess[] {
     const map = this.obj!.map('vigil_processes');
+    const binaries = this.obj!.map('vigil_binaries');
     const E = L.vigil_process_entry;
     const P = L.vigil_process_id.offsetof;
     const written: ProcfsProcess[] = [];
@@ -56,7 +58,9 @@ export class ProcessSensor {
       v.writeUInt32LE(p.ppid, E.offsetof.parent + P.pid);
       v.writeBigUInt64LE(p.parent?.ktime ?? 0n, E.offsetof.parent + P.ktime);
       v.writeUInt32LE(p.flags, E.offsetof.flags);
-      if (map.update(key, v, BPF_NOEXIST)) written.push(p);
+      if (!map.update(key, v, BPF_NOEXIST)) continue;
+      written.push(p);
+      if (!p.kernelThread) binaries.update(key, binaryValue(p.binary), BPF_NOEXIST);
     }
     return written;
   }
@@ -69,4 +73,14 @@ export class ProcessSensor {
     this.obj?.close();
     this.obj = undefined;
   }
+}
+
+/** struct vigil_binary: the path's full length and its first VIGIL_BINARY_MAX bytes. */
+export function binaryValue(path: string): Buffer {
+  const B = L.vigil_binary;
+  const bytes = Buffer.from(path);
+  const v = Buffer.alloc(B.sizeof);
+  v.writeUInt32LE(bytes.length, B.offsetof.len);
+  bytes.copy(v, B.offsetof.path, 0, Math.min(bytes.length, L.vigil_limits.VIGIL_BINARY_MAX));
+  return v;
 }

@@ -13,12 +13,16 @@ enum vigil_op {
 	VIGIL_OP_EXEC = 1,
 	VIGIL_OP_CLONE = 2,
 	VIGIL_OP_EXIT = 3,
+	VIGIL_OP_GENERIC = 4,
 };
 
 /* Capture limits of the variable-length parts of an exec record. */
 enum vigil_limits {
 	VIGIL_PATH_MAX = 4096,
 	VIGIL_ARGS_MAX = 4096,
+	VIGIL_BINARY_MAX = 256,
+	VIGIL_HOOK_ARGS_MAX = 6,
+	VIGIL_ARG_BYTES_MAX = 4096,
 };
 
 /* Process flags (struct vigil_msg_exec.flags). */
@@ -105,12 +109,54 @@ struct vigil_msg_exit {
 	__u32 code; /* wait status: exit status << 8 | terminating signal */
 };
 
+/* What a generic hook did (struct vigil_msg_generic.action). */
+enum vigil_action {
+	VIGIL_ACTION_POST = 1,
+	VIGIL_ACTION_SIGKILL = 2,
+	VIGIL_ACTION_SIGNAL = 3,
+	VIGIL_ACTION_OVERRIDE = 4,
+};
+
+/* Per-argument flags (struct vigil_msg_generic.arg_flags). */
+enum vigil_arg_flag {
+	VIGIL_ARG_TRUNCATED = 1 << 0, /* the bytes were cut at VIGIL_ARG_BYTES_MAX */
+	VIGIL_ARG_ERROR = 1 << 1,     /* the value could not be read */
+};
+
+/* VIGIL_OP_GENERIC: a policy hook fired and a selector matched (or it has
+ * none). Followed by the arguments' bytes back to back, arg_len[i] each:
+ * integers as 8 bytes little-endian, already truncated and sign-extended
+ * to their type; strings and resolved paths as their bytes, without NUL. */
+struct vigil_msg_generic {
+	struct vigil_msg_header hdr;
+	struct vigil_process_id proc;
+	__u32 tid;
+	__u32 hook_id;  /* assigned by the agent, in the hook's rodata */
+	__s64 ret;      /* Override: the value returned instead */
+	__u8 action;    /* enum vigil_action */
+	__u8 selector;  /* 1-based index of the matching selector; 0: the hook has none */
+	__u8 arg_count;
+	__u8 pad0;
+	__u16 arg_len[VIGIL_HOOK_ARGS_MAX];
+	__u8 arg_flags[VIGIL_HOOK_ARGS_MAX];
+	__u16 pad1;
+};
+
 /* Value of the in-kernel process map, keyed by thread group id. */
 struct vigil_process_entry {
 	struct vigil_process_id proc;
 	struct vigil_process_id parent;
 	__u32 flags;
 	__u32 pad0;
+};
+
+/* Value of the binaries map (companion of the process map, same key): the
+ * first VIGIL_BINARY_MAX bytes of the process's binary path, for
+ * matchBinaries selectors. len is the full length, which may be larger. */
+struct vigil_binary {
+	__u32 len;
+	__u32 pad0;
+	char path[VIGIL_BINARY_MAX];
 };
 
 #endif

@@ -1,6 +1,9 @@
 /* The in-kernel process map: thread group id -> identity of its current
  * image (pid + exec/clone ktime) and of its parent. The process sensor
- * keeps it; every other program reads it to give its records a process. */
+ * keeps it; every other program reads it to give its records a process.
+ * Its companion, vigil_binaries, holds each process's binary path for
+ * matchBinaries selectors (written at exec and fork, and by the agent for
+ * the processes it finds in /proc). */
 #ifndef VIGIL_PROCESS_MAP_H
 #define VIGIL_PROCESS_MAP_H
 
@@ -14,6 +17,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_process_entry);
 } vigil_processes SEC(".maps");
+
+/* Allocated per entry: most processes never meet a binary filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_PROCESS_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct vigil_binary);
+} vigil_binaries SEC(".maps");
 
 static __always_inline struct vigil_process_entry *vigil_process_lookup(__u32 tgid)
 {

@@ -1,0 +1,72 @@
+// Builds process_kprobe, process_tracepoint and process_lsm events from
+// generic hook records, the hook's plan (which types its args have) and
+// the process cache.
+import type { ProcessCache } from '../process/cache.js';
+import type { GenericArg, GenericRecord } from '../events/records.js';
+import type { KprobeAction, KprobeArgument, TetragonEvent, TetragonProcess, TetragonProcessStub } from '../events/tetragon.js';
+import type { ArgPlan, HookPlan } from '../../policies/compiler/plan.js';
+import { ktimeToRfc3339 } from '../process/clock.js';
+import { vigil_action as A } from '../events/layouts.generated.js';
+
+/** What the agent keeps of a loaded hook to turn its records into events. */
+export interface PolicyHook {
+  plan: HookPlan;
+  /** The function events name: __x64_sys_openat for syscall kprobes, the hook for LSM. */
+  functionName: string;
+}
+
+const ACTIONS: Record<number, KprobeAction> = {
+  [A.VIGIL_ACTION_POST]: 'KPROBE_ACTION_POST',
+  [A.VIGIL_ACTION_SIGKILL]: 'KPROBE_ACTION_SIGKILL',
+  [A.VIGIL_ACTION_SIGNAL]: 'KPROBE_ACTION_SIGNAL',
+  [A.VIGIL_ACTION_OVERRIDE]: 'KPROBE_ACTION_OVERRIDE',
+};
+
+export const actionName = (action: number): KprobeAction => ACTIONS[action] ?? 'KPROBE_ACTION_UNKNOWN';
+
+const int64 = (b: Buffer): bigint => (b.length >= 8 ? b.readBigInt64LE(0) : 0n);
+
+/** One argument in Tetragon's shape for its type. */
+export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): KprobeArgument {
+  const bytes = arg?.bytes ?? Buffer.alloc(0);
+  const v = int64(bytes);
+  let out: KprobeArgument;
+  switch (plan.type) {
+    case 'int': case 'int8': case 'int16': case 'int32': out = { int_arg: Number(BigInt.asIntN(32, v)) }; break;
+    case 'uint8': case 'uint16': case 'uint32': out = { uint_arg: Number(BigInt.asUintN(32, v)) }; break;
+    case 'int64': out = { long_arg: BigInt.asIntN(64, v).toString() }; break;
+    case 'uint64': case 'size_t': out = { size_arg: BigInt.asUintN(64, v).toString() }; break;
+    case 'string': out = { string_arg: bytes.toString('utf8') }; break;
+    case 'fd': case 'file': out = { file_arg: { path: bytes.toString('utf8') } }; break;
+    case 'path': out = { path_arg: { path: bytes.toString('utf8') } }; break;
+    case 'linux_binprm': out = { linux_binprm_arg: { path: bytes.toString('utf8') } }; break;
+  }
+  if (plan.label) out.label = plan.label;
+  return out;
+}
+
+function subject(cache: ProcessCache, rec: GenericRecord): { process: TetragonProcess | TetragonProcessStub; parent?: TetragonProcess } {
+  const node = cache.resolve(rec.proc);
+  if (!node) return { process: { pid: rec.proc.pid, start_time: ktimeToRfc3339(rec.proc.ktime) } };
+  // The process as cached, with the thread that hit the hook.
+  const process = node.json.tid === rec.tid ? node.json : { ...node.json, tid: rec.tid };
+  return { process, parent: cache.parentOf(node)?.json };
+}
+
+export function policyEvent(cache: ProcessCache, hook: PolicyHook, rec: GenericRecord): TetragonEvent {
+  const { plan } = hook;
+  const { process, parent } = subject(cache, rec);
+  const args = plan.args.map((a, i) => kprobeArgument(a, rec.args[i]));
+  const action = actionName(rec.action);
+  const tail = { message: plan.message || undefined, tags: plan.tags?.length ? plan.tags : undefined };
+  const time = ktimeToRfc3339(rec.ktime);
+  const base = { node_name: cache.nodeName, time };
+  switch (plan.kind) {
+    case 'kprobe':
+      return { process_kprobe: { process, parent, function_name: hook.functionName, args, action, policy_name: plan.policyName, ...tail }, ...base };
+    case 'tracepoint':
+      return { process_tracepoint: { process, parent, subsys: plan.target.subsystem, event: plan.target.event, args, policy_name: plan.policyName, action, ...tail }, ...base };
+    case 'lsm':
+      return { process_lsm: { process, parent, function_name: hook.functionName, policy_name: plan.policyName, message: tail.message, args, action, tags: tail.tags }, ...base };
+  }
+}

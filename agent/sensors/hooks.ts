@@ -1,0 +1,80 @@
+// The loaded policy hooks of an agent: agent-assigned ids (the `hook_id`
+// of every record), their GenericHook, and what their records need to
+// become events. Ids are never reused; a hook's plan outlives its unload
+// briefly, for the records still in the ring buffer.
+import type { Logger } from '../log.js';
+import type { SharedMaps } from '../loader/shared-maps.js';
+import type { CounterSlots } from './counters.js';
+import { GenericHook, type GenericHookState } from './generic.js';
+import { probeFeatures, type FeatureResult } from '../probe/features.js';
+import { planActions, type HookPlan } from '../../policies/compiler/plan.js';
+import type { PolicyHook } from '../enrich/policy-events.js';
+import type { HookHandle } from '../policy/manager.js';
+
+const RETIRED_MS = 10_000;
+
+export class HookRegistry {
+  private readonly hooks = new Map<number, GenericHook>();
+  private readonly plans = new Map<number, PolicyHook>();
+  private nextId = 1;
+  private features?: FeatureResult[];
+
+  constructor(
+    private readonly shared: SharedMaps,
+    private readonly slots: CounterSlots,
+    private readonly log: Logger,
+    features?: FeatureResult[],
+  ) {
+    this.features = features;
+  }
+
+  load(plan: HookPlan): GenericHookState {
+    this.features ??= probeFeatures();
+    const hookId = this.nextId++;
+    const hook = GenericHook.load(plan, { hookId, shared: this.shared, slots: this.slots, features: this.features });
+    this.hooks.set(hookId, hook);
+    this.plans.set(hookId, { plan, functionName: hook.functionName });
+    this.log.info({ hook: hook.state }, 'hook attached');
+    return hook.state;
+  }
+
+  unload(hookId: number): boolean {
+    const hook = this.hooks.get(hookId);
+    if (!hook) return false;
+    hook.close();
+    this.hooks.delete(hookId);
+    setTimeout(() => this.plans.delete(hookId), RETIRED_MS).unref();
+    this.log.info({ hook: hook.state }, 'hook detached');
+    return true;
+  }
+
+  /** The loaded hook as the policy manager handles it. */
+  handle(plan: HookPlan): HookHandle {
+    const state = this.load(plan);
+    const hook = this.hooks.get(state.hookId)!;
+    const actions = planActions(plan);
+    return {
+      mechanism: state.mechanism,
+      target: 'function' in state.target ? state.target.function : 'hook' in state.target ? state.target.hook : `${state.target.subsystem}/${state.target.event}`,
+      reason: state.reason,
+      enforcement: actions.has('Override') ? 'override' : actions.has('Sigkill') ? 'sigkill' : actions.has('Signal') ? 'signal' : 'none',
+      counters: () => {
+        const c = hook.counters();
+        return { matches: c.emitted, lost: c.lost };
+      },
+      close: () => this.unload(state.hookId),
+    };
+  }
+
+  policyHook(hookId: number): PolicyHook | undefined {
+    return this.plans.get(hookId);
+  }
+
+  states(): GenericHookState[] {
+    return [...this.hooks.values()].map((h) => h.state);
+  }
+
+  close(): void {
+    for (const id of [...this.hooks.keys()]) this.unload(id);
+  }
+}

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Generic hook on a kernel function through a BPF trampoline: fentry
+ * where kprobes are missing, fmod_ret where the hook overrides the return
+ * value. The target is set before load (bpf_program__set_attach_target).
+ *
+ *   fetch raw args: function -> bpf_get_func_arg(index)
+ *                   syscall  -> the wrapper's pt_regs (arg 0), then PT_REGS_PARMn_CORE_SYSCALL
+ *   vigil_generic_run(): filter, read, act, emit
+ *   fmod_ret: a non-zero return (Override's argError) skips the function and is its result
+ */
+#include "api.h"
+#include "generic.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
+{
+	switch (i) {
+	case 0: return PT_REGS_PARM1_CORE_SYSCALL(regs);
+	case 1: return PT_REGS_PARM2_CORE_SYSCALL(regs);
+	case 2: return PT_REGS_PARM3_CORE_SYSCALL(regs);
+	case 3: return PT_REGS_PARM4_CORE_SYSCALL(regs);
+	case 4: return PT_REGS_PARM5_CORE_SYSCALL(regs);
+	case 5: return BPF_CORE_READ(regs, r9);
+	}
+	return 0;
+}
+
+static __always_inline long run(__u64 *ctx)
+{
+	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
+	__u64 regs = 0;
+
+	if (vigil_hook.syscall)
+		bpf_get_func_arg(ctx, 0, &regs);
+#pragma unroll
+	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
+		__u8 i = vigil_hook.args[k].index;
+
+		if (k >= vigil_hook.nargs)
+			break;
+		if (vigil_hook.syscall)
+			raw[k] = syscall_arg((struct pt_regs *)regs, i);
+		else
+			bpf_get_func_arg(ctx, i, &raw[k]);
+	}
+	return vigil_generic_run(raw);
+}
+
+SEC("fentry")
+int vigil_generic_fentry(__u64 *ctx)
+{
+	run(ctx);
+	return 0;
+}
+
+SEC("fmod_ret")
+int vigil_generic_fmod_ret(__u64 *ctx)
+{
+	return run(ctx);
+}

@@ -1,0 +1,139 @@
+/* Per-hook configuration of the generic hook programs (generic.h).
+ *
+ * The agent writes struct vigil_hook_config into each hook object's
+ * rodata (`vigil_hook`) before load, and the string values of its
+ * selectors into the object's string maps after load. The format is
+ * written out above its encoder, policies/compiler/encode.ts, and the
+ * TS side reads its offsets from this header's BTF
+ * (agent/events/layouts.generated.ts). Plain fixed-width types only.
+ */
+#ifndef VIGIL_GENERIC_CONFIG_H
+#define VIGIL_GENERIC_CONFIG_H
+
+#include "events.h"
+
+enum vigil_config_limits {
+	VIGIL_SELECTORS_MAX = 5,
+	VIGIL_SEL_ARGS_MAX = 4,       /* matchArgs filters per selector */
+	VIGIL_SEL_PIDS_MAX = 2,       /* matchPIDs filters per selector */
+	VIGIL_SEL_BINS_MAX = 2,       /* matchBinaries filters per selector */
+	VIGIL_FILTER_VALUES_MAX = 8,  /* inline integer or pid values per filter */
+	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
+	VIGIL_LPM_DATA_MAX = 256,     /* Prefix / Postfix: filter id + up to 255 bytes */
+};
+
+/* How an argument is read (struct vigil_arg_config.kind). */
+enum vigil_arg_kind {
+	VIGIL_ARG_INT = 1,    /* size bytes, sign-extended when VIGIL_SRC_SIGNED */
+	VIGIL_ARG_STRING = 2, /* NUL-terminated char * */
+	VIGIL_ARG_FD = 3,     /* file descriptor of the current task -> path */
+	VIGIL_ARG_FILE = 4,   /* struct file * -> path */
+	VIGIL_ARG_PATH = 5,   /* struct path * -> path */
+	VIGIL_ARG_BINPRM = 6, /* struct linux_binprm * -> path of its file */
+};
+
+enum vigil_arg_source_flag {
+	VIGIL_SRC_SIGNED = 1 << 0,    /* integer: sign-extend from size */
+	VIGIL_SRC_USER = 1 << 1,      /* string: user memory (syscall arguments) */
+	VIGIL_SRC_CTX_FIELD = 1 << 2, /* tracepoint: read size bytes at offset in the record */
+};
+
+struct vigil_arg_config {
+	__u8 kind;     /* enum vigil_arg_kind */
+	__u8 size;     /* bytes of the raw value: 1, 2, 4 or 8 */
+	__u8 flags;    /* enum vigil_arg_source_flag */
+	__u8 index;    /* function or syscall argument index */
+	__u16 offset;  /* VIGIL_SRC_CTX_FIELD: the field's offset in the tracepoint record */
+	__u16 pad0;
+};
+
+/* Filter operators (matchArgs, matchPIDs, matchBinaries). */
+enum vigil_filter_op {
+	VIGIL_FOP_EQ = 1,          /* Equal, In */
+	VIGIL_FOP_NEQ = 2,         /* NotEqual, NotIn */
+	VIGIL_FOP_PREFIX = 3,
+	VIGIL_FOP_NOT_PREFIX = 4,
+	VIGIL_FOP_POSTFIX = 5,
+	VIGIL_FOP_NOT_POSTFIX = 6,
+	VIGIL_FOP_GT = 7,
+	VIGIL_FOP_LT = 8,
+	VIGIL_FOP_MASK = 9,
+};
+
+struct vigil_arg_filter {
+	__u8 arg;    /* position in vigil_hook_config.args */
+	__u8 op;     /* enum vigil_filter_op */
+	__u8 count;  /* integers: values used */
+	__u8 id;     /* strings: the filter's id, first byte of its string map keys */
+	__u32 pad0;
+	__u64 values[VIGIL_FILTER_VALUES_MAX];
+};
+
+enum vigil_pid_flag {
+	VIGIL_PID_FOLLOW_FORKS = 1 << 0, /* an ancestor's pid matches too */
+	VIGIL_PID_NAMESPACE = 1 << 1,    /* compare the pid in the task's pid namespace */
+};
+
+struct vigil_pid_filter {
+	__u8 op;     /* VIGIL_FOP_EQ (In) or VIGIL_FOP_NEQ (NotIn) */
+	__u8 flags;  /* enum vigil_pid_flag */
+	__u8 count;
+	__u8 pad0;
+	__u32 values[VIGIL_FILTER_VALUES_MAX];
+};
+
+struct vigil_bin_filter {
+	__u8 op;     /* EQ (In), NEQ (NotIn), [NOT_]PREFIX, [NOT_]POSTFIX */
+	__u8 id;     /* first byte of its string map keys */
+	__u16 pad0;
+};
+
+struct vigil_selector_action {
+	__u8 action;   /* enum vigil_action, reported in the record */
+	__u8 post;     /* 0: NoPost */
+	__u8 signal;   /* sent to the current task; 0: none */
+	__u8 override; /* 1: the hook returns error */
+	__s32 error;
+	__u64 rate_ns; /* Post rateLimit window; 0: none */
+};
+
+struct vigil_selector {
+	__u8 nargs;
+	__u8 npids;
+	__u8 nbins;
+	__u8 pad0;
+	__u32 pad1;
+	struct vigil_arg_filter args[VIGIL_SEL_ARGS_MAX];
+	struct vigil_pid_filter pids[VIGIL_SEL_PIDS_MAX];
+	struct vigil_bin_filter bins[VIGIL_SEL_BINS_MAX];
+	struct vigil_selector_action act;
+};
+
+struct vigil_hook_config {
+	__u32 hook_id;  /* copied into every record */
+	__u32 slot;     /* counter slot (output.h) */
+	__u8 nargs;
+	__u8 nselectors; /* 0: post every call */
+	__u8 syscall;    /* args are a syscall's: its pt_regs (kprobe, fentry) or args[] (tracepoint) */
+	__u8 pad0;
+	__u32 pad1;
+	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
+	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
+};
+
+/* Key of the Equal / In string hash map: filter id, length, bytes (zero-padded). */
+struct vigil_string_key {
+	__u8 id;
+	__u8 pad0;
+	__u16 len;
+	char s[VIGIL_STRING_KEY_MAX];
+};
+
+/* Key of the Prefix and Postfix LPM tries: prefixlen = 8 * (1 + bytes);
+ * data[0] is the filter id; Postfix values and lookups are reversed. */
+struct vigil_lpm_key {
+	__u32 prefixlen;
+	__u8 data[VIGIL_LPM_DATA_MAX];
+};
+
+#endif

@@ -1,0 +1,308 @@
+// Encodes a HookPlan for the generic hook programs (kprobes/include/generic.h).
+//
+// The kernel side reads two things, both little-endian:
+//
+// 1. rodata `vigil_hook`, a struct vigil_hook_config (kprobes/include/
+//    generic_config.h; offsets from its BTF, layouts.generated.ts):
+//
+//    off size  field
+//      0  u32  hook_id      assigned by the agent, copied into every record
+//      4  u32  slot         the hook's counter slot (vigil_counters)
+//      8  u8   nargs        args read (at most 6)
+//      9  u8   nselectors   0: every call is posted
+//     10  u8   syscall      1: args are the syscall's (pt_regs behind the
+//                           wrapper for kprobe/fentry, args[] for tracepoints)
+//     16       args[6]      8 bytes each:
+//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm
+//               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
+//               +2 u8  flags   1 signed, 2 user memory, 4 tracepoint field
+//               +3 u8  index   function or syscall argument index
+//               +4 u16 offset  tracepoint field offset (flag 4)
+//     64       selectors[5] 392 bytes each:
+//               +0   u8 nargs, +1 u8 npids, +2 u8 nbins
+//               +8   arg filters[4], 72 bytes each:
+//                      +0 u8 arg (position in args), +1 u8 op, +2 u8 count,
+//                      +3 u8 id (string filters), +8 u64 values[8] (integers)
+//               +296 pid filters[2], 36 bytes each:
+//                      +0 u8 op, +1 u8 flags (1 followForks, 2 namespace pid),
+//                      +2 u8 count, +4 u32 values[8]
+//               +368 binary filters[2], 4 bytes each: +0 u8 op, +1 u8 id
+//               +376 action, 16 bytes:
+//                      +0 u8 action (1 post, 2 sigkill, 3 signal, 4 override),
+//                      +1 u8 post (0: NoPost), +2 u8 signal (0: none),
+//                      +3 u8 override, +4 s32 error, +8 u64 rate_ns (0: none)
+//
+//    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
+//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK.
+//    Integer values sit inline, 8 bytes each, two's complement for signed
+//    types. Unused slots are zero.
+//
+// 2. String values (string and path args, binaries), in three maps of the
+//    hook's object, keyed by the filter's id (1..255, unique in the hook):
+//
+//    vigil_str_eq       hash     key 260 bytes: u8 id, u8 0, u16 len,
+//                                char s[256] zero-padded; value u8 1
+//    vigil_str_prefix   LPM trie key 260 bytes: u32 prefixlen = 8 * (1 + len),
+//                                u8 id, the bytes, zero-padded; value u8 1
+//    vigil_str_postfix  LPM trie the same, the bytes reversed
+//
+// Within a selector the filters AND; the first selector that matches acts.
+import * as L from '../../agent/events/layouts.generated.js';
+import { VigilError } from '../../agent/errors.js';
+import { isIntType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import type { MechanismChoice } from './mechanism.js';
+
+const C = L.vigil_config_limits;
+const K = L.vigil_arg_kind;
+const S = L.vigil_arg_source_flag;
+const OP = L.vigil_filter_op;
+const ACT = L.vigil_action;
+const HC = L.vigil_hook_config;
+const AC = L.vigil_arg_config;
+const SEL = L.vigil_selector;
+const AF = L.vigil_arg_filter;
+const PF = L.vigil_pid_filter;
+const BF = L.vigil_bin_filter;
+const SA = L.vigil_selector_action;
+
+/** A tracepoint format field (agent/sensors/tracepoint-format.ts). */
+export interface TracepointField {
+  name: string;
+  offset: number;
+  size: number;
+  signed: boolean;
+  /** The C type as the format file writes it, e.g. `const char *`. */
+  type: string;
+}
+
+export interface MapEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+export interface EncodedHook {
+  /** The bytes of rodata `vigil_hook`. */
+  config: Buffer;
+  eq: MapEntry[];
+  prefix: MapEntry[];
+  postfix: MapEntry[];
+}
+
+export interface EncodeContext {
+  hookId: number;
+  slot: number;
+  choice: MechanismChoice;
+  /** Tracepoint hooks (not syscall fallbacks): the event's format fields, by index. */
+  fields?: TracepointField[];
+}
+
+const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
+
+const INT_SIZE: Record<string, number> = { int8: 1, uint8: 1, int16: 2, uint16: 2, int: 4, int32: 4, uint32: 4, int64: 8, uint64: 8, size_t: 8 };
+const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64']);
+const KIND: Record<string, number> = {
+  string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, linux_binprm: K.VIGIL_ARG_BINPRM,
+};
+const ARG_OPS: Record<string, number> = {
+  Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
+  Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX, GT: OP.VIGIL_FOP_GT, LT: OP.VIGIL_FOP_LT, Mask: OP.VIGIL_FOP_MASK,
+};
+const BIN_OPS: Record<string, number> = {
+  In: OP.VIGIL_FOP_EQ, NotIn: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
+  Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX,
+};
+const INT_ONLY = new Set(['GT', 'LT', 'Mask']);
+const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
+
+function limit(where: string, what: string, n: number, max: number): void {
+  if (n > max) throw invalid(where, `${n} ${what}, at most ${max}`);
+}
+
+export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
+  const where = `${plan.policyName} ${plan.kind}s[${plan.hookIndex}]`;
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), eq: [], prefix: [], postfix: [] };
+  const b = out.config;
+  limit(where, 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX);
+  limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
+  b.writeUInt32LE(ctx.hookId, HC.offsetof.hook_id);
+  b.writeUInt32LE(ctx.slot, HC.offsetof.slot);
+  b.writeUInt8(plan.args.length, HC.offsetof.nargs);
+  b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
+  b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
+  plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
+  const ids = { next: 1 };
+  plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, `${where}.selectors[${i}]`));
+  return out;
+}
+
+function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: EncodeContext, where: string): void {
+  const int = isIntType(a.type);
+  let size = int ? INT_SIZE[a.type] : 8;
+  let flags = int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0;
+  let offset = 0;
+  const userStrings = ctx.choice.syscall || (plan.kind === 'tracepoint' && plan.target.subsystem === 'syscalls');
+  if (a.type === 'string' && userStrings) flags |= S.VIGIL_SRC_USER;
+  if (ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall) {
+    const f = ctx.fields?.[a.index];
+    if (!f) throw invalid(where, `index ${a.index}: the tracepoint has ${ctx.fields?.length ?? 0} fields`);
+    if (f.type.startsWith('__data_loc')) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: field ${f.name} is ${f.type}, which Vigil does not read yet`);
+    if (!int && !f.type.includes('*')) throw invalid(where, `type ${a.type} needs a pointer field, and ${f.name} is ${f.type}`);
+    flags |= S.VIGIL_SRC_CTX_FIELD;
+    offset = f.offset;
+    // The low bytes of a wider little-endian field, as the policy's type reads them.
+    if (int) size = Math.min(f.size, INT_SIZE[a.type]);
+  } else if (a.index > 5) {
+    throw invalid(where, `index ${a.index}: functions and syscalls have at most 6 arguments`);
+  }
+  b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
+  b.writeUInt8(size, at + AC.offsetof.size);
+  b.writeUInt8(flags, at + AC.offsetof.flags);
+  b.writeUInt8(ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall ? 0 : a.index, at + AC.offsetof.index);
+  b.writeUInt16LE(offset, at + AC.offsetof.offset);
+}
+
+function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: { next: number }, where: string): void {
+  const b = out.config;
+  limit(where, 'matchArgs', s.matchArgs.length, C.VIGIL_SEL_ARGS_MAX);
+  limit(where, 'matchPIDs', s.matchPIDs.length, C.VIGIL_SEL_PIDS_MAX);
+  limit(where, 'matchBinaries', s.matchBinaries.length, C.VIGIL_SEL_BINS_MAX);
+  b.writeUInt8(s.matchArgs.length, at + SEL.offsetof.nargs);
+  b.writeUInt8(s.matchPIDs.length, at + SEL.offsetof.npids);
+  b.writeUInt8(s.matchBinaries.length, at + SEL.offsetof.nbins);
+
+  s.matchArgs.forEach((f, i) => encodeArgFilter(out, at + SEL.offsetof.args + i * AF.sizeof, f, plan, ids, `${where}.matchArgs[${i}]`));
+  s.matchPIDs.forEach((f, i) => {
+    const w = `${where}.matchPIDs[${i}]`;
+    const p = at + SEL.offsetof.pids + i * PF.sizeof;
+    limit(w, 'values', f.values.length, C.VIGIL_FILTER_VALUES_MAX);
+    if (f.followForks && f.isNamespacePID) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followForks with isNamespacePID is not supported yet`);
+    b.writeUInt8(f.operator === 'In' ? OP.VIGIL_FOP_EQ : OP.VIGIL_FOP_NEQ, p + PF.offsetof.op);
+    b.writeUInt8((f.followForks ? L.vigil_pid_flag.VIGIL_PID_FOLLOW_FORKS : 0) | (f.isNamespacePID ? L.vigil_pid_flag.VIGIL_PID_NAMESPACE : 0), p + PF.offsetof.flags);
+    b.writeUInt8(f.values.length, p + PF.offsetof.count);
+    f.values.forEach((v, j) => b.writeUInt32LE(v >>> 0, p + PF.offsetof.values + 4 * j));
+  });
+  s.matchBinaries.forEach((f, i) => {
+    const op = BIN_OPS[f.operator];
+    if (!op) throw invalid(`${where}.matchBinaries[${i}]`, `operator ${f.operator} is not supported`);
+    const p = at + SEL.offsetof.bins + i * BF.sizeof;
+    b.writeUInt8(op, p + BF.offsetof.op);
+    b.writeUInt8(stringValues(out, op, f.values, ids, `${where}.matchBinaries[${i}]`), p + BF.offsetof.id);
+  });
+  encodeAction(b, at + SEL.offsetof.act, s.matchActions, plan, `${where}.matchActions`);
+}
+
+function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookPlan, ids: { next: number }, where: string): void {
+  const b = out.config;
+  const pos = plan.args.findIndex((a) => a.index === f.index);
+  if (pos < 0) throw invalid(where, `index ${f.index} is not one of the hook's args (${plan.args.map((a) => a.index).join(', ') || 'none'})`);
+  const type: ArgType = plan.args[pos].type;
+  const op = ARG_OPS[f.operator];
+  if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
+  const int = isIntType(type);
+  if (int && STRING_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares strings, and arg ${f.index} is ${type}`);
+  if (!int && INT_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares integers, and arg ${f.index} is ${type}`);
+  b.writeUInt8(pos, at + AF.offsetof.arg);
+  b.writeUInt8(op, at + AF.offsetof.op);
+  if (int) {
+    limit(where, 'values', f.values.length, C.VIGIL_FILTER_VALUES_MAX);
+    b.writeUInt8(f.values.length, at + AF.offsetof.count);
+    f.values.forEach((v, j) => b.writeBigUInt64LE(intValue(v, type, `${where}.values[${j}]`), at + AF.offsetof.values + 8 * j));
+  } else {
+    b.writeUInt8(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);
+  }
+}
+
+/** An integer value as the kernel holds it: truncated to the type and sign-extended, as 64 bits. */
+function intValue(v: string, type: ArgType, where: string): bigint {
+  let n: bigint;
+  try {
+    n = BigInt(v.trim());
+  } catch {
+    throw invalid(where, `${JSON.stringify(v)} is not an integer`);
+  }
+  const bits = 8 * INT_SIZE[type];
+  const fits = SIGNED.has(type) ? n >= -(1n << BigInt(bits - 1)) && n < 1n << BigInt(bits) : n >= 0n && n < 1n << BigInt(bits);
+  if (!fits) throw invalid(where, `${v} does not fit ${type}`);
+  const t = SIGNED.has(type) ? BigInt.asIntN(bits, n) : BigInt.asUintN(bits, n);
+  return BigInt.asUintN(64, t);
+}
+
+/** Adds the values to the string maps under a new filter id; returns the id. */
+function stringValues(out: EncodedHook, op: number, values: string[], ids: { next: number }, where: string): number {
+  const id = ids.next++;
+  if (id > 255) throw invalid(where, 'more than 255 string filters in one hook');
+  const one = Buffer.from([1]);
+  for (const v of values) {
+    const bytes = Buffer.from(v);
+    if (op === OP.VIGIL_FOP_EQ || op === OP.VIGIL_FOP_NEQ) {
+      limit(where, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_STRING_KEY_MAX);
+      out.eq.push({ key: stringKey(id, bytes), value: one });
+    } else {
+      limit(where, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_LPM_DATA_MAX - 1);
+      const reversed = op === OP.VIGIL_FOP_POSTFIX || op === OP.VIGIL_FOP_NOT_POSTFIX;
+      (reversed ? out.postfix : out.prefix).push({ key: lpmKey(id, reversed ? Buffer.from(bytes).reverse() : bytes), value: one });
+    }
+  }
+  return id;
+}
+
+export function stringKey(id: number, bytes: Buffer): Buffer {
+  const K = L.vigil_string_key;
+  const k = Buffer.alloc(K.sizeof);
+  k.writeUInt8(id, K.offsetof.id);
+  k.writeUInt16LE(bytes.length, K.offsetof.len);
+  bytes.copy(k, K.offsetof.s);
+  return k;
+}
+
+export function lpmKey(id: number, bytes: Buffer): Buffer {
+  const K = L.vigil_lpm_key;
+  const k = Buffer.alloc(K.sizeof);
+  k.writeUInt32LE(8 * (1 + bytes.length), K.offsetof.prefixlen);
+  k.writeUInt8(id, K.offsetof.data);
+  bytes.copy(k, K.offsetof.data + 1);
+  return k;
+}
+
+const DURATION = /^(\d+)(ms|s|m|h)?$/;
+const UNIT_NS: Record<string, bigint> = { ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+
+function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPlan, where: string): void {
+  let post = true;
+  let signal = 0;
+  let override: number | undefined;
+  let rateNs = 0n;
+  for (const [i, a] of actions.entries()) {
+    const w = `${where}[${i}]`;
+    switch (a.action) {
+      case 'Post':
+        if (a.rateLimit) {
+          const m = DURATION.exec(a.rateLimit);
+          if (!m) throw invalid(w, `rateLimit ${a.rateLimit} is not a duration like 30s, 5m, 1h`);
+          rateNs = BigInt(m[1]) * UNIT_NS[m[2] ?? 's'];
+        }
+        break;
+      case 'NoPost': post = false; break;
+      case 'Sigkill': signal = 9; break;
+      case 'Signal':
+        if (!a.argSig || a.argSig < 1 || a.argSig > 64) throw invalid(w, `Signal needs argSig between 1 and 64, not ${a.argSig}`);
+        signal = a.argSig;
+        break;
+      case 'Override':
+        if (a.argError === undefined || a.argError > 0 || a.argError < -4095) throw invalid(w, `Override needs argError, a negative errno, not ${a.argError}`);
+        if (plan.kind === 'tracepoint') throw invalid(w, 'Override is not possible on a tracepoint');
+        override = a.argError;
+        break;
+      default:
+        throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: action ${(a as ActionPlan).action} is not supported`);
+    }
+  }
+  const action = override !== undefined ? ACT.VIGIL_ACTION_OVERRIDE
+    : signal === 9 ? ACT.VIGIL_ACTION_SIGKILL : signal ? ACT.VIGIL_ACTION_SIGNAL : ACT.VIGIL_ACTION_POST;
+  b.writeUInt8(action, at + SA.offsetof.action);
+  b.writeUInt8(post ? 1 : 0, at + SA.offsetof.post);
+  b.writeUInt8(signal, at + SA.offsetof.signal);
+  b.writeUInt8(override !== undefined ? 1 : 0, at + SA.offsetof.override);
+  b.writeInt32LE(override ?? 0, at + SA.offsetof.error);
+  b.writeBigUInt64LE(rateNs, at + SA.offsetof.rate_ns);
+}

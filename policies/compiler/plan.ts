@@ -1,0 +1,134 @@
+// A compiled hook plan: one hook of one TracingPolicy, as plain data.
+// The policy front-end produces it from a validated spec; the mechanism
+// choice (mechanism.ts), the kernel encoding (encode.ts) and the generic
+// sensor (agent/sensors/generic.ts) consume it. It is JSON-serialisable
+// and names things as Tetragon's TracingPolicy does.
+
+export type HookKind = 'kprobe' | 'tracepoint' | 'lsm';
+
+/** Argument types the kernel side reads. Aliases (u64, s32, long…) map here through canonicalArgType. */
+export const INT_ARG_TYPES = ['int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size_t'] as const;
+export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm'] as const;
+export type IntArgType = (typeof INT_ARG_TYPES)[number];
+export type ArgType = (typeof ARG_TYPES)[number];
+
+const ALIASES: Record<string, ArgType> = {
+  s8: 'int8', s16: 'int16', s32: 'int32', s64: 'int64', long: 'int64',
+  u8: 'uint8', u16: 'uint16', u32: 'uint32', u64: 'uint64', ulong: 'uint64',
+};
+
+/** The canonical type of a TracingPolicy arg type name, or undefined when Vigil cannot read it. */
+export function canonicalArgType(name: string): ArgType | undefined {
+  if ((ARG_TYPES as readonly string[]).includes(name)) return name as ArgType;
+  return ALIASES[name];
+}
+
+export const isIntType = (t: ArgType): t is IntArgType => (INT_ARG_TYPES as readonly string[]).includes(t);
+/** Types captured as bytes (a string or a resolved path), not as an integer. */
+export const isBytesType = (t: ArgType): boolean => !isIntType(t);
+export const isPathType = (t: ArgType): boolean => t === 'fd' || t === 'file' || t === 'path' || t === 'linux_binprm';
+
+export interface ArgPlan {
+  /** The function's argument index (kprobe, lsm), or the tracepoint format field index. */
+  index: number;
+  type: ArgType;
+  label?: string;
+  /** Tetragon's maxData: capture as much as the kernel side allows (Vigil: 4096 bytes). */
+  maxData?: boolean;
+}
+
+export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask'] as const;
+export type ArgOperator = (typeof ARG_OPERATORS)[number];
+
+export interface ArgFilter {
+  /** The `index` of one of the hook's args (not its position in `args`). */
+  index: number;
+  operator: ArgOperator;
+  /** As written in the policy: integers in decimal or 0x hex, strings verbatim. */
+  values: string[];
+}
+
+export interface PidFilter {
+  operator: 'In' | 'NotIn';
+  values: number[];
+  followForks: boolean;
+  isNamespacePID: boolean;
+}
+
+export const BINARY_OPERATORS = ['In', 'NotIn', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix'] as const;
+export type BinaryOperator = (typeof BINARY_OPERATORS)[number];
+
+export interface BinaryFilter {
+  operator: BinaryOperator;
+  values: string[];
+}
+
+export type ActionName = 'Post' | 'NoPost' | 'Sigkill' | 'Signal' | 'Override';
+
+export interface ActionPlan {
+  action: ActionName;
+  /** Signal: the signal number. */
+  argSig?: number;
+  /** Override: the return value, a negative errno (e.g. -1 for EPERM). */
+  argError?: number;
+  /** Post: at most one event per this window for identical args, e.g. '1m', '30s'. */
+  rateLimit?: string;
+}
+
+/** Filters inside a selector AND together; across selectors the first match wins. */
+export interface SelectorPlan {
+  matchArgs: ArgFilter[];
+  matchPIDs: PidFilter[];
+  matchBinaries: BinaryFilter[];
+  /** Empty: Post. */
+  matchActions: ActionPlan[];
+}
+
+interface HookPlanBase {
+  policyName: string;
+  /** The hook's position in its policy section (spec.kprobes[i], spec.tracepoints[i], spec.lsmhooks[i]). */
+  hookIndex: number;
+  args: ArgPlan[];
+  /** With `return: true`: the return value's type. */
+  returnArg?: ArgPlan;
+  /** Empty: every call is posted. */
+  selectors: SelectorPlan[];
+  message?: string;
+  tags?: string[];
+}
+
+export interface KprobeHookPlan extends HookPlanBase {
+  kind: 'kprobe';
+  /** `call` as written: a kernel function, or with syscall a syscall name (sys_openat, __x64_sys_openat, openat). */
+  target: { function: string };
+  syscall: boolean;
+}
+
+export interface TracepointHookPlan extends HookPlanBase {
+  kind: 'tracepoint';
+  target: { subsystem: string; event: string };
+  syscall: false;
+}
+
+export interface LsmHookPlan extends HookPlanBase {
+  kind: 'lsm';
+  /** The LSM hook without prefix, e.g. file_open. */
+  target: { hook: string };
+  syscall: false;
+}
+
+export type HookPlan = KprobeHookPlan | TracepointHookPlan | LsmHookPlan;
+
+/** The actions any selector of the plan can take. */
+export function planActions(plan: HookPlan): Set<ActionName> {
+  return new Set(plan.selectors.flatMap((s) => s.matchActions.map((a) => a.action)));
+}
+
+/** How a user refers to the hook: kprobe:fn, tracepoint:subsys/event, lsm:hook. */
+export function hookName(plan: HookPlan): string {
+  switch (plan.kind) {
+    case 'kprobe': return `kprobe:${plan.target.function}`;
+    case 'tracepoint': return `tracepoint:${plan.target.subsystem}/${plan.target.event}`;
+    case 'lsm': return `lsm:${plan.target.hook}`;
+  }
+}

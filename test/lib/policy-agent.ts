@@ -1,0 +1,67 @@
+// An in-process agent for policy tests: the real pipeline (sensors, ring
+// buffer, decoder, process cache, enrichment, JSON file exporter), with
+// hook plans loaded through agent.loadHook().
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '../../agent/agent.js';
+import { createLogger } from '../../agent/log.js';
+import { JsonFileExporter } from '../../exporters/json-file.js';
+import type { FeatureResult } from '../../agent/probe/features.js';
+import type { TetragonEvent } from '../../agent/events/tetragon.js';
+import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
+
+export const NODE_NAME = 'vigil-test';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface PolicyAgent {
+  agent: Agent;
+  dir: string;
+  events: () => TetragonEvent[];
+  waitFor: (pred: (ev: TetragonEvent) => boolean, what: string, timeoutMs?: number) => Promise<TetragonEvent>;
+  stop: () => Promise<void>;
+}
+
+/** The suite's probe result (VIGIL_FEATURES), so the agent does not probe again. */
+export function suiteFeatures(): FeatureResult[] | undefined {
+  return process.env.VIGIL_FEATURES ? (JSON.parse(process.env.VIGIL_FEATURES) as FeatureResult[]) : undefined;
+}
+
+export async function startPolicyAgent(opts: { features?: FeatureResult[] } = {}): Promise<PolicyAgent> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
+  const file = join(dir, 'events.log');
+  const agent = new Agent({
+    nodeName: NODE_NAME, exporters: [new JsonFileExporter(file)], ancestors: false, socketPath: join(dir, 'vigil.sock'),
+    ringBytes: 4 << 20, log: createLogger(process.env.VIGIL_LOG_LEVEL ?? 'warn'), features: opts.features ?? suiteFeatures(),
+  });
+  await agent.start();
+  const events = (): TetragonEvent[] =>
+    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TetragonEvent) : [];
+  return {
+    agent, dir, events,
+    async waitFor(pred, what, timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = events().find(pred);
+        if (hit) return hit;
+        if (Date.now() > end) throw new Error(`no event: ${what} (after ${timeoutMs} ms, ${events().length} events)`);
+        await sleep(50);
+      }
+    },
+    async stop() {
+      await agent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A selector with only what is given; no actions is Post. */
+export const selector = (s: Partial<SelectorPlan>): SelectorPlan => ({ matchArgs: [], matchPIDs: [], matchBinaries: [], matchActions: [], ...s });
+
+/** A `syscall: true` kprobe plan, as the policy front-end would compile it. */
+export function syscallPlan(call: string, args: HookPlan['args'], selectors: SelectorPlan[], policyName = 'test-policy'): HookPlan {
+  return { policyName, hookIndex: 0, kind: 'kprobe', target: { function: call }, syscall: true, args, selectors };
+}
+
+/** The policy event of any kind in ev, if it is one. */
+export const policyBody = (ev: TetragonEvent) => ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_lsm;

@@ -1,0 +1,156 @@
+// A user loads syscall hooks (`syscall: true` kprobes, as Tetragon's
+// policies write them). On a kernel without kprobes they run on the
+// syscalls/sys_enter_* tracepoints; with kprobes, as kprobes. Either way
+// the selectors are evaluated in the kernel: matching calls give
+// process_kprobe events with their arguments, others give nothing, and
+// Sigkill kills the caller before the syscall runs.
+import t from 'tap';
+import { mkdirSync, writeFileSync, copyFileSync, chmodSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from './lib/agent.js';
+import { lacking } from './lib/kernel.js';
+import { startPolicyAgent, selector, syscallPlan, suiteFeatures, type PolicyAgent } from './lib/policy-agent.js';
+import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { HookPlan } from '../policies/compiler/plan.js';
+
+const CAT = realpathSync('/bin/cat');
+const HEAD = realpathSync('/usr/bin/head');
+const SH = realpathSync('/bin/sh');
+const ECHO = realpathSync('/bin/echo');
+const OPENAT_ARGS: HookPlan['args'] = [{ index: 0, type: 'int' }, { index: 1, type: 'string', label: 'path' }, { index: 2, type: 'int' }];
+
+const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop']);
+const expectedMechanism = suiteFeatures()?.find((f) => f.feature === 'kprobes')?.works ? 'kprobe' : 'tracepoint';
+
+let p: PolicyAgent;
+let dir: string;
+
+t.before(async () => {
+  if (skip) return;
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-sys-')));
+  for (const d of ['watched', 'other']) mkdirSync(join(dir, d));
+  for (const f of ['watched/a.txt', 'watched/b.secret', 'other/c.txt']) writeFileSync(join(dir, f), `${f}\n`);
+  p = await startPolicyAgent();
+});
+t.teardown(async () => {
+  await p?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const openOf = (path: string) => (ev: TetragonEvent): boolean =>
+  ev.process_kprobe?.function_name === '__x64_sys_openat' && ev.process_kprobe.args[1]?.string_arg === path;
+
+interface Scope { teardown(fn: () => unknown): unknown }
+
+/** Loads a plan for the duration of one test. */
+function load(t: Scope, plan: HookPlan): number {
+  const state = p.agent.loadHook(plan);
+  t.teardown(() => p.agent.unloadHook(state.hookId));
+  return state.hookId;
+}
+
+/** Runs cmd; returns once its exit is exported, so every earlier record was read too. */
+async function run(cmd: string, args: string[]): Promise<Awaited<ReturnType<typeof runCommand>>> {
+  const r = await runCommand(cmd, args);
+  await p.waitFor((ev) => ev.process_exit?.process.pid === r.pid, `exit of ${cmd} ${args.join(' ')}`);
+  return r;
+}
+
+t.test('openat with a Prefix on the path and matchBinaries: matching opens are reported with their path, others not', { skip }, async (t) => {
+  const state = p.agent.loadHook(syscallPlan('sys_openat', OPENAT_ARGS, [selector({
+    matchArgs: [{ index: 1, operator: 'Prefix', values: [`${dir}/watched/`] }],
+    matchBinaries: [{ operator: 'In', values: [CAT] }],
+  })]));
+  t.teardown(() => p.agent.unloadHook(state.hookId));
+  t.equal(state.mechanism, expectedMechanism, state.reason);
+  if (expectedMechanism === 'tracepoint') t.same(state.target, { subsystem: 'syscalls', event: 'sys_enter_openat' });
+
+  const file = join(dir, 'watched/a.txt');
+  const r = await run(CAT, [file]);
+  t.equal(r.stdout, 'watched/a.txt\n');
+  const k = (await p.waitFor(openOf(file), 'openat of the watched file by cat')).process_kprobe!;
+  t.equal(k.process.pid, r.pid);
+  t.equal('binary' in k.process && k.process.binary, CAT);
+  t.equal(k.parent?.pid, process.pid, 'the parent is this test');
+  t.equal(k.policy_name, 'test-policy');
+  t.equal(k.action, 'KPROBE_ACTION_POST');
+  t.same(k.args[1], { string_arg: file, label: 'path' });
+  t.equal(k.args[0].int_arg, -100, 'dirfd is AT_FDCWD');
+
+  await run(CAT, [join(dir, 'other/c.txt')]);
+  await run(HEAD, [file]);
+  const ours = p.events().filter((ev) => ev.process_kprobe?.args[1]?.string_arg?.startsWith(dir));
+  t.same(ours.map((ev) => ev.process_kprobe!.args[1].string_arg), [file], 'another path and another binary gave nothing');
+});
+
+t.test('NotPrefix, Postfix, Equal and GT select what they say', { skip }, async (t) => {
+  const watched = join(dir, 'watched/a.txt');
+  const secret = join(dir, 'watched/b.secret');
+  const other = join(dir, 'other/c.txt');
+  const onlyCat = [{ operator: 'In' as const, values: [CAT] }];
+  const cases: { name: string; plan: HookPlan; hits: string[] }[] = [
+    { name: 'NotPrefix', hits: [other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'NotPrefix', values: [`${dir}/watched/`, '/usr/', '/etc/', '/lib'] }], matchBinaries: onlyCat })]) },
+    { name: 'Postfix', hits: [secret], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'Postfix', values: ['.secret'] }], matchBinaries: onlyCat })]) },
+    { name: 'Equal', hits: [other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'Equal', values: [other, `${watched}x`] }] })]) },
+    { name: 'GT (signed)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'GT', values: ['-101'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'GT 0 (AT_FDCWD is negative)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'GT', values: ['0'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+  ];
+  for (const c of cases) {
+    const plan = { ...c.plan, policyName: `case-${c.name.replace(/\W+/g, '-')}` };
+    const id = p.agent.loadHook(plan).hookId;
+    for (const f of [watched, secret, other]) await run(CAT, [f]);
+    p.agent.unloadHook(id);
+    const seen = p.events().filter((ev) => ev.process_kprobe?.policy_name === plan.policyName).map((ev) => ev.process_kprobe!.args[1].string_arg);
+    t.same(seen.filter((s) => s?.startsWith(dir)), c.hits, c.name);
+  }
+});
+
+t.test('Sigkill on execve of a binary under a temp dir: the victim dies of SIGKILL and its output never appears', { skip: skip || await lacking(['bpf_send_signal']) }, async (t) => {
+  const bin = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-victim-')));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  const victim = join(bin, 'victim');
+  copyFileSync(ECHO, victim);
+  chmodSync(victim, 0o755);
+  load(t, syscallPlan('sys_execve', [{ index: 0, type: 'string' }], [selector({
+    matchArgs: [{ index: 0, operator: 'Prefix', values: [`${bin}/`] }],
+    matchActions: [{ action: 'Sigkill' }],
+  })], 'kill-exec-from-tmp'));
+
+  const r = await runCommand(victim, ['should-not-print']);
+  t.equal(r.signal, 'SIGKILL', 'the victim died of SIGKILL');
+  t.equal(r.stdout, '', 'its output never appeared');
+  const k = (await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'kill-exec-from-tmp', 'the Sigkill event')).process_kprobe!;
+  t.equal(k.action, 'KPROBE_ACTION_SIGKILL');
+  t.equal(k.args[0].string_arg, victim);
+  t.equal(k.process.pid, r.pid);
+  t.notOk(p.events().some((ev) => ev.process_exec?.process.binary === victim), 'the victim never executed');
+
+  const ok = await run(ECHO, ['still-fine']);
+  t.equal(ok.stdout, 'still-fine\n', 'a binary elsewhere runs');
+  t.equal((await run(SH, ['-c', 'echo $((6*7))'])).stdout, '42\n', 'a shell runs its children');
+});
+
+t.test('an fd argument is resolved to its file path in the kernel', { skip }, async (t) => {
+  const file = join(dir, 'watched/a.txt');
+  load(t, syscallPlan('sys_close', [{ index: 0, type: 'fd' }], [selector({
+    matchArgs: [{ index: 0, operator: 'Postfix', values: ['/watched/a.txt'] }],
+    matchBinaries: [{ operator: 'In', values: [CAT] }],
+  })], 'close-fd'));
+  const r = await run(CAT, [file]);
+  const k = (await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'close-fd', 'close of the file')).process_kprobe!;
+  t.equal(k.function_name, '__x64_sys_close');
+  t.same(k.args, [{ file_arg: { path: file } }]);
+  t.equal(k.process.pid, r.pid);
+});
+
+t.test('an unloaded hook reports nothing more', { skip }, async (t) => {
+  const file = join(dir, 'watched/a.txt');
+  const id = p.agent.loadHook(syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'Equal', values: [file] }] })], 'unloaded')).hookId;
+  await run(CAT, [file]);
+  await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'unloaded', 'the open while loaded');
+  t.ok(p.agent.unloadHook(id));
+  t.notOk(p.agent.unloadHook(id), 'a second unload finds nothing');
+  await run(CAT, [file]);
+  t.equal(p.events().filter((ev) => ev.process_kprobe?.policy_name === 'unloaded').length, 1);
+});
