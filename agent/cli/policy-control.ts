@@ -19,8 +19,8 @@ export function formatPolicies(policies: PolicyState[]): string {
     lines.push(`${p.name}  ${p.state}  ${p.file}`);
     for (const e of p.errors) lines.push(`  error: ${e}`);
     for (const h of p.hooks) {
-      if (h.state === 'error') {
-        lines.push(`  ${h.path}  error: ${h.error}`);
+      if (h.state !== 'loaded') {
+        lines.push(`  ${h.path}  ${h.state}: ${h.error}`);
         continue;
       }
       lines.push(`  ${h.path}  ${h.mechanism} ${h.target}  enforcement: ${h.enforcement}  matches: ${h.matches}  lost: ${h.lost}`);

@@ -8,6 +8,7 @@ import { lintFile, formatPolicyError } from '../../policies/validate/index.js';
 import { compilePolicy } from '../../policies/compiler/compile.js';
 import type { HookPlan } from '../../policies/compiler/plan.js';
 import { ConnectDenySensor } from '../sensors/connect-deny.js';
+import { NotSupportedError } from '../errors.js';
 
 /** A loaded hook, whatever program runs it. */
 export interface HookHandle {
@@ -25,7 +26,8 @@ export type HookLoader = (plan: HookPlan) => HookHandle;
 
 export interface HookState {
   path: string;
-  state: 'loaded' | 'error';
+  /** skipped: the function is missing and the hook says ignore.callNotFound. */
+  state: 'loaded' | 'error' | 'skipped';
   mechanism?: string;
   target?: string;
   reason?: string;
@@ -120,7 +122,9 @@ export class PolicyManager {
       try {
         handles.push({ path, handle: this.loadHook(plan) });
       } catch (err) {
-        state.hooks.push({ path, state: 'error', error: (err as Error).message, matches: 0, lost: 0 });
+        const skip = plan.kind === 'kprobe' && policy.spec?.kprobes?.[plan.hookIndex]?.ignore?.callNotFound && err instanceof NotSupportedError;
+        state.hooks.push({ path, state: skip ? 'skipped' : 'error', error: (err as Error).message, matches: 0, lost: 0 });
+        if (skip) this.log.warn({ policy: name, hook: path }, `hook skipped (ignore.callNotFound): ${(err as Error).message}`);
       }
     }
     if (state.hooks.some((h) => h.state === 'error')) {
@@ -160,10 +164,10 @@ export class PolicyManager {
     if (state.state !== 'loaded') return state;
     return {
       ...state,
-      hooks: handles.map(({ path, handle }) => ({
+      hooks: [...state.hooks, ...handles.map(({ path, handle }) => ({
         path, state: 'loaded' as const, mechanism: handle.mechanism, target: handle.target, reason: handle.reason,
         enforcement: handle.enforcement, ...handle.counters(),
-      })),
+      }))].sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true })),
     };
   }
 
