@@ -23,6 +23,10 @@ const SCENARIOS: Scenario[] = [
     what: 'Fork+exec of /bin/true from a shell loop, rounds alternating without and with `vigil run` (JSON export to a file).',
   },
   {
+    name: 'open/close under a file-monitoring policy', file: 'open-close', args: ['--opens', '500000', '--rounds', '5'],
+    what: 'An open/close loop (benchmarks/workloads/open-close.c): no monitoring, Vigil with a sys_openat Prefix policy matching nothing and one matching every open, and auditd with the equivalent openat rules, rounds alternating.',
+  },
+  {
     name: 'record decoding', file: 'ringbuf-decode', args: [],
     what: 'Exec records decoded per second from a buffer laid out as the ring holds them, and the cost of one koffi call.',
   },

@@ -1,0 +1,128 @@
+// An open/close loop (benchmarks/workloads/open-close.c) timed side by side
+// in one run: no monitoring; Vigil with a file-monitoring policy whose
+// filter matches nothing, then one that matches every open; auditd with
+// the equivalent rules. Rounds alternate; medians are compared.
+//
+//   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const VIGIL = join(REPO, 'bin/vigil.js');
+const { values } = parseArgs({
+  options: { opens: { type: 'string', default: '500000' }, rounds: { type: 'string', default: '5' }, 'no-auditd': { type: 'boolean', default: false } },
+});
+const OPENS = Number(values.opens);
+const ROUNDS = Number(values.rounds);
+const FILE = '/etc/hostname';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function workload(): string {
+  const bin = join(REPO, 'dist/benchmarks/open-close');
+  if (!existsSync(bin)) execFileSync('cc', ['-O2', '-o', bin, join(REPO, 'benchmarks/workloads/open-close.c')]);
+  return bin;
+}
+
+function policy(name: string, prefix: string): string {
+  return `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: ${name}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - index: 1
+      type: string
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Prefix
+        values: ["${prefix}"]
+`;
+}
+
+async function withVigil<T>(policyText: string, fn: () => T): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-open-'));
+  writeFileSync(join(dir, 'p.yaml'), policyText);
+  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'),
+    '--socket', join(dir, 'sock'), '--policy', join(dir, 'p.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  while (!err.includes('"msg":"ready"')) {
+    if (child.exitCode !== null) throw new Error(err);
+    await sleep(50);
+  }
+  if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
+  try {
+    return fn();
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+function auditctl(...args: string[]): void {
+  execFileSync('auditctl', args, { stdio: 'ignore' });
+}
+
+/** auditd with an openat rule; `dir` limits it to files under a directory. */
+function withAuditd<T>(dir: string | undefined, fn: () => T): T {
+  auditctl('-D');
+  auditctl('-b', '8192');
+  auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'openat', ...(dir ? ['-F', `dir=${dir}`] : []), '-k', 'vigil-bench');
+  try {
+    return fn();
+  } finally {
+    auditctl('-D');
+  }
+}
+
+function ensureAuditd(): boolean {
+  if (values['no-auditd']) return false;
+  if (!existsSync('/sbin/auditctl')) {
+    const r = spawnSync('bash', ['-c', 'apt-get install -y -q --no-install-recommends auditd || (apt-get update -q && apt-get install -y -q --no-install-recommends auditd)'], { stdio: 'ignore' });
+    if (r.status !== 0) return false;
+  }
+  spawnSync('auditd', [], { stdio: 'ignore' });
+  return spawnSync('auditctl', ['-s'], { stdio: 'ignore' }).status === 0;
+}
+
+async function main(): Promise<void> {
+  const bin = workload();
+  const run = (): number => Number(execFileSync(bin, [String(OPENS), FILE], { encoding: 'utf8' }));
+  run();
+  const auditd = ensureAuditd();
+  const t: Record<string, number[]> = { none: [], vigil_nomatch: [], vigil_match: [], auditd_nomatch: [], auditd_match: [] };
+  // auditd's dir= needs an existing directory; this one holds nothing the loop opens.
+  const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-bench-empty-'));
+  for (let r = 0; r < ROUNDS; r++) {
+    t.none.push(run());
+    t.vigil_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run));
+    t.vigil_match.push(await withVigil(policy('bench-match', '/'), run));
+    if (auditd) {
+      t.auditd_nomatch.push(withAuditd(emptyDir, run));
+      t.auditd_match.push(withAuditd(undefined, run));
+    }
+  }
+  const base = median(t.none);
+  const pct = (k: string): number | string => (t[k].length ? +((median(t[k]) / base - 1) * 100).toFixed(2) : 'n/a');
+  console.log(JSON.stringify({
+    opens_per_round: OPENS,
+    rounds: ROUNDS,
+    baseline_ns_per_open_close: Math.round((base / OPENS) * 1e9),
+    vigil_nomatch_slowdown_pct: pct('vigil_nomatch'),
+    vigil_match_all_slowdown_pct: pct('vigil_match'),
+    auditd_nomatch_slowdown_pct: auditd ? pct('auditd_nomatch') : 'auditd unavailable',
+    auditd_match_all_slowdown_pct: auditd ? pct('auditd_match') : 'auditd unavailable',
+  }, null, 2));
+}
+
+await main();
