@@ -1,0 +1,123 @@
+// The bundled policy library (policies/library/), each policy loaded by a
+// real agent the way an operator would (`vigil run --policy FILE`), with
+// real processes triggering it and the kernel's verdict checked.
+import t from 'tap';
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startAgent, runCommand, REPO, VIGIL, type AgentHandle } from './lib/agent.js';
+import { lacking } from './lib/kernel.js';
+import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { PolicyState } from '../agent/policy/manager.js';
+
+const LIB = join(REPO, 'policies/library');
+const CAT = realpathSync('/bin/cat');
+const ECHO = realpathSync('/bin/echo');
+const PERL = realpathSync('/usr/bin/perl');
+
+async function withPolicy(file: string, fn: (agent: AgentHandle) => Promise<void>): Promise<PolicyState[]> {
+  const agent = await startAgent(['--policy', file]);
+  try {
+    const r = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', agent.socket]);
+    const states = JSON.parse(r.stdout) as PolicyState[];
+    if (states.every((s) => s.state === 'loaded')) await fn(agent);
+    return states;
+  } finally {
+    await agent.stop();
+  }
+}
+
+const binaryOf = (ev: TetragonEvent): string | undefined => (ev.process_kprobe?.process as { binary?: string } | undefined)?.binary;
+const kprobeOf = (policy: string, binary: string) => (ev: TetragonEvent) =>
+  ev.process_kprobe?.policy_name === policy && binaryOf(ev) === binary;
+
+t.test('file-integrity: opening /etc/shadow is reported, other files are not', { skip: await lacking(['tracepoints']) }, async (t) => {
+  const states = await withPolicy(join(LIB, 'default/file-integrity.yaml'), async (agent) => {
+    const other = await runCommand(CAT, ['/etc/hostname']);
+    const shadow = await runCommand(CAT, ['/etc/shadow']);
+    t.equal(shadow.code, 0);
+    const ev = (await agent.waitFor(kprobeOf('file-integrity', CAT), 'shadow open')).process_kprobe!;
+    t.equal(ev.process.pid, shadow.pid);
+    t.match(JSON.stringify(ev.args), /"\/etc\/shadow"/);
+    t.equal(ev.message, 'sensitive file opened');
+    t.same(ev.tags, ['file-integrity', 'credentials']);
+    t.notOk(agent.events().some((e) => e.process_kprobe?.process.pid === other.pid), 'no event for /etc/hostname');
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
+
+t.test('privilege-escalation: setuid(0) is reported, setuid to another user is not', { skip: await lacking(['tracepoints']) }, async (t) => {
+  const states = await withPolicy(join(LIB, 'default/privilege-escalation.yaml'), async (agent) => {
+    const drop = await runCommand(PERL, ['-MPOSIX', '-e', 'POSIX::setuid(65534) or die']);
+    const root = await runCommand(PERL, ['-MPOSIX', '-e', 'POSIX::setuid(0) or die']);
+    t.equal(root.code, 0);
+    const ev = (await agent.waitFor((e) => e.process_kprobe?.process.pid === root.pid, 'setuid(0)')).process_kprobe!;
+    t.equal(ev.policy_name, 'privilege-escalation');
+    t.equal(ev.message, 'setuid to root');
+    t.notOk(agent.events().some((e) => e.process_kprobe?.process.pid === drop.pid && e.process_kprobe.message === 'setuid to root'));
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
+
+t.test('kernel-integrity: loading a BPF program is reported', { skip: await lacking(['tracepoints']) }, async (t) => {
+  const states = await withPolicy(join(LIB, 'default/kernel-integrity.yaml'), async (agent) => {
+    const r = spawnSync('bpftool', ['feature', 'probe', 'kernel', 'macros'], { stdio: 'ignore' });
+    t.equal(r.status, 0);
+    const ev = (await agent.waitFor((e) => e.process_kprobe?.policy_name === 'kernel-integrity' && /bpftool$/.test(binaryOf(e) ?? ''), 'BPF_PROG_LOAD by bpftool')).process_kprobe!;
+    t.equal(ev.message, 'BPF program loaded');
+  });
+  t.equal(states[0].state, 'loaded');
+  t.ok(states[0].hooks.find((h) => h.path === 'spec.kprobes[2]')?.state === 'loaded', 'the bpf() hook is loaded');
+});
+
+t.test('exec-from-tmp-kill: a binary run from /tmp dies of SIGKILL before printing', { skip: await lacking(['tracepoints', 'bpf_send_signal']) }, async (t) => {
+  const dir = mkdtempSync('/tmp/vigil-exec-');
+  const victim = join(dir, 'echo');
+  copyFileSync(ECHO, victim);
+  chmodSync(victim, 0o755);
+  const states = await withPolicy(join(LIB, 'exec-from-tmp-kill.yaml'), async () => {
+    const r = await runCommand(victim, ['must-not-appear']);
+    t.equal(r.signal, 'SIGKILL');
+    t.equal(r.stdout, '', 'the binary never ran');
+    const ok = await runCommand(ECHO, ['fine']);
+    t.equal(ok.stdout, 'fine\n', 'binaries elsewhere run');
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+  t.equal(states[0].hooks[0].enforcement, 'sigkill');
+});
+
+t.test('exec-from-tmp-deny: BPF LSM refuses the exec itself', { skip: await lacking(['bpf_lsm']) }, async (t) => {
+  const dir = mkdtempSync('/tmp/vigil-exec-');
+  const victim = join(dir, 'echo');
+  copyFileSync(ECHO, victim);
+  chmodSync(victim, 0o755);
+  const states = await withPolicy(join(LIB, 'exec-from-tmp-deny.yaml'), async () => {
+    const r = spawnSync(victim, ['must-not-appear'], { encoding: 'utf8' });
+    t.equal((r.error as NodeJS.ErrnoException | undefined)?.code, 'EPERM', 'execve fails with EPERM');
+    t.equal(spawnSync(ECHO, ['fine'], { encoding: 'utf8' }).stdout, 'fine\n');
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
+
+t.test('deny-egress-cidr: a connect to the denied network fails with EPERM', { skip: await lacking(['cgroup_hooks']) }, async (t) => {
+  // The library's CIDR, pointed at a loopback address for the test.
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-lib-'));
+  const file = join(dir, 'deny-egress-cidr.yaml');
+  writeFileSync(file, readFileSync(join(LIB, 'deny-egress-cidr.yaml'), 'utf8').replace('192.0.2.0/24', '127.0.0.2/32'));
+  const server: Server = createServer((c) => c.end());
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const tryConnect = (host: string) => new Promise<string>((resolve) => {
+    const s = connect({ host, port });
+    s.once('connect', () => { s.destroy(); resolve('connected'); });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+  const states = await withPolicy(file, async () => {
+    t.equal(await tryConnect('127.0.0.2'), 'EPERM');
+    t.equal(await tryConnect('127.0.0.1'), 'connected');
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
