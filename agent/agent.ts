@@ -66,6 +66,7 @@ export class Agent {
   private lostTimer?: NodeJS.Timeout;
   private lastLost = new Map<string, number>();
   private readonly started = new Date();
+  private ready = false;
   private readonly events: Record<string, number> = { process_exec: 0, process_exit: 0, procfs: 0 };
   private readonly hooks: HookRegistry;
   private unknownHooks = 0;
@@ -116,6 +117,7 @@ export class Agent {
     this.lostTimer = setInterval(() => this.reportLost(), 2000);
     this.lostTimer.unref();
     log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.opts.exporters.map((e) => e.name) }, 'ready');
+    this.ready = true;
   }
 
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
@@ -236,6 +238,6 @@ export class Agent {
     this.reader?.close();
     await this.control?.close();
     await Promise.all(this.opts.exporters.map((e) => e.close()));
-    log.info({ events: this.events, lost_events: [...this.lastLost.values()].reduce((a, b) => a + b, 0) }, 'stopped');
+    if (this.ready) log.info({ events: this.events, lost_events: [...this.lastLost.values()].reduce((a, b) => a + b, 0) }, 'stopped');
   }
 }
