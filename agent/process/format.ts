@@ -17,7 +17,8 @@ export function flagString(flags: number): string {
   return FLAG_NAMES.filter(([bit]) => flags & bit).map(([, name]) => name).join(' ');
 }
 
-const CAPS = [
+/** Capability names by bit number, as Tetragon prints them and TracingPolicies name them. */
+export const CAPABILITIES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
   'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
   'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT',
@@ -42,7 +43,7 @@ export function capNames(set: bigint): string[] {
 function capNamesUncached(set: bigint): string[] {
   const out: string[] = [];
   for (let i = 0; i < 64; i++) {
-    if ((set >> BigInt(i)) & 1n) out.push(CAPS[i] ?? `CAP_${i}`);
+    if ((set >> BigInt(i)) & 1n) out.push(CAPABILITIES[i] ?? `CAP_${i}`);
   }
   return out;
 }
