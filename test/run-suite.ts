@@ -96,7 +96,8 @@ async function runHere(files: string[]): Promise<Tally> {
   const features: FeatureResult[] = probeFeatures();
   const missing = new Set(features.filter((f) => !f.works).map((f) => f.feature));
   console.log(`# kernel ${KERNEL}: features missing: ${[...missing].join(', ') || 'none'}`);
-  const env = { ...process.env, VIGIL_FEATURES: JSON.stringify(features) };
+  // tap's own whole-file timeout (30 s by default) matches the runner's, which is longer under emulation.
+  const env = { ...process.env, VIGIL_FEATURES: JSON.stringify(features), TAP_TIMEOUT: process.env.VIGIL_TEST_TIMEOUT ?? '600' };
   const tally: Tally = { kernel: KERNEL, passed: 0, failed: 0, skipped: 0, failures: [] };
   for (const f of files) await runFile(f, tally, missing, env);
   return tally;
