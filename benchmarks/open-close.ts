@@ -1,7 +1,9 @@
 // An open/close loop (benchmarks/workloads/open-close.c) timed side by side
-// in one run: no monitoring; Vigil with a file-monitoring policy whose
-// filter matches nothing, then one that matches every open; auditd with
-// the equivalent rules. Rounds alternate; medians are compared.
+// in one run: no monitoring; Vigil with a hook on a syscall the loop never
+// makes (the cost of syscall tracepoints as such); Vigil with a
+// file-monitoring policy whose filter matches nothing, then one that
+// matches every open; auditd with the equivalent rules. Rounds alternate;
+// medians are compared.
 //
 //   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -29,14 +31,14 @@ function workload(): string {
   return bin;
 }
 
-function policy(name: string, prefix: string): string {
+function policy(name: string, prefix: string, call = 'sys_openat'): string {
   return `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
   name: ${name}
 spec:
   kprobes:
-  - call: sys_openat
+  - call: ${call}
     syscall: true
     args:
     - index: 1
@@ -100,11 +102,14 @@ async function main(): Promise<void> {
   const run = (): number => Number(execFileSync(bin, [String(OPENS), FILE], { encoding: 'utf8' }));
   run();
   const auditd = ensureAuditd();
-  const t: Record<string, number[]> = { none: [], vigil_nomatch: [], vigil_match: [], auditd_nomatch: [], auditd_match: [] };
+  const t: Record<string, number[]> = { none: [], vigil_floor: [], vigil_nomatch: [], vigil_match: [], auditd_nomatch: [], auditd_match: [] };
   // auditd's dir= needs an existing directory; this one holds nothing the loop opens.
   const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-bench-empty-'));
   for (let r = 0; r < ROUNDS; r++) {
     t.none.push(run());
+    // The floor: a hook on a syscall the loop never makes. Any syscall
+    // tracepoint sends every syscall through the kernel's tracing slow path.
+    t.vigil_floor.push(await withVigil(policy('bench-floor', '/', 'sys_mkdirat'), run));
     t.vigil_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run));
     t.vigil_match.push(await withVigil(policy('bench-match', '/'), run));
     if (auditd) {
@@ -118,6 +123,7 @@ async function main(): Promise<void> {
     opens_per_round: OPENS,
     rounds: ROUNDS,
     baseline_ns_per_open_close: Math.round((base / OPENS) * 1e9),
+    vigil_syscall_tracepoint_floor_pct: pct('vigil_floor'),
     vigil_nomatch_slowdown_pct: pct('vigil_nomatch'),
     vigil_match_all_slowdown_pct: pct('vigil_match'),
     auditd_nomatch_slowdown_pct: auditd ? pct('auditd_nomatch') : 'auditd unavailable',
