@@ -8,21 +8,10 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { BpfObject } from '../loader/object.js';
 import { bpfObjectPath } from '../loader/paths.js';
 import { VigilError } from '../errors.js';
+import type { ConnectRule } from '../../policies/compiler/connect.js';
 
-export interface ConnectRule {
-  /** The rule's id; counts() is keyed by it. */
-  id: number;
-  /** Destination CIDRs, IPv4 or IPv6; a bare address is /32 or /128. Empty: any address. */
-  cidrs: string[];
-  /** Match destinations outside cidrs (NotDAddr). */
-  notCidrs?: boolean;
-  /** Inclusive destination port ranges. Absent or empty: any port. */
-  ports?: [number, number][];
-  /** Match ports outside ports (NotDPort). */
-  notPorts?: boolean;
-  /** Absent: any protocol. */
-  protocol?: 'tcp' | 'udp';
-}
+export type { ConnectRule };
+
 
 /** One rule per bit of the BPF side's u64 masks. */
 export const MAX_CONNECT_RULES = 64;

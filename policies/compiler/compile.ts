@@ -6,8 +6,7 @@ import type { KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from
 import {
   canonicalArgType, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
 } from './plan.js';
-import { connectRules } from './connect.js';
-import type { ConnectRule } from '../../agent/sensors/connect-deny.js';
+import { connectRules, type ConnectRule } from './connect.js';
 
 export interface CompileError {
   /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */

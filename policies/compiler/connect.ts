@@ -2,7 +2,22 @@
 // address, destination port and protocol is enforced with cgroup connect
 // programs (agent/sensors/connect-deny.ts), which work without BPF LSM.
 import type { KProbeSpec } from '../types.generated.js';
-import type { ConnectRule } from '../../agent/sensors/connect-deny.js';
+
+/** A destination rule for the cgroup connect programs. */
+export interface ConnectRule {
+  /** The rule's id; counts() is keyed by it. */
+  id: number;
+  /** Destination CIDRs, IPv4 or IPv6; a bare address is /32 or /128. Empty: any address. */
+  cidrs: string[];
+  /** Match destinations outside cidrs (NotDAddr). */
+  notCidrs?: boolean;
+  /** Inclusive destination port ranges. Absent or empty: any port. */
+  ports?: [number, number][];
+  /** Match ports outside ports (NotDPort). */
+  notPorts?: boolean;
+  /** Absent: any protocol. */
+  protocol?: 'tcp' | 'udp';
+}
 
 /** Functions and syscalls whose Override means "this connect fails". */
 export const CONNECT_CALLS = new Set([
