@@ -28,7 +28,8 @@ int vigil_generic_lsm(__u64 *ctx)
 	ret = vigil_generic_run(raw);
 	/* The hook's return so far sits after its arguments. */
 	bpf_probe_read_kernel(&prior, sizeof(prior), &ctx[nr & 15]);
-	if ((int)prior)
+	if ((int)prior < 0 && (int)prior >= -4095)
 		return (int)prior;
-	return ret;
+	/* 0 or a negative errno (the encoder checks argError); bounded for the verifier. */
+	return ret < -4095 || ret > 0 ? 0 : ret;
 }

@@ -21,6 +21,7 @@ struct vigil_layouts {
 	struct vigil_msg_generic generic;
 	struct vigil_counter counter;
 	struct vigil_hook_config hook_config;
+	struct vigil_int_key int_key;
 	struct vigil_string_key string_key;
 	struct vigil_lpm_key lpm_key;
 	enum vigil_op op;
@@ -33,6 +34,7 @@ struct vigil_layouts {
 	enum vigil_arg_source_flag arg_source_flag;
 	enum vigil_filter_op filter_op;
 	enum vigil_pid_flag pid_flag;
+	enum vigil_rate_scope rate_scope;
 };
 
 struct vigil_layouts vigil_layouts_anchor SEC(".data.layouts");

@@ -4,12 +4,12 @@
 // nothing. Needs kprobes; the same hook also runs on fentry when the agent
 // is told kprobes are missing.
 import t from 'tap';
-import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from './lib/agent.js';
 import { lacking } from './lib/kernel.js';
-import { startPolicyAgent, selector, suiteFeatures, type PolicyAgent } from './lib/policy-agent.js';
+import { startPolicyAgent, selector, suiteFeatures, syscallPlan, type PolicyAgent } from './lib/policy-agent.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 
 const CAT = realpathSync('/bin/cat');
@@ -29,7 +29,10 @@ function files(): string {
   return dir;
 }
 
-async function opensAreReported(t: Tap.Test, p: PolicyAgent, mechanism: string): Promise<void> {
+/** A subtest, as t.test hands it to its callback. */
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
+
+async function opensAreReported(t: TapTest, p: PolicyAgent, mechanism: string): Promise<void> {
   const dir = files();
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const state = p.agent.loadHook(filePlan(dir, `file-open-${mechanism}`));
@@ -51,17 +54,46 @@ async function opensAreReported(t: Tap.Test, p: PolicyAgent, mechanism: string):
   t.notOk(ours.some((ev) => ev.process_kprobe!.process.pid === other.pid));
 }
 
-declare namespace Tap { interface Test { teardown(fn: () => unknown): unknown; equal(a: unknown, b: unknown, m?: string): unknown; same(a: unknown, b: unknown, m?: string): unknown; ok(a: unknown, m?: string): unknown; notOk(a: unknown, m?: string): unknown } }
-
 t.test('a kprobe on security_file_open with a file arg and a Prefix filter gives process_kprobe events', { skip: await lacking(['kprobes', 'ring_buffer', 'bpf_loop']) }, async (t) => {
   const p = await startPolicyAgent();
   t.teardown(() => p.stop());
   await opensAreReported(t, p, 'kprobe');
 });
 
-t.test('without kprobes, the same hook runs on fentry', { skip: await lacking(['fentry', 'ring_buffer', 'bpf_loop']) }, async (t) => {
+t.test('without kprobes, the same hook runs on fentry, and so does a syscall hook', { skip: await lacking(['fentry', 'ring_buffer', 'bpf_loop']) }, async (t) => {
   const features = (suiteFeatures() ?? []).map((f) => (f.feature === 'kprobes' ? { ...f, works: false, reason: 'hidden by the test' } : f));
   const p = await startPolicyAgent({ features });
   t.teardown(() => p.stop());
   await opensAreReported(t, p, 'fentry');
+
+  const dir = files();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'watched/a.txt');
+  const state = p.agent.loadHook(syscallPlan('sys_openat', [{ index: 1, type: 'string' }, { index: 2, type: 'int' }], [selector({
+    matchArgs: [{ index: 1, operator: 'Equal', values: [file] }],
+  })], 'openat-fentry'));
+  t.teardown(() => p.agent.unloadHook(state.hookId));
+  t.match(state, { mechanism: 'fentry', target: { function: '__x64_sys_openat' } });
+  const r = await runCommand(CAT, [file]);
+  const k = (await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'openat-fentry', 'openat through fentry')).process_kprobe!;
+  t.equal(k.process.pid, r.pid);
+  t.same(k.args[0], { string_arg: file }, 'the path, read from the syscall\'s registers');
+});
+
+t.test('a path argument (security_path_truncate) is resolved to the absolute path', { skip: await lacking(['kprobes', 'ring_buffer', 'bpf_loop']) }, async (t) => {
+  const p = await startPolicyAgent();
+  t.teardown(() => p.stop());
+  const dir = files();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'watched/a.txt');
+  const state = p.agent.loadHook({
+    policyName: 'truncate', hookIndex: 0, kind: 'kprobe', target: { function: 'security_path_truncate' }, syscall: false,
+    args: [{ index: 0, type: 'path' }],
+    selectors: [selector({ matchArgs: [{ index: 0, operator: 'Equal', values: [file] }] })],
+  });
+  t.teardown(() => p.agent.unloadHook(state.hookId));
+  truncateSync(file, 1);
+  const k = (await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'truncate', 'the truncate')).process_kprobe!;
+  t.same(k.args, [{ path_arg: { path: file } }]);
+  t.equal(k.process.pid, process.pid);
 });

@@ -5,12 +5,12 @@
 // process_kprobe events with their arguments, others give nothing, and
 // Sigkill kills the caller before the syscall runs.
 import t from 'tap';
-import { mkdirSync, writeFileSync, copyFileSync, chmodSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, copyFileSync, chmodSync, realpathSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from './lib/agent.js';
 import { lacking } from './lib/kernel.js';
-import { startPolicyAgent, selector, syscallPlan, suiteFeatures, type PolicyAgent } from './lib/policy-agent.js';
+import { startPolicyAgent, selector, syscallPlan, type PolicyAgent } from './lib/policy-agent.js';
 import type { TetragonEvent } from '../agent/events/tetragon.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 
@@ -21,7 +21,7 @@ const ECHO = realpathSync('/bin/echo');
 const OPENAT_ARGS: HookPlan['args'] = [{ index: 0, type: 'int' }, { index: 1, type: 'string', label: 'path' }, { index: 2, type: 'int' }];
 
 const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop']);
-const expectedMechanism = suiteFeatures()?.find((f) => f.feature === 'kprobes')?.works ? 'kprobe' : 'tracepoint';
+const expectedMechanism = (await lacking(['kprobes'])) ? 'tracepoint' : 'kprobe';
 
 let p: PolicyAgent;
 let dir: string;
@@ -153,4 +153,69 @@ t.test('an unloaded hook reports nothing more', { skip }, async (t) => {
   t.notOk(p.agent.unloadHook(id), 'a second unload finds nothing');
   await run(CAT, [file]);
   t.equal(p.events().filter((ev) => ev.process_kprobe?.policy_name === 'unloaded').length, 1);
+});
+
+t.test('Signal with NoPost: the named signal, and no event', { skip: skip || await lacking(['bpf_send_signal']) }, async (t) => {
+  const bin = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-signal-')));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  const victim = join(bin, 'victim');
+  copyFileSync(ECHO, victim);
+  chmodSync(victim, 0o755);
+  load(t, syscallPlan('sys_execve', [{ index: 0, type: 'string' }], [selector({
+    matchArgs: [{ index: 0, operator: 'Equal', values: [victim] }],
+    matchActions: [{ action: 'Signal', argSig: 10 }, { action: 'NoPost' }],
+  })], 'signal-quietly'));
+  const r = await run(victim, ['x']);
+  t.equal(r.signal, 'SIGUSR1');
+  t.equal(r.stdout, '');
+  t.notOk(p.events().some((ev) => ev.process_kprobe?.policy_name === 'signal-quietly'), 'NoPost: no event');
+});
+
+t.test('rateLimit posts identical calls once per window', { skip }, async (t) => {
+  const file = join(dir, 'watched/a.txt');
+  // The path only: node and cat open with different flags.
+  load(t, syscallPlan('sys_openat', [{ index: 1, type: 'string' }], [selector({
+    matchArgs: [{ index: 1, operator: 'Equal', values: [file] }],
+    matchActions: [{ action: 'Post', rateLimit: '1m', rateLimitScope: 'global' }],
+  })], 'rate-limited'));
+  for (let i = 0; i < 3; i++) readFileSync(file);
+  await run(CAT, [file]);
+  const seen = p.events().filter((ev) => ev.process_kprobe?.policy_name === 'rate-limited');
+  t.equal(seen.length, 1, 'four identical opens from two processes, one event');
+});
+
+t.test('matchBinaries knows processes that started before the agent', { skip }, async (t) => {
+  const file = join(dir, 'other/c.txt');
+  load(t, syscallPlan('sys_openat', OPENAT_ARGS, [selector({
+    matchArgs: [{ index: 1, operator: 'Equal', values: [file] }],
+    matchBinaries: [{ operator: 'In', values: [realpathSync(process.execPath)] }],
+  })], 'procfs-binary'));
+  readFileSync(file);
+  await run(CAT, [file]);
+  const seen = p.events().filter((ev) => ev.process_kprobe?.policy_name === 'procfs-binary');
+  t.same(seen.map((ev) => ev.process_kprobe!.process.pid), [process.pid], 'this test process (from /proc), not cat');
+});
+
+t.test('the largest selector set Vigil accepts passes the verifier', { skip }, async (t) => {
+  const many = Array.from({ length: 64 }, (_, i) => String(i));
+  const full = selector({
+    matchArgs: [
+      { index: 0, operator: 'LT', values: many },
+      { index: 2, operator: 'Mask', values: many },
+      { index: 0, operator: 'NotEqual', values: many },
+      { index: 2, operator: 'GT', values: ['-5'] },
+      { index: 1, operator: 'Prefix', values: ['/a', '/b'] },
+      { index: 1, operator: 'NotPostfix', values: ['.x'] },
+      { index: 1, operator: 'NotEqual', values: ['/etc/shadow'] },
+      { index: 1, operator: 'NotPrefix', values: ['/zz'] },
+    ],
+    matchPIDs: [
+      ...Array(3).fill({ operator: 'NotIn', values: many.map((_, i) => i + 2), followForks: true, isNamespacePID: false }),
+      { operator: 'NotIn', values: [2], followForks: false, isNamespacePID: true },
+    ],
+    matchBinaries: [{ operator: 'NotIn', values: ['/x'] }, { operator: 'NotPostfix', values: ['/y'] }, { operator: 'NotPrefix', values: ['/q'] }],
+    matchActions: [{ action: 'Post', rateLimit: '1s' }],
+  });
+  load(t, syscallPlan('sys_openat', OPENAT_ARGS, Array(32).fill(full), 'largest'));
+  t.pass('32 selectors of 8 matchArgs, 4 matchPIDs and 3 matchBinaries loaded');
 });

@@ -41,7 +41,7 @@ export function program(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['compact', 'json']).default('compact'))
     .option('--process <regex>', 'only events whose process binary matches')
     .option('--pid <pid>', 'only events of this pid (repeatable)', collect, [])
-    .option('--event-types <list>', 'comma-separated: process_exec,process_exit')
+    .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_lsm')
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./events.js')).events(opts));
 

@@ -104,7 +104,7 @@ export const vigil_binary = {
 } as const;
 
 export const vigil_msg_generic = {
-  sizeof: 72,
+  sizeof: 80,
   offsetof: {
     hdr: 0,
     proc: 16,
@@ -116,8 +116,8 @@ export const vigil_msg_generic = {
     arg_count: 50,
     pad0: 51,
     arg_len: 52,
-    arg_flags: 64,
-    pad1: 70,
+    arg_flags: 68,
+    pad1: 76,
   },
 } as const;
 
@@ -142,25 +142,22 @@ export const vigil_arg_config = {
 } as const;
 
 export const vigil_arg_filter = {
-  sizeof: 72,
+  sizeof: 16,
   offsetof: {
     arg: 0,
     op: 1,
-    count: 2,
-    id: 3,
+    id: 2,
     pad0: 4,
-    values: 8,
+    value: 8,
   },
 } as const;
 
 export const vigil_pid_filter = {
-  sizeof: 36,
+  sizeof: 4,
   offsetof: {
     op: 0,
     flags: 1,
-    count: 2,
-    pad0: 3,
-    values: 4,
+    id: 2,
   },
 } as const;
 
@@ -168,13 +165,13 @@ export const vigil_bin_filter = {
   sizeof: 4,
   offsetof: {
     op: 0,
-    id: 1,
-    pad0: 2,
+    pad0: 1,
+    id: 2,
   },
 } as const;
 
 export const vigil_selector_action = {
-  sizeof: 16,
+  sizeof: 24,
   offsetof: {
     action: 0,
     post: 1,
@@ -182,11 +179,13 @@ export const vigil_selector_action = {
     override: 3,
     error: 4,
     rate_ns: 8,
+    rate_scope: 16,
+    pad0: 17,
   },
 } as const;
 
 export const vigil_selector = {
-  sizeof: 392,
+  sizeof: 192,
   offsetof: {
     nargs: 0,
     npids: 1,
@@ -194,14 +193,14 @@ export const vigil_selector = {
     pad0: 3,
     pad1: 4,
     args: 8,
-    pids: 296,
-    bins: 368,
-    act: 376,
+    pids: 136,
+    bins: 152,
+    act: 168,
   },
 } as const;
 
 export const vigil_hook_config = {
-  sizeof: 2024,
+  sizeof: 6224,
   offsetof: {
     hook_id: 0,
     slot: 4,
@@ -211,7 +210,17 @@ export const vigil_hook_config = {
     pad0: 11,
     pad1: 12,
     args: 16,
-    selectors: 64,
+    selectors: 80,
+  },
+} as const;
+
+export const vigil_int_key = {
+  sizeof: 16,
+  offsetof: {
+    id: 0,
+    pad0: 2,
+    pad1: 4,
+    value: 8,
   },
 } as const;
 
@@ -219,7 +228,6 @@ export const vigil_string_key = {
   sizeof: 260,
   offsetof: {
     id: 0,
-    pad0: 1,
     len: 2,
     s: 4,
   },
@@ -256,7 +264,7 @@ export const vigil_limits = {
   VIGIL_PATH_MAX: 4096,
   VIGIL_ARGS_MAX: 4096,
   VIGIL_BINARY_MAX: 256,
-  VIGIL_HOOK_ARGS_MAX: 6,
+  VIGIL_HOOK_ARGS_MAX: 8,
   VIGIL_ARG_BYTES_MAX: 4096,
 } as const;
 
@@ -273,11 +281,11 @@ export const vigil_arg_flag = {
 } as const;
 
 export const vigil_config_limits = {
-  VIGIL_SELECTORS_MAX: 5,
-  VIGIL_SEL_ARGS_MAX: 4,
-  VIGIL_SEL_PIDS_MAX: 2,
-  VIGIL_SEL_BINS_MAX: 2,
-  VIGIL_FILTER_VALUES_MAX: 8,
+  VIGIL_SELECTORS_MAX: 32,
+  VIGIL_SEL_ARGS_MAX: 8,
+  VIGIL_SEL_PIDS_MAX: 4,
+  VIGIL_SEL_BINS_MAX: 4,
+  VIGIL_LPM_FILTERS_MAX: 255,
   VIGIL_STRING_KEY_MAX: 256,
   VIGIL_LPM_DATA_MAX: 256,
 } as const;
@@ -312,4 +320,10 @@ export const vigil_filter_op = {
 export const vigil_pid_flag = {
   VIGIL_PID_FOLLOW_FORKS: 1,
   VIGIL_PID_NAMESPACE: 2,
+} as const;
+
+export const vigil_rate_scope = {
+  VIGIL_RATE_THREAD: 0,
+  VIGIL_RATE_PROCESS: 1,
+  VIGIL_RATE_GLOBAL: 2,
 } as const;

@@ -1,12 +1,11 @@
 // One TracingPolicy hook, loaded: the mechanism chosen for this kernel
 // (policies/compiler/mechanism.ts), one instance of that mechanism's
 // generic program (kprobes/generic_*.bpf.c) with the hook's configuration
-// in rodata and its string values in maps, attached. The shared maps
+// in rodata and its filter values in maps, attached. The shared maps
 // (ring buffer, counters, process and binaries maps) are the agent's, so
 // records flow through its reader. close() detaches and frees the slot.
 //
 //   choose mechanism -> encode -> open, configure, load -> fill maps -> attach
-import { existsSync } from 'node:fs';
 import { BpfObject } from '../loader/object.js';
 import { BpfMap } from '../loader/map.js';
 import { bpfObjectPath } from '../loader/paths.js';
@@ -46,7 +45,7 @@ export interface GenericHookContext {
   features: Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
 }
 
-const targetName = (t: MechanismTarget): string =>
+export const targetName = (t: MechanismTarget): string =>
   'function' in t ? t.function : 'hook' in t ? t.hook : `${t.subsystem}/${t.event}`;
 
 export class GenericHook {
@@ -98,11 +97,10 @@ export class GenericHook {
     const counters = this.ctx.shared.fd('vigil_counters');
     if (counters !== undefined) CounterSlots.reset(new BpfMap('vigil_counters', counters, 4, 16, true), this.slot);
 
-    const path = bpfObjectPath(object);
-    if (!existsSync(path)) throw new VigilError('VIGIL_BPF_OPEN', `${path} does not exist`, { hint: 'run npm run build' });
-    const obj = BpfObject.open(path).selectPrograms([program]);
+    const obj = BpfObject.open(bpfObjectPath(object)).selectPrograms([program]);
     this.obj = obj;
-    obj.setMaxEntries('vigil_str_eq', Math.max(1, encoded.eq.length))
+    obj.setMaxEntries('vigil_int_eq', Math.max(1, encoded.intEq.length))
+      .setMaxEntries('vigil_str_eq', Math.max(1, encoded.eq.length))
       .setMaxEntries('vigil_str_prefix', Math.max(1, encoded.prefix.length))
       .setMaxEntries('vigil_str_postfix', Math.max(1, encoded.postfix.length))
       .setRodata({ vigil_hook: encoded.config });
@@ -148,7 +146,8 @@ export class GenericHook {
 }
 
 function fillMaps(obj: BpfObject, e: EncodedHook): void {
-  for (const [name, entries] of [['vigil_str_eq', e.eq], ['vigil_str_prefix', e.prefix], ['vigil_str_postfix', e.postfix]] as const) {
+  const maps = [['vigil_int_eq', e.intEq], ['vigil_str_eq', e.eq], ['vigil_str_prefix', e.prefix], ['vigil_str_postfix', e.postfix]] as const;
+  for (const [name, entries] of maps) {
     if (!entries.length) continue;
     const map = obj.map(name);
     for (const { key, value } of entries) map.update(key, value);

@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js';
 import type { SharedMaps } from '../loader/shared-maps.js';
 import type { CounterSlots } from './counters.js';
-import { GenericHook, type GenericHookState } from './generic.js';
+import { GenericHook, targetName, type GenericHookState } from './generic.js';
 import { probeFeatures, type FeatureResult } from '../probe/features.js';
 import { planActions, type HookPlan } from '../../policies/compiler/plan.js';
 import type { PolicyHook } from '../enrich/policy-events.js';
@@ -55,7 +55,7 @@ export class HookRegistry {
     const actions = planActions(plan);
     return {
       mechanism: state.mechanism,
-      target: 'function' in state.target ? state.target.function : 'hook' in state.target ? state.target.hook : `${state.target.subsystem}/${state.target.event}`,
+      target: targetName(state.target),
       reason: state.reason,
       enforcement: actions.has('Override') ? 'override' : actions.has('Sigkill') ? 'sigkill' : actions.has('Signal') ? 'signal' : 'none',
       counters: () => {

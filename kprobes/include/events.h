@@ -21,7 +21,7 @@ enum vigil_limits {
 	VIGIL_PATH_MAX = 4096,
 	VIGIL_ARGS_MAX = 4096,
 	VIGIL_BINARY_MAX = 256,
-	VIGIL_HOOK_ARGS_MAX = 6,
+	VIGIL_HOOK_ARGS_MAX = 8,
 	VIGIL_ARG_BYTES_MAX = 4096,
 };
 
@@ -139,7 +139,7 @@ struct vigil_msg_generic {
 	__u8 pad0;
 	__u16 arg_len[VIGIL_HOOK_ARGS_MAX];
 	__u8 arg_flags[VIGIL_HOOK_ARGS_MAX];
-	__u16 pad1;
+	__u32 pad1;
 };
 
 /* Value of the in-kernel process map, keyed by thread group id. */

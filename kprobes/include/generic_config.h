@@ -1,8 +1,9 @@
 /* Per-hook configuration of the generic hook programs (generic.h).
  *
  * The agent writes struct vigil_hook_config into each hook object's
- * rodata (`vigil_hook`) before load, and the string values of its
- * selectors into the object's string maps after load. The format is
+ * rodata (`vigil_hook`) before load, and the values of its filters into
+ * the object's value maps after load: a filter holds at most one inline
+ * value, so no program loops over a value list. The format is
  * written out above its encoder, policies/compiler/encode.ts, and the
  * TS side reads its offsets from this header's BTF
  * (agent/events/layouts.generated.ts). Plain fixed-width types only.
@@ -13,11 +14,11 @@
 #include "events.h"
 
 enum vigil_config_limits {
-	VIGIL_SELECTORS_MAX = 5,
-	VIGIL_SEL_ARGS_MAX = 4,       /* matchArgs filters per selector */
-	VIGIL_SEL_PIDS_MAX = 2,       /* matchPIDs filters per selector */
-	VIGIL_SEL_BINS_MAX = 2,       /* matchBinaries filters per selector */
-	VIGIL_FILTER_VALUES_MAX = 8,  /* inline integer or pid values per filter */
+	VIGIL_SELECTORS_MAX = 32,
+	VIGIL_SEL_ARGS_MAX = 8,       /* matchArgs filters per selector */
+	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
+	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries filters per selector */
+	VIGIL_LPM_FILTERS_MAX = 255,  /* Prefix / Postfix filters per hook (one id byte) */
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_LPM_DATA_MAX = 256,     /* Prefix / Postfix: filter id + up to 255 bytes */
 };
@@ -61,12 +62,11 @@ enum vigil_filter_op {
 };
 
 struct vigil_arg_filter {
-	__u8 arg;    /* position in vigil_hook_config.args */
-	__u8 op;     /* enum vigil_filter_op */
-	__u8 count;  /* integers: values used */
-	__u8 id;     /* strings: the filter's id, first byte of its string map keys */
+	__u8 arg;     /* position in vigil_hook_config.args */
+	__u8 op;      /* enum vigil_filter_op */
+	__u16 id;     /* map-backed values (Equal, NotEqual, strings): the filter's id in its map */
 	__u32 pad0;
-	__u64 values[VIGIL_FILTER_VALUES_MAX];
+	__u64 value;  /* GT: the smallest value; LT: the largest; Mask: the masks ORed */
 };
 
 enum vigil_pid_flag {
@@ -77,24 +77,30 @@ enum vigil_pid_flag {
 struct vigil_pid_filter {
 	__u8 op;     /* VIGIL_FOP_EQ (In) or VIGIL_FOP_NEQ (NotIn) */
 	__u8 flags;  /* enum vigil_pid_flag */
-	__u8 count;
-	__u8 pad0;
-	__u32 values[VIGIL_FILTER_VALUES_MAX];
+	__u16 id;    /* its pids are in the integer map under this id */
 };
 
 struct vigil_bin_filter {
 	__u8 op;     /* EQ (In), NEQ (NotIn), [NOT_]PREFIX, [NOT_]POSTFIX */
-	__u8 id;     /* first byte of its string map keys */
-	__u16 pad0;
+	__u8 pad0;
+	__u16 id;    /* its paths are in the string maps under this id */
+};
+
+enum vigil_rate_scope {
+	VIGIL_RATE_THREAD = 0,  /* identical args from the same thread */
+	VIGIL_RATE_PROCESS = 1, /* ... from the same process */
+	VIGIL_RATE_GLOBAL = 2,  /* ... from anywhere */
 };
 
 struct vigil_selector_action {
-	__u8 action;   /* enum vigil_action, reported in the record */
-	__u8 post;     /* 0: NoPost */
-	__u8 signal;   /* sent to the current task; 0: none */
-	__u8 override; /* 1: the hook returns error */
+	__u8 action;     /* enum vigil_action, reported in the record */
+	__u8 post;       /* 0: NoPost */
+	__u8 signal;     /* sent to the current task; 0: none */
+	__u8 override;   /* 1: the hook returns error */
 	__s32 error;
-	__u64 rate_ns; /* Post rateLimit window; 0: none */
+	__u64 rate_ns;   /* Post rateLimit window; 0: none */
+	__u8 rate_scope; /* enum vigil_rate_scope */
+	__u8 pad0[7];
 };
 
 struct vigil_selector {
@@ -121,10 +127,18 @@ struct vigil_hook_config {
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
 };
 
+/* Key of the integer hash map (Equal / NotEqual on integers, matchPIDs):
+ * filter id and the value as the filter sees it (sign-extended). */
+struct vigil_int_key {
+	__u16 id;
+	__u16 pad0;
+	__u32 pad1;
+	__u64 value;
+};
+
 /* Key of the Equal / In string hash map: filter id, length, bytes (zero-padded). */
 struct vigil_string_key {
-	__u8 id;
-	__u8 pad0;
+	__u16 id;
 	__u16 len;
 	char s[VIGIL_STRING_KEY_MAX];
 };

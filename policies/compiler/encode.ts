@@ -8,45 +8,57 @@
 //    off size  field
 //      0  u32  hook_id      assigned by the agent, copied into every record
 //      4  u32  slot         the hook's counter slot (vigil_counters)
-//      8  u8   nargs        args read (at most 6)
+//      8  u8   nargs        args read (at most 8)
 //      9  u8   nselectors   0: every call is posted
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
-//     16       args[6]      8 bytes each:
+//     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm
 //               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
 //               +2 u8  flags   1 signed, 2 user memory, 4 tracepoint field
 //               +3 u8  index   function or syscall argument index
 //               +4 u16 offset  tracepoint field offset (flag 4)
-//     64       selectors[5] 392 bytes each:
+//     80       selectors[32], 192 bytes each (the whole struct: 6224 bytes):
 //               +0   u8 nargs, +1 u8 npids, +2 u8 nbins
-//               +8   arg filters[4], 72 bytes each:
-//                      +0 u8 arg (position in args), +1 u8 op, +2 u8 count,
-//                      +3 u8 id (string filters), +8 u64 values[8] (integers)
-//               +296 pid filters[2], 36 bytes each:
-//                      +0 u8 op, +1 u8 flags (1 followForks, 2 namespace pid),
-//                      +2 u8 count, +4 u32 values[8]
-//               +368 binary filters[2], 4 bytes each: +0 u8 op, +1 u8 id
-//               +376 action, 16 bytes:
+//               +8   arg filters[8], 16 bytes each:
+//                      +0 u8 arg (position in args), +1 u8 op, +2 u16 id,
+//                      +8 u64 value
+//               +136 pid filters[4], 4 bytes each:
+//                      +0 u8 op, +1 u8 flags (1 followForks, 2 namespace pid), +2 u16 id
+//               +152 binary filters[4], 4 bytes each: +0 u8 op, +2 u16 id
+//               +168 action, 24 bytes:
 //                      +0 u8 action (1 post, 2 sigkill, 3 signal, 4 override),
 //                      +1 u8 post (0: NoPost), +2 u8 signal (0: none),
-//                      +3 u8 override, +4 s32 error, +8 u64 rate_ns (0: none)
+//                      +3 u8 override, +4 s32 error, +8 u64 rate_ns (0: none),
+//                      +16 u8 rate_scope (0 thread, 1 process, 2 global)
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
 //         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK.
-//    Integer values sit inline, 8 bytes each, two's complement for signed
-//    types. Unused slots are zero.
+//    A filter matches when any of its values does, so one inline value
+//    suffices for integer comparisons: GT keeps the smallest value, LT the
+//    largest, Mask all masks ORed (two's complement, 8 bytes; signedness is
+//    the arg's). Every other value list lives in a map under the filter's id.
 //
-// 2. String values (string and path args, binaries), in three maps of the
-//    hook's object, keyed by the filter's id (1..255, unique in the hook):
+// 2. The values, in four maps of the hook's object (value u8 1):
 //
-//    vigil_str_eq       hash     key 260 bytes: u8 id, u8 0, u16 len,
-//                                char s[256] zero-padded; value u8 1
+//    vigil_int_eq       hash     key 16 bytes: u16 id, 6 zero bytes, u64 value
+//                                (Equal/NotEqual on integers, sign-extended as
+//                                the arg's type; matchPIDs, one key per pid)
+//    vigil_str_eq       hash     key 260 bytes: u16 id, u16 len, char s[256]
+//                                zero-padded (Equal/NotEqual on strings and
+//                                paths, matchBinaries In/NotIn)
 //    vigil_str_prefix   LPM trie key 260 bytes: u32 prefixlen = 8 * (1 + len),
-//                                u8 id, the bytes, zero-padded; value u8 1
-//    vigil_str_postfix  LPM trie the same, the bytes reversed
+//                                u8 id, the bytes, zero-padded (Prefix)
+//    vigil_str_postfix  LPM trie the same, the bytes reversed (Postfix)
+//
+//    Ids count from 1 per hook: hash-map filters up to 65535, LPM filters
+//    (one id byte) up to 255.
 //
 // Within a selector the filters AND; the first selector that matches acts.
+// Its action byte is the strongest it takes: override > sigkill > signal >
+// post. matchBinaries compares the first 256 bytes of the binary's path
+// (its full length is known): a longer path never equals a value, and its
+// Postfix is never known to match.
 import * as L from '../../agent/events/layouts.generated.js';
 import { VigilError } from '../../agent/errors.js';
 import { isIntType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
@@ -83,9 +95,17 @@ export interface MapEntry {
 export interface EncodedHook {
   /** The bytes of rodata `vigil_hook`. */
   config: Buffer;
+  /** vigil_int_eq, vigil_str_eq, vigil_str_prefix, vigil_str_postfix. */
+  intEq: MapEntry[];
   eq: MapEntry[];
   prefix: MapEntry[];
   postfix: MapEntry[];
+}
+
+/** Filter ids, per hook: hash-map filters and LPM filters count apart. */
+interface Ids {
+  hash: number;
+  lpm: number;
 }
 
 export interface EncodeContext {
@@ -120,7 +140,7 @@ function limit(where: string, what: string, n: number, max: number): void {
 
 export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const where = `${plan.policyName} ${plan.kind}s[${plan.hookIndex}]`;
-  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), eq: [], prefix: [], postfix: [] };
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [] };
   const b = out.config;
   limit(where, 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX);
   limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
@@ -130,7 +150,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
-  const ids = { next: 1 };
+  const ids: Ids = { hash: 1, lpm: 1 };
   plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, `${where}.selectors[${i}]`));
   return out;
 }
@@ -152,7 +172,7 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
     // The low bytes of a wider little-endian field, as the policy's type reads them.
     if (int) size = Math.min(f.size, INT_SIZE[a.type]);
   } else if (a.index > 5) {
-    throw invalid(where, `index ${a.index}: functions and syscalls have at most 6 arguments`);
+    throw invalid(where, `index ${a.index}: Vigil reads the first 6 arguments of functions and syscalls`);
   }
   b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
   b.writeUInt8(size, at + AC.offsetof.size);
@@ -161,7 +181,7 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   b.writeUInt16LE(offset, at + AC.offsetof.offset);
 }
 
-function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: { next: number }, where: string): void {
+function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, where: string): void {
   const b = out.config;
   limit(where, 'matchArgs', s.matchArgs.length, C.VIGIL_SEL_ARGS_MAX);
   limit(where, 'matchPIDs', s.matchPIDs.length, C.VIGIL_SEL_PIDS_MAX);
@@ -174,24 +194,22 @@ function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: Hoo
   s.matchPIDs.forEach((f, i) => {
     const w = `${where}.matchPIDs[${i}]`;
     const p = at + SEL.offsetof.pids + i * PF.sizeof;
-    limit(w, 'values', f.values.length, C.VIGIL_FILTER_VALUES_MAX);
     if (f.followForks && f.isNamespacePID) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followForks with isNamespacePID is not supported yet`);
     b.writeUInt8(f.operator === 'In' ? OP.VIGIL_FOP_EQ : OP.VIGIL_FOP_NEQ, p + PF.offsetof.op);
     b.writeUInt8((f.followForks ? L.vigil_pid_flag.VIGIL_PID_FOLLOW_FORKS : 0) | (f.isNamespacePID ? L.vigil_pid_flag.VIGIL_PID_NAMESPACE : 0), p + PF.offsetof.flags);
-    b.writeUInt8(f.values.length, p + PF.offsetof.count);
-    f.values.forEach((v, j) => b.writeUInt32LE(v >>> 0, p + PF.offsetof.values + 4 * j));
+    b.writeUInt16LE(intValues(out, f.values.map((v) => BigInt(v >>> 0)), ids, w), p + PF.offsetof.id);
   });
   s.matchBinaries.forEach((f, i) => {
     const op = BIN_OPS[f.operator];
     if (!op) throw invalid(`${where}.matchBinaries[${i}]`, `operator ${f.operator} is not supported`);
     const p = at + SEL.offsetof.bins + i * BF.sizeof;
     b.writeUInt8(op, p + BF.offsetof.op);
-    b.writeUInt8(stringValues(out, op, f.values, ids, `${where}.matchBinaries[${i}]`), p + BF.offsetof.id);
+    b.writeUInt16LE(stringValues(out, op, f.values, ids, `${where}.matchBinaries[${i}]`), p + BF.offsetof.id);
   });
   encodeAction(b, at + SEL.offsetof.act, s.matchActions, plan, `${where}.matchActions`);
 }
 
-function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookPlan, ids: { next: number }, where: string): void {
+function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookPlan, ids: Ids, where: string): void {
   const b = out.config;
   const pos = plan.args.findIndex((a) => a.index === f.index);
   if (pos < 0) throw invalid(where, `index ${f.index} is not one of the hook's args (${plan.args.map((a) => a.index).join(', ') || 'none'})`);
@@ -203,13 +221,47 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   if (!int && INT_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares integers, and arg ${f.index} is ${type}`);
   b.writeUInt8(pos, at + AF.offsetof.arg);
   b.writeUInt8(op, at + AF.offsetof.op);
+  if (!f.values.length) throw invalid(where, `${f.operator} needs at least one value`);
   if (int) {
-    limit(where, 'values', f.values.length, C.VIGIL_FILTER_VALUES_MAX);
-    b.writeUInt8(f.values.length, at + AF.offsetof.count);
-    f.values.forEach((v, j) => b.writeBigUInt64LE(intValue(v, type, `${where}.values[${j}]`), at + AF.offsetof.values + 8 * j));
+    const values = f.values.map((v, j) => intValue(v, type, `${where}.values[${j}]`));
+    if (op === OP.VIGIL_FOP_EQ || op === OP.VIGIL_FOP_NEQ) {
+      b.writeUInt16LE(intValues(out, values, ids, where), at + AF.offsetof.id);
+    } else {
+      b.writeBigUInt64LE(oneValue(op, values, SIGNED.has(type)), at + AF.offsetof.value);
+    }
   } else {
-    b.writeUInt8(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);
+    b.writeUInt16LE(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);
   }
+}
+
+/** The one value that stands for "any of values": GT the smallest, LT the largest, Mask the union. */
+function oneValue(op: number, values: bigint[], signed: boolean): bigint {
+  const order = (v: bigint): bigint => (signed ? BigInt.asIntN(64, v) : v);
+  const sorted = [...values].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  if (op === OP.VIGIL_FOP_GT) return sorted[0];
+  if (op === OP.VIGIL_FOP_LT) return sorted[sorted.length - 1];
+  return values.reduce((a, v) => a | v, 0n);
+}
+
+function nextHashId(ids: Ids, where: string): number {
+  const id = ids.hash++;
+  if (id > 0xffff) throw invalid(where, 'more than 65535 map-backed filters in one hook');
+  return id;
+}
+
+/** Adds integers (as 64-bit patterns) to the integer map under a new filter id; returns the id. */
+function intValues(out: EncodedHook, values: bigint[], ids: Ids, where: string): number {
+  const id = nextHashId(ids, where);
+  for (const v of values) out.intEq.push({ key: intKey(id, v), value: Buffer.from([1]) });
+  return id;
+}
+
+export function intKey(id: number, value: bigint): Buffer {
+  const K = L.vigil_int_key;
+  const k = Buffer.alloc(K.sizeof);
+  k.writeUInt16LE(id, K.offsetof.id);
+  k.writeBigUInt64LE(BigInt.asUintN(64, value), K.offsetof.value);
+  return k;
 }
 
 /** An integer value as the kernel holds it: truncated to the type and sign-extended, as 64 bits. */
@@ -228,13 +280,14 @@ function intValue(v: string, type: ArgType, where: string): bigint {
 }
 
 /** Adds the values to the string maps under a new filter id; returns the id. */
-function stringValues(out: EncodedHook, op: number, values: string[], ids: { next: number }, where: string): number {
-  const id = ids.next++;
-  if (id > 255) throw invalid(where, 'more than 255 string filters in one hook');
+function stringValues(out: EncodedHook, op: number, values: string[], ids: Ids, where: string): number {
+  const hashed = op === OP.VIGIL_FOP_EQ || op === OP.VIGIL_FOP_NEQ;
+  const id = hashed ? nextHashId(ids, where) : ids.lpm++;
+  if (!hashed && id > C.VIGIL_LPM_FILTERS_MAX) throw invalid(where, `more than ${C.VIGIL_LPM_FILTERS_MAX} Prefix and Postfix filters in one hook`);
   const one = Buffer.from([1]);
   for (const v of values) {
     const bytes = Buffer.from(v);
-    if (op === OP.VIGIL_FOP_EQ || op === OP.VIGIL_FOP_NEQ) {
+    if (hashed) {
       limit(where, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_STRING_KEY_MAX);
       out.eq.push({ key: stringKey(id, bytes), value: one });
     } else {
@@ -249,7 +302,7 @@ function stringValues(out: EncodedHook, op: number, values: string[], ids: { nex
 export function stringKey(id: number, bytes: Buffer): Buffer {
   const K = L.vigil_string_key;
   const k = Buffer.alloc(K.sizeof);
-  k.writeUInt8(id, K.offsetof.id);
+  k.writeUInt16LE(id, K.offsetof.id);
   k.writeUInt16LE(bytes.length, K.offsetof.len);
   bytes.copy(k, K.offsetof.s);
   return k;
@@ -265,6 +318,9 @@ export function lpmKey(id: number, bytes: Buffer): Buffer {
 }
 
 const DURATION = /^(\d+)(ms|s|m|h)?$/;
+const RATE_SCOPES: Record<string, number> = {
+  thread: L.vigil_rate_scope.VIGIL_RATE_THREAD, process: L.vigil_rate_scope.VIGIL_RATE_PROCESS, global: L.vigil_rate_scope.VIGIL_RATE_GLOBAL,
+};
 const UNIT_NS: Record<string, bigint> = { ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 
 function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPlan, where: string): void {
@@ -272,6 +328,7 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
   let signal = 0;
   let override: number | undefined;
   let rateNs = 0n;
+  let rateScope = 0;
   for (const [i, a] of actions.entries()) {
     const w = `${where}[${i}]`;
     switch (a.action) {
@@ -280,6 +337,8 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
           const m = DURATION.exec(a.rateLimit);
           if (!m) throw invalid(w, `rateLimit ${a.rateLimit} is not a duration like 30s, 5m, 1h`);
           rateNs = BigInt(m[1]) * UNIT_NS[m[2] ?? 's'];
+          rateScope = RATE_SCOPES[a.rateLimitScope ?? 'thread'];
+          if (rateScope === undefined) throw invalid(w, `rateLimitScope ${a.rateLimitScope} is not thread, process or global`);
         }
         break;
       case 'NoPost': post = false; break;
@@ -305,4 +364,5 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
   b.writeUInt8(override !== undefined ? 1 : 0, at + SA.offsetof.override);
   b.writeInt32LE(override ?? 0, at + SA.offsetof.error);
   b.writeBigUInt64LE(rateNs, at + SA.offsetof.rate_ns);
+  b.writeUInt8(rateScope, at + SA.offsetof.rate_scope);
 }

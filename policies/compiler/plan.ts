@@ -73,6 +73,8 @@ export interface ActionPlan {
   argError?: number;
   /** Post: at most one event per this window for identical args, e.g. '1m', '30s'. */
   rateLimit?: string;
+  /** What identical means for rateLimit: the same thread (default), process, or anywhere. */
+  rateLimitScope?: 'thread' | 'process' | 'global';
 }
 
 /** Filters inside a selector AND together; across selectors the first match wins. */

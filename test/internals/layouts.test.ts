@@ -30,3 +30,21 @@ t.test("process.bpf.o's records have the generated layouts", async (t) => {
     t.same(offsets, gen.offsetof, `offsets of ${name}`);
   }
 });
+
+t.test("the generic hook objects' records and configuration have the generated layouts", async (t) => {
+  for (const object of ['generic_tracepoint', 'generic_kprobe', 'generic_fentry', 'generic_lsm']) {
+    const json = execFileSync('bpftool', ['btf', 'dump', 'file', join(REPO, `dist/bpf/${object}.bpf.o`), 'format', 'raw', '-j'], {
+      encoding: 'utf8', maxBuffer: 64 << 20,
+    });
+    const types: { kind: string; name: string; size: number; members?: { name: string; bits_offset: number }[] }[] = JSON.parse(json).types;
+    for (const name of ['vigil_msg_generic', 'vigil_hook_config', 'vigil_selector', 'vigil_string_key', 'vigil_lpm_key', 'vigil_binary'] as const) {
+      const bt = types.find((x) => x.kind === 'STRUCT' && x.name === name);
+      if (!bt) {
+        t.fail(`${name} is not in ${object}'s BTF`);
+        continue;
+      }
+      t.equal(bt.size, L[name].sizeof, `${object}: sizeof ${name}`);
+      t.same(Object.fromEntries((bt.members ?? []).map((m) => [m.name, m.bits_offset / 8])), L[name].offsetof, `${object}: offsets of ${name}`);
+    }
+  }
+});

@@ -1,0 +1,65 @@
+/* Actions of the generic hook pipeline: signals, Override's return value,
+ * rateLimit, and the record sent to the shared ring buffer. */
+#ifndef VIGIL_GENERIC_ACT_H
+#define VIGIL_GENERIC_ACT_H
+
+#include "generic_state.h"
+#include "output.h"
+
+/* True when selector sel posted the same args within window; else notes this post. */
+static __noinline bool rate_limited(struct vigil_generic_scratch *s, __u32 sel, __u64 window, __u8 scope)
+{
+	__u64 now = bpf_ktime_get_ns(), *last;
+
+	__builtin_memset(&s->rkey, 0, sizeof(s->rkey));
+	s->rkey.selector = sel;
+	s->rkey.who = scope == VIGIL_RATE_THREAD ? s->msg.tid : scope == VIGIL_RATE_PROCESS ? s->msg.proc.pid : 0;
+#pragma unroll
+	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
+		__u64 n = s->msg.arg_len[k];
+		__u32 off = s->off[k];
+
+		if (k >= s->msg.arg_count)
+			break;
+		if (n > RATE_BYTES_PER_ARG)
+			n = RATE_BYTES_PER_ARG;
+		BOUND(n, 63);
+		if (off > ARGS_DATA_MAX)
+			off = ARGS_DATA_MAX;
+		bpf_probe_read_kernel(&s->rkey.data[k * RATE_BYTES_PER_ARG], n, &s->data[off]);
+	}
+	last = bpf_map_lookup_elem(&vigil_rate, &s->rkey);
+	if (last && now - *last < window)
+		return true;
+	bpf_map_update_elem(&vigil_rate, &s->rkey, &now, BPF_ANY);
+	return false;
+}
+
+static __always_inline void emit(struct vigil_generic_scratch *s, __u32 size)
+{
+	if (size > ARGS_DATA_MAX)
+		size = ARGS_DATA_MAX;
+	vigil_emit(s, sizeof(s->msg) + size, VIGIL_OP_GENERIC, vigil_hook.slot);
+}
+
+static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i)
+{
+	const volatile struct vigil_selector_action *a;
+	long ret;
+
+	if (i >= VIGIL_SELECTORS_MAX)
+		return 0;
+	a = &selector_at(i)->act;
+	ret = a->override ? a->error : 0;
+
+	if (a->signal)
+		bpf_send_signal(a->signal);
+	s->msg.action = a->action;
+	s->msg.selector = i + 1;
+	s->msg.ret = ret;
+	if (a->post && !(a->rate_ns && rate_limited(s, i, a->rate_ns, a->rate_scope)))
+		emit(s, size);
+	return ret;
+}
+
+#endif

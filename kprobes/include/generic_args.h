@@ -1,0 +1,162 @@
+/* Argument reading of the generic hook pipeline: each configured arg into
+ * the record, integers truncated and sign-extended to their type, strings
+ * bounded, files, paths and descriptors resolved to absolute paths. */
+#ifndef VIGIL_GENERIC_ARGS_H
+#define VIGIL_GENERIC_ARGS_H
+
+#include "generic_state.h"
+#include "path.h"
+
+static __always_inline __u64 extend(__u64 v, __u8 size, bool sgn)
+{
+	switch (size) {
+	case 1:
+		return sgn ? (__u64)(__s64)(__s8)v : (__u8)v;
+	case 2:
+		return sgn ? (__u64)(__s64)(__s16)v : (__u16)v;
+	case 4:
+		return sgn ? (__u64)(__s64)(__s32)v : (__u32)v;
+	}
+	return v;
+}
+
+/* Appends the absolute path of p at data[pos], at most room bytes; returns its length. */
+static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos, __u32 room, const struct path *p,
+				      __u8 *flags)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_path_buf *buf = vigil_path_buf();
+	struct path root;
+	bool truncated;
+	__u32 off, len;
+
+	if (!buf || !p->dentry) {
+		*flags |= VIGIL_ARG_ERROR;
+		return 0;
+	}
+	BPF_CORE_READ_INTO(&root, task, fs, root);
+	off = vigil_path_resolve(p, &root, buf, &truncated);
+	if (truncated)
+		*flags |= VIGIL_ARG_TRUNCATED;
+	if (off > VIGIL_PATH_MAX - 1)
+		return 0;
+	len = VIGIL_PATH_MAX - off;
+	if (len > room) {
+		len = room;
+		*flags |= VIGIL_ARG_TRUNCATED;
+	}
+	bpf_probe_read_kernel(&s->data[pos & ARGS_DATA_MASK], len, &buf->b[off]);
+	return len;
+}
+
+static __always_inline __u32 put_file(struct vigil_generic_scratch *s, __u32 pos, __u32 room, struct file *f,
+				      __u8 *flags)
+{
+	struct path p = {};
+
+	if (f)
+		BPF_CORE_READ_INTO(&p, f, f_path);
+	return put_path(s, pos, room, &p, flags);
+}
+
+static __always_inline __u32 put_string(struct vigil_generic_scratch *s, __u32 pos, __u32 room, const void *src,
+					bool user, __u8 *flags)
+{
+	__u32 max = room < VIGIL_ARG_BYTES_MAX ? room : VIGIL_ARG_BYTES_MAX;
+	char *dst = &s->data[pos & ARGS_DATA_MASK];
+	long n;
+
+	if (!max)
+		return 0;
+	n = user ? bpf_probe_read_user_str(dst, max, src) : bpf_probe_read_kernel_str(dst, max, src);
+	if (n <= 0) {
+		*flags |= VIGIL_ARG_ERROR;
+		return 0;
+	}
+	if (n == max)
+		*flags |= VIGIL_ARG_TRUNCATED;
+	return n - 1;
+}
+
+/* The file behind descriptor fd of the current task. */
+static __always_inline struct file *fd_file(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Reads arg k into data[pos]; returns its length in bytes. */
+static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64 raw, __u32 pos)
+{
+	const volatile struct vigil_arg_config *a;
+	__u32 room, n = 0;
+	__u8 flags = 0;
+	struct path p = {};
+
+	if (k >= VIGIL_HOOK_ARGS_MAX || pos >= ARGS_DATA_MAX)
+		return 0;
+	a = &vigil_hook.args[k];
+	room = ARGS_DATA_MAX - pos;
+
+	switch (a->kind) {
+	case VIGIL_ARG_INT:
+		s->val[k] = extend(raw, a->size, a->flags & VIGIL_SRC_SIGNED);
+		if (room < sizeof(__u64)) {
+			flags |= VIGIL_ARG_TRUNCATED;
+			break;
+		}
+		bpf_probe_read_kernel(&s->data[pos & ARGS_DATA_MASK], sizeof(__u64), &s->val[k]);
+		n = sizeof(__u64);
+		break;
+	case VIGIL_ARG_STRING:
+		n = put_string(s, pos, room, (const void *)raw, a->flags & VIGIL_SRC_USER, &flags);
+		break;
+	case VIGIL_ARG_FD:
+		n = put_file(s, pos, room, fd_file(raw), &flags);
+		break;
+	case VIGIL_ARG_FILE:
+		n = put_file(s, pos, room, (struct file *)raw, &flags);
+		break;
+	case VIGIL_ARG_BINPRM:
+		n = put_file(s, pos, room, BPF_CORE_READ((struct linux_binprm *)raw, file), &flags);
+		break;
+	case VIGIL_ARG_PATH:
+		if (raw)
+			bpf_core_read(&p, sizeof(p), (struct path *)raw);
+		n = put_path(s, pos, room, &p, &flags);
+		break;
+	}
+	s->msg.arg_flags[k] = flags;
+	return n;
+}
+
+/* Reads every configured arg; returns the bytes used in data. */
+static __always_inline __u32 read_args(struct vigil_generic_scratch *s, __u64 *raw)
+{
+	__u32 pos = 0;
+
+#pragma unroll
+	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
+		__u32 n = 0;
+
+		if (k >= vigil_hook.nargs)
+			break;
+		s->msg.arg_flags[k] = VIGIL_ARG_TRUNCATED;
+		if (pos < ARGS_DATA_MAX)
+			n = read_arg(s, k, raw[k], pos);
+		s->off[k] = pos;
+		s->msg.arg_len[k] = n;
+		pos += n;
+	}
+	s->msg.arg_count = vigil_hook.nargs;
+	return pos;
+}
+
+#endif

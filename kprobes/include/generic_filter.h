@@ -1,0 +1,245 @@
+/* Selector filters of the generic hook pipeline: integers (inline value or
+ * hash map), strings and paths (hash map, prefix and reversed-postfix LPM
+ * tries), pids (with ancestors for followForks) and the process's binary. */
+#ifndef VIGIL_GENERIC_FILTER_H
+#define VIGIL_GENERIC_FILTER_H
+
+#include "generic_state.h"
+#include "process_map.h"
+#include "task.h"
+
+/* Is v one of the integers of filter id? */
+static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v)
+{
+	s->ikey.id = id;
+	s->ikey.pad0 = 0;
+	s->ikey.pad1 = 0;
+	s->ikey.value = v;
+	return bpf_map_lookup_elem(&vigil_int_eq, &s->ikey) != NULL;
+}
+
+/* Any of several values: GT holds its smallest, LT its largest, Mask them ORed. */
+static __always_inline bool int_filter(struct vigil_generic_scratch *s, const volatile struct vigil_arg_filter *f,
+				       __u64 v, bool sgn)
+{
+	__u64 x = f->value;
+
+	switch (f->op) {
+	case VIGIL_FOP_EQ:
+		return int_in(s, f->id, v);
+	case VIGIL_FOP_NEQ:
+		return !int_in(s, f->id, v);
+	case VIGIL_FOP_GT:
+		return sgn ? (__s64)v > (__s64)x : v > x;
+	case VIGIL_FOP_LT:
+		return sgn ? (__s64)v < (__s64)x : v < x;
+	case VIGIL_FOP_MASK:
+		return (v & x) != 0;
+	}
+	return false;
+}
+
+/* Equal / In: are the len bytes at data[off] one of the filter's values? */
+static __noinline bool str_equal(struct vigil_generic_scratch *s, __u16 id, __u32 off, __u32 len)
+{
+	__u64 n = len;
+
+	if (len > VIGIL_STRING_KEY_MAX || off > BIN_OFF)
+		return false;
+	__builtin_memset(&s->skey, 0, sizeof(s->skey));
+	s->skey.id = id;
+	s->skey.len = len;
+	BOUND(n, 511); /* len <= VIGIL_STRING_KEY_MAX already */
+	bpf_probe_read_kernel(s->skey.s, n, &s->data[off]);
+	return bpf_map_lookup_elem(&vigil_str_eq, &s->skey) != NULL;
+}
+
+/* Prefix: does a value of the filter start the bytes at data[off]? */
+static __noinline bool str_prefix(struct vigil_generic_scratch *s, __u16 id, __u32 off, __u32 len)
+{
+	__u64 n = len < VIGIL_LPM_DATA_MAX - 1 ? len : VIGIL_LPM_DATA_MAX - 1;
+
+	if (off > BIN_OFF)
+		return false;
+	BOUND(n, 255);
+	s->lkey.prefixlen = 8 * (n + 1);
+	s->lkey.data[0] = id;
+	bpf_probe_read_kernel(&s->lkey.data[1], n, &s->data[off]);
+	return bpf_map_lookup_elem(&vigil_str_prefix, &s->lkey) != NULL;
+}
+
+struct reverse_ctx {
+	__u32 end; /* one past the last byte to copy, in data */
+	__u32 n;
+};
+
+/* Copies data[end - 1 - i] to lkey.data[1 + i]. */
+static long reverse_step(__u32 i, void *ctx)
+{
+	struct reverse_ctx *c = ctx;
+	struct vigil_generic_scratch *s = generic_scratch();
+	__u32 from = c->end - 1 - i;
+
+	if (!s || i >= c->n || from >= sizeof(s->data))
+		return 1;
+	s->lkey.data[(1 + i) & (VIGIL_LPM_DATA_MAX - 1)] = s->data[from];
+	return 0;
+}
+
+/* Postfix: does a value of the filter end the bytes at data[off]? Both are reversed. */
+static __noinline bool str_postfix(struct vigil_generic_scratch *s, __u16 id, __u32 off, __u32 len)
+{
+	struct reverse_ctx c = { .end = off + len };
+
+	c.n = len < VIGIL_LPM_DATA_MAX - 1 ? len : VIGIL_LPM_DATA_MAX - 1;
+	s->lkey.prefixlen = 8 * (c.n + 1);
+	s->lkey.data[0] = id;
+	bpf_loop(c.n, reverse_step, &c, 0);
+	return bpf_map_lookup_elem(&vigil_str_postfix, &s->lkey) != NULL;
+}
+
+static __always_inline bool str_filter(struct vigil_generic_scratch *s, __u8 op, __u16 id, __u32 off, __u32 len)
+{
+	switch (op) {
+	case VIGIL_FOP_EQ:
+		return str_equal(s, id, off, len);
+	case VIGIL_FOP_NEQ:
+		return !str_equal(s, id, off, len);
+	case VIGIL_FOP_PREFIX:
+		return str_prefix(s, id, off, len);
+	case VIGIL_FOP_NOT_PREFIX:
+		return !str_prefix(s, id, off, len);
+	case VIGIL_FOP_POSTFIX:
+		return str_postfix(s, id, off, len);
+	case VIGIL_FOP_NOT_POSTFIX:
+		return !str_postfix(s, id, off, len);
+	}
+	return false;
+}
+
+/* Filter i of selector sel's matchArgs. */
+static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i)
+{
+	const volatile struct vigil_arg_filter *f;
+	__u32 a;
+
+	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_ARGS_MAX)
+		return false;
+	f = &selector_at(sel)->args[i & (VIGIL_SEL_ARGS_MAX - 1)];
+	a = f->arg;
+
+	if (a >= VIGIL_HOOK_ARGS_MAX)
+		return false;
+	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)
+		return int_filter(s, f, s->val[a], vigil_hook.args[a].flags & VIGIL_SRC_SIGNED);
+	return str_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]);
+}
+
+#define ANCESTORS_MAX 16
+
+/* followForks: a process whose ancestor is in the set is in it too. */
+static __always_inline bool ancestor_in(struct vigil_generic_scratch *s, __u16 id, __u32 tgid)
+{
+	__u32 p = tgid;
+
+#pragma nounroll
+	for (int i = 0; i < ANCESTORS_MAX; i++) {
+		struct vigil_process_entry *e = vigil_process_lookup(p);
+
+		if (!e || !e->parent.pid || e->parent.pid == p)
+			return false;
+		p = e->parent.pid;
+		if (int_in(s, id, p))
+			return true;
+	}
+	return false;
+}
+
+/* Filter i of selector sel's matchPIDs. */
+static __noinline bool pid_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i, __u32 tgid)
+{
+	const volatile struct vigil_pid_filter *f;
+	__u32 pid = tgid;
+	bool hit;
+
+	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_PIDS_MAX)
+		return false;
+	f = &selector_at(sel)->pids[i & (VIGIL_SEL_PIDS_MAX - 1)];
+
+	if (f->flags & VIGIL_PID_NAMESPACE)
+		pid = vigil_read_nspid((struct task_struct *)bpf_get_current_task());
+	hit = int_in(s, f->id, pid);
+	if (!hit && (f->flags & VIGIL_PID_FOLLOW_FORKS))
+		hit = ancestor_in(s, f->id, tgid);
+	return f->op == VIGIL_FOP_NEQ ? !hit : hit;
+}
+
+/* Filter i of selector sel's matchBinaries. The binary is at data[BIN_OFF]:
+ * its first VIGIL_BINARY_MAX bytes; bin_len is its full length. */
+static __noinline bool bin_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i)
+{
+	const volatile struct vigil_bin_filter *f;
+	__u32 len = s->bin_len, kept = len < VIGIL_BINARY_MAX ? len : VIGIL_BINARY_MAX;
+	__u8 op;
+
+	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_BINS_MAX)
+		return false;
+	f = &selector_at(sel)->bins[i & (VIGIL_SEL_BINS_MAX - 1)];
+	op = f->op;
+
+	/* A path longer than what is kept has an unknown end. */
+	if ((op == VIGIL_FOP_POSTFIX || op == VIGIL_FOP_NOT_POSTFIX) && len > VIGIL_BINARY_MAX)
+		return op == VIGIL_FOP_NOT_POSTFIX;
+	if (op == VIGIL_FOP_EQ || op == VIGIL_FOP_NEQ)
+		kept = len;
+	return str_filter(s, op, f->id, BIN_OFF, kept);
+}
+
+static __always_inline bool needs_binary(void)
+{
+	bool needs = false;
+
+#pragma unroll
+	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++)
+		if (i < vigil_hook.nselectors && vigil_hook.selectors[i].nbins)
+			needs = true;
+	return needs;
+}
+
+static __always_inline void load_binary(struct vigil_generic_scratch *s, __u32 tgid)
+{
+	struct vigil_binary *b = bpf_map_lookup_elem(&vigil_binaries, &tgid);
+
+	s->bin_len = 0;
+	if (!b)
+		return;
+	s->bin_len = b->len;
+	bpf_probe_read_kernel(&s->data[BIN_OFF], VIGIL_BINARY_MAX, b->path);
+}
+
+static __always_inline bool process_ok(struct vigil_generic_scratch *s, __u32 sel, __u32 tgid)
+{
+#pragma unroll
+	for (int i = 0; i < VIGIL_SEL_PIDS_MAX; i++)
+		if (i < selector_at(sel)->npids && !pid_filter(s, sel, i, tgid))
+			return false;
+#pragma unroll
+	for (int i = 0; i < VIGIL_SEL_BINS_MAX; i++)
+		if (i < selector_at(sel)->nbins && !bin_filter(s, sel, i))
+			return false;
+	return true;
+}
+
+static __always_inline bool args_ok(struct vigil_generic_scratch *s, __u32 sel)
+{
+#pragma unroll
+	for (int i = 0; i < VIGIL_SEL_ARGS_MAX; i++) {
+		if (i >= selector_at(sel)->nargs)
+			break;
+		if (!arg_filter(s, sel, i))
+			return false;
+	}
+	return true;
+}
+
+#endif

@@ -1,0 +1,108 @@
+/* State of a generic hook program: its configuration (rodata, written by
+ * the agent before load), its per-CPU scratch (the record being built and
+ * the keys of lookups), and the maps holding its selectors' values. */
+#ifndef VIGIL_GENERIC_STATE_H
+#define VIGIL_GENERIC_STATE_H
+
+#include "events.h"
+#include "generic_config.h"
+
+/* Written by the agent before load (policies/compiler/encode.ts). */
+const volatile struct vigil_hook_config vigil_hook = {};
+
+#define ARGS_DATA_MAX (4 * VIGIL_ARG_BYTES_MAX) /* all args' bytes of one record */
+#define ARGS_DATA_MASK (ARGS_DATA_MAX - 1)
+#define BIN_OFF (ARGS_DATA_MAX + VIGIL_ARG_BYTES_MAX) /* the process's binary, for matchBinaries */
+
+#define RATE_BYTES_PER_ARG 40
+#define RATE_MAP_SIZE 4096
+
+/* rateLimit: what makes two posts the same (Tetragon's choice: the first
+ * bytes of each arg), per selector and scope. */
+struct vigil_rate_key {
+	__u32 selector;
+	__u32 who; /* tid, tgid or 0, by scope */
+	__u8 data[VIGIL_HOOK_ARGS_MAX * RATE_BYTES_PER_ARG];
+};
+
+struct vigil_generic_scratch {
+	struct vigil_msg_generic msg;
+	char data[BIN_OFF + VIGIL_BINARY_MAX]; /* follows msg: the record's variable part */
+	__u64 val[VIGIL_HOOK_ARGS_MAX];        /* integer args, for filters */
+	__u32 off[VIGIL_HOOK_ARGS_MAX];        /* where each arg's bytes start in data */
+	struct vigil_int_key ikey;
+	struct vigil_string_key skey;
+	struct vigil_lpm_key lkey;
+	struct vigil_rate_key rkey;
+	__u32 bin_len; /* full length of the binary path; 0: unknown */
+	__u32 pad0;
+	char slack[64]; /* bounds-checked copies into rkey may reach past it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_generic_scratch);
+} vigil_generic_scratch SEC(".maps");
+
+/* Selector values; sized by the agent before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct vigil_int_key);
+	__type(value, __u8);
+} vigil_int_eq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct vigil_string_key);
+	__type(value, __u8);
+} vigil_str_eq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_lpm_key);
+	__type(value, __u8);
+} vigil_str_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_lpm_key);
+	__type(value, __u8);
+} vigil_str_postfix SEC(".maps");
+
+/* Masks v in a way clang cannot drop as redundant, so the verifier sees the bound. */
+#define BOUND(v, mask) asm volatile("%[x] &= " #mask : [x] "+r"(v))
+
+/* rateLimit: when each (selector, scope, args) was last posted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RATE_MAP_SIZE);
+	__type(key, struct vigil_rate_key);
+	__type(value, __u64);
+} vigil_rate SEC(".maps");
+
+/* Selector sel, its index bounded where the verifier can see it. */
+static __always_inline const volatile struct vigil_selector *selector_at(__u32 sel)
+{
+	__u64 i = sel;
+
+	_Static_assert(VIGIL_SELECTORS_MAX == 32, "selector index mask");
+	BOUND(i, 31);
+	return &vigil_hook.selectors[i];
+}
+
+static __always_inline struct vigil_generic_scratch *generic_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&vigil_generic_scratch, &zero);
+}
+
+#endif

@@ -1,0 +1,141 @@
+// The hook configuration and selector format (policies/compiler/encode.ts),
+// checked byte by byte against buffers written out field by field at the
+// offsets its comment documents.
+import t from 'tap';
+import { encodeHook, type EncodeContext } from '../../policies/compiler/encode.js';
+import type { HookPlan } from '../../policies/compiler/plan.js';
+import type { MechanismChoice } from '../../policies/compiler/mechanism.js';
+
+const choice = (c: Partial<MechanismChoice>): MechanismChoice => ({
+  mechanism: 'kprobe', target: { function: '__x64_sys_openat' }, reason: '', features: [], syscall: true, ...c,
+});
+
+const plan: HookPlan = {
+  policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'sys_openat' }, syscall: true,
+  args: [{ index: 0, type: 'int' }, { index: 1, type: 'string' }, { index: 2, type: 'uint64' }],
+  selectors: [
+    {
+      matchArgs: [{ index: 1, operator: 'Prefix', values: ['/tmp/'] }, { index: 0, operator: 'Equal', values: ['-100', '3'] }],
+      matchPIDs: [{ operator: 'NotIn', values: [1, 2], followForks: true, isNamespacePID: false }],
+      matchBinaries: [{ operator: 'In', values: ['/bin/cat'] }],
+      matchActions: [{ action: 'Sigkill' }],
+    },
+    {
+      matchArgs: [
+        { index: 1, operator: 'Postfix', values: ['.so'] },
+        { index: 2, operator: 'Mask', values: ['0x1', '0x2'] },
+        { index: 0, operator: 'GT', values: ['5', '-7'] },
+        { index: 2, operator: 'LT', values: ['1', '18446744073709551615'] },
+      ],
+      matchPIDs: [],
+      matchBinaries: [],
+      matchActions: [{ action: 'NoPost' }, { action: 'Signal', argSig: 10 }, { action: 'Override', argError: -1 }, { action: 'Post', rateLimit: '30s', rateLimitScope: 'process' }],
+    },
+  ],
+};
+const ctx: EncodeContext = { hookId: 7, slot: 3, choice: choice({ mechanism: 'fmod_ret' }) };
+
+// The documented offsets: args at 16 + 8i; selector s at 80 + 192s; in a
+// selector, arg filter j at +8 + 16j (value at +8), pid filter j at
+// +136 + 4j, binary filter j at +152 + 4j, action at +168.
+const ARG = (i: number): number => 16 + 8 * i;
+const SEL = (s: number): number => 80 + 192 * s;
+const AF = (s: number, j: number): number => SEL(s) + 8 + 16 * j;
+const PF = (s: number, j: number): number => SEL(s) + 136 + 4 * j;
+const BF = (s: number, j: number): number => SEL(s) + 152 + 4 * j;
+const ACT = (s: number): number => SEL(s) + 168;
+
+t.test('struct vigil_hook_config, field by field', async (t) => {
+  const e = encodeHook(plan, ctx);
+  const x = Buffer.alloc(6224);
+  x.writeUInt32LE(7, 0); // hook_id
+  x.writeUInt32LE(3, 4); // slot
+  x.writeUInt8(3, 8); // nargs
+  x.writeUInt8(2, 9); // nselectors
+  x.writeUInt8(1, 10); // syscall
+  // args: kind, size, flags, index, u16 offset
+  x.set([1, 4, 1, 0], ARG(0)); // int: 4 bytes, signed
+  x.set([2, 8, 2, 1], ARG(1)); // string: user memory
+  x.set([1, 8, 0, 2], ARG(2)); // uint64
+  // selectors[0]
+  x.set([2, 1, 1], SEL(0)); // nargs, npids, nbins
+  x.set([1, 3, 1, 0], AF(0, 0)); // arg 1, PREFIX, LPM id 1
+  x.set([0, 1, 1, 0], AF(0, 1)); // arg 0, EQ, hash id 1 (values in vigil_int_eq)
+  x.set([2, 1, 2, 0], PF(0, 0)); // NEQ, followForks, hash id 2
+  x.set([1, 0, 3, 0], BF(0, 0)); // EQ, hash id 3
+  x.set([2, 1, 9, 0], ACT(0)); // sigkill, post, SIGKILL, no override
+  // selectors[1]
+  x.set([4, 0, 0], SEL(1));
+  x.set([1, 5, 2, 0], AF(1, 0)); // arg 1, POSTFIX, LPM id 2
+  x.set([2, 9, 0, 0], AF(1, 1)); // arg 2, MASK: 0x1 | 0x2
+  x.writeBigUInt64LE(3n, AF(1, 1) + 8);
+  x.set([0, 7, 0, 0], AF(1, 2)); // arg 0, GT: the smallest, signed
+  x.writeBigInt64LE(-7n, AF(1, 2) + 8);
+  x.set([2, 8, 0, 0], AF(1, 3)); // arg 2, LT: the largest, unsigned
+  x.writeBigUInt64LE(0xffffffffffffffffn, AF(1, 3) + 8);
+  x.set([4, 0, 10, 1], ACT(1)); // override, NoPost, SIGUSR1, override
+  x.writeInt32LE(-1, ACT(1) + 4);
+  x.writeBigUInt64LE(30_000_000_000n, ACT(1) + 8); // rate_ns
+  x.writeUInt8(1, ACT(1) + 16); // rate_scope: process
+  t.equal(e.config.length, x.length, 'sizeof(struct vigil_hook_config)');
+  const diff = x.findIndex((b, i) => e.config[i] !== b);
+  t.equal(diff, -1, diff < 0 ? 'every byte as documented' : `byte ${diff}: ${e.config[diff]} != ${x[diff]}`);
+});
+
+t.test('value lists go to the maps under their filter id', async (t) => {
+  const e = encodeHook(plan, ctx);
+  const one = Buffer.from([1]);
+  const intKey = (id: number, v: bigint): Buffer => {
+    const k = Buffer.alloc(16);
+    k.writeUInt16LE(id, 0);
+    k.writeBigInt64LE(v, 8);
+    return k;
+  };
+  t.same(e.intEq, [intKey(1, -100n), intKey(1, 3n), intKey(2, 1n), intKey(2, 2n)].map((key) => ({ key, value: one })),
+    'Equal on an int (sign-extended) and the pids of matchPIDs');
+
+  const eq = Buffer.alloc(260);
+  eq.writeUInt16LE(3, 0);
+  eq.writeUInt16LE(8, 2);
+  eq.write('/bin/cat', 4);
+  t.same(e.eq, [{ key: eq, value: one }], 'In: hash key, zero-padded');
+
+  const prefix = Buffer.alloc(260);
+  prefix.writeUInt32LE(8 * (1 + 5), 0);
+  prefix.writeUInt8(1, 4);
+  prefix.write('/tmp/', 5);
+  t.same(e.prefix, [{ key: prefix, value: one }], 'Prefix: LPM key, prefixlen covers the id byte');
+
+  const postfix = Buffer.alloc(260);
+  postfix.writeUInt32LE(8 * (1 + 3), 0);
+  postfix.writeUInt8(2, 4);
+  postfix.write('os.', 5);
+  t.same(e.postfix, [{ key: postfix, value: one }], 'Postfix: reversed');
+});
+
+t.test('tracepoint args read the format field, at the width of the policy type', async (t) => {
+  const tp: HookPlan = {
+    policyName: 'p', hookIndex: 0, kind: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_enter_openat' }, syscall: false,
+    args: [{ index: 5, type: 'int' }, { index: 6, type: 'string' }], selectors: [],
+  };
+  const fields = [0, 2, 3, 4].map((o, i) => ({ name: `common_${i}`, offset: o, size: 1, signed: false, type: 'unsigned char' }));
+  fields.push({ name: '__syscall_nr', offset: 8, size: 4, signed: true, type: 'int' });
+  fields.push({ name: 'dfd', offset: 16, size: 8, signed: false, type: 'int' });
+  fields.push({ name: 'filename', offset: 24, size: 8, signed: false, type: 'const char *' });
+  const e = encodeHook(tp, { hookId: 1, slot: 0, choice: choice({ mechanism: 'tracepoint', syscall: false }), fields });
+  t.same([...e.config.subarray(ARG(0), ARG(2))], [1, 4, 5, 0, 16, 0, 0, 0, 2, 8, 6, 0, 24, 0, 0, 0], 'int dfd: 4 bytes at 16, signed; filename: pointer at 24, user memory');
+  t.equal(e.config[10], 0, 'not a syscall-args hook');
+});
+
+t.test('what the kernel side cannot evaluate is an error, never dropped', async (t) => {
+  const bad = (s: Partial<HookPlan['selectors'][0]>): HookPlan => ({ ...plan, selectors: [{ matchArgs: [], matchPIDs: [], matchBinaries: [], matchActions: [], ...s }] });
+  t.throws(() => encodeHook(bad({ matchArgs: [{ index: 4, operator: 'Equal', values: ['1'] }] }), ctx), { code: 'VIGIL_POLICY_INVALID', message: /index 4 is not one of the hook's args/ });
+  t.throws(() => encodeHook(bad({ matchArgs: [{ index: 1, operator: 'GT', values: ['1'] }] }), ctx), { message: /GT compares integers/ });
+  t.throws(() => encodeHook(bad({ matchArgs: [{ index: 0, operator: 'Prefix', values: ['1'] }] }), ctx), { message: /Prefix compares strings/ });
+  t.throws(() => encodeHook(bad({ matchArgs: [{ index: 0, operator: 'Equal', values: ['4294967296'] }] }), ctx), { message: /does not fit int/ });
+  t.throws(() => encodeHook(bad({ matchArgs: [{ index: 1, operator: 'Prefix', values: ['x'.repeat(256)] }] }), ctx), { message: /256 bytes/ });
+  t.throws(() => encodeHook(bad({ matchArgs: [{ index: 0, operator: 'GT', values: [] }] }), ctx), { message: /needs at least one value/ });
+  t.throws(() => encodeHook({ ...plan, selectors: Array(33).fill(plan.selectors[0]) }, ctx), { message: /33 selectors, at most 32/ });
+  t.throws(() => encodeHook(bad({ matchActions: [{ action: 'Post', rateLimit: 'soon' }] }), ctx), { message: /not a duration/ });
+  t.throws(() => encodeHook(bad({ matchActions: [{ action: 'Override', argError: 1 }] }), ctx), { message: /negative errno/ });
+});
