@@ -20,10 +20,14 @@ export const POLICY_LIMITS = {
   actionsPerSelector: 8,
   /** Values of one filter kept in a BPF hash or LPM map: strings, binaries, InMap, addresses, ports. */
   mapValuesPerMatch: 1024,
-  /** Integer values compared inline in the selector bytes: Equal, GT, LT, Mask, InRange on ints. */
+  /** Integer values of one filter: Equal/NotEqual go to a hash map; GT, LT and Mask fold into one inline value. */
   inlineValuesPerMatch: 64,
   /** Bytes of one string value (argument strings and binary paths). */
   stringValueLength: 255,
+  /** matchPIDs filters per selector (slots in the selector bytes). */
+  pidFiltersPerSelector: 4,
+  /** matchBinaries filters per selector (slots in the selector bytes). */
+  binaryFiltersPerSelector: 4,
   /** PIDs in one matchPIDs filter. */
   pidValuesPerMatch: 64,
   /** Values in one matchNamespaces filter. */

@@ -25,6 +25,8 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
   checkActions(hook, sel.matchActions ?? [], [...path, 'matchActions'], false, spec, out);
   checkActions(hook, sel.matchReturnActions ?? [], [...path, 'matchReturnActions'], true, spec, out);
 
+  overLimit(out, [...path, 'matchPIDs'], sel.matchPIDs?.length ?? 0, 'pidFiltersPerSelector', 'matchPIDs filters');
+  overLimit(out, [...path, 'matchBinaries'], sel.matchBinaries?.length ?? 0, 'binaryFiltersPerSelector', 'matchBinaries filters');
   sel.matchPIDs?.forEach((m, i) => {
     const p = [...path, 'matchPIDs', i];
     if (needValues(m.values, p, out)) overLimit(out, [...p, 'values'], m.values.length, 'pidValuesPerMatch', 'PIDs');
