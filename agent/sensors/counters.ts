@@ -53,18 +53,6 @@ export class CounterSlots {
   }
 
   read(map: BpfMap): ProgramCounter[] {
-    const out: ProgramCounter[] = [];
-    for (const [slot, who] of this.slots) {
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(slot);
-      let emitted = 0n;
-      let lost = 0n;
-      for (const v of map.lookupPerCpu(key)) {
-        emitted += v.readBigUInt64LE(C.offsetof.emitted);
-        lost += v.readBigUInt64LE(C.offsetof.lost);
-      }
-      out.push({ ...who, emitted: Number(emitted), lost: Number(lost) });
-    }
-    return out;
+    return [...this.slots].map(([slot, who]) => ({ ...who, ...CounterSlots.readSlot(map, slot) }));
   }
 }

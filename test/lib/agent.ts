@@ -25,6 +25,17 @@ export interface AgentHandle {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls events() until one matches; throws, naming `what`, after timeoutMs. */
+export async function pollFor(events: () => TetragonEvent[], pred: (ev: TetragonEvent) => boolean, what: string, timeoutMs = 20_000): Promise<TetragonEvent> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = events().find(pred);
+    if (hit) return hit;
+    if (Date.now() > end) throw new Error(`no event: ${what} (after ${timeoutMs} ms, ${events().length} events)`);
+    await sleep(50);
+  }
+}
+
 /** Starts `vigil run` and resolves once it logged `ready`. */
 export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): Promise<AgentHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
@@ -56,15 +67,7 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
     stdout: () => out,
     stderr: () => err,
     events,
-    async waitFor(pred, what, timeoutMs = 20_000) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = events().find(pred);
-        if (hit) return hit;
-        if (Date.now() > end) throw new Error(`no event: ${what} (after ${timeoutMs} ms, ${events().length} events)`);
-        await sleep(50);
-      }
-    },
+    waitFor: (pred, what, timeoutMs) => pollFor(events, pred, what, timeoutMs),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;

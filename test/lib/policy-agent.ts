@@ -10,9 +10,9 @@ import { JsonFileExporter } from '../../exporters/json-file.js';
 import type { FeatureResult } from '../../agent/probe/features.js';
 import type { TetragonEvent } from '../../agent/events/tetragon.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
+import { pollFor } from './agent.js';
 
 export const NODE_NAME = 'vigil-test';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface PolicyAgent {
   agent: Agent;
@@ -39,15 +39,7 @@ export async function startPolicyAgent(opts: { features?: FeatureResult[] } = {}
     existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TetragonEvent) : [];
   return {
     agent, dir, events,
-    async waitFor(pred, what, timeoutMs = 20_000) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = events().find(pred);
-        if (hit) return hit;
-        if (Date.now() > end) throw new Error(`no event: ${what} (after ${timeoutMs} ms, ${events().length} events)`);
-        await sleep(50);
-      }
-    },
+    waitFor: (pred, what, timeoutMs) => pollFor(events, pred, what, timeoutMs),
     async stop() {
       await agent.stop();
       rmSync(dir, { recursive: true, force: true });
