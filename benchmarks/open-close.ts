@@ -58,12 +58,12 @@ async function withVigil<T>(policyText: string, fn: () => T): Promise<T> {
     '--socket', join(dir, 'sock'), '--policy', join(dir, 'p.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  while (!err.includes('"msg":"ready"')) {
-    if (child.exitCode !== null) throw new Error(err);
-    await sleep(50);
-  }
-  if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
   try {
+    while (!err.includes('"msg":"ready"')) {
+      if (child.exitCode !== null) throw new Error(err);
+      await sleep(50);
+    }
+    if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
     return fn();
   } finally {
     child.kill('SIGTERM');
