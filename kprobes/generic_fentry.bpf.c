@@ -13,19 +13,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
-{
-	switch (i) {
-	case 0: return PT_REGS_PARM1_CORE_SYSCALL(regs);
-	case 1: return PT_REGS_PARM2_CORE_SYSCALL(regs);
-	case 2: return PT_REGS_PARM3_CORE_SYSCALL(regs);
-	case 3: return PT_REGS_PARM4_CORE_SYSCALL(regs);
-	case 4: return PT_REGS_PARM5_CORE_SYSCALL(regs);
-	case 5: return BPF_CORE_READ(regs, r9);
-	}
-	return 0;
-}
-
 static __always_inline long run(__u64 *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
