@@ -3,7 +3,8 @@
 // real processes triggering it and the kernel's verdict checked.
 import t from 'tap';
 import { copyFileSync, chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { tryConnect } from './lib/net.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -110,14 +111,9 @@ t.test('deny-egress-cidr: a connect to the denied network fails with EPERM', { s
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
-  const tryConnect = (host: string) => new Promise<string>((resolve) => {
-    const s = connect({ host, port });
-    s.once('connect', () => { s.destroy(); resolve('connected'); });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
   const states = await withPolicy(file, async () => {
-    t.equal(await tryConnect('127.0.0.2'), 'EPERM');
-    t.equal(await tryConnect('127.0.0.1'), 'connected');
+    t.equal(await tryConnect('127.0.0.2', port), 'EPERM');
+    t.equal(await tryConnect('127.0.0.1', port), 'connected');
   });
   t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
 });

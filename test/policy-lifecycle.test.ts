@@ -3,7 +3,8 @@
 // reported and skipped while the agent and the other policies keep running.
 import t from 'tap';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { tryConnect } from './lib/net.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, runCommand, VIGIL, type AgentHandle } from './lib/agent.js';
@@ -37,17 +38,6 @@ spec:
       - action: Override
         argError: -1
 `;
-}
-
-function tryConnect(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve('connected');
-    });
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
 }
 
 async function policies(agent: AgentHandle): Promise<PolicyState[]> {
