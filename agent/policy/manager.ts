@@ -8,7 +8,7 @@ import { lintFile, formatPolicyError } from '../../policies/validate/index.js';
 import { compilePolicy } from '../../policies/compiler/compile.js';
 import type { HookPlan } from '../../policies/compiler/plan.js';
 import { ConnectDenySensor } from '../sensors/connect-deny.js';
-import { NotSupportedError } from '../errors.js';
+import { NotSupportedError, VigilError } from '../errors.js';
 
 /** A loaded hook, whatever program runs it. */
 export interface HookHandle {
@@ -33,6 +33,8 @@ export interface HookState {
   reason?: string;
   enforcement?: string;
   error?: string;
+  /** libbpf's messages about the error, the verifier log among them. */
+  log?: string;
   matches: number;
   lost: number;
 }
@@ -110,7 +112,8 @@ export class PolicyManager {
         handles.push({ path: c.path, handle });
       } catch (err) {
         sensor.close();
-        state.hooks.push({ path: c.path, state: 'error', error: (err as Error).message, matches: 0, lost: 0 });
+        const log = err instanceof VigilError ? err.log : undefined;
+        state.hooks.push({ path: c.path, state: 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
       }
     }
     for (const plan of compiled.plans) {
@@ -123,7 +126,8 @@ export class PolicyManager {
         handles.push({ path, handle: this.loadHook(plan) });
       } catch (err) {
         const skip = plan.kind === 'kprobe' && policy.spec?.kprobes?.[plan.hookIndex]?.ignore?.callNotFound && err instanceof NotSupportedError;
-        state.hooks.push({ path, state: skip ? 'skipped' : 'error', error: (err as Error).message, matches: 0, lost: 0 });
+        const log = err instanceof VigilError ? err.log : undefined;
+        state.hooks.push({ path, state: skip ? 'skipped' : 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
         if (skip) this.log.warn({ policy: name, hook: path }, `hook skipped (ignore.callNotFound): ${(err as Error).message}`);
       }
     }
