@@ -114,7 +114,7 @@ tap.test('addresses that are not CIDRs, an empty port range', async (t) => {
 });
 
 tap.test('a value over Vigil\'s limits', async (t) => {
-  t.same(linesOf('limit.yaml'), ['17:11: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: value is 300 bytes long; Vigil\'s limit is 255 (POLICY_LIMITS.stringValueLength)']);
+  t.same(linesOf('limit.yaml'), ['17:11: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: value is 300 bytes long; Vigil\'s limit for Prefix is 252 (POLICY_LIMITS.prefixValueLength)']);
 });
 
 tap.test('--json prints the errors as one JSON array, the summary on stderr', async (t) => {

@@ -237,7 +237,8 @@ export const vigil_lpm_key = {
   sizeof: 260,
   offsetof: {
     prefixlen: 0,
-    data: 4,
+    id: 4,
+    data: 8,
   },
 } as const;
 
@@ -285,9 +286,8 @@ export const vigil_config_limits = {
   VIGIL_SEL_ARGS_MAX: 8,
   VIGIL_SEL_PIDS_MAX: 4,
   VIGIL_SEL_BINS_MAX: 4,
-  VIGIL_LPM_FILTERS_MAX: 255,
   VIGIL_STRING_KEY_MAX: 256,
-  VIGIL_LPM_DATA_MAX: 256,
+  VIGIL_LPM_DATA_MAX: 252,
 } as const;
 
 export const vigil_arg_kind = {

@@ -57,6 +57,40 @@ static long args_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* Does any selector filter on the process? Read from rodata, so the
+ * verifier resolves it and drops the code a hook does not need. */
+static __always_inline bool has_process_filters(void)
+{
+	bool has = false;
+
+#pragma unroll
+	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++)
+		if (i < vigil_hook.nselectors && (vigil_hook.selectors[i].npids || vigil_hook.selectors[i].nbins))
+			has = true;
+	return has;
+}
+
+/* The selectors whose process filters (matchPIDs, matchBinaries) pass, one bit each. */
+static __always_inline __u32 process_pass(struct vigil_generic_scratch *s, struct select_ctx *c)
+{
+	if (!has_process_filters())
+		return ~0u;
+	if (needs_binary())
+		load_binary(s, c->tgid);
+	bpf_loop(vigil_hook.nselectors, process_step, c, 0);
+	return c->pass;
+}
+
+/* The first of those selectors whose matchArgs pass; -1: none. One
+ * selector is checked inline, more through bpf_loop. */
+static __always_inline __s32 args_match(struct vigil_generic_scratch *s, struct select_ctx *c)
+{
+	if (vigil_hook.nselectors == 1)
+		return (c->pass & 1) && args_ok(s, 0) ? 0 : -1;
+	bpf_loop(vigil_hook.nselectors, args_step, c, 0);
+	return c->matched;
+}
+
 /* raw[k]: the raw value of vigil_hook.args[k]. Returns what the hook returns (0, or Override's error). */
 static __always_inline long vigil_generic_run(__u64 *raw)
 {
@@ -68,20 +102,23 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 	if (!s)
 		return 0;
 	if (vigil_hook.nselectors) {
-		if (needs_binary())
-			load_binary(s, c.tgid);
-		bpf_loop(vigil_hook.nselectors, process_step, &c, 0);
+		c.pass = process_pass(s, &c);
 		if (!c.pass)
 			return 0;
 	}
-
 	size = read_args(s, raw);
+	if (vigil_hook.nselectors) {
+		c.matched = args_match(s, &c);
+		if (c.matched < 0)
+			return 0;
+	}
+
+	/* Matched: the record's header fields. */
 	vigil_process_id_of(c.tgid, &s->msg.proc);
 	s->msg.tid = (__u32)pid_tgid;
 	s->msg.hook_id = vigil_hook.hook_id;
 	s->msg.pad0 = 0;
 	s->msg.pad1 = 0;
-
 	if (!vigil_hook.nselectors) {
 		s->msg.action = VIGIL_ACTION_POST;
 		s->msg.selector = 0;
@@ -89,9 +126,6 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 		emit(s, size);
 		return 0;
 	}
-	bpf_loop(vigil_hook.nselectors, args_step, &c, 0);
-	if (c.matched < 0)
-		return 0;
 	return act(s, size, c.matched);
 }
 

@@ -18,9 +18,8 @@ enum vigil_config_limits {
 	VIGIL_SEL_ARGS_MAX = 8,       /* matchArgs filters per selector */
 	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
 	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries filters per selector */
-	VIGIL_LPM_FILTERS_MAX = 255,  /* Prefix / Postfix filters per hook (one id byte) */
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
-	VIGIL_LPM_DATA_MAX = 256,     /* Prefix / Postfix: filter id + up to 255 bytes */
+	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
 };
 
 /* How an argument is read (struct vigil_arg_config.kind). */
@@ -143,10 +142,12 @@ struct vigil_string_key {
 	char s[VIGIL_STRING_KEY_MAX];
 };
 
-/* Key of the Prefix and Postfix LPM tries: prefixlen = 8 * (1 + bytes);
- * data[0] is the filter id; Postfix values and lookups are reversed. */
+/* Key of the Prefix and Postfix LPM tries: prefixlen = 8 * (4 + bytes),
+ * covering the filter id and the bytes; Postfix values and lookups are
+ * reversed. The bytes start 8-aligned, so lookups fill them a word at a time. */
 struct vigil_lpm_key {
 	__u32 prefixlen;
+	__u32 id;
 	__u8 data[VIGIL_LPM_DATA_MAX];
 };
 

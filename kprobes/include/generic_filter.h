@@ -54,17 +54,34 @@ static __noinline bool str_equal(struct vigil_generic_scratch *s, __u16 id, __u3
 	return bpf_map_lookup_elem(&vigil_str_eq, &s->skey) != NULL;
 }
 
+/* Copies VIGIL_LPM_DATA_MAX bytes from data[off] to lkey.data a word at a
+ * time, cheaper than a helper call; bytes past prefixlen are ignored. */
+static __always_inline void lkey_fill(struct vigil_generic_scratch *s, __u64 off)
+{
+	const __u64 *src;
+	__u64 *dst = __builtin_assume_aligned(s->lkey.data, 8);
+
+	_Static_assert(VIGIL_LPM_DATA_MAX % 8 == 4, "lkey copy: words and a tail");
+	asm volatile("" : "+r"(off)); /* keep the check on the register the loads use */
+	if (off > BIN_OFF)
+		return;
+	src = __builtin_assume_aligned(&s->data[off], 8); /* x86 loads need no alignment */
+#pragma unroll
+	for (int w = 0; w < VIGIL_LPM_DATA_MAX / 8; w++)
+		dst[w] = src[w];
+	*(__u32 *)&dst[VIGIL_LPM_DATA_MAX / 8] = *(const __u32 *)&src[VIGIL_LPM_DATA_MAX / 8];
+}
+
 /* Prefix: does a value of the filter start the bytes at data[off]? */
 static __noinline bool str_prefix(struct vigil_generic_scratch *s, __u16 id, __u32 off, __u32 len)
 {
-	__u64 n = len < VIGIL_LPM_DATA_MAX - 1 ? len : VIGIL_LPM_DATA_MAX - 1;
+	__u32 n = len < VIGIL_LPM_DATA_MAX ? len : VIGIL_LPM_DATA_MAX;
 
 	if (off > BIN_OFF)
 		return false;
-	BOUND(n, 255);
-	s->lkey.prefixlen = 8 * (n + 1);
-	s->lkey.data[0] = id;
-	bpf_probe_read_kernel(&s->lkey.data[1], n, &s->data[off]);
+	s->lkey.prefixlen = 8 * (sizeof(s->lkey.id) + n);
+	s->lkey.id = id;
+	lkey_fill(s, off);
 	return bpf_map_lookup_elem(&vigil_str_prefix, &s->lkey) != NULL;
 }
 
@@ -73,16 +90,18 @@ struct reverse_ctx {
 	__u32 n;
 };
 
-/* Copies data[end - 1 - i] to lkey.data[1 + i]. */
+/* Copies data[end - 1 - i] to lkey.data[i]. */
 static long reverse_step(__u32 i, void *ctx)
 {
 	struct reverse_ctx *c = ctx;
 	struct vigil_generic_scratch *s = generic_scratch();
-	__u32 from = c->end - 1 - i;
+	__u64 from = c->end - 1 - i, to = i;
 
-	if (!s || i >= c->n || from >= sizeof(s->data))
+	/* Keep the bound checks on the registers the copy uses. */
+	asm volatile("" : "+r"(from), "+r"(to));
+	if (!s || i >= c->n || from >= sizeof(s->data) || to >= VIGIL_LPM_DATA_MAX)
 		return 1;
-	s->lkey.data[(1 + i) & (VIGIL_LPM_DATA_MAX - 1)] = s->data[from];
+	s->lkey.data[to] = s->data[from];
 	return 0;
 }
 
@@ -91,9 +110,9 @@ static __noinline bool str_postfix(struct vigil_generic_scratch *s, __u16 id, __
 {
 	struct reverse_ctx c = { .end = off + len };
 
-	c.n = len < VIGIL_LPM_DATA_MAX - 1 ? len : VIGIL_LPM_DATA_MAX - 1;
-	s->lkey.prefixlen = 8 * (c.n + 1);
-	s->lkey.data[0] = id;
+	c.n = len < VIGIL_LPM_DATA_MAX ? len : VIGIL_LPM_DATA_MAX;
+	s->lkey.prefixlen = 8 * (sizeof(s->lkey.id) + c.n);
+	s->lkey.id = id;
 	bpf_loop(c.n, reverse_step, &c, 0);
 	return bpf_map_lookup_elem(&vigil_str_postfix, &s->lkey) != NULL;
 }

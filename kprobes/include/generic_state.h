@@ -32,7 +32,7 @@ struct vigil_generic_scratch {
 	__u32 off[VIGIL_HOOK_ARGS_MAX];        /* where each arg's bytes start in data */
 	struct vigil_int_key ikey;
 	struct vigil_string_key skey;
-	struct vigil_lpm_key lkey;
+	struct vigil_lpm_key lkey __attribute__((aligned(8)));
 	struct vigil_rate_key rkey;
 	__u32 bin_len; /* full length of the binary path; 0: unknown */
 	__u32 pad0;

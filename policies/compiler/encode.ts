@@ -47,12 +47,12 @@
 //    vigil_str_eq       hash     key 260 bytes: u16 id, u16 len, char s[256]
 //                                zero-padded (Equal/NotEqual on strings and
 //                                paths, matchBinaries In/NotIn)
-//    vigil_str_prefix   LPM trie key 260 bytes: u32 prefixlen = 8 * (1 + len),
-//                                u8 id, the bytes, zero-padded (Prefix)
+//    vigil_str_prefix   LPM trie key 264 bytes: u32 prefixlen = 8 * (4 + len),
+//                                u32 id, the bytes, zero-padded (Prefix)
 //    vigil_str_postfix  LPM trie the same, the bytes reversed (Postfix)
 //
-//    Ids count from 1 per hook: hash-map filters up to 65535, LPM filters
-//    (one id byte) up to 255.
+//    Ids count from 1 per hook, one sequence for all map-backed filters,
+//    up to 65535.
 //
 // Within a selector the filters AND; the first selector that matches acts.
 // Its action byte is the strongest it takes: override > sigkill > signal >
@@ -102,10 +102,9 @@ export interface EncodedHook {
   postfix: MapEntry[];
 }
 
-/** Filter ids, per hook: hash-map filters and LPM filters count apart. */
+/** The next map-backed filter id of a hook. */
 interface Ids {
-  hash: number;
-  lpm: number;
+  next: number;
 }
 
 export interface EncodeContext {
@@ -150,7 +149,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
-  const ids: Ids = { hash: 1, lpm: 1 };
+  const ids: Ids = { next: 1 };
   plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, `${where}.selectors[${i}]`));
   return out;
 }
@@ -243,15 +242,15 @@ function oneValue(op: number, values: bigint[], signed: boolean): bigint {
   return values.reduce((a, v) => a | v, 0n);
 }
 
-function nextHashId(ids: Ids, where: string): number {
-  const id = ids.hash++;
+function nextId(ids: Ids, where: string): number {
+  const id = ids.next++;
   if (id > 0xffff) throw invalid(where, 'more than 65535 map-backed filters in one hook');
   return id;
 }
 
 /** Adds integers (as 64-bit patterns) to the integer map under a new filter id; returns the id. */
 function intValues(out: EncodedHook, values: bigint[], ids: Ids, where: string): number {
-  const id = nextHashId(ids, where);
+  const id = nextId(ids, where);
   for (const v of values) out.intEq.push({ key: intKey(id, v), value: Buffer.from([1]) });
   return id;
 }
@@ -282,8 +281,7 @@ function intValue(v: string, type: ArgType, where: string): bigint {
 /** Adds the values to the string maps under a new filter id; returns the id. */
 function stringValues(out: EncodedHook, op: number, values: string[], ids: Ids, where: string): number {
   const hashed = op === OP.VIGIL_FOP_EQ || op === OP.VIGIL_FOP_NEQ;
-  const id = hashed ? nextHashId(ids, where) : ids.lpm++;
-  if (!hashed && id > C.VIGIL_LPM_FILTERS_MAX) throw invalid(where, `more than ${C.VIGIL_LPM_FILTERS_MAX} Prefix and Postfix filters in one hook`);
+  const id = nextId(ids, where);
   const one = Buffer.from([1]);
   for (const v of values) {
     const bytes = Buffer.from(v);
@@ -291,7 +289,7 @@ function stringValues(out: EncodedHook, op: number, values: string[], ids: Ids, 
       limit(where, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_STRING_KEY_MAX);
       out.eq.push({ key: stringKey(id, bytes), value: one });
     } else {
-      limit(where, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_LPM_DATA_MAX - 1);
+      limit(where, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_LPM_DATA_MAX);
       const reversed = op === OP.VIGIL_FOP_POSTFIX || op === OP.VIGIL_FOP_NOT_POSTFIX;
       (reversed ? out.postfix : out.prefix).push({ key: lpmKey(id, reversed ? Buffer.from(bytes).reverse() : bytes), value: one });
     }
@@ -311,9 +309,9 @@ export function stringKey(id: number, bytes: Buffer): Buffer {
 export function lpmKey(id: number, bytes: Buffer): Buffer {
   const K = L.vigil_lpm_key;
   const k = Buffer.alloc(K.sizeof);
-  k.writeUInt32LE(8 * (1 + bytes.length), K.offsetof.prefixlen);
-  k.writeUInt8(id, K.offsetof.data);
-  bytes.copy(k, K.offsetof.data + 1);
+  k.writeUInt32LE(8 * (4 + bytes.length), K.offsetof.prefixlen);
+  k.writeUInt32LE(id, K.offsetof.id);
+  bytes.copy(k, K.offsetof.data);
   return k;
 }
 

@@ -24,6 +24,8 @@ export const POLICY_LIMITS = {
   inlineValuesPerMatch: 64,
   /** Bytes of one string value (argument strings and binary paths). */
   stringValueLength: 255,
+  /** Bytes of one Prefix or Postfix value: an LPM trie key holds 256 bytes, the filter id included. */
+  prefixValueLength: 252,
   /** matchPIDs filters per selector (slots in the selector bytes). */
   pidFiltersPerSelector: 4,
   /** matchBinaries filters per selector (slots in the selector bytes). */

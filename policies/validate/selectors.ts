@@ -4,12 +4,12 @@ import type { BinarySelector, KProbeSelector, TracingPolicySpec } from '../types
 import { checkActions } from './actions.js';
 import type { Finding } from './errors.js';
 import type { Hook } from './hooks.js';
-import { overLimit, POLICY_LIMITS } from './limits.js';
+import { overLimit } from './limits.js';
 import { checkMatchArg } from './match-args.js';
 import { CAPABILITIES, NAMESPACES } from './names.js';
 import type { PathSeg } from './path.js';
 import { hint } from './suggest.js';
-import { needValues } from './values.js';
+import { needValues, stringProblem } from './values.js';
 
 export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], spec: TracingPolicySpec, out: Finding[]): void {
   for (const field of ['matchArgs', 'matchReturnArgs'] as const) {
@@ -66,9 +66,8 @@ function checkBinaries(b: BinarySelector, path: PathSeg[], out: Finding[]): void
   if (!needValues(b.values, path, out)) return;
   overLimit(out, [...path, 'values'], b.values.length, 'mapValuesPerMatch', 'binaries');
   b.values.forEach((v, j) => {
-    const bytes = Buffer.byteLength(v);
-    const limit = POLICY_LIMITS.stringValueLength;
-    if (bytes > limit) out.push({ path: [...path, 'values', j], message: `value is ${bytes} bytes long; Vigil's limit is ${limit} (POLICY_LIMITS.stringValueLength)` });
+    const tooLong = stringProblem(v, b.operator);
+    if (tooLong) out.push({ path: [...path, 'values', j], message: tooLong });
     else if ((b.operator === 'In' || b.operator === 'NotIn') && !v.startsWith('/')) {
       out.push({ path: [...path, 'values', j], severity: 'warning', message: `${JSON.stringify(v)} is not an absolute path; ${b.operator} compares the whole path of the executed file` });
     }

@@ -60,10 +60,14 @@ function named(v: string, names: string[], what: string): string | undefined {
   return `unknown ${what} ${JSON.stringify(v)}${hint(v, names, 0)}`;
 }
 
-function stringProblem(v: string): string | undefined {
+const AFFIX_OPS: ReadonlySet<string> = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
+
+/** Why a string value is too long for operator op, or undefined. */
+export function stringProblem(v: string, op: string): string | undefined {
   const bytes = Buffer.byteLength(v);
-  const limit = POLICY_LIMITS.stringValueLength;
-  return bytes > limit ? `value is ${bytes} bytes long; Vigil's limit is ${limit} (POLICY_LIMITS.stringValueLength)` : undefined;
+  const name = AFFIX_OPS.has(op) ? 'prefixValueLength' : 'stringValueLength';
+  const limit = POLICY_LIMITS[name];
+  return bytes > limit ? `value is ${bytes} bytes long; Vigil's limit for ${op} is ${limit} (POLICY_LIMITS.${name})` : undefined;
 }
 
 /** Why value `v` does not fit operator `op` on an arg of type `type`, or undefined. */
@@ -82,12 +86,12 @@ export function valueProblem(op: ArgOperator, type: ArgType, v: string): string 
     case 'InRange': case 'NotInRange': case 'InMap': case 'NotInMap':
       return rangeProblem(v, (x) => intProblem(x, type));
     case 'Equal': case 'NotEqual':
-      if (!isIntType(type)) return stringProblem(v);
+      if (!isIntType(type)) return stringProblem(v, op);
       if (type === 'capability' && v.startsWith('CAP_')) return named(v, CAPABILITIES, 'capability');
       if ((type === 'syscall64' && /^[a-z_][a-z0-9_]*$/.test(v)) || (type === 'bpf_cmd' && /^BPF_[A-Z_]+$/.test(v))) return undefined;
       return intProblem(v, type);
     default:
-      return stringProblem(v);
+      return stringProblem(v, op);
   }
 }
 

@@ -59,14 +59,14 @@ t.test('struct vigil_hook_config, field by field', async (t) => {
   x.set([1, 8, 0, 2], ARG(2)); // uint64
   // selectors[0]
   x.set([2, 1, 1], SEL(0)); // nargs, npids, nbins
-  x.set([1, 3, 1, 0], AF(0, 0)); // arg 1, PREFIX, LPM id 1
-  x.set([0, 1, 1, 0], AF(0, 1)); // arg 0, EQ, hash id 1 (values in vigil_int_eq)
-  x.set([2, 1, 2, 0], PF(0, 0)); // NEQ, followForks, hash id 2
-  x.set([1, 0, 3, 0], BF(0, 0)); // EQ, hash id 3
+  x.set([1, 3, 1, 0], AF(0, 0)); // arg 1, PREFIX, id 1 (values in vigil_str_prefix)
+  x.set([0, 1, 2, 0], AF(0, 1)); // arg 0, EQ, id 2 (values in vigil_int_eq)
+  x.set([2, 1, 3, 0], PF(0, 0)); // NEQ, followForks, id 3
+  x.set([1, 0, 4, 0], BF(0, 0)); // EQ, id 4
   x.set([2, 1, 9, 0], ACT(0)); // sigkill, post, SIGKILL, no override
   // selectors[1]
   x.set([4, 0, 0], SEL(1));
-  x.set([1, 5, 2, 0], AF(1, 0)); // arg 1, POSTFIX, LPM id 2
+  x.set([1, 5, 5, 0], AF(1, 0)); // arg 1, POSTFIX, id 5
   x.set([2, 9, 0, 0], AF(1, 1)); // arg 2, MASK: 0x1 | 0x2
   x.writeBigUInt64LE(3n, AF(1, 1) + 8);
   x.set([0, 7, 0, 0], AF(1, 2)); // arg 0, GT: the smallest, signed
@@ -91,25 +91,25 @@ t.test('value lists go to the maps under their filter id', async (t) => {
     k.writeBigInt64LE(v, 8);
     return k;
   };
-  t.same(e.intEq, [intKey(1, -100n), intKey(1, 3n), intKey(2, 1n), intKey(2, 2n)].map((key) => ({ key, value: one })),
+  t.same(e.intEq, [intKey(2, -100n), intKey(2, 3n), intKey(3, 1n), intKey(3, 2n)].map((key) => ({ key, value: one })),
     'Equal on an int (sign-extended) and the pids of matchPIDs');
 
   const eq = Buffer.alloc(260);
-  eq.writeUInt16LE(3, 0);
+  eq.writeUInt16LE(4, 0);
   eq.writeUInt16LE(8, 2);
   eq.write('/bin/cat', 4);
   t.same(e.eq, [{ key: eq, value: one }], 'In: hash key, zero-padded');
 
   const prefix = Buffer.alloc(260);
-  prefix.writeUInt32LE(8 * (1 + 5), 0);
-  prefix.writeUInt8(1, 4);
-  prefix.write('/tmp/', 5);
-  t.same(e.prefix, [{ key: prefix, value: one }], 'Prefix: LPM key, prefixlen covers the id byte');
+  prefix.writeUInt32LE(8 * (4 + 5), 0);
+  prefix.writeUInt32LE(1, 4);
+  prefix.write('/tmp/', 8);
+  t.same(e.prefix, [{ key: prefix, value: one }], 'Prefix: LPM key, prefixlen covers the id');
 
   const postfix = Buffer.alloc(260);
-  postfix.writeUInt32LE(8 * (1 + 3), 0);
-  postfix.writeUInt8(2, 4);
-  postfix.write('os.', 5);
+  postfix.writeUInt32LE(8 * (4 + 3), 0);
+  postfix.writeUInt32LE(5, 4);
+  postfix.write('os.', 8);
   t.same(e.postfix, [{ key: postfix, value: one }], 'Postfix: reversed');
 });
 
