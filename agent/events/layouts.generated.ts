@@ -287,6 +287,7 @@ export const vigil_config_limits = {
   VIGIL_SEL_PIDS_MAX: 4,
   VIGIL_SEL_BINS_MAX: 4,
   VIGIL_STRING_KEY_MAX: 256,
+  VIGIL_SYSCALLS_MAX: 512,
   VIGIL_LPM_DATA_MAX: 252,
 } as const;
 

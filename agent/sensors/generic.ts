@@ -6,11 +6,13 @@
 // records flow through its reader. close() detaches and frees the slot.
 //
 //   choose mechanism -> encode -> open, configure, load -> fill maps -> attach
+//   (syscall_dispatch: routed by the sys_enter dispatcher instead of attached)
 import { BpfObject } from '../loader/object.js';
 import { BpfMap } from '../loader/map.js';
 import { bpfObjectPath } from '../loader/paths.js';
 import type { SharedMaps } from '../loader/shared-maps.js';
 import { CounterSlots } from './counters.js';
+import type { DispatchSlot, SyscallDispatch } from './syscall-dispatch.js';
 import { tracepointDir, tracepointFields } from './tracepoint-format.js';
 import { NotSupportedError, VigilError } from '../errors.js';
 import type { FeatureResult } from '../probe/features.js';
@@ -19,6 +21,7 @@ import { encodeHook, type EncodedHook, type TracepointField } from '../../polici
 import { hookName, type HookPlan } from '../../policies/compiler/plan.js';
 
 const PROGRAMS: Record<Mechanism, { object: string; program: string }> = {
+  syscall_dispatch: { object: 'generic_syscall', program: 'vigil_generic_syscall' },
   tracepoint: { object: 'generic_tracepoint', program: 'vigil_generic_tp' },
   kprobe: { object: 'generic_kprobe', program: 'vigil_generic_kprobe' },
   fentry: { object: 'generic_fentry', program: 'vigil_generic_fentry' },
@@ -43,6 +46,8 @@ export interface GenericHookContext {
   shared: SharedMaps;
   slots: CounterSlots;
   features: Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
+  /** Routes syscalls to syscall_dispatch hooks. */
+  dispatch: SyscallDispatch;
 }
 
 export const targetName = (t: MechanismTarget): string =>
@@ -51,6 +56,7 @@ export const targetName = (t: MechanismTarget): string =>
 export class GenericHook {
   private obj?: BpfObject;
   private slot?: number;
+  private route?: DispatchSlot;
   readonly state: GenericHookState;
 
   private constructor(readonly plan: HookPlan, readonly choice: MechanismChoice, private readonly ctx: GenericHookContext) {
@@ -111,7 +117,8 @@ export class GenericHook {
     this.ctx.shared.prepare(obj);
     this.loadObject(obj);
     fillMaps(obj, encoded);
-    if ('subsystem' in t) obj.attachTracepoint(program, t.subsystem, t.event);
+    if (this.choice.mechanism === 'syscall_dispatch') this.route = this.ctx.dispatch.add(this.choice.syscallNr!, obj.programFd(program));
+    else if ('subsystem' in t) obj.attachTracepoint(program, t.subsystem, t.event);
     else if (this.choice.mechanism === 'kprobe') obj.attachKprobe(program, targetName(t));
     else obj.attach([program]);
     this.state.state = 'attached';
@@ -137,6 +144,8 @@ export class GenericHook {
   }
 
   close(): void {
+    this.route?.release();
+    this.route = undefined;
     this.obj?.close();
     this.obj = undefined;
     if (this.slot !== undefined) this.ctx.slots.release(this.slot, 1);

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { SharedMaps } from '../loader/shared-maps.js';
 import type { CounterSlots } from './counters.js';
 import { GenericHook, targetName, type GenericHookState } from './generic.js';
+import { SyscallDispatch } from './syscall-dispatch.js';
 import { probeFeatures, type FeatureResult } from '../probe/features.js';
 import { planActions, type HookPlan } from '../../policies/compiler/plan.js';
 import type { PolicyHook } from '../enrich/policy-events.js';
@@ -18,6 +19,7 @@ export class HookRegistry {
   private readonly plans = new Map<number, PolicyHook>();
   private nextId = 1;
   private features?: FeatureResult[];
+  private readonly dispatch = new SyscallDispatch();
 
   constructor(
     private readonly shared: SharedMaps,
@@ -31,7 +33,7 @@ export class HookRegistry {
   load(plan: HookPlan): GenericHookState {
     this.features ??= probeFeatures();
     const hookId = this.nextId++;
-    const hook = GenericHook.load(plan, { hookId, shared: this.shared, slots: this.slots, features: this.features });
+    const hook = GenericHook.load(plan, { hookId, shared: this.shared, slots: this.slots, features: this.features, dispatch: this.dispatch });
     this.hooks.set(hookId, hook);
     this.plans.set(hookId, { plan, functionName: hook.functionName });
     this.log.info({ hook: hook.state }, 'hook attached');
@@ -76,5 +78,6 @@ export class HookRegistry {
 
   close(): void {
     for (const id of [...this.hooks.keys()]) this.unload(id);
+    this.dispatch.close();
   }
 }

@@ -19,6 +19,7 @@ enum vigil_config_limits {
 	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
 	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries filters per selector */
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
+	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
 };
 

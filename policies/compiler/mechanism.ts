@@ -1,8 +1,10 @@
 // Chooses how a hook runs in this kernel, from the probed features
 // (agent/probe/features.ts), and says why, as data:
 //
-//   kprobe hook      kprobe; else fentry; with `syscall: true`, else the
-//                    syscalls/sys_enter_<name> tracepoint
+//   kprobe hook      kprobe; else fentry; with `syscall: true`, else
+//                    raw_syscalls/sys_enter through Vigil's dispatcher
+//                    (x86-64, tp_btf), else the syscalls/sys_enter_<name>
+//                    tracepoint
 //   kprobe+Override  fmod_ret, or refused (bpf_override_return is not used)
 //   tracepoint hook  tracepoint (Override refused)
 //   lsm hook         BPF LSM, or refused
@@ -14,8 +16,9 @@ import type { FeatureResult } from '../../agent/probe/features.js';
 import { NotSupportedError } from '../../agent/errors.js';
 import { hookName, planActions, type HookPlan } from './plan.js';
 import { syscallName } from './syscall-names.js';
+import { X64_SYSCALL_NUMBERS } from './syscall-numbers.generated.js';
 
-export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'tracepoint' | 'lsm';
+export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm';
 
 export type MechanismTarget =
   | { function: string }
@@ -34,6 +37,8 @@ export interface MechanismChoice {
   syscall: boolean;
   /** The function name events report (Tetragon's function_name): __x64_sys_openat for syscalls. */
   functionName?: string;
+  /** syscall_dispatch: the syscall's number. */
+  syscallNr?: number;
 }
 
 type Features = Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
@@ -90,6 +95,11 @@ export function chooseMechanism(plan: HookPlan, features: Features, arch: string
       if (has(features, 'kprobes')) return choice('kprobe', { function: fn }, `kprobe on ${fn}`, 'kprobes', extra);
       const passed = `${why(features, 'kprobes')}; ${why(features, 'fentry')}`;
       if (has(features, 'fentry')) return choice('fentry', { function: fn }, `fentry on ${fn} (${why(features, 'kprobes')})`, 'fentry', extra);
+      const nr = sc && arch === 'x64' ? X64_SYSCALL_NUMBERS[sc.name] : undefined;
+      if (nr !== undefined && has(features, 'tp_btf')) {
+        return choice('syscall_dispatch', { subsystem: 'raw_syscalls', event: 'sys_enter' },
+          `syscall hook on raw_syscalls/sys_enter, dispatched by syscall number ${nr} (${passed})`, 'tp_btf', { ...extra, syscallNr: nr });
+      }
       if (sc && has(features, 'tracepoints')) {
         const event = `sys_enter_${sc.name}`;
         return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall hook on tracepoint syscalls/${event} (${passed})`, 'tracepoints', extra);

@@ -4,7 +4,7 @@ import { chooseMechanism } from '../../policies/compiler/mechanism.js';
 import { syscallName } from '../../policies/compiler/syscall-names.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
 
-const ALL = ['tracepoints', 'kprobes', 'fentry', 'fmod_ret', 'bpf_lsm', 'bpf_send_signal'];
+const ALL = ['tracepoints', 'tp_btf', 'kprobes', 'fentry', 'fmod_ret', 'bpf_lsm', 'bpf_send_signal'];
 const features = (works: string[]) => ALL.map((f) => ({ feature: f, works: works.includes(f), reason: works.includes(f) ? undefined : 'load failed: EPERM' }));
 const HOST = features(['tracepoints', 'bpf_send_signal']);
 const STOCK = features(ALL);
@@ -30,7 +30,14 @@ t.test('a syscall kprobe runs as a kprobe when the kernel has kprobes', async (t
   });
 });
 
-t.test('without kprobes or fentry a syscall kprobe falls back to its sys_enter tracepoint, and says why', async (t) => {
+t.test('without kprobes or fentry a syscall kprobe goes through the sys_enter dispatcher, by syscall number', async (t) => {
+  const c = chooseMechanism(kprobe('sys_openat', true), features(['tracepoints', 'tp_btf']), 'x64');
+  t.match(c, { mechanism: 'syscall_dispatch', target: { subsystem: 'raw_syscalls', event: 'sys_enter' }, syscall: true, syscallNr: 257, functionName: '__x64_sys_openat', features: ['tp_btf'] });
+  t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM/);
+  t.match(chooseMechanism(kprobe('sys_execve', true), features(['tracepoints', 'tp_btf']), 'x64'), { syscallNr: 59 });
+});
+
+t.test('without tp_btf either, a syscall kprobe falls back to its sys_enter tracepoint, and says why', async (t) => {
   const c = chooseMechanism(kprobe('__x64_sys_openat', true), HOST, 'x64');
   t.match(c, { mechanism: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_enter_openat' }, syscall: true, functionName: '__x64_sys_openat' });
   t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM/);

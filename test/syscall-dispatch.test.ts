@@ -1,0 +1,61 @@
+// Syscall hooks on kernels without kprobes or fentry, forced on any kernel
+// by hiding those features from the agent: first through Vigil's
+// raw_syscalls/sys_enter dispatcher (tp_btf, a tail call by syscall
+// number), then, without tp_btf too, on the syscalls/sys_enter_<name>
+// tracepoint. Both deliver the same events; two hooks on one syscall both
+// fire; an unloaded hook stops, and the other keeps firing.
+import t from 'tap';
+import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from './lib/agent.js';
+import { lacking } from './lib/kernel.js';
+import { startPolicyAgent, selector, suiteFeatures, syscallPlan, type PolicyAgent } from './lib/policy-agent.js';
+import { probeFeatures, type FeatureResult } from '../agent/probe/features.js';
+import type { HookPlan } from '../policies/compiler/plan.js';
+
+const CAT = realpathSync('/bin/cat');
+const ARGS: HookPlan['args'] = [{ index: 1, type: 'string' }];
+
+const skip = await lacking(['tp_btf', 'tracepoints', 'ring_buffer', 'bpf_loop']);
+const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-dispatch-')));
+for (const d of ['watched', 'other']) mkdirSync(join(dir, d));
+for (const f of ['watched/a.txt', 'other/b.txt']) writeFileSync(join(dir, f), `${f}\n`);
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+/** This kernel's features, less those named. */
+function without(hidden: string[]): FeatureResult[] {
+  return (suiteFeatures() ?? probeFeatures()).map((f) => (hidden.includes(f.feature) ? { ...f, works: false, reason: 'hidden by the test' } : f));
+}
+
+const plan = (name: string, prefix: string): HookPlan =>
+  syscallPlan('sys_openat', ARGS, [selector({ matchArgs: [{ index: 1, operator: 'Prefix', values: [prefix] }] })], name);
+
+async function opens(p: PolicyAgent, policy: string, file: string): Promise<number> {
+  const r = await runCommand(CAT, [file]);
+  await p.waitFor((ev) => ev.process_exit?.process.pid === r.pid, `exit of cat ${file}`);
+  return p.events().filter((ev) => ev.process_kprobe?.policy_name === policy && ev.process_kprobe.process.pid === r.pid).length;
+}
+
+for (const [mechanism, hidden] of [['syscall_dispatch', ['kprobes', 'fentry']], ['tracepoint', ['kprobes', 'fentry', 'tp_btf']]] as const) {
+  t.test(`${mechanism}: two hooks on openat filter apart, and unload apart`, { skip }, async (t) => {
+    const p = await startPolicyAgent({ features: without([...hidden]) });
+    t.teardown(() => p.stop());
+    const a = p.agent.loadHook(plan('watched', `${dir}/watched/`));
+    const b = p.agent.loadHook(plan('all', `${dir}/`));
+    t.equal(a.mechanism, mechanism, a.reason);
+    t.equal(b.mechanism, mechanism);
+    if (mechanism === 'syscall_dispatch') t.match(a.reason, /dispatched by syscall number 257/);
+
+    t.equal(await opens(p, 'watched', join(dir, 'watched/a.txt')), 1, 'the first hook sees the watched open');
+    t.equal(await opens(p, 'all', join(dir, 'watched/a.txt')), 1, 'the second hook on the same syscall too');
+    t.equal(await opens(p, 'watched', join(dir, 'other/b.txt')), 0, 'the first hook filters the other open out');
+    t.equal(await opens(p, 'all', join(dir, 'other/b.txt')), 1, 'the second hook keeps it');
+
+    t.ok(p.agent.unloadHook(a.hookId));
+    t.equal(await opens(p, 'watched', join(dir, 'watched/a.txt')), 0, 'the unloaded hook is silent');
+    t.equal(await opens(p, 'all', join(dir, 'watched/a.txt')), 1, 'the other hook still fires');
+    t.ok(p.agent.unloadHook(b.hookId));
+    t.equal(await opens(p, 'all', join(dir, 'watched/a.txt')), 0, 'and stops once unloaded');
+  });
+}
