@@ -87,7 +87,7 @@ t.test('openat with a Prefix on the path and matchBinaries: matching opens are r
   t.same(ours.map((ev) => ev.process_kprobe!.args[1].string_arg), [file], 'another path and another binary gave nothing');
 });
 
-t.test('NotPrefix, Postfix, Equal and GT select what they say', { skip }, async (t) => {
+t.test('NotPrefix, Postfix, NotPostfix, Equal, NotEqual, GT, LT and Mask select what they say', { skip }, async (t) => {
   const watched = join(dir, 'watched/a.txt');
   const secret = join(dir, 'watched/b.secret');
   const other = join(dir, 'other/c.txt');
@@ -98,6 +98,13 @@ t.test('NotPrefix, Postfix, Equal and GT select what they say', { skip }, async 
     { name: 'Equal', hits: [other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'Equal', values: [other, `${watched}x`] }] })]) },
     { name: 'GT (signed)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'GT', values: ['-101'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
     { name: 'GT 0 (AT_FDCWD is negative)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'GT', values: ['0'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'NotPostfix', hits: [watched, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'NotPostfix', values: ['.secret', '.so', '.so.6'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'NotEqual', hits: [watched, secret], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 1, operator: 'NotEqual', values: [other] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'LT (signed)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'LT', values: ['-99'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'LT -100 (not below itself)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'LT', values: ['-100'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    // AT_FDCWD is -100: ...10011100 in two's complement.
+    { name: 'Mask (a bit of -100 is set)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'Mask', values: ['4'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'Mask (no bit of -100 is set)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'Mask', values: ['1', '2'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
   ];
   for (const c of cases) {
     const plan = { ...c.plan, policyName: `case-${c.name.replace(/\W+/g, '-')}` };
