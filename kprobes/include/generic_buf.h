@@ -10,15 +10,18 @@
 #include "generic_state.h"
 
 #define BUF_CHUNKS (ARGS_DATA_MAX / VIGIL_ARG_BYTES_MAX)
+
+/* v = min(v, max) (unsigned, v a __u64) in asm, where the verifier sees it:
+ * clang may otherwise bound a copy and pass on the unbounded value. */
+#define CLAMP(v, max) asm volatile("if %[x] <= %[m] goto +1\n\t%[x] = %[m]" : [x] "+r"(v) : [m] "i"(max))
 #define IOVEC_MAX 32 /* iovec entries read; later ones count as truncated */
 
 /* Copies n bytes (at most VIGIL_ARG_BYTES_MAX) from src to data[pos]. */
-static __always_inline bool buf_chunk(struct vigil_generic_scratch *s, __u32 pos, const void *src, __u32 n)
+static __always_inline bool buf_chunk(struct vigil_generic_scratch *s, __u32 pos, const void *src, __u64 n)
 {
 	char *dst = &s->data[pos & ARGS_DATA_MASK];
 
-	if (n > VIGIL_ARG_BYTES_MAX)
-		n = VIGIL_ARG_BYTES_MAX;
+	CLAMP(n, VIGIL_ARG_BYTES_MAX);
 	if (!bpf_probe_read_user(dst, n, src))
 		return true;
 	return !bpf_probe_read_kernel(dst, n, src);
@@ -65,7 +68,6 @@ static __always_inline __u32 put_char_buf(struct vigil_generic_scratch *s, const
 	want = (__u64)size < limit ? size : limit;
 	if (want < (__u64)size)
 		*flags |= VIGIL_ARG_TRUNCATED;
-#pragma unroll
 	for (int i = 0; i < BUF_CHUNKS; i++) {
 		__u32 n = want - done;
 

@@ -88,6 +88,7 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 	struct select_ctx c = { .tgid = pid_tgid >> 32, .matched = -1 };
 	struct vigil_ret_saved *e;
 	__u32 pos = 0;
+	__u64 n;
 
 	if (!s)
 		return;
@@ -137,9 +138,9 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 	__builtin_memcpy(e->off, s->off, sizeof(e->off));
 	__builtin_memcpy(e->len, s->msg.arg_len, sizeof(e->len));
 	__builtin_memcpy(e->flags, s->msg.arg_flags, sizeof(e->flags));
-	if (pos > ARGS_DATA_MAX)
-		pos = ARGS_DATA_MAX;
-	bpf_probe_read_kernel(e->data, pos, s->data);
+	n = pos;
+	CLAMP(n, ARGS_DATA_MAX);
+	bpf_probe_read_kernel(e->data, n, s->data);
 }
 
 /* Copies len saved bytes at e->data[from] to data[pos], a chunk at a time. */
@@ -148,14 +149,13 @@ static __always_inline void copy_saved(struct vigil_generic_scratch *s, struct v
 {
 	__u32 done = 0;
 
-#pragma unroll
 	for (int i = 0; i < BUF_CHUNKS; i++) {
-		__u32 n = len - done;
+		__u64 n;
 
-		if (!n || done >= len)
+		if (done >= len)
 			break;
-		if (n > VIGIL_ARG_BYTES_MAX)
-			n = VIGIL_ARG_BYTES_MAX;
+		n = len - done;
+		CLAMP(n, VIGIL_ARG_BYTES_MAX);
 		bpf_probe_read_kernel(&s->data[(pos + done) & ARGS_DATA_MASK], n, &e->data[(from + done) & ARGS_DATA_MASK]);
 		done += n;
 	}
