@@ -124,3 +124,24 @@ t.test('capabilities: capability_arg by name, capability sets as 16 hex digits',
   t.same(kprobeArgument({ index: 0, type: 'kernel_cap_t' }, { bytes: v, flags: 0 }), { kernel_cap_t_arg: '0000000000000003' });
   t.same(kprobeArgument({ index: 0, type: 'cap_effective' }, { bytes: v, flags: 0 }), { cap_effective_arg: '0000000000000003' });
 });
+
+t.test('lint: Override on a return probe, a socket returnArgAction and a char_buf without its size are errors naming the field', async (t) => {
+  const { checkSemantics } = await import('../../policies/validate/semantic.js');
+  const policy = {
+    apiVersion: 'cilium.io/v1alpha1', kind: 'TracingPolicy', metadata: { name: 'p' },
+    spec: {
+      kprobes: [{
+        call: 'sys_read', return: true, returnArg: { index: 0, type: 'int' }, returnArgAction: 'TrackSock',
+        args: [{ index: 1, type: 'char_buf' }, { index: 3, type: 'char_iovec', sizeArgIndex: 9 }],
+        selectors: [{ matchActions: [{ action: 'Override', argError: -1 }] }],
+      }],
+    },
+  } as const;
+  const found = checkSemantics(policy as never).map((f) => `${f.path.join('.')}: ${f.message}`);
+  t.match(found.join('\n'), /spec\.kprobes\.0\.returnArgAction: returnArgAction TrackSock is not supported by Vigil yet/);
+  t.match(found.join('\n'), /spec\.kprobes\.0\.selectors\.0\.matchActions\.0\.action: Override is not possible on a return probe/);
+  t.match(found.join('\n'), /spec\.kprobes\.0\.args\.0\.type: char_buf needs sizeArgIndex/);
+  t.match(found.join('\n'), /spec\.kprobes\.0\.args\.1\.sizeArgIndex: sizeArgIndex 9 names arg index 8/);
+  const post = { ...policy, spec: { kprobes: [{ ...policy.spec.kprobes[0], returnArgAction: 'Post', args: [], selectors: [] }] } };
+  t.same(checkSemantics(post as never).filter((f) => (f.severity ?? 'error') === 'error'), [], 'returnArgAction Post is what a return probe does');
+});
