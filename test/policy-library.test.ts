@@ -77,11 +77,13 @@ t.test('commit-creds: exec of a setuid-root binary by an unprivileged user gains
   const SETPRIV = realpathSync('/usr/bin/setpriv');
   const MOUNT = realpathSync('/usr/bin/mount');
   const TRUE = realpathSync('/bin/true');
-  const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+  const SH = realpathSync('/bin/sh');
+  // setpriv keeps its capabilities across the uid change (keep-caps); the exec of sh drops them.
+  const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups', SH, '-c'];
   const states = await withPolicy(join(LIB, 'commit-creds.yaml'), async (agent) => {
-    const drop = await runCommand(SETPRIV, [...nobody, TRUE]);
+    const drop = await runCommand(SETPRIV, [...nobody, `exec ${TRUE}`]);
     t.equal(drop.code, 0, 'setpriv drops to nobody and runs true');
-    const gain = await runCommand(SETPRIV, [...nobody, MOUNT, '--version']);
+    const gain = await runCommand(SETPRIV, [...nobody, `exec ${MOUNT} --version`]);
     t.equal(gain.code, 0, 'nobody runs the setuid-root mount');
     const ev = (await agent.waitFor((e) => e.process_kprobe?.policy_name === 'commit-creds' && e.process_kprobe.process.pid === gain.pid, 'the setuid exec')).process_kprobe!;
     t.equal(ev.function_name, 'commit_creds');
