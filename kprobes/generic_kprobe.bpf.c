@@ -12,19 +12,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline __u64 function_arg(struct pt_regs *ctx, __u8 i)
-{
-	switch (i) {
-	case 0: return PT_REGS_PARM1_CORE(ctx);
-	case 1: return PT_REGS_PARM2_CORE(ctx);
-	case 2: return PT_REGS_PARM3_CORE(ctx);
-	case 3: return PT_REGS_PARM4_CORE(ctx);
-	case 4: return PT_REGS_PARM5_CORE(ctx);
-	case 5: return BPF_CORE_READ(ctx, r9);
-	}
-	return 0;
-}
-
 SEC("kprobe")
 int vigil_generic_kprobe(struct pt_regs *ctx)
 {

@@ -19,6 +19,7 @@ struct vigil_layouts {
 	struct vigil_process_entry process_entry;
 	struct vigil_binary binary;
 	struct vigil_msg_generic generic;
+	struct vigil_cred_arg cred_arg;
 	struct vigil_counter counter;
 	struct vigil_hook_config hook_config;
 	struct vigil_int_key int_key;

@@ -73,6 +73,31 @@ t.test('kernel-integrity: loading a BPF program is reported', { skip: await lack
   t.ok(states[0].hooks.find((h) => h.path === 'spec.kprobes[2]')?.state === 'loaded', 'the bpf() hook is loaded');
 });
 
+t.test('commit-creds: exec of a setuid-root binary by an unprivileged user gains capabilities and is reported; dropping them is not', { skip: await lacking(['kprobes', 'ring_buffer', 'bpf_loop']) }, async (t) => {
+  const SETPRIV = realpathSync('/usr/bin/setpriv');
+  const MOUNT = realpathSync('/usr/bin/mount');
+  const TRUE = realpathSync('/bin/true');
+  const SH = realpathSync('/bin/sh');
+  // setpriv keeps its capabilities across the uid change (keep-caps); the exec of sh drops them.
+  const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups', SH, '-c'];
+  const states = await withPolicy(join(LIB, 'commit-creds.yaml'), async (agent) => {
+    const drop = await runCommand(SETPRIV, [...nobody, `exec ${TRUE}`]);
+    t.equal(drop.code, 0, 'setpriv drops to nobody and runs true');
+    const gain = await runCommand(SETPRIV, [...nobody, `exec ${MOUNT} --version`]);
+    t.equal(gain.code, 0, 'nobody runs the setuid-root mount');
+    const ev = (await agent.waitFor((e) => e.process_kprobe?.policy_name === 'commit-creds' && e.process_kprobe.process.pid === gain.pid, 'the setuid exec')).process_kprobe!;
+    t.equal(ev.function_name, 'commit_creds');
+    t.equal(ev.message, 'credentials gained capabilities');
+    const cred = ev.args[0].process_credentials_arg!;
+    t.equal(ev.args[0].label, 'new');
+    t.match(cred, { uid: 65534, euid: 0, suid: 0, fsuid: 0, gid: 65534, user_ns: { level: 0, ns: { is_host: true } } });
+    t.ok(cred.caps.permitted?.includes('CAP_SYS_ADMIN'), 'the new permitted set has CAP_SYS_ADMIN');
+    await agent.waitFor((e) => e.process_exit?.process.pid === gain.pid, 'exit of mount');
+    t.notOk(agent.events().some((e) => e.process_kprobe?.policy_name === 'commit-creds' && e.process_kprobe.process.pid === drop.pid), 'no event for dropping to nobody');
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
+
 t.test('exec-from-tmp-kill: a binary run from /tmp dies of SIGKILL before printing', { skip: await lacking(['tracepoints', 'bpf_send_signal']) }, async (t) => {
   const dir = mkdtempSync('/tmp/vigil-exec-');
   const victim = join(dir, 'echo');

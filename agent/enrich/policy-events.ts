@@ -7,6 +7,7 @@ import type { KprobeAction, KprobeArgument, TetragonEvent, TetragonProcess, Tetr
 import type { ArgPlan, HookPlan } from '../../policies/compiler/plan.js';
 import { ktimeToRfc3339 } from '../process/clock.js';
 import { vigil_action as A } from '../events/layouts.generated.js';
+import { bytesArgument, capabilityArgument, capsHex, credArgument } from './arg-formats.js';
 
 /** What the agent keeps of a loaded hook to turn its records into events. */
 export interface PolicyHook {
@@ -40,6 +41,13 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'fd': case 'file': out = { file_arg: { path: bytes.toString('utf8') } }; break;
     case 'path': out = { path_arg: { path: bytes.toString('utf8') } }; break;
     case 'linux_binprm': out = { linux_binprm_arg: { path: bytes.toString('utf8') } }; break;
+    case 'char_buf': case 'char_iovec': out = bytesArgument(arg); break;
+    case 'cred': out = credArgument(arg); break;
+    case 'capability': out = capabilityArgument(Number(BigInt.asIntN(32, v))); break;
+    case 'kernel_cap_t': out = { kernel_cap_t_arg: capsHex(v) }; break;
+    case 'cap_inheritable': out = { cap_inheritable_arg: capsHex(v) }; break;
+    case 'cap_permitted': out = { cap_permitted_arg: capsHex(v) }; break;
+    case 'cap_effective': out = { cap_effective_arg: capsHex(v) }; break;
   }
   if (plan.label) out.label = plan.label;
   return out;
@@ -62,8 +70,17 @@ export function policyEvent(cache: ProcessCache, hook: PolicyHook, rec: GenericR
   const time = ktimeToRfc3339(rec.ktime);
   const base = { node_name: cache.nodeName, time };
   switch (plan.kind) {
-    case 'kprobe':
-      return { process_kprobe: { process, parent, function_name: hook.functionName, args, action, policy_name: plan.policyName, ...tail }, ...base };
+    case 'kprobe': {
+      if (!plan.returnArg) return { process_kprobe: { process, parent, function_name: hook.functionName, args, action, policy_name: plan.policyName, ...tail }, ...base };
+      // A return probe's record holds the return value after the args; the actions ran at return.
+      const ret = kprobeArgument(plan.returnArg, rec.args[plan.args.length]);
+      return {
+        process_kprobe: {
+          process, parent, function_name: hook.functionName, args, return: ret, action, policy_name: plan.policyName, return_action: 'KPROBE_ACTION_POST', ...tail,
+        },
+        ...base,
+      };
+    }
     case 'tracepoint':
       return { process_tracepoint: { process, parent, subsys: plan.target.subsystem, event: plan.target.event, args, policy_name: plan.policyName, action, ...tail }, ...base };
     case 'lsm':

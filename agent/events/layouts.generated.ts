@@ -121,6 +121,20 @@ export const vigil_msg_generic = {
   },
 } as const;
 
+export const vigil_cred_arg = {
+  sizeof: 80,
+  offsetof: {
+    creds: 0,
+    caps: 32,
+    securebits: 56,
+    userns_level: 60,
+    userns_uid: 64,
+    userns_gid: 68,
+    userns_inum: 72,
+    pad0: 76,
+  },
+} as const;
+
 export const vigil_counter = {
   sizeof: 16,
   offsetof: {
@@ -137,7 +151,8 @@ export const vigil_arg_config = {
     flags: 2,
     index: 3,
     offset: 4,
-    pad0: 6,
+    size_arg: 6,
+    pad0: 7,
   },
 } as const;
 
@@ -298,12 +313,17 @@ export const vigil_arg_kind = {
   VIGIL_ARG_FILE: 4,
   VIGIL_ARG_PATH: 5,
   VIGIL_ARG_BINPRM: 6,
+  VIGIL_ARG_CHAR_BUF: 20,
+  VIGIL_ARG_CHAR_IOVEC: 21,
+  VIGIL_ARG_CRED: 22,
 } as const;
 
 export const vigil_arg_source_flag = {
   VIGIL_SRC_SIGNED: 1,
   VIGIL_SRC_USER: 2,
   VIGIL_SRC_CTX_FIELD: 4,
+  VIGIL_SRC_RETURN_COPY: 32,
+  VIGIL_SRC_MAX_DATA: 64,
 } as const;
 
 export const vigil_filter_op = {
@@ -316,6 +336,7 @@ export const vigil_filter_op = {
   VIGIL_FOP_GT: 7,
   VIGIL_FOP_LT: 8,
   VIGIL_FOP_MASK: 9,
+  VIGIL_FOP_CAPS_GAINED: 60,
 } as const;
 
 export const vigil_pid_flag = {

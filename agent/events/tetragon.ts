@@ -58,6 +58,21 @@ export interface TetragonProcessStub {
   start_time: string;
 }
 
+/** A user namespace, as Tetragon's UserNamespace. */
+export interface TetragonUserNamespace {
+  level: number;
+  uid: number;
+  gid: number;
+  ns: { inum?: number; is_host?: boolean };
+}
+
+/** A cred arg: Tetragon's ProcessCredentials. */
+export interface TetragonCredentialsArg extends TetragonCredentials {
+  securebits?: string[];
+  caps: TetragonCaps;
+  user_ns: TetragonUserNamespace;
+}
+
 /** One argument of a policy event: exactly one value key, then the label. */
 export interface KprobeArgument {
   int_arg?: number;
@@ -69,6 +84,17 @@ export interface KprobeArgument {
   file_arg?: { path: string; flags?: string };
   path_arg?: { path: string; flags?: string };
   linux_binprm_arg?: { path: string; flags?: string };
+  /** char_buf, char_iovec: base64, as protojson writes bytes. */
+  bytes_arg?: string;
+  /** A buffer cut at the capture limit; orig_size is its full size (a string, as protojson writes uint64). */
+  truncated_bytes_arg?: { bytes_arg: string; orig_size: string };
+  process_credentials_arg?: TetragonCredentialsArg;
+  capability_arg?: { value: number; name?: string };
+  /** Capability sets in hexadecimal, 16 digits. */
+  kernel_cap_t_arg?: string;
+  cap_inheritable_arg?: string;
+  cap_permitted_arg?: string;
+  cap_effective_arg?: string;
   label?: string;
 }
 
@@ -86,6 +112,8 @@ export interface ProcessKprobe extends PolicyEventBase {
   return?: KprobeArgument;
   action: KprobeAction;
   policy_name: string;
+  /** Return probes: the action taken at return. */
+  return_action?: KprobeAction;
   message?: string;
   tags?: string[];
 }

@@ -146,6 +146,12 @@ export class BpfObject {
     return this.keepLink(name, `kprobe ${func}`, () => libbpf.programAttachKprobe(p.ptr, false, func));
   }
 
+  /** Attaches a program (SEC("kretprobe")) to a kernel function's return. */
+  attachKretprobe(name: string, func: string): this {
+    const p = this.program(name);
+    return this.keepLink(name, `kretprobe ${func}`, () => libbpf.programAttachKprobe(p.ptr, true, func));
+  }
+
   private keepLink(name: string, what: string, attach: () => Ptr): this {
     const { value: link, log } = captureMessages(attach);
     if (isNull(link)) throw new VigilError('VIGIL_BPF_ATTACH', `attaching ${name} to ${what} failed: ${describeError(-errno())}`, { log });

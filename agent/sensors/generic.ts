@@ -20,14 +20,24 @@ import { chooseMechanism, type Mechanism, type MechanismChoice, type MechanismTa
 import { encodeHook, type EncodedHook, type TracepointField } from '../../policies/compiler/encode.js';
 import { hookName, type HookPlan } from '../../policies/compiler/plan.js';
 
-const PROGRAMS: Record<Mechanism, { object: string; program: string }> = {
+/** The program of each mechanism; return probes have an entry program beside it. */
+interface Programs { object: string; program: string; entry?: string }
+
+const PROGRAMS: Record<Mechanism, Programs> = {
   syscall_dispatch: { object: 'generic_syscall', program: 'vigil_generic_syscall' },
   tracepoint: { object: 'generic_tracepoint', program: 'vigil_generic_tp' },
   kprobe: { object: 'generic_kprobe', program: 'vigil_generic_kprobe' },
   fentry: { object: 'generic_fentry', program: 'vigil_generic_fentry' },
   fmod_ret: { object: 'generic_fentry', program: 'vigil_generic_fmod_ret' },
   lsm: { object: 'generic_lsm', program: 'vigil_generic_lsm' },
+  kretprobe: { object: 'generic_kretprobe', program: 'vigil_generic_kretprobe', entry: 'vigil_generic_kretprobe_entry' },
+  fexit: { object: 'generic_fexit', program: 'vigil_generic_fexit', entry: 'vigil_generic_fexit_entry' },
 };
+/** A syscall return probe on tracepoints: sys_enter_<name> and sys_exit_<name>. */
+const SYSCALL_RETURN: Programs = { object: 'generic_tracepoint_exit', program: 'vigil_generic_tp_sys_exit', entry: 'vigil_generic_tp_sys_enter' };
+
+const programsOf = (choice: MechanismChoice): Programs =>
+  choice.mechanism === 'tracepoint' && choice.entry ? SYSCALL_RETURN : PROGRAMS[choice.mechanism];
 
 export interface GenericHookState {
   hookId: number;
@@ -62,7 +72,7 @@ export class GenericHook {
   private constructor(readonly plan: HookPlan, readonly choice: MechanismChoice, private readonly ctx: GenericHookContext) {
     this.state = {
       hookId: ctx.hookId, policyName: plan.policyName, hook: hookName(plan), mechanism: choice.mechanism,
-      target: choice.target, reason: choice.reason, program: PROGRAMS[choice.mechanism].program, state: 'closed',
+      target: choice.target, reason: choice.reason, program: programsOf(choice).program, state: 'closed',
     };
   }
 
@@ -87,8 +97,10 @@ export class GenericHook {
     const t = this.choice.target;
     if (this.choice.mechanism !== 'tracepoint' || !('subsystem' in t)) return undefined;
     if (this.choice.syscall) {
-      if (!tracepointDir(t.subsystem, t.event)) {
-        throw new NotSupportedError('syscall tracepoints', `${this.state.hook} falls back to tracepoint ${t.subsystem}/${t.event}, which this kernel does not have`);
+      for (const tp of this.choice.entry && 'subsystem' in this.choice.entry ? [this.choice.entry, t] : [t]) {
+        if (!tracepointDir(tp.subsystem, tp.event)) {
+          throw new NotSupportedError('syscall tracepoints', `${this.state.hook} falls back to tracepoint ${tp.subsystem}/${tp.event}, which this kernel does not have`);
+        }
       }
       return undefined;
     }
@@ -96,14 +108,14 @@ export class GenericHook {
   }
 
   private attach(): void {
-    const { program, object } = PROGRAMS[this.choice.mechanism];
+    const { program, object, entry } = programsOf(this.choice);
     const fields = this.fields();
     this.slot = this.ctx.slots.register(`policy ${this.plan.policyName}`, [{ program, hook: `${this.state.hook} (${this.choice.mechanism} ${targetName(this.choice.target)})` }]);
     const encoded = encodeHook(this.plan, { hookId: this.ctx.hookId, slot: this.slot, choice: this.choice, fields });
     const counters = this.ctx.shared.fd('vigil_counters');
     if (counters !== undefined) CounterSlots.reset(new BpfMap('vigil_counters', counters, 4, 16, true), this.slot);
 
-    const obj = BpfObject.open(bpfObjectPath(object)).selectPrograms([program]);
+    const obj = BpfObject.open(bpfObjectPath(object)).selectPrograms(entry ? [entry, program] : [program]);
     this.obj = obj;
     obj.setMaxEntries('vigil_int_eq', Math.max(1, encoded.intEq.length))
       .setMaxEntries('vigil_str_eq', Math.max(1, encoded.eq.length))
@@ -111,15 +123,22 @@ export class GenericHook {
       .setMaxEntries('vigil_str_postfix', Math.max(1, encoded.postfix.length))
       .setRodata({ vigil_hook: encoded.config });
     const t = this.choice.target;
-    if (this.choice.mechanism === 'lsm' || this.choice.mechanism === 'fentry' || this.choice.mechanism === 'fmod_ret') {
-      obj.setAttachTarget(program, targetName(t));
+    const m = this.choice.mechanism;
+    if (m === 'lsm' || m === 'fentry' || m === 'fmod_ret' || m === 'fexit') {
+      for (const p of entry ? [entry, program] : [program]) obj.setAttachTarget(p, targetName(t));
     }
     this.ctx.shared.prepare(obj);
     this.loadObject(obj);
     fillMaps(obj, encoded);
-    if (this.choice.mechanism === 'syscall_dispatch') this.route = this.ctx.dispatch.add(this.choice.syscallNr!, obj.programFd(program));
+    // A return probe's entry program first, so no return is seen without its entry.
+    const e = this.choice.entry;
+    if (entry && e && 'subsystem' in e) obj.attachTracepoint(entry, e.subsystem, e.event);
+    else if (entry && m === 'kretprobe') obj.attachKprobe(entry, targetName(t));
+    else if (entry) obj.attach([entry]);
+    if (m === 'syscall_dispatch') this.route = this.ctx.dispatch.add(this.choice.syscallNr!, obj.programFd(program));
     else if ('subsystem' in t) obj.attachTracepoint(program, t.subsystem, t.event);
-    else if (this.choice.mechanism === 'kprobe') obj.attachKprobe(program, targetName(t));
+    else if (m === 'kprobe') obj.attachKprobe(program, targetName(t));
+    else if (m === 'kretprobe') obj.attachKretprobe(program, targetName(t));
     else obj.attach([program]);
     this.state.state = 'attached';
   }

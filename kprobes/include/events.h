@@ -126,7 +126,10 @@ enum vigil_arg_flag {
 /* VIGIL_OP_GENERIC: a policy hook fired and a selector matched (or it has
  * none). Followed by the arguments' bytes back to back, arg_len[i] each:
  * integers as 8 bytes little-endian, already truncated and sign-extended
- * to their type; strings and resolved paths as their bytes, without NUL. */
+ * to their type; strings and resolved paths as their bytes, without NUL;
+ * char_buf and char_iovec as the buffer's full size (u64) then the bytes
+ * copied; cred as struct vigil_cred_arg. A return probe's record has one
+ * more arg after the hook's args: the return value. */
 struct vigil_msg_generic {
 	struct vigil_msg_header hdr;
 	struct vigil_process_id proc;
@@ -140,6 +143,18 @@ struct vigil_msg_generic {
 	__u16 arg_len[VIGIL_HOOK_ARGS_MAX];
 	__u8 arg_flags[VIGIL_HOOK_ARGS_MAX];
 	__u32 pad1;
+};
+
+/* The bytes of a cred arg (VIGIL_ARG_CRED) in a VIGIL_OP_GENERIC record. */
+struct vigil_cred_arg {
+	struct vigil_creds creds;
+	struct vigil_caps caps;
+	__u32 securebits;
+	__s32 userns_level; /* 0: the initial user namespace */
+	__u32 userns_uid;   /* the namespace's owner */
+	__u32 userns_gid;
+	__u32 userns_inum;
+	__u32 pad0;
 };
 
 /* Value of the in-kernel process map, keyed by thread group id. */

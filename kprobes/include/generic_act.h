@@ -37,9 +37,11 @@ static __noinline bool rate_limited(struct vigil_generic_scratch *s, __u32 sel, 
 
 static __always_inline void emit(struct vigil_generic_scratch *s, __u32 size)
 {
-	if (size > ARGS_DATA_MAX)
-		size = ARGS_DATA_MAX;
-	vigil_emit(s, sizeof(s->msg) + size, VIGIL_OP_GENERIC, vigil_hook.slot);
+	__u64 n = size;
+
+	/* In asm: clang may otherwise bound a copy and pass the unbounded value. */
+	asm volatile("if %[n] <= %[max] goto +1\n\t%[n] = %[max]" : [n] "+r"(n) : [max] "i"(ARGS_DATA_MAX));
+	vigil_emit(s, sizeof(s->msg) + n, VIGIL_OP_GENERIC, vigil_hook.slot);
 }
 
 static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i)

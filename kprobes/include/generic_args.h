@@ -5,6 +5,8 @@
 #define VIGIL_GENERIC_ARGS_H
 
 #include "generic_state.h"
+#include "generic_buf.h"
+#include "generic_cred.h"
 #include "path.h"
 
 static __always_inline __u64 extend(__u64 v, __u8 size, bool sgn)
@@ -92,6 +94,20 @@ static __always_inline struct file *fd_file(__u64 fd)
 	return f;
 }
 
+/* Argument i of a kernel function, from a kprobe's registers. */
+static __always_inline __u64 function_arg(struct pt_regs *ctx, __u8 i)
+{
+	switch (i) {
+	case 0: return PT_REGS_PARM1_CORE(ctx);
+	case 1: return PT_REGS_PARM2_CORE(ctx);
+	case 2: return PT_REGS_PARM3_CORE(ctx);
+	case 3: return PT_REGS_PARM4_CORE(ctx);
+	case 4: return PT_REGS_PARM5_CORE(ctx);
+	case 5: return BPF_CORE_READ(ctx, r9);
+	}
+	return 0;
+}
+
 /* Argument i of a syscall, from the pt_regs its x86-64 wrapper receives
  * (the kprobe and fentry programs of syscall hooks). */
 static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
@@ -147,6 +163,14 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 			bpf_core_read(&p, sizeof(p), (struct path *)raw);
 		n = put_path(s, pos, room, &p, &flags);
 		break;
+	case VIGIL_ARG_CHAR_BUF:
+		n = put_char_buf(s, a, raw, pos, room, &flags);
+		break;
+	case VIGIL_ARG_CHAR_IOVEC:
+		return put_char_iovec(s, k, raw, pos, room);
+	case VIGIL_ARG_CRED:
+		n = put_cred(s, pos, room, (const struct cred *)raw, &flags);
+		break;
 	}
 	s->msg.arg_flags[k] = flags;
 	return n;
@@ -157,6 +181,9 @@ static __always_inline __u32 read_args(struct vigil_generic_scratch *s, __u64 *r
 {
 	__u32 pos = 0;
 
+#pragma unroll
+	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++)
+		s->raw[k] = raw[k]; /* buffers read their size arg's */
 #pragma unroll
 	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
 		__u32 n = 0;

@@ -31,12 +31,18 @@ enum vigil_arg_kind {
 	VIGIL_ARG_FILE = 4,   /* struct file * -> path */
 	VIGIL_ARG_PATH = 5,   /* struct path * -> path */
 	VIGIL_ARG_BINPRM = 6, /* struct linux_binprm * -> path of its file */
+	/* 20-29: buffers and credentials (generic_buf.h, generic_cred.h) */
+	VIGIL_ARG_CHAR_BUF = 20,   /* char * of size_arg's value (or the return value) bytes -> u64 size, bytes */
+	VIGIL_ARG_CHAR_IOVEC = 21, /* struct iovec * of size_arg's value entries -> u64 total size, bytes */
+	VIGIL_ARG_CRED = 22,       /* struct cred * -> struct vigil_cred_arg */
 };
 
 enum vigil_arg_source_flag {
 	VIGIL_SRC_SIGNED = 1 << 0,    /* integer: sign-extend from size */
 	VIGIL_SRC_USER = 1 << 1,      /* string: user memory (syscall arguments) */
 	VIGIL_SRC_CTX_FIELD = 1 << 2, /* tracepoint: read size bytes at offset in the record */
+	VIGIL_SRC_RETURN_COPY = 1 << 5, /* return probes: read at return (char_buf of read(2)) */
+	VIGIL_SRC_MAX_DATA = 1 << 6,    /* buffers: up to the record's room, not VIGIL_ARG_BYTES_MAX */
 };
 
 struct vigil_arg_config {
@@ -45,7 +51,8 @@ struct vigil_arg_config {
 	__u8 flags;    /* enum vigil_arg_source_flag */
 	__u8 index;    /* function or syscall argument index */
 	__u16 offset;  /* VIGIL_SRC_CTX_FIELD: the field's offset in the tracepoint record */
-	__u16 pad0;
+	__u8 size_arg; /* buffers: 1 + the position in args of the size or count; 0: none (returnCopy char_buf: the return value) */
+	__u8 pad0;
 };
 
 /* Filter operators (matchArgs, matchPIDs, matchBinaries). */
@@ -59,6 +66,8 @@ enum vigil_filter_op {
 	VIGIL_FOP_GT = 7,
 	VIGIL_FOP_LT = 8,
 	VIGIL_FOP_MASK = 9,
+	/* 60-: credentials */
+	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
 };
 
 struct vigil_arg_filter {

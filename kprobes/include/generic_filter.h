@@ -5,6 +5,7 @@
 #define VIGIL_GENERIC_FILTER_H
 
 #include "generic_state.h"
+#include "generic_cred.h"
 #include "process_map.h"
 #include "task.h"
 
@@ -149,6 +150,8 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 	if (a >= VIGIL_HOOK_ARGS_MAX)
 		return false;
+	if (f->op == VIGIL_FOP_CAPS_GAINED)
+		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)
 		return int_filter(s, f, s->val[a], vigil_hook.args[a].flags & VIGIL_SRC_SIGNED);
 	return str_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]);

@@ -36,6 +36,7 @@ struct vigil_generic_scratch {
 	struct vigil_rate_key rkey;
 	__u32 bin_len; /* full length of the binary path; 0: unknown */
 	__u32 pad0;
+	__u64 raw[VIGIL_HOOK_ARGS_MAX]; /* the raw values (buffers read their size arg's); return probes: raw[nargs] is the return value */
 	char slack[64]; /* bounds-checked copies into rkey may reach past it */
 };
 

@@ -30,7 +30,7 @@ export interface CompiledPolicy {
 
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
 const UNSUPPORTED_SELECTORS = [
-  'matchReturnArgs', 'matchReturnActions', 'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges',
+  'matchReturnActions', 'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges',
   'matchCapabilities', 'matchCapabilityChanges',
 ] as const;
 
@@ -47,7 +47,7 @@ class Compiler {
     (args ?? []).forEach((a, i) => {
       const type = canonicalArgType(a.type);
       if (!type) return this.fail(`${path}[${i}].type`, `argument type "${a.type}" is not supported by Vigil yet`);
-      out.push({ index: a.index, type, label: a.label, maxData: a.maxData });
+      out.push({ index: a.index, type, label: a.label, maxData: a.maxData, returnCopy: a.returnCopy, sizeArgIndex: a.sizeArgIndex });
     });
     return out;
   }
@@ -58,15 +58,18 @@ class Compiler {
       for (const key of UNSUPPORTED_SELECTORS) {
         if (s[key]?.length) this.fail(`${at}.${key}`, `${key} is not evaluated by Vigil's kernel programs yet`);
       }
-      const matchArgs = (s.matchArgs ?? []).flatMap((m, j) => {
+      const filters = (field: 'matchArgs' | 'matchReturnArgs') => (s[field] ?? []).flatMap((m, j) => {
         const op = m.operator === 'GreaterThan' ? 'GT' : m.operator === 'LessThan' ? 'LT' : m.operator;
         if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
-          this.fail(`${at}.matchArgs[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
+          this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
           return [];
         }
-        const indexes = m.args ?? (m.index !== undefined ? [m.index] : []);
+        // matchReturnArgs filter the return value: their index is ignored.
+        const indexes = field === 'matchReturnArgs' ? [0] : m.args ?? (m.index !== undefined ? [m.index] : []);
         return indexes.map((index) => ({ index, operator: op as ArgOperator, values: m.values ?? [] }));
       });
+      const matchArgs = filters('matchArgs');
+      const matchReturnArgs = filters('matchReturnArgs');
       const matchActions = (s.matchActions ?? []).flatMap((a, j) => {
         if (!(SUPPORTED_ACTIONS as string[]).includes(a.action)) {
           this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil yet`);
@@ -76,6 +79,7 @@ class Compiler {
       });
       return {
         matchArgs,
+        ...(matchReturnArgs.length ? { matchReturnArgs } : {}),
         matchPIDs: (s.matchPIDs ?? []).map((p) => ({
           operator: p.operator, values: p.values, followForks: p.followForks ?? false, isNamespacePID: p.isNamespacePID ?? false,
         })),
@@ -120,9 +124,12 @@ export function compilePolicy(policy: TracingPolicy): CompiledPolicy {
       nextRule += rules.length;
       return;
     }
-    if (k.return) c.fail(`${path}.return`, 'return probes are not supported by Vigil yet');
+    if (k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
+    const returnArg = k.return && k.returnArg ? c.args([k.returnArg], `${path}.returnArg`)[0] : undefined;
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
-    for (const fn of calls) plans.push({ ...base(i, k, path), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true });
+    for (const fn of calls) {
+      plans.push({ ...base(i, k, path), ...(returnArg ? { returnArg } : {}), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true });
+    }
   });
   (spec.tracepoints ?? []).forEach((tp, i) => {
     const path = `spec.tracepoints[${i}]`;

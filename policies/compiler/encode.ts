@@ -13,11 +13,18 @@
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
 //     16       args[8]      8 bytes each:
-//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm
+//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm,
+//                              20 char_buf, 21 char_iovec, 22 cred
 //               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
-//               +2 u8  flags   1 signed, 2 user memory, 4 tracepoint field
+//               +2 u8  flags   1 signed, 2 user memory, 4 tracepoint field,
+//                              32 returnCopy (read at return), 64 maxData
 //               +3 u8  index   function or syscall argument index
 //               +4 u16 offset  tracepoint field offset (flag 4)
+//               +6 u8  size_arg  buffers: 1 + the position in args of the size
+//                              (char_iovec: count) arg; 0: the return value
+//                              (char_buf with returnCopy)
+//             A return probe (returnArg) has at most 7 args: args[nargs] is
+//             the return value, index 0, and matchReturnArgs filter it.
 //     80       selectors[32], 192 bytes each (the whole struct: 6224 bytes):
 //               +0   u8 nargs, +1 u8 npids, +2 u8 nbins
 //               +8   arg filters[8], 16 bytes each:
@@ -33,7 +40,9 @@
 //                      +16 u8 rate_scope (0 thread, 1 process, 2 global)
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
-//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK.
+//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK,
+//         60 CAPS_GAINED (cred args: value is the capabilities' bit mask).
+//    A selector's matchArgs then its matchReturnArgs share the 8 arg filters.
 //    A filter matches when any of its values does, so one inline value
 //    suffices for integer comparisons: GT keeps the smallest value, LT the
 //    largest, Mask all masks ORed (two's complement, 8 bytes; signedness is
@@ -61,7 +70,8 @@
 // Postfix is never known to match.
 import * as L from '../../agent/events/layouts.generated.js';
 import { VigilError } from '../../agent/errors.js';
-import { isIntType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import { CAPABILITIES } from '../validate/names.js';
+import { isBufferType, isIntType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
 import type { MechanismChoice } from './mechanism.js';
 
 const C = L.vigil_config_limits;
@@ -117,14 +127,19 @@ export interface EncodeContext {
 
 const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
 
-const INT_SIZE: Record<string, number> = { int8: 1, uint8: 1, int16: 2, uint16: 2, int: 4, int32: 4, uint32: 4, int64: 8, uint64: 8, size_t: 8 };
-const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64']);
+const INT_SIZE: Record<string, number> = {
+  int8: 1, uint8: 1, int16: 2, uint16: 2, int: 4, int32: 4, uint32: 4, int64: 8, uint64: 8, size_t: 8,
+  capability: 4, kernel_cap_t: 8, cap_inheritable: 8, cap_permitted: 8, cap_effective: 8,
+};
+const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'capability']);
 const KIND: Record<string, number> = {
   string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, linux_binprm: K.VIGIL_ARG_BINPRM,
+  char_buf: K.VIGIL_ARG_CHAR_BUF, char_iovec: K.VIGIL_ARG_CHAR_IOVEC, cred: K.VIGIL_ARG_CRED,
 };
 const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX, GT: OP.VIGIL_FOP_GT, LT: OP.VIGIL_FOP_LT, Mask: OP.VIGIL_FOP_MASK,
+  CapabilitiesGained: OP.VIGIL_FOP_CAPS_GAINED,
 };
 const BIN_OPS: Record<string, number> = {
   In: OP.VIGIL_FOP_EQ, NotIn: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
@@ -141,7 +156,8 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const where = `${plan.policyName} ${plan.kind}s[${plan.hookIndex}]`;
   const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [] };
   const b = out.config;
-  limit(where, 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX);
+  const ret = plan.returnArg;
+  limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
   limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
   b.writeUInt32LE(ctx.hookId, HC.offsetof.hook_id);
   b.writeUInt32LE(ctx.slot, HC.offsetof.slot);
@@ -149,6 +165,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
+  if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };
   plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, `${where}.selectors[${i}]`));
   return out;
@@ -176,20 +193,62 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
   b.writeUInt8(size, at + AC.offsetof.size);
   b.writeUInt8(flags, at + AC.offsetof.flags);
+  if (isBufferType(a.type)) {
+    const buf = bufferConfig(a, plan, where);
+    flags |= buf.flags;
+    b.writeUInt8(buf.sizeArg, at + AC.offsetof.size_arg);
+  } else if (a.returnCopy) {
+    throw invalid(where, `returnCopy applies to char_buf and char_iovec args, not ${a.type}`);
+  }
+  b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
+  b.writeUInt8(size, at + AC.offsetof.size);
+  b.writeUInt8(flags, at + AC.offsetof.flags);
   b.writeUInt8(ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall ? 0 : a.index, at + AC.offsetof.index);
   b.writeUInt16LE(offset, at + AC.offsetof.offset);
 }
 
+/** A buffer's flags and size_arg: where its size comes from. */
+function bufferConfig(a: ArgPlan, plan: HookPlan, where: string): { flags: number; sizeArg: number } {
+  let flags = a.maxData ? S.VIGIL_SRC_MAX_DATA : 0;
+  if (a.returnCopy) {
+    if (!plan.returnArg) throw invalid(where, 'returnCopy reads the buffer at return, and the hook is not a return probe (return: true with a returnArg)');
+    flags |= S.VIGIL_SRC_RETURN_COPY;
+  }
+  if (a.sizeArgIndex === undefined || a.sizeArgIndex === 0) {
+    if (a.type === 'char_buf' && a.returnCopy) return { flags, sizeArg: 0 }; // the return value: the bytes the callee filled
+    throw invalid(where, `${a.type} needs sizeArgIndex, the index of its ${a.type === 'char_iovec' ? 'count' : 'size'} arg plus one${a.type === 'char_buf' ? ' (or returnCopy, where the return value is the size)' : ''}`);
+  }
+  const pos = plan.args.findIndex((x) => x.index === a.sizeArgIndex! - 1);
+  if (pos < 0) throw invalid(where, `sizeArgIndex ${a.sizeArgIndex} names arg index ${a.sizeArgIndex - 1}, which the hook does not declare; add it to args`);
+  if (!isIntType(plan.args[pos].type)) throw invalid(where, `sizeArgIndex ${a.sizeArgIndex} names arg index ${a.sizeArgIndex - 1}, a ${plan.args[pos].type}, not an integer`);
+  return { flags, sizeArg: pos + 1 };
+}
+
+/** The return value, read by the same kind readers as args, at position nargs. */
+function encodeReturnArg(b: Buffer, at: number, a: ArgPlan, where: string): void {
+  if (isBufferType(a.type)) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: a ${a.type} return value has no size; Vigil reads integers, strings, files, fds, paths and creds there`);
+  const int = isIntType(a.type);
+  b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
+  b.writeUInt8(int ? INT_SIZE[a.type] : 8, at + AC.offsetof.size);
+  b.writeUInt8(int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0, at + AC.offsetof.flags);
+}
+
 function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, where: string): void {
   const b = out.config;
-  limit(where, 'matchArgs', s.matchArgs.length, C.VIGIL_SEL_ARGS_MAX);
+  const ret = s.matchReturnArgs ?? [];
+  if (ret.length && !plan.returnArg) throw invalid(`${where}.matchReturnArgs`, 'matchReturnArgs needs a return probe (return: true with a returnArg)');
+  limit(where, ret.length ? 'matchArgs and matchReturnArgs' : 'matchArgs', s.matchArgs.length + ret.length, C.VIGIL_SEL_ARGS_MAX);
   limit(where, 'matchPIDs', s.matchPIDs.length, C.VIGIL_SEL_PIDS_MAX);
   limit(where, 'matchBinaries', s.matchBinaries.length, C.VIGIL_SEL_BINS_MAX);
-  b.writeUInt8(s.matchArgs.length, at + SEL.offsetof.nargs);
+  b.writeUInt8(s.matchArgs.length + ret.length, at + SEL.offsetof.nargs);
   b.writeUInt8(s.matchPIDs.length, at + SEL.offsetof.npids);
   b.writeUInt8(s.matchBinaries.length, at + SEL.offsetof.nbins);
 
   s.matchArgs.forEach((f, i) => encodeArgFilter(out, at + SEL.offsetof.args + i * AF.sizeof, f, plan, ids, `${where}.matchArgs[${i}]`));
+  ret.forEach((f, i) => {
+    const w = `${where}.matchReturnArgs[${i}]`;
+    encodeArgFilter(out, at + SEL.offsetof.args + (s.matchArgs.length + i) * AF.sizeof, f, plan, ids, w, { pos: plan.args.length, type: plan.returnArg!.type });
+  });
   s.matchPIDs.forEach((f, i) => {
     const w = `${where}.matchPIDs[${i}]`;
     const p = at + SEL.offsetof.pids + i * PF.sizeof;
@@ -208,13 +267,25 @@ function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: Hoo
   encodeAction(b, at + SEL.offsetof.act, s.matchActions, plan, `${where}.matchActions`);
 }
 
-function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookPlan, ids: Ids, where: string): void {
+/** ret: a matchReturnArgs filter, on the return value at args position pos. */
+function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookPlan, ids: Ids, where: string, ret?: { pos: number; type: ArgType }): void {
   const b = out.config;
-  const pos = plan.args.findIndex((a) => a.index === f.index);
+  const pos = ret ? ret.pos : plan.args.findIndex((a) => a.index === f.index);
   if (pos < 0) throw invalid(where, `index ${f.index} is not one of the hook's args (${plan.args.map((a) => a.index).join(', ') || 'none'})`);
-  const type: ArgType = plan.args[pos].type;
+  const type: ArgType = ret ? ret.type : plan.args[pos].type;
   const op = ARG_OPS[f.operator];
   if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
+  if (isBufferType(type)) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: filters on ${type} args are not evaluated by Vigil's kernel programs yet`);
+  if ((type === 'cred') !== (op === OP.VIGIL_FOP_CAPS_GAINED)) {
+    throw invalid(where, type === 'cred' ? `a cred arg takes only CapabilitiesGained, not ${f.operator}` : `CapabilitiesGained compares credentials, and the arg is ${type}`);
+  }
+  if (op === OP.VIGIL_FOP_CAPS_GAINED) {
+    b.writeUInt8(pos, at + AF.offsetof.arg);
+    b.writeUInt8(op, at + AF.offsetof.op);
+    if (!f.values.length) throw invalid(where, 'CapabilitiesGained needs at least one capability');
+    b.writeBigUInt64LE(capMask(f.values, where), at + AF.offsetof.value);
+    return;
+  }
   const int = isIntType(type);
   if (int && STRING_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares strings, and arg ${f.index} is ${type}`);
   if (!int && INT_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares integers, and arg ${f.index} is ${type}`);
@@ -231,6 +302,15 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   } else {
     b.writeUInt16LE(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);
   }
+}
+
+/** Capability names (CAP_SYS_ADMIN) or numbers as one bit mask. */
+export function capMask(values: string[], where: string): bigint {
+  return values.reduce((mask, v, j) => {
+    const bit = /^\d+$/.test(v) ? Number(v) : CAPABILITIES.indexOf(v);
+    if (bit < 0 || bit > 63) throw invalid(`${where}.values[${j}]`, `${JSON.stringify(v)} is not a capability`);
+    return mask | (1n << BigInt(bit));
+  }, 0n);
 }
 
 /** The one value that stands for "any of values": GT the smallest, LT the largest, Mask the union. */
@@ -346,6 +426,7 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
         signal = a.argSig;
         break;
       case 'Override':
+        if (plan.returnArg) throw invalid(w, 'Override is not possible on a return probe: by return the function has run');
         if (a.argError === undefined || a.argError > 0 || a.argError < -4095) throw invalid(w, `Override needs argError, a negative errno, not ${a.argError}`);
         if (plan.kind === 'tracepoint') throw invalid(w, 'Override is not possible on a tracepoint');
         override = a.argError;

@@ -6,6 +6,10 @@
 //                    (x86-64, tp_btf), else the syscalls/sys_enter_<name>
 //                    tracepoint
 //   kprobe+Override  fmod_ret, or refused (bpf_override_return is not used)
+//   return probe     kretprobe (with a kprobe at entry); else fexit (with
+//                    fentry); with `syscall: true`, else the
+//                    syscalls/sys_exit_<name> tracepoint (with sys_enter_<name>).
+//                    Override is refused: by return the function has run.
 //   tracepoint hook  tracepoint (Override refused)
 //   lsm hook         BPF LSM, or refused
 //   Sigkill/Signal   need bpf_send_signal
@@ -18,7 +22,7 @@ import { hookName, planActions, type HookPlan } from './plan.js';
 import { syscallName } from './syscall-names.js';
 import { X64_SYSCALL_NUMBERS } from './syscall-numbers.generated.js';
 
-export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm';
+export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit';
 
 export type MechanismTarget =
   | { function: string }
@@ -39,6 +43,8 @@ export interface MechanismChoice {
   functionName?: string;
   /** syscall_dispatch: the syscall's number. */
   syscallNr?: number;
+  /** Return probes: where the entry program attaches (target is the return's). */
+  entry?: MechanismTarget;
 }
 
 type Features = Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
@@ -83,9 +89,7 @@ export function chooseMechanism(plan: HookPlan, features: Features, arch: string
       const sc = plan.syscall ? syscallName(plan.target.function, arch) : undefined;
       const fn = sc?.function ?? plan.target.function;
       const extra = { syscall: plan.syscall, functionName: fn };
-      if (plan.returnArg) {
-        throw new NotSupportedError('return', `${hookName(plan)} asks for its return value, which Vigil does not capture yet`);
-      }
+      if (plan.returnArg) return chooseReturn(plan, features, fn, sc?.name, override, choice, extra);
       if (override) {
         if (has(features, 'fmod_ret')) {
           return choice('fmod_ret', { function: fn }, `Override on ${fn}: an fmod_ret program returns argError (bpf_override_return is not used)`, 'fmod_ret', extra);
@@ -107,4 +111,24 @@ export function chooseMechanism(plan: HookPlan, features: Features, arch: string
       throw new NotSupportedError('kprobes', `${hookName(plan)} needs kprobes or fentry${plan.syscall ? ' or syscall tracepoints' : ''}; ${passed}`);
     }
   }
+}
+
+type Choose = (mechanism: Mechanism, target: MechanismTarget, reason: string, feature: string, extra?: Partial<MechanismChoice>) => MechanismChoice;
+
+/** A kprobe with `return: true`: an entry program and a return program on the same mechanism. */
+function chooseReturn(plan: HookPlan, features: Features, fn: string, syscall: string | undefined, override: boolean,
+  choice: Choose, extra: Partial<MechanismChoice>): MechanismChoice {
+  if (override) {
+    throw new NotSupportedError('override', `${hookName(plan)} is a return probe with an Override action; by return ${fn} has run, so nothing can be overridden`);
+  }
+  const target = { function: fn };
+  if (has(features, 'kretprobes')) return choice('kretprobe', target, `kretprobe on ${fn}, with a kprobe at entry`, 'kretprobes', { ...extra, entry: target });
+  const passed = `${why(features, 'kretprobes')}; ${why(features, 'fexit')}`;
+  if (has(features, 'fexit')) return choice('fexit', target, `fexit on ${fn}, with fentry at entry (${why(features, 'kretprobes')})`, 'fexit', { ...extra, entry: target });
+  if (syscall && has(features, 'tracepoints')) {
+    const event = `sys_exit_${syscall}`;
+    return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall return probe on tracepoint syscalls/${event}, with sys_enter_${syscall} at entry (${passed})`,
+      'tracepoints', { ...extra, entry: { subsystem: 'syscalls', event: `sys_enter_${syscall}` } });
+  }
+  throw new NotSupportedError('kretprobes', `${hookName(plan)} is a return probe and needs kretprobes or fexit${plan.syscall ? ' or syscall tracepoints' : ''}; ${passed}`);
 }

@@ -7,8 +7,12 @@
 export type HookKind = 'kprobe' | 'tracepoint' | 'lsm';
 
 /** Argument types the kernel side reads. Aliases (u64, s32, long…) map here through canonicalArgType. */
-export const INT_ARG_TYPES = ['int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size_t'] as const;
-export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm'] as const;
+export const INT_ARG_TYPES = [
+  'int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size_t',
+  // Integers reported as Tetragon does: capability_arg, and capability sets in hex.
+  'capability', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective',
+] as const;
+export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm', 'char_buf', 'char_iovec', 'cred'] as const;
 export type IntArgType = (typeof INT_ARG_TYPES)[number];
 export type ArgType = (typeof ARG_TYPES)[number];
 
@@ -27,17 +31,23 @@ export const isIntType = (t: ArgType): t is IntArgType => (INT_ARG_TYPES as read
 /** Types captured as bytes (a string or a resolved path), not as an integer. */
 export const isBytesType = (t: ArgType): boolean => !isIntType(t);
 export const isPathType = (t: ArgType): boolean => t === 'fd' || t === 'file' || t === 'path' || t === 'linux_binprm';
+/** Buffers: recorded as their full size then the bytes copied. */
+export const isBufferType = (t: ArgType): boolean => t === 'char_buf' || t === 'char_iovec';
 
 export interface ArgPlan {
   /** The function's argument index (kprobe, lsm), or the tracepoint format field index. */
   index: number;
   type: ArgType;
   label?: string;
-  /** Tetragon's maxData: capture as much as the kernel side allows (Vigil: 4096 bytes). */
+  /** Tetragon's maxData: buffers copy up to the record's room (16 KiB for all args) instead of 4096 bytes. */
   maxData?: boolean;
+  /** char_buf, char_iovec: read at return (a return probe); char_buf's size is then the return value. */
+  returnCopy?: boolean;
+  /** char_buf, char_iovec: the `index` of the size (or iovec count) arg, plus one, as Tetragon writes it. */
+  sizeArgIndex?: number;
 }
 
-export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask'] as const;
+export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask', 'CapabilitiesGained'] as const;
 export type ArgOperator = (typeof ARG_OPERATORS)[number];
 
 export interface ArgFilter {
@@ -80,6 +90,8 @@ export interface ActionPlan {
 /** Filters inside a selector AND together; across selectors the first match wins. */
 export interface SelectorPlan {
   matchArgs: ArgFilter[];
+  /** Return probes: filters on the return value (their index is ignored). */
+  matchReturnArgs?: ArgFilter[];
   matchPIDs: PidFilter[];
   matchBinaries: BinaryFilter[];
   /** Empty: Post. */
@@ -91,7 +103,7 @@ interface HookPlanBase {
   /** The hook's position in its policy section (spec.kprobes[i], spec.tracepoints[i], spec.lsmhooks[i]). */
   hookIndex: number;
   args: ArgPlan[];
-  /** With `return: true`: the return value's type. */
+  /** With `return: true`: the return value's type; the hook is then a return probe. */
   returnArg?: ArgPlan;
   /** Empty: every call is posted. */
   selectors: SelectorPlan[];

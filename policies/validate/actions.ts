@@ -51,6 +51,7 @@ export function checkActions(hook: Hook, actions: ActionSelector[], path: PathSe
       case 'Override':
         if (hook.kind === 'tracepoint') at('action', 'Override works only on kprobes and lsmhooks, not on tracepoints');
         else if (isReturn) at('action', 'Override cannot run at return, once the function has run; put it in matchActions');
+        else if (hook.kprobe?.return) at('action', 'Override is not possible on a return probe (return: true): Vigil acts at return, once the function has run; use a kprobe without return: true to override');
         if (need('argError', 'a negative errno such as -1 (EPERM)') && a.argError! >= 0) {
           at('argError', `argError must be a negative errno such as -1 (EPERM), not ${a.argError}`);
         }

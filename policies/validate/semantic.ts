@@ -38,6 +38,13 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
     }
     if (a.maxData && a.type !== 'char_buf') out.push({ path: [...p, 'maxData'], at: 'key', severity: 'warning', message: 'maxData applies only to char_buf args' });
     if (a.returnCopy && hook.kind !== 'kprobe') out.push({ path: [...p, 'returnCopy'], message: 'returnCopy needs a kprobe: the buffer is read at return' });
+    else if (a.returnCopy && !hook.kprobe?.return) out.push({ path: [...p, 'returnCopy'], message: 'returnCopy reads the buffer at return: the kprobe needs return: true and a returnArg' });
+    if (buffer && a.sizeArgIndex) {
+      const size = hook.args.find((x) => x.index === a.sizeArgIndex! - 1);
+      if (!size) out.push({ path: [...p, 'sizeArgIndex'], message: `sizeArgIndex ${a.sizeArgIndex} names arg index ${a.sizeArgIndex - 1} (sizeArgIndex is the index plus one), which the hook does not declare` });
+    } else if (buffer && !(a.type === 'char_buf' && a.returnCopy)) {
+      out.push({ path: [...p, 'type'], message: `${a.type} needs sizeArgIndex, the index of its ${a.type === 'char_iovec' ? 'count' : 'size'} arg plus one${a.type === 'char_buf' ? ', or returnCopy, where the return value is the size' : ''}` });
+    }
   });
   const kp = hook.kprobe;
   if (kp) {
@@ -46,6 +53,10 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
     if (kp.return && !kp.returnArg) out.push({ path: [...hook.path, 'return'], message: 'return: true needs a returnArg, the return value to read' });
     for (const field of ['returnArg', 'returnArgAction'] as const) {
       if (!kp.return && kp[field] !== undefined) out.push({ path: [...hook.path, field], at: 'key', message: `${field} needs return: true` });
+    }
+    // Post is what a return probe does anyway; the socket-tracking actions are not.
+    if (kp.return && kp.returnArgAction !== undefined && kp.returnArgAction !== 'Post') {
+      out.push({ path: [...hook.path, 'returnArgAction'], message: `returnArgAction ${kp.returnArgAction} is not supported by Vigil yet` });
     }
   }
   overLimit(out, [...hook.path, 'selectors'], hook.selectors.length, 'selectorsPerHook', 'selectors');
