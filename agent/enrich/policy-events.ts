@@ -7,6 +7,7 @@ import type { KprobeAction, KprobeArgument, TetragonEvent, TetragonProcess, Tetr
 import type { ArgPlan, HookPlan } from '../../policies/compiler/plan.js';
 import { ktimeToRfc3339 } from '../process/clock.js';
 import { vigil_action as A } from '../events/layouts.generated.js';
+import { readNetTuple, skbArg, sockaddrArg, sockArg } from './net-args.js';
 
 /** What the agent keeps of a loaded hook to turn its records into events. */
 export interface PolicyHook {
@@ -26,6 +27,12 @@ export const actionName = (action: number): KprobeAction => ACTIONS[action] ?? '
 
 const int64 = (b: Buffer): bigint => (b.length >= 8 ? b.readBigInt64LE(0) : 0n);
 
+/** A network arg's tuple in Tetragon's shape; empty when the record holds none. */
+function net<T extends object>(bytes: Buffer, shape: (t: NonNullable<ReturnType<typeof readNetTuple>>) => T): T {
+  const t = readNetTuple(bytes);
+  return t ? shape(t) : ({} as T);
+}
+
 /** One argument in Tetragon's shape for its type. */
 export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): KprobeArgument {
   const bytes = arg?.bytes ?? Buffer.alloc(0);
@@ -40,6 +47,9 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'fd': case 'file': out = { file_arg: { path: bytes.toString('utf8') } }; break;
     case 'path': out = { path_arg: { path: bytes.toString('utf8') } }; break;
     case 'linux_binprm': out = { linux_binprm_arg: { path: bytes.toString('utf8') } }; break;
+    case 'sock': case 'socket': out = { sock_arg: net(bytes, sockArg) }; break;
+    case 'sockaddr': out = { sockaddr_arg: net(bytes, sockaddrArg) }; break;
+    case 'skb': out = { skb_arg: net(bytes, skbArg) }; break;
   }
   if (plan.label) out.label = plan.label;
   return out;

@@ -1,11 +1,13 @@
 /* Argument reading of the generic hook pipeline: each configured arg into
  * the record, integers truncated and sign-extended to their type, strings
- * bounded, files, paths and descriptors resolved to absolute paths. */
+ * bounded, files, paths and descriptors resolved to absolute paths,
+ * network args as a fixed tuple (generic_net.h). */
 #ifndef VIGIL_GENERIC_ARGS_H
 #define VIGIL_GENERIC_ARGS_H
 
 #include "generic_state.h"
 #include "path.h"
+#include "generic_net.h"
 
 static __always_inline __u64 extend(__u64 v, __u8 size, bool sgn)
 {
@@ -146,6 +148,12 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 		if (raw)
 			bpf_core_read(&p, sizeof(p), (struct path *)raw);
 		n = put_path(s, pos, room, &p, &flags);
+		break;
+	case VIGIL_ARG_SOCK:
+	case VIGIL_ARG_SOCKET:
+	case VIGIL_ARG_SOCKADDR:
+	case VIGIL_ARG_SKB:
+		n = put_net(s, k, raw, pos, &flags);
 		break;
 	}
 	s->msg.arg_flags[k] = flags;

@@ -13,9 +13,10 @@
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
 //     16       args[8]      8 bytes each:
-//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm
+//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm,
+//                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts)
 //               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
-//               +2 u8  flags   1 signed, 2 user memory, 4 tracepoint field
+//               +2 u8  flags   1 signed, 2 user memory (strings, sockaddr), 4 tracepoint field
 //               +3 u8  index   function or syscall argument index
 //               +4 u16 offset  tracepoint field offset (flag 4)
 //     80       selectors[32], 192 bytes each (the whole struct: 6224 bytes):
@@ -33,13 +34,15 @@
 //                      +16 u8 rate_scope (0 thread, 1 process, 2 global)
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
-//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK.
+//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK; 20-34 on network
+//         args, with their values in vigil_net_lpm or vigil_int_eq (net-filter.ts).
 //    A filter matches when any of its values does, so one inline value
 //    suffices for integer comparisons: GT keeps the smallest value, LT the
 //    largest, Mask all masks ORed (two's complement, 8 bytes; signedness is
 //    the arg's). Every other value list lives in a map under the filter's id.
 //
-// 2. The values, in four maps of the hook's object (value u8 1):
+// 2. The values, in four maps of the hook's object, and vigil_net_lpm for
+//    network filters (net-filter.ts) (value u8 1):
 //
 //    vigil_int_eq       hash     key 16 bytes: u16 id, 6 zero bytes, u64 value
 //                                (Equal/NotEqual on integers, sign-extended as
@@ -61,7 +64,8 @@
 // Postfix is never known to match.
 import * as L from '../../agent/events/layouts.generated.js';
 import { VigilError } from '../../agent/errors.js';
-import { isIntType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import { isIntType, isNetType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import { isNetOperator, netFilter } from './net-filter.js';
 import type { MechanismChoice } from './mechanism.js';
 
 const C = L.vigil_config_limits;
@@ -100,6 +104,8 @@ export interface EncodedHook {
   eq: MapEntry[];
   prefix: MapEntry[];
   postfix: MapEntry[];
+  /** vigil_net_lpm: address and port filters (net-filter.ts). */
+  net: MapEntry[];
 }
 
 /** Filter ids, per hook: hash-map filters and LPM filters count apart. */
@@ -122,6 +128,7 @@ const INT_SIZE: Record<string, number> = { int8: 1, uint8: 1, int16: 2, uint16: 
 const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64']);
 const KIND: Record<string, number> = {
   string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, linux_binprm: K.VIGIL_ARG_BINPRM,
+  sock: K.VIGIL_ARG_SOCK, socket: K.VIGIL_ARG_SOCKET, sockaddr: K.VIGIL_ARG_SOCKADDR, skb: K.VIGIL_ARG_SKB,
 };
 const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
@@ -140,7 +147,7 @@ function limit(where: string, what: string, n: number, max: number): void {
 
 export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const where = `${plan.policyName} ${plan.kind}s[${plan.hookIndex}]`;
-  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [] };
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [], net: [] };
   const b = out.config;
   limit(where, 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX);
   limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
@@ -161,7 +168,7 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   let flags = int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0;
   let offset = 0;
   const userStrings = ctx.choice.syscall || (plan.kind === 'tracepoint' && plan.target.subsystem === 'syscalls');
-  if (a.type === 'string' && userStrings) flags |= S.VIGIL_SRC_USER;
+  if ((a.type === 'string' || a.type === 'sockaddr') && userStrings) flags |= S.VIGIL_SRC_USER;
   if (ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall) {
     const f = ctx.fields?.[a.index];
     if (!f) throw invalid(where, `index ${a.index}: the tracepoint has ${ctx.fields?.length ?? 0} fields`);
@@ -214,6 +221,19 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   const pos = plan.args.findIndex((a) => a.index === f.index);
   if (pos < 0) throw invalid(where, `index ${f.index} is not one of the hook's args (${plan.args.map((a) => a.index).join(', ') || 'none'})`);
   const type: ArgType = plan.args[pos].type;
+  if (isNetType(type) || isNetOperator(f.operator)) {
+    const n = netFilter(f.operator, type, f.values, where);
+    b.writeUInt8(pos, at + AF.offsetof.arg);
+    b.writeUInt8(n.op, at + AF.offsetof.op);
+    let id = 0;
+    if (n.ints) id = intValues(out, n.ints, ids, where);
+    if (n.lpmKeys) {
+      id = nextHashId(ids, where);
+      for (const key of n.lpmKeys(id)) out.net.push({ key, value: Buffer.from([1]) });
+    }
+    b.writeUInt16LE(id, at + AF.offsetof.id);
+    return;
+  }
   const op = ARG_OPS[f.operator];
   if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
   const int = isIntType(type);

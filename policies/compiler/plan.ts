@@ -8,8 +8,11 @@ export type HookKind = 'kprobe' | 'tracepoint' | 'lsm';
 
 /** Argument types the kernel side reads. Aliases (u64, s32, long…) map here through canonicalArgType. */
 export const INT_ARG_TYPES = ['int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size_t'] as const;
-export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm'] as const;
+/** Read into a fixed tuple (kprobes/include/generic_net.h); events print sock_arg, sockaddr_arg or skb_arg. */
+export const NET_ARG_TYPES = ['sock', 'socket', 'sockaddr', 'skb'] as const;
+export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm', ...NET_ARG_TYPES] as const;
 export type IntArgType = (typeof INT_ARG_TYPES)[number];
+export type NetArgType = (typeof NET_ARG_TYPES)[number];
 export type ArgType = (typeof ARG_TYPES)[number];
 
 const ALIASES: Record<string, ArgType> = {
@@ -24,8 +27,9 @@ export function canonicalArgType(name: string): ArgType | undefined {
 }
 
 export const isIntType = (t: ArgType): t is IntArgType => (INT_ARG_TYPES as readonly string[]).includes(t);
-/** Types captured as bytes (a string or a resolved path), not as an integer. */
-export const isBytesType = (t: ArgType): boolean => !isIntType(t);
+export const isNetType = (t: ArgType): t is NetArgType => (NET_ARG_TYPES as readonly string[]).includes(t);
+/** Types captured as bytes (a string or a resolved path), not as an integer or a network tuple. */
+export const isBytesType = (t: ArgType): boolean => !isIntType(t) && !isNetType(t);
 export const isPathType = (t: ArgType): boolean => t === 'fd' || t === 'file' || t === 'path' || t === 'linux_binprm';
 
 export interface ArgPlan {
@@ -37,7 +41,13 @@ export interface ArgPlan {
   maxData?: boolean;
 }
 
-export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask'] as const;
+/** On sock, socket, sockaddr and skb args (a sockaddr: SAddr, SPort, their negations and privileged forms, Family). */
+export const NET_OPERATORS = [
+  'SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'SPort', 'NotSPort', 'DPort', 'NotDPort',
+  'SPortPriv', 'NotSPortPriv', 'DPortPriv', 'NotDPortPriv', 'Protocol', 'Family', 'State',
+] as const;
+export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask', ...NET_OPERATORS] as const;
+export type NetOperator = (typeof NET_OPERATORS)[number];
 export type ArgOperator = (typeof ARG_OPERATORS)[number];
 
 export interface ArgFilter {
