@@ -25,6 +25,8 @@ struct vigil_layouts {
 	struct vigil_int_key int_key;
 	struct vigil_string_key string_key;
 	struct vigil_lpm_key lpm_key;
+	struct vigil_net_arg net_arg;
+	struct vigil_net_key net_key;
 	enum vigil_op op;
 	enum vigil_process_flag flag;
 	enum vigil_limits limits;
@@ -36,6 +38,8 @@ struct vigil_layouts {
 	enum vigil_filter_op filter_op;
 	enum vigil_pid_flag pid_flag;
 	enum vigil_rate_scope rate_scope;
+	enum vigil_net_key_kind net_key_kind;
+	enum vigil_net_key_limits net_key_limits;
 };
 
 struct vigil_layouts vigil_layouts_anchor SEC(".data.layouts");

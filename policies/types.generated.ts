@@ -68,6 +68,7 @@ export type ArgOperator =
   | 'SPort'
   | 'NotSPort'
   | 'SPortPriv'
+  | 'NotSPortPriv'
   | 'NotSportPriv'
   | 'DPort'
   | 'NotDPort'

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { copyFileSync, chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tryConnect } from './lib/net.js';
+import { connectTuple, listen, tryConnect, type Tuple } from './lib/net.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -139,6 +139,47 @@ t.test('deny-egress-cidr: a connect to the denied network fails with EPERM', { s
   const states = await withPolicy(file, async () => {
     t.equal(await tryConnect('127.0.0.2', port), 'EPERM');
     t.equal(await tryConnect('127.0.0.1', port), 'connected');
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
+
+t.test('network-connect: connect(2) is reported with its destination, IPv4 and IPv6', { skip: await lacking(['tracepoints']) }, async (t) => {
+  const v4 = await listen('127.0.0.1');
+  const v6 = await listen('::1');
+  t.teardown(() => { v4.server.close(); v6.server.close(); });
+  const states = await withPolicy(join(LIB, 'network-connect.yaml'), async (agent) => {
+    for (const [host, port, family] of [['127.0.0.1', v4.port, 'AF_INET'], ['::1', v6.port, 'AF_INET6']] as const) {
+      t.type(await connectTuple(host, port), 'object', `connected to ${host}`);
+      const ev = (await agent.waitFor((e) => e.process_kprobe?.policy_name === 'network-connect'
+        && e.process_kprobe.args[1]?.sockaddr_arg?.port === port, `connect to ${host}:${port}`)).process_kprobe!;
+      t.same(ev.args[1], { sockaddr_arg: { family, addr: host, port } });
+      t.equal(ev.args[0].label, 'fd');
+      t.equal(ev.function_name, '__x64_sys_connect');
+      t.equal(ev.message, 'outbound connection');
+    }
+  });
+  t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
+});
+
+t.test('network-tcp: TCP connect and close are reported with the 5-tuple', { skip: await lacking(['kprobes']) }, async (t) => {
+  const v4 = await listen('127.0.0.1');
+  const v6 = await listen('::1');
+  t.teardown(() => { v4.server.close(); v6.server.close(); });
+  const states = await withPolicy(join(LIB, 'network-tcp.yaml'), async (agent) => {
+    for (const [host, port, family] of [['127.0.0.1', v4.port, 'AF_INET'], ['::1', v6.port, 'AF_INET6']] as const) {
+      const c = await connectTuple(host, port) as Tuple;
+      t.type(c, 'object', `connected to ${host}`);
+      const tuple = { family, type: 'SOCK_STREAM', protocol: 'IPPROTO_TCP', saddr: c.saddr, daddr: c.daddr, sport: c.sport, dport: c.dport };
+      const sock = (e: TetragonEvent, fn: string) => (e.process_kprobe?.function_name === fn ? e.process_kprobe.args[0]?.sock_arg : undefined);
+      const connect = (await agent.waitFor((e) => sock(e, 'tcp_connect')?.sport === c.sport && sock(e, 'tcp_connect')?.dport === port, `tcp_connect to ${host}`)).process_kprobe!;
+      t.match(connect.args[0].sock_arg, { ...tuple, state: 'TCP_SYN_SENT', cookie: /^\d+$/ });
+      t.equal(connect.process.pid, process.pid, 'the connecting process');
+      // The same socket (its cookie); a socket that closed normally has given its port back by then.
+      const cookie = connect.args[0].sock_arg!.cookie;
+      const close = (await agent.waitFor((e) => sock(e, 'tcp_close')?.cookie === cookie, `tcp_close of ${host}`)).process_kprobe!;
+      t.match(close.args[0].sock_arg, { family, type: 'SOCK_STREAM', protocol: 'IPPROTO_TCP', daddr: c.daddr, dport: c.dport });
+      t.equal(close.message, 'TCP close');
+    }
   });
   t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
 });

@@ -31,7 +31,7 @@ tap.test('a valid set of policies passes', async (t) => {
 });
 
 tap.test('every file is linted, and errors make the exit code 1', async (t) => {
-  t.match(invalid.stdout, /^15 files, 16 policies: \d+ errors, \d+ warnings?\n$/m);
+  t.match(invalid.stdout, /^16 files, 17 policies: \d+ errors, \d+ warnings?\n$/m);
   t.equal(invalid.code, 1);
   t.match(invalid.stderr, /VIGIL_POLICY_INVALID/);
 });
@@ -107,9 +107,23 @@ tap.test('a call of a list that is not defined', async (t) => {
 
 tap.test('addresses that are not CIDRs, an empty port range', async (t) => {
   t.same(linesOf('bad-cidr.yaml'), [
-    '18:11: spec.kprobes[0].selectors[0].matchArgs[0].values[1]: "10.0.0.0/33" is not an IP address or CIDR',
+    '18:11: spec.kprobes[0].selectors[0].matchArgs[0].values[1]: "10.0.0.0/33" is not an IP address or CIDR: the prefix length must be 0..32',
     '19:11: spec.kprobes[0].selectors[0].matchArgs[0].values[2]: "not-an-address" is not an IP address or CIDR',
     '24:11: spec.kprobes[0].selectors[0].matchArgs[1].values[1]: range 9000:8000 is empty: 9000 > 8000',
+  ]);
+});
+
+tap.test('network operators on args they do not fit, bad ports, an unknown family, a value where none is taken', async (t) => {
+  t.same(linesOf('net-operators.yaml'), [
+    '16:19: spec.kprobes[0].selectors[0].matchArgs[0].operator: operator DPort does not apply to an arg of type int; ' +
+      'it takes Equal, NotEqual, GT, LT, GreaterThan, LessThan, Mask, InMap, NotInMap, InRange, NotInRange',
+    '20:19: spec.kprobes[0].selectors[0].matchArgs[1].operator: operator DAddr does not apply to an arg of type sockaddr; ' +
+      'it takes SAddr, NotSAddr, SPort, NotSPort, SPortPriv, NotSPortPriv, NotSportPriv, Family ' +
+      '(a sockaddr holds one address and port, matched as the source, as Tetragon does)',
+    '26:11: spec.kprobes[0].selectors[0].matchArgs[2].values[0]: "70000" is not a port (0-65535)',
+    '27:11: spec.kprobes[0].selectors[0].matchArgs[2].values[1]: "1:2:3" is not a port or a range a:b',
+    '31:11: spec.kprobes[0].selectors[0].matchArgs[3].values[0]: unknown address family "AF_INET7" (did you mean "AF_INET"?)',
+    '35:9: spec.kprobes[0].selectors[0].matchArgs[4].values: operator SPortPriv takes no values',
   ]);
 });
 

@@ -8,6 +8,7 @@ import type { ArgPlan, HookPlan } from '../../policies/compiler/plan.js';
 import { ktimeToRfc3339 } from '../process/clock.js';
 import { vigil_action as A } from '../events/layouts.generated.js';
 import { bytesArgument, capabilityArgument, capsHex, credArgument } from './arg-formats.js';
+import { readNetTuple, skbArg, sockaddrArg, sockArg } from './net-args.js';
 
 /** What the agent keeps of a loaded hook to turn its records into events. */
 export interface PolicyHook {
@@ -26,6 +27,12 @@ const ACTIONS: Record<number, KprobeAction> = {
 export const actionName = (action: number): KprobeAction => ACTIONS[action] ?? 'KPROBE_ACTION_UNKNOWN';
 
 const int64 = (b: Buffer): bigint => (b.length >= 8 ? b.readBigInt64LE(0) : 0n);
+
+/** A network arg's tuple in Tetragon's shape; empty when the record holds none. */
+function net<T extends object>(bytes: Buffer, shape: (t: NonNullable<ReturnType<typeof readNetTuple>>) => T): T {
+  const t = readNetTuple(bytes);
+  return t ? shape(t) : ({} as T);
+}
 
 /** One argument in Tetragon's shape for its type. */
 export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): KprobeArgument {
@@ -48,6 +55,9 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'cap_inheritable': out = { cap_inheritable_arg: capsHex(v) }; break;
     case 'cap_permitted': out = { cap_permitted_arg: capsHex(v) }; break;
     case 'cap_effective': out = { cap_effective_arg: capsHex(v) }; break;
+    case 'sock': case 'socket': out = { sock_arg: net(bytes, sockArg) }; break;
+    case 'sockaddr': out = { sockaddr_arg: net(bytes, sockaddrArg) }; break;
+    case 'skb': out = { skb_arg: net(bytes, skbArg) }; break;
   }
   if (plan.label) out.label = plan.label;
   return out;

@@ -257,6 +257,35 @@ export const vigil_lpm_key = {
   },
 } as const;
 
+export const vigil_net_arg = {
+  sizeof: 72,
+  offsetof: {
+    saddr: 0,
+    daddr: 16,
+    cookie: 32,
+    mark: 40,
+    priority: 44,
+    hash: 48,
+    len: 52,
+    family: 56,
+    type: 58,
+    protocol: 60,
+    sport: 62,
+    dport: 64,
+    state: 66,
+    pad0: 67,
+    pad1: 68,
+  },
+} as const;
+
+export const vigil_net_key = {
+  sizeof: 24,
+  offsetof: {
+    prefixlen: 0,
+    data: 4,
+  },
+} as const;
+
 export const vigil_op = {
   VIGIL_OP_EXEC: 1,
   VIGIL_OP_CLONE: 2,
@@ -316,6 +345,10 @@ export const vigil_arg_kind = {
   VIGIL_ARG_CHAR_BUF: 20,
   VIGIL_ARG_CHAR_IOVEC: 21,
   VIGIL_ARG_CRED: 22,
+  VIGIL_ARG_SOCK: 10,
+  VIGIL_ARG_SOCKET: 11,
+  VIGIL_ARG_SOCKADDR: 12,
+  VIGIL_ARG_SKB: 13,
 } as const;
 
 export const vigil_arg_source_flag = {
@@ -337,6 +370,21 @@ export const vigil_filter_op = {
   VIGIL_FOP_LT: 8,
   VIGIL_FOP_MASK: 9,
   VIGIL_FOP_CAPS_GAINED: 60,
+  VIGIL_FOP_SADDR: 20,
+  VIGIL_FOP_NOT_SADDR: 21,
+  VIGIL_FOP_DADDR: 22,
+  VIGIL_FOP_NOT_DADDR: 23,
+  VIGIL_FOP_SPORT: 24,
+  VIGIL_FOP_NOT_SPORT: 25,
+  VIGIL_FOP_DPORT: 26,
+  VIGIL_FOP_NOT_DPORT: 27,
+  VIGIL_FOP_SPORT_PRIV: 28,
+  VIGIL_FOP_NOT_SPORT_PRIV: 29,
+  VIGIL_FOP_DPORT_PRIV: 30,
+  VIGIL_FOP_NOT_DPORT_PRIV: 31,
+  VIGIL_FOP_PROTOCOL: 32,
+  VIGIL_FOP_FAMILY: 33,
+  VIGIL_FOP_STATE: 34,
 } as const;
 
 export const vigil_pid_flag = {
@@ -348,4 +396,14 @@ export const vigil_rate_scope = {
   VIGIL_RATE_THREAD: 0,
   VIGIL_RATE_PROCESS: 1,
   VIGIL_RATE_GLOBAL: 2,
+} as const;
+
+export const vigil_net_key_kind = {
+  VIGIL_NET_KEY_V4: 4,
+  VIGIL_NET_KEY_V6: 6,
+  VIGIL_NET_KEY_PORT: 16,
+} as const;
+
+export const vigil_net_key_limits = {
+  VIGIL_NET_KEY_DATA: 20,
 } as const;

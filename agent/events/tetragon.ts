@@ -73,6 +73,42 @@ export interface TetragonCredentialsArg extends TetragonCredentials {
   user_ns: TetragonUserNamespace;
 }
 
+/** A socket (sock and socket args), in KprobeSock's field order. */
+export interface KprobeSock {
+  family?: string;
+  type?: string;
+  protocol?: string;
+  mark?: number;
+  priority?: number;
+  saddr?: string;
+  daddr?: string;
+  sport?: number;
+  dport?: number;
+  /** uint64, a string as protojson writes it. */
+  cookie?: string;
+  state?: string;
+}
+
+export interface KprobeSockaddr {
+  family?: string;
+  addr?: string;
+  port?: number;
+}
+
+export interface KprobeSkb {
+  hash?: number;
+  len?: number;
+  priority?: number;
+  mark?: number;
+  saddr?: string;
+  daddr?: string;
+  sport?: number;
+  dport?: number;
+  proto?: number;
+  protocol?: string;
+  family?: string;
+}
+
 /** One argument of a policy event: exactly one value key, then the label. */
 export interface KprobeArgument {
   int_arg?: number;
@@ -95,6 +131,9 @@ export interface KprobeArgument {
   cap_inheritable_arg?: string;
   cap_permitted_arg?: string;
   cap_effective_arg?: string;
+  sock_arg?: KprobeSock;
+  sockaddr_arg?: KprobeSockaddr;
+  skb_arg?: KprobeSkb;
   label?: string;
 }
 

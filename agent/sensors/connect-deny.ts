@@ -4,25 +4,17 @@
 // process on the host. connect() and unconnected sendmsg() to a denied
 // destination fail with EPERM. Each rule counts its denials; no events.
 import { readFileSync } from 'node:fs';
-import { isIPv4, isIPv6 } from 'node:net';
 import { BpfObject } from '../loader/object.js';
 import { bpfObjectPath } from '../loader/paths.js';
 import { VigilError } from '../errors.js';
 import type { ConnectRule } from '../../policies/compiler/connect.js';
+import { cidrContains, parseCidr as parseNetCidr, type Cidr } from '../../policies/net/values.js';
 
-export type { ConnectRule };
-
+export type { ConnectRule, Cidr };
 
 /** One rule per bit of the BPF side's u64 masks. */
 export const MAX_CONNECT_RULES = 64;
 const PROGRAMS = ['vigil_connect4', 'vigil_connect6', 'vigil_sendmsg4', 'vigil_sendmsg6'];
-
-export interface Cidr {
-  family: 4 | 6;
-  len: number;
-  /** Network byte order, host bits cleared. */
-  addr: Buffer;
-}
 
 /** What load() writes: rodata by variable name, LPM trie entries, rule ids by slot. */
 export interface ConnectPlan {
@@ -136,7 +128,7 @@ export function compileRules(rules: ConnectRule[]): ConnectPlan {
   });
   // The trie finds only the longest prefix, so each carries the rules of every prefix holding it.
   const all = [...prefixes.values()];
-  for (const p of all) for (const q of all) if (q.len < p.len && contains(q, p)) p.rules |= q.rules;
+  for (const p of all) for (const q of all) if (q.len < p.len && cidrContains(q, p)) p.rules |= q.rules;
   const entry = (c: (typeof all)[number]) => {
     const key = Buffer.alloc(4 + c.addr.length);
     key.writeUInt32LE(c.len);
@@ -159,38 +151,16 @@ export function compileRules(rules: ConnectRule[]): ConnectPlan {
 
 /** Parses "addr" or "addr/len" (IPv4 or IPv6); host bits are cleared. */
 export function parseCidr(text: string, where = 'cidr'): Cidr {
-  const [ip, len, extra] = String(text).split('/');
-  const family = isIPv4(ip) ? 4 : isIPv6(ip) && !ip.includes('%') ? 6 : 0;
-  if (!family || extra !== undefined) throw invalid(where, `${JSON.stringify(text)} is not an IPv4 or IPv6 address or CIDR`);
-  const bits = family === 4 ? 32 : 128;
-  const n = len === undefined ? bits : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
-  if (!(n >= 0 && n <= bits)) throw invalid(where, `${JSON.stringify(text)}: the prefix length must be 0..${bits}`);
-  const addr = family === 4 ? Buffer.from(ip.split('.').map(Number)) : ipv6Bytes(ip);
-  return { family, len: n, addr: masked(addr, n) };
-}
-
-function ipv6Bytes(ip: string): Buffer {
-  const hex = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) =>
-    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
-  const [head, tail] = hex.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 2 * i));
-  return out;
-}
-
-function masked(addr: Buffer, len: number): Buffer {
-  return Buffer.from(addr.map((b, i) => b & (0xff00 >> Math.min(8, Math.max(0, len - 8 * i)))));
+  try {
+    return parseNetCidr(text);
+  } catch (err) {
+    throw invalid(where, (err as Error).message);
+  }
 }
 
 const isPort = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535;
 const isRange = (r: unknown): r is [number, number] =>
   Array.isArray(r) && r.length === 2 && isPort(r[0]) && isPort(r[1]) && r[0] <= r[1];
-
-const contains = (outer: Cidr, inner: Cidr): boolean =>
-  outer.family === inner.family && masked(inner.addr, outer.len).equals(outer.addr);
 
 /** The first cgroup v2 mount in /proc/mounts. */
 export function cgroup2Root(): string {

@@ -121,6 +121,7 @@ export class GenericHook {
       .setMaxEntries('vigil_str_eq', Math.max(1, encoded.eq.length))
       .setMaxEntries('vigil_str_prefix', Math.max(1, encoded.prefix.length))
       .setMaxEntries('vigil_str_postfix', Math.max(1, encoded.postfix.length))
+      .setMaxEntries('vigil_net_lpm', Math.max(1, encoded.net.length))
       .setRodata({ vigil_hook: encoded.config });
     const t = this.choice.target;
     const m = this.choice.mechanism;
@@ -174,7 +175,9 @@ export class GenericHook {
 }
 
 function fillMaps(obj: BpfObject, e: EncodedHook): void {
-  const maps = [['vigil_int_eq', e.intEq], ['vigil_str_eq', e.eq], ['vigil_str_prefix', e.prefix], ['vigil_str_postfix', e.postfix]] as const;
+  const maps = [
+    ['vigil_int_eq', e.intEq], ['vigil_str_eq', e.eq], ['vigil_str_prefix', e.prefix], ['vigil_str_postfix', e.postfix], ['vigil_net_lpm', e.net],
+  ] as const;
   for (const [name, entries] of maps) {
     if (!entries.length) continue;
     const map = obj.map(name);

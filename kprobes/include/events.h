@@ -157,6 +157,27 @@ struct vigil_cred_arg {
 	__u32 pad0;
 };
 
+/* A network argument in a VIGIL_OP_GENERIC record (sock, socket,
+ * sockaddr, skb args), arg_len = sizeof. A sockaddr's address and port are
+ * saddr and sport, as Tetragon's SAddr and SPort filters see them. */
+struct vigil_net_arg {
+	__u8 saddr[16];  /* network order; IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u64 cookie;    /* sock: the struct sock's address, as Tetragon's cookie */
+	__u32 mark;
+	__u32 priority;
+	__u32 hash;      /* skb */
+	__u32 len;       /* skb */
+	__u16 family;    /* AF_INET, AF_INET6, ... */
+	__u16 type;      /* sock: SOCK_STREAM, ... */
+	__u16 protocol;  /* IPPROTO_TCP, ... */
+	__u16 sport;     /* host order */
+	__u16 dport;     /* host order */
+	__u8 state;      /* sock: TCP_ESTABLISHED, ... */
+	__u8 pad0;
+	__u32 pad1;
+};
+
 /* Value of the in-kernel process map, keyed by thread group id. */
 struct vigil_process_entry {
 	struct vigil_process_id proc;

@@ -6,6 +6,7 @@
  *   each selector's process filters (matchPIDs, matchBinaries)  none pass: done
  *   read the args per config into the record: integers, strings,
  *     fd / file / path / linux_binprm -> absolute path (path.h)
+ *     sock / socket / sockaddr / skb -> a fixed tuple (generic_net.h)
  *   first selector whose matchArgs all pass                     none: done
  *   act: signal the task (Sigkill, Signal); Override: the value to return
  *   emit the record unless NoPost, or rateLimit saw the same args in its window

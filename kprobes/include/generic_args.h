@@ -1,6 +1,7 @@
 /* Argument reading of the generic hook pipeline: each configured arg into
  * the record, integers truncated and sign-extended to their type, strings
- * bounded, files, paths and descriptors resolved to absolute paths. */
+ * bounded, files, paths and descriptors resolved to absolute paths,
+ * network args as a fixed tuple (generic_net.h). */
 #ifndef VIGIL_GENERIC_ARGS_H
 #define VIGIL_GENERIC_ARGS_H
 
@@ -8,6 +9,7 @@
 #include "generic_buf.h"
 #include "generic_cred.h"
 #include "path.h"
+#include "generic_net.h"
 
 static __always_inline __u64 extend(__u64 v, __u8 size, bool sgn)
 {
@@ -170,6 +172,12 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 		return put_char_iovec(s, k, raw, pos, room);
 	case VIGIL_ARG_CRED:
 		n = put_cred(s, pos, room, (const struct cred *)raw, &flags);
+		break;
+	case VIGIL_ARG_SOCK:
+	case VIGIL_ARG_SOCKET:
+	case VIGIL_ARG_SOCKADDR:
+	case VIGIL_ARG_SKB:
+		n = put_net(s, k, raw, pos, &flags);
 		break;
 	}
 	s->msg.arg_flags[k] = flags;

@@ -35,6 +35,11 @@ enum vigil_arg_kind {
 	VIGIL_ARG_CHAR_BUF = 20,   /* char * of size_arg's value (or the return value) bytes -> u64 size, bytes */
 	VIGIL_ARG_CHAR_IOVEC = 21, /* struct iovec * of size_arg's value entries -> u64 total size, bytes */
 	VIGIL_ARG_CRED = 22,       /* struct cred * -> struct vigil_cred_arg */
+	/* Network args (generic_net.h) -> struct vigil_net_arg */
+	VIGIL_ARG_SOCK = 10,     /* struct sock * */
+	VIGIL_ARG_SOCKET = 11,   /* struct socket * -> its sock */
+	VIGIL_ARG_SOCKADDR = 12, /* struct sockaddr *, user memory when VIGIL_SRC_USER */
+	VIGIL_ARG_SKB = 13,      /* struct sk_buff * -> its IP and TCP/UDP headers */
 };
 
 enum vigil_arg_source_flag {
@@ -68,6 +73,24 @@ enum vigil_filter_op {
 	VIGIL_FOP_MASK = 9,
 	/* 60-: credentials */
 	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
+	/* Network ops on VIGIL_ARG_SOCK..SKB (generic_net_filter.h). Addresses
+	 * and ports: the filter's id in vigil_net_lpm; Protocol, Family,
+	 * State: its id in vigil_int_eq; *_PRIV: port < 1024, no values. */
+	VIGIL_FOP_SADDR = 20,
+	VIGIL_FOP_NOT_SADDR = 21,
+	VIGIL_FOP_DADDR = 22,
+	VIGIL_FOP_NOT_DADDR = 23,
+	VIGIL_FOP_SPORT = 24,
+	VIGIL_FOP_NOT_SPORT = 25,
+	VIGIL_FOP_DPORT = 26,
+	VIGIL_FOP_NOT_DPORT = 27,
+	VIGIL_FOP_SPORT_PRIV = 28,
+	VIGIL_FOP_NOT_SPORT_PRIV = 29,
+	VIGIL_FOP_DPORT_PRIV = 30,
+	VIGIL_FOP_NOT_DPORT_PRIV = 31,
+	VIGIL_FOP_PROTOCOL = 32,
+	VIGIL_FOP_FAMILY = 33,
+	VIGIL_FOP_STATE = 34,
 };
 
 struct vigil_arg_filter {
@@ -159,6 +182,25 @@ struct vigil_lpm_key {
 	__u32 prefixlen;
 	__u32 id;
 	__u8 data[VIGIL_LPM_DATA_MAX];
+};
+
+/* Key of the network LPM trie (address and port filters): data[0..1] the
+ * filter id (u16, little-endian), data[2] what follows (enum
+ * vigil_net_key_kind), then the address (network order) or the port (big
+ * endian); prefixlen = 24 + the prefix bits of the address or port. */
+enum vigil_net_key_kind {
+	VIGIL_NET_KEY_V4 = 4,
+	VIGIL_NET_KEY_V6 = 6,
+	VIGIL_NET_KEY_PORT = 16,
+};
+
+enum vigil_net_key_limits {
+	VIGIL_NET_KEY_DATA = 20,
+};
+
+struct vigil_net_key {
+	__u32 prefixlen;
+	__u8 data[VIGIL_NET_KEY_DATA];
 };
 
 #endif

@@ -1,6 +1,7 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
  * hash map), strings and paths (hash map, prefix and reversed-postfix LPM
- * tries), pids (with ancestors for followForks) and the process's binary. */
+ * tries), network args (generic_net_filter.h), pids (with ancestors for
+ * followForks) and the process's binary. */
 #ifndef VIGIL_GENERIC_FILTER_H
 #define VIGIL_GENERIC_FILTER_H
 
@@ -18,6 +19,8 @@ static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v
 	s->ikey.value = v;
 	return bpf_map_lookup_elem(&vigil_int_eq, &s->ikey) != NULL;
 }
+
+#include "generic_net_filter.h" /* uses int_in() */
 
 /* Any of several values: GT holds its smallest, LT its largest, Mask them ORed. */
 static __always_inline bool int_filter(struct vigil_generic_scratch *s, const volatile struct vigil_arg_filter *f,
@@ -154,6 +157,8 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)
 		return int_filter(s, f, s->val[a], vigil_hook.args[a].flags & VIGIL_SRC_SIGNED);
+	if (is_net_kind(vigil_hook.args[a].kind))
+		return net_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]);
 	return str_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]);
 }
 

@@ -28,6 +28,8 @@ export interface CompiledPolicy {
   errors: CompileError[];
 }
 
+/** Tetragon's other spellings of an operator. */
+const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
 const UNSUPPORTED_SELECTORS = [
   'matchReturnActions', 'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges',
@@ -59,7 +61,7 @@ class Compiler {
         if (s[key]?.length) this.fail(`${at}.${key}`, `${key} is not evaluated by Vigil's kernel programs yet`);
       }
       const filters = (field: 'matchArgs' | 'matchReturnArgs') => (s[field] ?? []).flatMap((m, j) => {
-        const op = m.operator === 'GreaterThan' ? 'GT' : m.operator === 'LessThan' ? 'LT' : m.operator;
+        const op = OPERATOR_ALIASES[m.operator] ?? m.operator;
         if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
           this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
           return [];

@@ -2,6 +2,7 @@
 // address, destination port and protocol is enforced with cgroup connect
 // programs (agent/sensors/connect-deny.ts), which work without BPF LSM.
 import type { KProbeSpec } from '../types.generated.js';
+import { parsePortRange } from '../net/values.js';
 
 /** A destination rule for the cgroup connect programs. */
 export interface ConnectRule {
@@ -27,11 +28,13 @@ export const CONNECT_CALLS = new Set([
 const OPS = new Set(['DAddr', 'NotDAddr', 'DPort', 'NotDPort', 'Protocol']);
 const PROTOCOLS: Record<string, 'tcp' | 'udp'> = { IPPROTO_TCP: 'tcp', '6': 'tcp', IPPROTO_UDP: 'udp', '17': 'udp' };
 
-function parsePorts(values: string[]): [number, number][] {
-  return values.map((v) => {
-    const [lo, hi = lo] = v.split(':').map(Number);
-    return [lo, hi];
-  });
+/** Port values as ranges; undefined when one does not parse (the linter names it). */
+function parsePorts(values: string[]): [number, number][] | undefined {
+  try {
+    return values.map(parsePortRange);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The connect rules of a kprobe hook, or undefined when it is not a connect deny that cgroup hooks can express. */
@@ -51,6 +54,7 @@ export function connectRules(k: KProbeSpec, firstId: number): ConnectRule[] | un
         rule.notCidrs = m.operator === 'NotDAddr';
       } else if (m.operator.endsWith('DPort')) {
         rule.ports = parsePorts(values);
+        if (!rule.ports) return undefined;
         rule.notPorts = m.operator === 'NotDPort';
       } else {
         const protos = new Set(values.map((v) => PROTOCOLS[v]));

@@ -14,9 +14,10 @@
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm,
+//                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
 //                              20 char_buf, 21 char_iovec, 22 cred
 //               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
-//               +2 u8  flags   1 signed, 2 user memory, 4 tracepoint field,
+//               +2 u8  flags   1 signed, 2 user memory (strings, sockaddr), 4 tracepoint field,
 //                              32 returnCopy (read at return), 64 maxData
 //               +3 u8  index   function or syscall argument index
 //               +4 u16 offset  tracepoint field offset (flag 4)
@@ -40,7 +41,8 @@
 //                      +16 u8 rate_scope (0 thread, 1 process, 2 global)
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
-//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK,
+//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK; 20-34 on network
+//         args, with their values in vigil_net_lpm or vigil_int_eq (net-filter.ts);
 //         60 CAPS_GAINED (cred args: value is the capabilities' bit mask).
 //    A selector's matchArgs then its matchReturnArgs share the 8 arg filters.
 //    A filter matches when any of its values does, so one inline value
@@ -48,7 +50,8 @@
 //    largest, Mask all masks ORed (two's complement, 8 bytes; signedness is
 //    the arg's). Every other value list lives in a map under the filter's id.
 //
-// 2. The values, in four maps of the hook's object (value u8 1):
+// 2. The values, in four maps of the hook's object, and vigil_net_lpm for
+//    network filters (net-filter.ts) (value u8 1):
 //
 //    vigil_int_eq       hash     key 16 bytes: u16 id, 6 zero bytes, u64 value
 //                                (Equal/NotEqual on integers, sign-extended as
@@ -71,7 +74,8 @@
 import * as L from '../../agent/events/layouts.generated.js';
 import { VigilError } from '../../agent/errors.js';
 import { CAPABILITIES } from '../validate/names.js';
-import { isBufferType, isIntType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import { isBufferType, isIntType, isNetType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import { isNetOperator, netFilter } from './net-filter.js';
 import type { MechanismChoice } from './mechanism.js';
 
 const C = L.vigil_config_limits;
@@ -110,6 +114,8 @@ export interface EncodedHook {
   eq: MapEntry[];
   prefix: MapEntry[];
   postfix: MapEntry[];
+  /** vigil_net_lpm: address and port filters (net-filter.ts). */
+  net: MapEntry[];
 }
 
 /** The next map-backed filter id of a hook. */
@@ -135,6 +141,7 @@ const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'capability'])
 const KIND: Record<string, number> = {
   string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, linux_binprm: K.VIGIL_ARG_BINPRM,
   char_buf: K.VIGIL_ARG_CHAR_BUF, char_iovec: K.VIGIL_ARG_CHAR_IOVEC, cred: K.VIGIL_ARG_CRED,
+  sock: K.VIGIL_ARG_SOCK, socket: K.VIGIL_ARG_SOCKET, sockaddr: K.VIGIL_ARG_SOCKADDR, skb: K.VIGIL_ARG_SKB,
 };
 const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
@@ -154,7 +161,7 @@ function limit(where: string, what: string, n: number, max: number): void {
 
 export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const where = `${plan.policyName} ${plan.kind}s[${plan.hookIndex}]`;
-  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [] };
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [], net: [] };
   const b = out.config;
   const ret = plan.returnArg;
   limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
@@ -177,7 +184,7 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   let flags = int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0;
   let offset = 0;
   const userStrings = ctx.choice.syscall || (plan.kind === 'tracepoint' && plan.target.subsystem === 'syscalls');
-  if (a.type === 'string' && userStrings) flags |= S.VIGIL_SRC_USER;
+  if ((a.type === 'string' || a.type === 'sockaddr') && userStrings) flags |= S.VIGIL_SRC_USER;
   if (ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall) {
     const f = ctx.fields?.[a.index];
     if (!f) throw invalid(where, `index ${a.index}: the tracepoint has ${ctx.fields?.length ?? 0} fields`);
@@ -273,6 +280,19 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   const pos = ret ? ret.pos : plan.args.findIndex((a) => a.index === f.index);
   if (pos < 0) throw invalid(where, `index ${f.index} is not one of the hook's args (${plan.args.map((a) => a.index).join(', ') || 'none'})`);
   const type: ArgType = ret ? ret.type : plan.args[pos].type;
+  if (isNetType(type) || isNetOperator(f.operator)) {
+    const n = netFilter(f.operator, type, f.values, where);
+    b.writeUInt8(pos, at + AF.offsetof.arg);
+    b.writeUInt8(n.op, at + AF.offsetof.op);
+    let id = 0;
+    if (n.ints) id = intValues(out, n.ints, ids, where);
+    if (n.lpmKeys) {
+      id = nextId(ids, where);
+      for (const key of n.lpmKeys(id)) out.net.push({ key, value: Buffer.from([1]) });
+    }
+    b.writeUInt16LE(id, at + AF.offsetof.id);
+    return;
+  }
   const op = ARG_OPS[f.operator];
   if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
   if (isBufferType(type)) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: filters on ${type} args are not evaluated by Vigil's kernel programs yet`);

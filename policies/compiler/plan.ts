@@ -12,8 +12,11 @@ export const INT_ARG_TYPES = [
   // Integers reported as Tetragon does: capability_arg, and capability sets in hex.
   'capability', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective',
 ] as const;
-export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm', 'char_buf', 'char_iovec', 'cred'] as const;
+/** Read into a fixed tuple (kprobes/include/generic_net.h); events print sock_arg, sockaddr_arg or skb_arg. */
+export const NET_ARG_TYPES = ['sock', 'socket', 'sockaddr', 'skb'] as const;
+export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm', 'char_buf', 'char_iovec', 'cred', ...NET_ARG_TYPES] as const;
 export type IntArgType = (typeof INT_ARG_TYPES)[number];
+export type NetArgType = (typeof NET_ARG_TYPES)[number];
 export type ArgType = (typeof ARG_TYPES)[number];
 
 const ALIASES: Record<string, ArgType> = {
@@ -28,8 +31,9 @@ export function canonicalArgType(name: string): ArgType | undefined {
 }
 
 export const isIntType = (t: ArgType): t is IntArgType => (INT_ARG_TYPES as readonly string[]).includes(t);
-/** Types captured as bytes (a string or a resolved path), not as an integer. */
-export const isBytesType = (t: ArgType): boolean => !isIntType(t);
+export const isNetType = (t: ArgType): t is NetArgType => (NET_ARG_TYPES as readonly string[]).includes(t);
+/** Types captured as bytes (a string or a resolved path), not as an integer or a network tuple. */
+export const isBytesType = (t: ArgType): boolean => !isIntType(t) && !isNetType(t);
 export const isPathType = (t: ArgType): boolean => t === 'fd' || t === 'file' || t === 'path' || t === 'linux_binprm';
 /** Buffers: recorded as their full size then the bytes copied. */
 export const isBufferType = (t: ArgType): boolean => t === 'char_buf' || t === 'char_iovec';
@@ -47,7 +51,13 @@ export interface ArgPlan {
   sizeArgIndex?: number;
 }
 
-export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask', 'CapabilitiesGained'] as const;
+/** On sock, socket, sockaddr and skb args (a sockaddr: SAddr, SPort, their negations and privileged forms, Family). */
+export const NET_OPERATORS = [
+  'SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'SPort', 'NotSPort', 'DPort', 'NotDPort',
+  'SPortPriv', 'NotSPortPriv', 'DPortPriv', 'NotDPortPriv', 'Protocol', 'Family', 'State',
+] as const;
+export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask', 'CapabilitiesGained', ...NET_OPERATORS] as const;
+export type NetOperator = (typeof NET_OPERATORS)[number];
 export type ArgOperator = (typeof ARG_OPERATORS)[number];
 
 export interface ArgFilter {

@@ -29,7 +29,8 @@ export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isRet
   for (const type of new Set(types)) {
     const ops = operatorsFor(type);
     if (ops && !ops.includes(m.operator)) {
-      const use = ops.length ? `; it takes ${ops.join(', ')}` : '';
+      const use = (ops.length ? `; it takes ${ops.join(', ')}` : '')
+        + (type === 'sockaddr' && /^(Not)?D(Addr|Port)/.test(m.operator) ? ' (a sockaddr holds one address and port, matched as the source, as Tetragon does)' : '');
       out.push({ path: [...path, 'operator'], message: `operator ${m.operator} does not apply to an arg of type ${type}${use}` });
       return;
     }

@@ -16,8 +16,12 @@ const CLASS: Partial<Record<ArgType, ArgClass>> = {
 
 const INT: ArgOperator[] = ['Equal', 'NotEqual', 'GT', 'LT', 'GreaterThan', 'LessThan', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange'];
 const STRING: ArgOperator[] = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'SubString', 'SubStringIgnCase'];
-const ADDR: ArgOperator[] = ['SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'SPort', 'NotSPort', 'DPort', 'NotDPort', 'Family'];
-const NET: ArgOperator[] = [...ADDR, 'SPortPriv', 'NotSportPriv', 'DPortPriv', 'NotDPortPriv', 'Protocol'];
+const NET: ArgOperator[] = [
+  'SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'SPort', 'NotSPort', 'DPort', 'NotDPort',
+  'SPortPriv', 'NotSPortPriv', 'NotSportPriv', 'DPortPriv', 'NotDPortPriv', 'Protocol', 'Family',
+];
+/** A sockaddr holds one address and port: Tetragon matches them as the source (SAddr, SPort). */
+const SOCKADDR: ArgOperator[] = ['SAddr', 'NotSAddr', 'SPort', 'NotSPort', 'SPortPriv', 'NotSPortPriv', 'NotSportPriv', 'Family'];
 
 const OPS: Record<ArgClass, readonly ArgOperator[]> = {
   int: INT,
@@ -26,7 +30,7 @@ const OPS: Record<ArgClass, readonly ArgOperator[]> = {
   file: [...STRING, 'FileType', 'NotFileType'],
   sock: [...NET, 'State'],
   skb: NET,
-  sockaddr: ADDR,
+  sockaddr: SOCKADDR,
   cred: ['CapabilitiesGained'],
   opaque: [],
 };
@@ -39,7 +43,7 @@ export function operatorsFor(type: ArgType): readonly ArgOperator[] | undefined 
 export const isIntType = (type: ArgType): boolean => CLASS[type] === 'int' || CLASS[type] === 'caps';
 
 /** Operators that take no values: the port is privileged or not. */
-export const NO_VALUES = new Set<ArgOperator>(['SPortPriv', 'NotSportPriv', 'DPortPriv', 'NotDPortPriv']);
+export const NO_VALUES = new Set<ArgOperator>(['SPortPriv', 'NotSPortPriv', 'NotSportPriv', 'DPortPriv', 'NotDPortPriv']);
 
 /** Operators whose integer values are compared inline; the rest live in BPF maps. */
 export const INLINE_INT = new Set<ArgOperator>(['Equal', 'NotEqual', 'GT', 'LT', 'GreaterThan', 'LessThan', 'Mask', 'InRange', 'NotInRange']);

@@ -1,6 +1,5 @@
 // Each matchArgs value must parse for its operator and arg type: integers
 // in the type's range, CIDRs, ports and port ranges, symbolic names.
-import { isIP } from 'node:net';
 import type { ArgOperator, ArgType } from '../types.generated.js';
 import type { Finding } from './errors.js';
 import { POLICY_LIMITS } from './limits.js';
@@ -8,6 +7,7 @@ import { CAPABILITIES, FAMILIES, PROTOCOLS, TCP_STATES } from './names.js';
 import { isIntType } from './operators.js';
 import type { PathSeg } from './path.js';
 import { hint } from './suggest.js';
+import { parseCidr, parsePortRange } from '../net/values.js';
 
 const RANGE: Partial<Record<ArgType, [bits: number, signed: boolean]>> = {
   sint8: [8, true], int8: [8, true], uint8: [8, false], sint16: [16, true], int16: [16, true], uint16: [16, false],
@@ -41,17 +41,14 @@ function rangeProblem(v: string, one: (x: string) => string | undefined): string
   return parts.length === 2 && parseInteger(parts[0])! > parseInteger(parts[1])! ? `range ${v} is empty: ${parts[0]} > ${parts[1]}` : undefined;
 }
 
-const port = (v: string): string | undefined => {
-  const n = parseInteger(v);
-  return n === undefined || n < 0n || n > 65535n ? `${JSON.stringify(v)} is not a port (0-65535)` : undefined;
-};
-
-function cidrProblem(v: string): string | undefined {
-  const [addr, len, extra] = v.split('/');
-  const family = isIP(addr);
-  const bits = family === 4 ? 32 : 128;
-  const okLen = len === undefined || (/^\d+$/.test(len) && Number(len) <= bits);
-  return !family || !okLen || extra !== undefined ? `${JSON.stringify(v)} is not an IP address or CIDR` : undefined;
+/** Why v is not what parse accepts (the shared network parsers), or undefined. */
+function netProblem(v: string, parse: (v: string) => unknown): string | undefined {
+  try {
+    parse(v);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** A symbolic name from `names`, or a number. */
@@ -74,9 +71,9 @@ export function stringProblem(v: string, op: string): string | undefined {
 export function valueProblem(op: ArgOperator, type: ArgType, v: string): string | undefined {
   switch (op) {
     case 'SAddr': case 'NotSAddr': case 'DAddr': case 'NotDAddr':
-      return cidrProblem(v);
+      return netProblem(v, parseCidr);
     case 'SPort': case 'NotSPort': case 'DPort': case 'NotDPort':
-      return rangeProblem(v, port);
+      return netProblem(v, parsePortRange);
     case 'Protocol': return named(v, PROTOCOLS, 'protocol');
     case 'Family': return named(v, FAMILIES, 'address family');
     case 'State': return named(v, TCP_STATES, 'TCP state');

@@ -26,6 +26,11 @@ export interface AgentHandle {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls events() until one matches; throws, naming `what`, after timeoutMs. */
+/** The lines of an export file the exporter has finished writing (a line still being written is left out). */
+export function completeLines(text: string): string[] {
+  return text.split('\n').slice(0, -1).filter(Boolean);
+}
+
 export async function pollFor(events: () => TetragonEvent[], pred: (ev: TetragonEvent) => boolean, what: string, timeoutMs = 20_000): Promise<TetragonEvent> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -60,7 +65,7 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
 
   const events = (): TetragonEvent[] => {
     if (!existsSync(exportFile)) return [];
-    return readFileSync(exportFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return completeLines(readFileSync(exportFile, 'utf8')).map((l) => JSON.parse(l));
   };
   return {
     dir, socket, exportFile, child,

@@ -10,7 +10,7 @@ import { JsonFileExporter } from '../../exporters/json-file.js';
 import type { FeatureResult } from '../../agent/probe/features.js';
 import type { TetragonEvent } from '../../agent/events/tetragon.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
-import { pollFor } from './agent.js';
+import { completeLines, pollFor } from './agent.js';
 
 export const NODE_NAME = 'vigil-test';
 
@@ -36,7 +36,7 @@ export async function startPolicyAgent(opts: { features?: FeatureResult[] } = {}
   });
   await agent.start();
   const events = (): TetragonEvent[] =>
-    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TetragonEvent) : [];
+    existsSync(file) ? completeLines(readFileSync(file, 'utf8')).map((l) => JSON.parse(l) as TetragonEvent) : [];
   return {
     agent, dir, events,
     waitFor: (pred, what, timeoutMs) => pollFor(events, pred, what, timeoutMs),
