@@ -28,7 +28,7 @@ import type { FeatureResult } from './probe/features.js';
 import { eventType } from './events/tetragon.js';
 import { ControlServer } from './control/server.js';
 import type { Exporter } from '../exporters/exporter.js';
-import { PolicyManager, type HookLoader } from './policy/manager.js';
+import { PolicyManager, type HookLoaders } from './policy/manager.js';
 import { PolicyDirWatcher } from './policy/watch.js';
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
@@ -60,8 +60,8 @@ export class Agent {
   private control?: ControlServer;
   private policies?: PolicyManager;
   private watcher?: PolicyDirWatcher;
-  /** Loads one hook plan into the kernel; set once the generic sensor exists. */
-  protected hookLoader?: HookLoader;
+  /** Put policy hooks into the kernel. */
+  protected hookLoaders: HookLoaders;
   private counters?: BpfMap;
   private lostTimer?: NodeJS.Timeout;
   private lastLost = new Map<string, number>();
@@ -75,7 +75,7 @@ export class Agent {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName);
     this.hooks = new HookRegistry(this.shared, this.slots, opts.log, opts.features);
-    this.hookLoader = (plan) => this.hooks.handle(plan);
+    this.hookLoaders = { hook: (plan) => this.hooks.handle(plan), connect: (c) => this.hooks.connect(c) };
   }
 
   /** Loads one compiled hook plan (after start): its mechanism is chosen for this kernel, and its events go to the exporters. */
@@ -122,7 +122,7 @@ export class Agent {
 
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
   private loadPolicies(): void {
-    const manager = new PolicyManager(this.opts.log, this.hookLoader);
+    const manager = new PolicyManager(this.opts.log, this.hookLoaders);
     this.policies = manager;
     for (const p of this.opts.policies ?? []) {
       let dir = false;

@@ -5,8 +5,13 @@
  *   destination address -> LPM trie (v4 or v6)  -> rules whose CIDRs hold it
  *   destination port    -> port_rules[port]     -> rules whose ranges hold it
  *   ctx->protocol       -> rules_tcp/udp/any    -> rules for that protocol
- *   a rule holding all three -> count the first such rule, return 0 (EPERM)
+ *   a rule holding all three -> count the first such rule, report it, return 0 (EPERM)
  *   otherwise                -> return 1 (allow)
+ *
+ * The report is a VIGIL_OP_GENERIC record under the policy hook's id with
+ * one network arg, the destination (a sock's daddr and dport, or a
+ * sockaddr's address and port), action Override, return -EPERM: the agent
+ * turns it into the hook's process_kprobe event.
  *
  * A rule is one bit of a u64 (slot 0..63). Negated conditions (NotDAddr,
  * NotDPort) and absent ones (any address, any port) are bits of
@@ -16,6 +21,9 @@
  */
 #include "api.h"
 #include <bpf/bpf_endian.h>
+#include "events.h"
+#include "output.h"
+#include "process_map.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -30,6 +38,60 @@ const volatile __u64 rules_tcp = 0; /* rules for TCP or any protocol */
 const volatile __u64 rules_udp = 0; /* rules for UDP or any protocol */
 const volatile __u64 rules_any_proto = 0;
 const volatile __u64 port_rules[65536] = {};
+const volatile __u32 report_hook = 0;  /* hook id of the deny records; 0: none */
+const volatile __u32 counter_slot = 0; /* output.h counters of the deny records */
+const volatile __u8 report_sock = 0;   /* 1: the arg is a sock (daddr, dport); 0: a sockaddr (saddr, sport) */
+
+#define EPERM 1
+#define AF_INET 2
+#define AF_INET6 10
+
+struct deny_report {
+	struct vigil_msg_generic msg;
+	struct vigil_net_arg dest;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct deny_report);
+} deny_scratch SEC(".maps");
+
+/* A record of the denial: who, and the destination (addr: network order,
+ * 4 or 16 bytes by family; connect4 programs may not read user_ip6). */
+static __always_inline void report(struct bpf_sock_addr *ctx, __u16 port, const __u32 *addr, __u16 family)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct deny_report *r;
+	__u32 zero = 0;
+
+	if (!report_hook)
+		return;
+	r = bpf_map_lookup_elem(&deny_scratch, &zero);
+	if (!r)
+		return;
+	__builtin_memset(r, 0, sizeof(*r));
+	vigil_process_id_of(pid_tgid >> 32, &r->msg.proc);
+	r->msg.tid = (__u32)pid_tgid;
+	r->msg.hook_id = report_hook;
+	r->msg.ret = -EPERM;
+	r->msg.action = VIGIL_ACTION_OVERRIDE;
+	r->msg.selector = 1;
+	r->msg.arg_count = 1;
+	r->msg.arg_len[0] = sizeof(r->dest);
+	r->dest.family = family;
+	r->dest.protocol = ctx->protocol;
+	if (report_sock)
+		r->dest.dport = port;
+	else
+		r->dest.sport = port;
+	if (family == AF_INET)
+		__builtin_memcpy(report_sock ? r->dest.daddr : r->dest.saddr, addr, 4);
+	else
+		__builtin_memcpy(report_sock ? r->dest.daddr : r->dest.saddr, addr, 16);
+	vigil_emit(r, sizeof(*r), VIGIL_OP_GENERIC, counter_slot);
+}
 
 /* LPM keys: prefix length, then the address in network byte order. */
 struct v4_key {
@@ -75,7 +137,7 @@ static __always_inline __u64 lookup_v4(__u32 addr)
 	return rules ? *rules : 0;
 }
 
-static __always_inline int verdict(struct bpf_sock_addr *ctx, __u64 addr_rules)
+static __always_inline int verdict(struct bpf_sock_addr *ctx, __u64 addr_rules, const __u32 *addr, __u16 family)
 {
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u32 protocol = ctx->protocol;
@@ -92,6 +154,7 @@ static __always_inline int verdict(struct bpf_sock_addr *ctx, __u64 addr_rules)
 
 			if (n)
 				*n += 1;
+			report(ctx, port, addr, family);
 			break;
 		}
 	}
@@ -100,7 +163,9 @@ static __always_inline int verdict(struct bpf_sock_addr *ctx, __u64 addr_rules)
 
 static __always_inline int check4(struct bpf_sock_addr *ctx)
 {
-	return verdict(ctx, lookup_v4(ctx->user_ip4));
+	__u32 addr = ctx->user_ip4;
+
+	return verdict(ctx, lookup_v4(addr), &addr, AF_INET);
 }
 
 static __always_inline int check6(struct bpf_sock_addr *ctx)
@@ -117,7 +182,7 @@ static __always_inline int check6(struct bpf_sock_addr *ctx)
 	/* ::ffff:a.b.c.d reaches IPv4 a.b.c.d without passing connect4. */
 	if (key.addr[0] == 0 && key.addr[1] == 0 && key.addr[2] == bpf_htonl(0xffff))
 		rules |= lookup_v4(key.addr[3]);
-	return verdict(ctx, rules);
+	return verdict(ctx, rules, key.addr, AF_INET6);
 }
 
 SEC("cgroup/connect4")

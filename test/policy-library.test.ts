@@ -127,7 +127,7 @@ t.test('exec-from-tmp-deny: BPF LSM refuses the exec itself', { skip: await lack
   t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
 });
 
-t.test('deny-egress-cidr: a connect to the denied network fails with EPERM', { skip: await lacking(['cgroup_hooks']) }, async (t) => {
+t.test('deny-egress-cidr: a connect to the denied network fails with EPERM, and is reported', { skip: await lacking(['cgroup_hooks']) }, async (t) => {
   // The library's CIDR, pointed at a loopback address for the test.
   const dir = mkdtempSync(join(tmpdir(), 'vigil-lib-'));
   const file = join(dir, 'deny-egress-cidr.yaml');
@@ -136,9 +136,17 @@ t.test('deny-egress-cidr: a connect to the denied network fails with EPERM', { s
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
-  const states = await withPolicy(file, async () => {
+  const states = await withPolicy(file, async (agent) => {
     t.equal(await tryConnect('127.0.0.2', port), 'EPERM');
     t.equal(await tryConnect('127.0.0.1', port), 'connected');
+    const ev = (await agent.waitFor((e) => e.process_kprobe?.policy_name === 'deny-egress-cidr', 'the denial event')).process_kprobe!;
+    t.equal(ev.function_name, 'tcp_connect');
+    t.equal(ev.action, 'KPROBE_ACTION_OVERRIDE');
+    t.match(ev.args[0].sock_arg, { family: 'AF_INET', protocol: 'IPPROTO_TCP', daddr: '127.0.0.2', dport: port });
+    t.equal(ev.process.pid, process.pid, 'the process whose connect was denied');
+    t.equal(ev.message, 'egress to a denied network');
+    t.same(ev.tags, ['network', 'enforcement']);
+    t.equal(agent.events().filter((e) => e.process_kprobe?.policy_name === 'deny-egress-cidr').length, 1, 'the allowed connect is not reported');
   });
   t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
 });
@@ -161,7 +169,7 @@ t.test('network-connect: connect(2) is reported with its destination, IPv4 and I
   t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));
 });
 
-t.test('network-tcp: TCP connect and close are reported with the 5-tuple', { skip: await lacking(['kprobes']) }, async (t) => {
+t.test('network-tcp: TCP connect, accept and close are reported with the 5-tuple', { skip: await lacking(['kprobes', 'kretprobes']) }, async (t) => {
   const v4 = await listen('127.0.0.1');
   const v6 = await listen('::1');
   t.teardown(() => { v4.server.close(); v6.server.close(); });
@@ -179,6 +187,12 @@ t.test('network-tcp: TCP connect and close are reported with the 5-tuple', { ski
       const close = (await agent.waitFor((e) => sock(e, 'tcp_close')?.cookie === cookie, `tcp_close of ${host}`)).process_kprobe!;
       t.match(close.args[0].sock_arg, { family, type: 'SOCK_STREAM', protocol: 'IPPROTO_TCP', daddr: c.daddr, dport: c.dport });
       t.equal(close.message, 'TCP close');
+      // The server side: inet_csk_accept returns the new socket, the tuple seen from the server.
+      const accepted = (e: TetragonEvent) => (e.process_kprobe?.function_name === 'inet_csk_accept' ? e.process_kprobe.return?.sock_arg : undefined);
+      const accept = (await agent.waitFor((e) => accepted(e)?.dport === c.sport, `inet_csk_accept from ${host}`)).process_kprobe!;
+      t.match(accept.return!.sock_arg, { family, type: 'SOCK_STREAM', protocol: 'IPPROTO_TCP', saddr: c.daddr, daddr: c.saddr, sport: port, dport: c.sport, state: 'TCP_ESTABLISHED' });
+      t.equal(accept.process.pid, process.pid, 'the accepting process (this test\'s server)');
+      t.equal(accept.message, 'TCP accept');
     }
   });
   t.equal(states[0].state, 'loaded', JSON.stringify(states[0].errors));

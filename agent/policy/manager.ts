@@ -5,9 +5,8 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { lintFile, formatPolicyError } from '../../policies/validate/index.js';
-import { compilePolicy } from '../../policies/compiler/compile.js';
+import { compilePolicy, type ConnectHook } from '../../policies/compiler/compile.js';
 import type { HookPlan } from '../../policies/compiler/plan.js';
-import { ConnectDenySensor } from '../sensors/connect-deny.js';
 import { NotSupportedError, VigilError } from '../errors.js';
 
 /** A loaded hook, whatever program runs it. */
@@ -23,6 +22,12 @@ export interface HookHandle {
 
 /** Loads one compiled hook plan (the generic sensor). */
 export type HookLoader = (plan: HookPlan) => HookHandle;
+
+/** How the manager puts hooks into the kernel: generic hook plans, and connect denies on cgroup programs. */
+export interface HookLoaders {
+  hook: HookLoader;
+  connect?: (c: ConnectHook) => HookHandle;
+}
 
 export interface HookState {
   path: string;
@@ -60,7 +65,7 @@ export class PolicyManager {
   /** Files whose documents did not even yield a policy name. */
   private readonly broken = new Map<string, PolicyState>();
 
-  constructor(private readonly log: Logger, private readonly loadHook?: HookLoader) {}
+  constructor(private readonly log: Logger, private readonly loaders?: HookLoaders) {}
 
   /** Lints, compiles and loads every policy of a file; returns their states. */
   loadFile(fileArg: string): PolicyState[] {
@@ -100,30 +105,25 @@ export class PolicyManager {
       return { state, handles };
     }
     for (const c of compiled.connect) {
-      const sensor = new ConnectDenySensor();
+      if (!this.loaders?.connect) {
+        state.hooks.push({ path: c.path, state: 'error', error: 'no connect-deny loader in this agent', matches: 0, lost: 0 });
+        continue;
+      }
       try {
-        sensor.load(c.rules);
-        const m = sensor.mechanism();
-        const handle: HookHandle = {
-          mechanism: m.type, target: m.cgroup, reason: m.reason, enforcement: 'override',
-          counters: () => ({ matches: [...sensor.counts().values()].reduce((a, b) => a + b, 0), lost: 0 }),
-          close: () => sensor.close(),
-        };
-        handles.push({ path: c.path, handle });
+        handles.push({ path: c.path, handle: this.loaders.connect(c) });
       } catch (err) {
-        sensor.close();
         const log = err instanceof VigilError ? err.log : undefined;
         state.hooks.push({ path: c.path, state: 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
       }
     }
     for (const plan of compiled.plans) {
       const path = hookPath(plan);
-      if (!this.loadHook) {
+      if (!this.loaders) {
         state.hooks.push({ path, state: 'error', error: 'no hook loader in this agent', matches: 0, lost: 0 });
         continue;
       }
       try {
-        handles.push({ path, handle: this.loadHook(plan) });
+        handles.push({ path, handle: this.loaders.hook(plan) });
       } catch (err) {
         const skip = plan.kind === 'kprobe' && policy.spec?.kprobes?.[plan.hookIndex]?.ignore?.callNotFound && err instanceof NotSupportedError;
         const log = err instanceof VigilError ? err.log : undefined;

@@ -2,12 +2,14 @@
 // destination CIDRs, ports and protocol, enforced by cgroup/connect4|6 and
 // cgroup/sendmsg4|6 programs on the cgroup v2 root, so they cover every
 // process on the host. connect() and unconnected sendmsg() to a denied
-// destination fail with EPERM. Each rule counts its denials; no events.
+// destination fail with EPERM. Each rule counts its denials; with reports,
+// each denial is also a record under the policy hook's id.
 import { readFileSync } from 'node:fs';
 import { BpfObject } from '../loader/object.js';
 import { bpfObjectPath } from '../loader/paths.js';
 import { VigilError } from '../errors.js';
 import type { ConnectRule } from '../../policies/compiler/connect.js';
+import type { SharedMaps } from '../loader/shared-maps.js';
 import { cidrContains, parseCidr as parseNetCidr, type Cidr } from '../../policies/net/values.js';
 
 export type { ConnectRule, Cidr };
@@ -24,6 +26,16 @@ export interface ConnectPlan {
   ids: number[];
 }
 
+/** Where denial records go: the agent's ring buffer, under a hook id the agent knows. */
+export interface DenyReports {
+  shared: SharedMaps;
+  hookId: number;
+  /** Counter slot (output.h) of the records. */
+  slot: number;
+  /** The destination as a sock arg (daddr, dport) rather than a sockaddr. */
+  sock: boolean;
+}
+
 const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
 
 export class ConnectDenySensor {
@@ -34,12 +46,16 @@ export class ConnectDenySensor {
   private final = new Map<number, number>();
 
   /** Validates the rules, loads the programs, fills the tries and attaches to cgroupDir. */
-  load(rules: ConnectRule[], cgroupDir: string = cgroup2Root()): void {
+  load(rules: ConnectRule[], cgroupDir: string = cgroup2Root(), reports?: DenyReports): void {
     if (this.obj) throw new Error('the connect-deny sensor is already loaded');
     const plan = compileRules(rules);
     const obj = BpfObject.open(bpfObjectPath('cgroup_connect'));
     this.obj = obj;
     try {
+      if (reports) {
+        obj.setRodata({ report_hook: BigInt(reports.hookId), counter_slot: BigInt(reports.slot), report_sock: reports.sock ? 1n : 0n });
+        reports.shared.prepare(obj);
+      }
       obj.setRodata(plan.rodata)
         .setMaxEntries('connect_v4', Math.max(1, plan.v4.length))
         .setMaxEntries('connect_v6', Math.max(1, plan.v6.length))

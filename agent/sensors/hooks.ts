@@ -4,7 +4,11 @@
 // briefly, for the records still in the ring buffer.
 import type { Logger } from '../log.js';
 import type { SharedMaps } from '../loader/shared-maps.js';
-import type { CounterSlots } from './counters.js';
+import { CounterSlots } from './counters.js';
+import { ConnectDenySensor } from './connect-deny.js';
+import { BpfMap } from '../loader/map.js';
+import { syscallName } from '../../policies/compiler/syscall-names.js';
+import type { ConnectHook } from '../../policies/compiler/compile.js';
 import { GenericHook, targetName, type GenericHookState } from './generic.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { probeFeatures, type FeatureResult } from '../probe/features.js';
@@ -65,6 +69,38 @@ export class HookRegistry {
         return { matches: c.emitted, lost: c.lost };
       },
       close: () => this.unload(state.hookId),
+    };
+  }
+
+  /** A connect deny on cgroup programs; its denials become events of its report plan. */
+  connect(c: ConnectHook): HookHandle {
+    const hookId = this.nextId++;
+    const { report } = c;
+    const functionName = report.kind === 'kprobe' && report.syscall ? syscallName(report.target.function).function : targetName(report.target);
+    const slot = this.slots.register(`policy ${report.policyName}`, [{ program: 'vigil_connect4', hook: `${c.path} (cgroup_connect)` }]);
+    const sensor = new ConnectDenySensor();
+    try {
+      sensor.load(c.rules, undefined, { shared: this.shared, hookId, slot, sock: report.args[0]?.type === 'sock' });
+    } catch (err) {
+      sensor.close();
+      this.slots.release(slot, 1);
+      throw err;
+    }
+    this.plans.set(hookId, { plan: report, functionName });
+    const m = sensor.mechanism();
+    const counters = this.shared.fd('vigil_counters');
+    this.log.info({ hook: { hookId, policyName: report.policyName, path: c.path, mechanism: m.type, target: m.cgroup } }, 'hook attached');
+    return {
+      mechanism: m.type, target: m.cgroup, reason: m.reason, enforcement: 'override',
+      counters: () => ({
+        matches: [...sensor.counts().values()].reduce((a, b) => a + b, 0),
+        lost: counters === undefined ? 0 : CounterSlots.readSlot(new BpfMap('vigil_counters', counters, 4, 16, true), slot).lost,
+      }),
+      close: () => {
+        sensor.close();
+        this.slots.release(slot, 1);
+        setTimeout(() => this.plans.delete(hookId), RETIRED_MS).unref();
+      },
     };
   }
 

@@ -18,6 +18,8 @@ export interface ConnectHook {
   /** spec.kprobes[i] */
   path: string;
   rules: ConnectRule[];
+  /** How its denials are reported: a process_kprobe of the hook with the destination as a sockaddr arg. */
+  report: HookPlan;
 }
 
 export interface CompiledPolicy {
@@ -122,7 +124,13 @@ export function compilePolicy(policy: TracingPolicy): CompiledPolicy {
     const path = `spec.kprobes[${i}]`;
     const rules = connectRules(k, nextRule);
     if (rules) {
-      connect.push({ path, rules });
+      const dest = k.args?.find((a) => a.type === 'sockaddr' || a.type === 'sock');
+      const report: HookPlan = {
+        policyName: name, hookIndex: i, kind: 'kprobe', target: { function: k.call }, syscall: k.syscall ?? true,
+        args: [{ index: dest?.index ?? 0, type: dest?.type === 'sock' ? 'sock' : 'sockaddr', ...(dest?.label ? { label: dest.label } : {}) }],
+        selectors: [], message: k.message, tags: k.tags,
+      };
+      connect.push({ path, rules, report });
       nextRule += rules.length;
       return;
     }
