@@ -139,11 +139,13 @@ static __always_inline __u64 lookup_v4(__u32 addr)
 
 static __always_inline int verdict(struct bpf_sock_addr *ctx, __u64 addr_rules, const __u32 *addr, __u16 family)
 {
-	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	__u32 port = bpf_ntohs((__u16)ctx->user_port);
 	__u32 protocol = ctx->protocol;
 	__u64 proto, hit;
 	__u32 i;
 
+	/* 6.1's verifier loses the bounds of a byte swap: bound the index again */
+	asm volatile("%0 &= 0xffff" : "+r"(port));
 	proto = protocol == IPPROTO_TCP ? rules_tcp : protocol == IPPROTO_UDP ? rules_udp : rules_any_proto;
 	hit = rules_active & proto & (addr_rules ^ rules_not_addr) & (port_rules[port] ^ rules_not_port);
 	if (!hit)
