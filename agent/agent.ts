@@ -46,6 +46,8 @@ export interface AgentOptions {
   policyDir?: string;
   /** Probed kernel features, when already known; probed at the first hook otherwise. */
   features?: FeatureResult[];
+  /** Features treated as missing, so hooks take the next mechanism. */
+  disabledFeatures?: string[];
 }
 
 export class Agent {
@@ -74,7 +76,7 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName);
-    this.hooks = new HookRegistry(this.shared, this.slots, opts.log, opts.features);
+    this.hooks = new HookRegistry(this.shared, this.slots, opts.log, opts.features, opts.disabledFeatures);
     this.hookLoaders = { hook: (plan) => this.hooks.handle(plan), connect: (c) => this.hooks.connect(c) };
   }
 

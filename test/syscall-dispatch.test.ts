@@ -8,7 +8,7 @@ import t from 'tap';
 import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand } from './lib/agent.js';
+import { runCommand, startAgent, VIGIL } from './lib/agent.js';
 import { lacking } from './lib/kernel.js';
 import { startPolicyAgent, selector, suiteFeatures, syscallPlan, type PolicyAgent } from './lib/policy-agent.js';
 import { probeFeatures, type FeatureResult } from '../agent/probe/features.js';
@@ -59,3 +59,34 @@ for (const [mechanism, hidden] of [['syscall_dispatch', ['kprobes', 'fentry']], 
     t.equal(await opens(p, 'all', join(dir, 'watched/a.txt')), 0, 'and stops once unloaded');
   });
 }
+
+t.test('vigil run --disable-feature tp_btf puts the hook on the syscall tracepoint instead', { skip }, async (t) => {
+  const file = join(dir, 'open-watch.yaml');
+  writeFileSync(file, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: open-watch
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - index: 1
+      type: string
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Prefix
+        values: ["${dir}/watched/"]
+`);
+  const agent = await startAgent(['--policy', file, '--disable-feature', 'tp_btf', '--disable-feature', 'kprobes', '--disable-feature', 'fentry']);
+  t.teardown(() => agent.stop());
+  const list = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', agent.socket]);
+  t.match(JSON.parse(list.stdout), [{ name: 'open-watch', hooks: [{ mechanism: 'tracepoint', reason: /tp_btf/ }] }]);
+  const r = await runCommand(CAT, [join(dir, 'watched/a.txt')]);
+  const ev = await agent.waitFor((ev) => ev.process_kprobe?.process.pid === r.pid, 'the open on the tracepoint');
+  t.equal(ev.process_kprobe!.args?.[0]?.string_arg, join(dir, 'watched/a.txt'));
+
+  const bad = await runCommand(process.execPath, [VIGIL, 'run', '--disable-feature', 'tp_bfd', '--output', 'none', '--no-export-file']);
+  t.equal(bad.code, 1, 'an unknown feature is a usage error');
+});

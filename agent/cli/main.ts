@@ -23,6 +23,7 @@ export function program(): Command {
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
     .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
     .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)
+    .option('--disable-feature <id>', 'treat a kernel feature as missing, so hooks take the next mechanism (repeatable; see vigil probe)', collect, [])
     .action(async (opts) => (await import('./run.js')).run(opts));
 
   cli.command('probe')

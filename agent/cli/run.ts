@@ -5,6 +5,7 @@ import { JsonFileExporter } from '../../exporters/json-file.js';
 import { StdoutExporter } from '../../exporters/stdout.js';
 import type { Exporter } from '../../exporters/exporter.js';
 import { VigilError } from '../errors.js';
+import { disableFeatures } from '../probe/features.js';
 
 export interface RunOptions {
   policy: string[];
@@ -15,6 +16,7 @@ export interface RunOptions {
   socket: string;
   nodeName?: string;
   ringSize: number;
+  disableFeature: string[];
 }
 
 export async function run(opts: RunOptions): Promise<void> {
@@ -22,13 +24,14 @@ export async function run(opts: RunOptions): Promise<void> {
   if (!Number.isInteger(Math.log2(opts.ringSize)) || opts.ringSize < 4096) {
     throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
   }
+  disableFeatures([], opts.disableFeature);
   const exporters: Exporter[] = [];
   if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile));
   if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output));
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
-    policies: opts.policy, policyDir: opts.policyDir,
+    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature,
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= agent.stop());

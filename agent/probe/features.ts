@@ -54,6 +54,15 @@ const TABLE: Feature[] = [
 /** The probed features in order, each with a one-line description. */
 export const FEATURES: readonly { id: string; description: string }[] = TABLE.map(({ id, description }) => ({ id, description }));
 
+/** The results with the named features marked missing (`vigil run --disable-feature`). */
+export function disableFeatures(results: FeatureResult[], ids: readonly string[]): FeatureResult[] {
+  const unknown = ids.filter((id) => !FEATURES.some((f) => f.id === id));
+  if (unknown.length) {
+    throw new VigilError('VIGIL_USAGE', `unknown feature ${unknown.join(', ')}; features: ${FEATURES.map((f) => f.id).join(', ')}`);
+  }
+  return results.map((r) => (ids.includes(r.feature) ? { ...r, works: false, reason: 'disabled by --disable-feature' } : r));
+}
+
 const OBJECT = fileURLToPath(new URL('../../bpf/features.bpf.o', import.meta.url));
 const UPROBE_FUNC = 'getpid';
 const TRACEFS = '/sys/kernel/tracing';

@@ -11,7 +11,7 @@ import { syscallName } from '../../policies/compiler/syscall-names.js';
 import type { ConnectHook } from '../../policies/compiler/compile.js';
 import { GenericHook, targetName, type GenericHookState } from './generic.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
-import { probeFeatures, type FeatureResult } from '../probe/features.js';
+import { disableFeatures, probeFeatures, type FeatureResult } from '../probe/features.js';
 import { planActions, type HookPlan } from '../../policies/compiler/plan.js';
 import type { PolicyHook } from '../enrich/policy-events.js';
 import type { HookHandle } from '../policy/manager.js';
@@ -30,12 +30,14 @@ export class HookRegistry {
     private readonly slots: CounterSlots,
     private readonly log: Logger,
     features?: FeatureResult[],
+    /** Features to treat as missing, whatever the probe finds. */
+    private readonly disabled: readonly string[] = [],
   ) {
     this.features = features;
   }
 
   load(plan: HookPlan): GenericHookState {
-    this.features ??= probeFeatures();
+    this.features ??= disableFeatures(probeFeatures(), this.disabled);
     const hookId = this.nextId++;
     const hook = GenericHook.load(plan, { hookId, shared: this.shared, slots: this.slots, features: this.features, dispatch: this.dispatch });
     this.hooks.set(hookId, hook);
