@@ -106,7 +106,8 @@ export function chooseMechanism(plan: HookPlan, features: Features, arch: string
       }
       if (sc && has(features, 'tracepoints')) {
         const event = `sys_enter_${sc.name}`;
-        return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall hook on tracepoint syscalls/${event} (${passed})`, 'tracepoints', extra);
+        const noDispatch = nr === undefined ? `the dispatcher runs on x86-64 only` : why(features, 'tp_btf');
+        return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall hook on tracepoint syscalls/${event} (${passed}; ${noDispatch})`, 'tracepoints', extra);
       }
       throw new NotSupportedError('kprobes', `${hookName(plan)} needs kprobes or fentry${plan.syscall ? ' or syscall tracepoints' : ''}; ${passed}`);
     }
