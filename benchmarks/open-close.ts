@@ -1,13 +1,14 @@
 // An open/close loop (benchmarks/workloads/open-close.c) timed side by side
 // in one run: no monitoring; Vigil with a hook on a syscall the loop never
-// makes (the cost of syscall tracepoints as such); Vigil with a
+// makes (the cost of hooking syscalls as such); Vigil with a
 // file-monitoring policy whose filter matches nothing, then one that
-// matches every open; auditd with the equivalent rules. Rounds alternate;
-// medians are compared.
+// matches every open; the first two again on the syscall's own tracepoint
+// (`--disable-feature tp_btf`, Vigil's fallback without the dispatcher);
+// auditd with the equivalent rules. Rounds alternate; medians are compared.
 //
 //   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,11 +52,11 @@ spec:
 `;
 }
 
-async function withVigil<T>(policyText: string, fn: () => T): Promise<T> {
+async function withVigil<T>(policyText: string, fn: (agentPid: number) => T, extra: string[] = []): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-open-'));
   writeFileSync(join(dir, 'p.yaml'), policyText);
   const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'),
-    '--socket', join(dir, 'sock'), '--policy', join(dir, 'p.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--socket', join(dir, 'sock'), '--policy', join(dir, 'p.yaml'), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   try {
@@ -64,10 +65,41 @@ async function withVigil<T>(policyText: string, fn: () => T): Promise<T> {
       await sleep(50);
     }
     if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
-    return fn();
+    return fn(child.pid!);
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+  }
+}
+
+/** Kernel time spent in the agent's BPF programs (tail calls included), from their fdinfo. */
+function bpfRunTimeNs(pid: number): number {
+  let total = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let link: string;
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (link !== 'anon_inode:bpf-prog') continue;
+    const m = /^run_time_ns:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    if (m) total += Number(m[1]);
+  }
+  return total;
+}
+
+/** BPF nanoseconds per open/close of one run, with kernel.bpf_stats_enabled on for it only. */
+async function bpfNsPerOpen(policyText: string, run: () => number, extra: string[] = []): Promise<number> {
+  writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+  try {
+    return await withVigil(policyText, (pid) => {
+      const before = bpfRunTimeNs(pid);
+      run();
+      return Math.round((bpfRunTimeNs(pid) - before) / OPENS);
+    }, extra);
+  } finally {
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '0');
   }
 }
 
@@ -102,30 +134,50 @@ async function main(): Promise<void> {
   const run = (): number => Number(execFileSync(bin, [String(OPENS), FILE], { encoding: 'utf8' }));
   run();
   const auditd = ensureAuditd();
-  const t: Record<string, number[]> = { none: [], vigil_floor: [], vigil_nomatch: [], vigil_match: [], auditd_nomatch: [], auditd_match: [] };
+  const t: Record<string, number[]> = {
+    none: [], vigil_floor: [], vigil_nomatch: [], vigil_match: [], tracepoint_floor: [], tracepoint_nomatch: [], auditd_nomatch: [], auditd_match: [],
+  };
+  const onTracepoint = ['--disable-feature', 'tp_btf'];
   // auditd's dir= needs an existing directory; this one holds nothing the loop opens.
   const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-bench-empty-'));
   for (let r = 0; r < ROUNDS; r++) {
     t.none.push(run());
-    // The floor: a hook on a syscall the loop never makes. Any syscall
-    // tracepoint sends every syscall through the kernel's tracing slow path.
+    // The floor: a hook on a syscall the loop never makes. Without kprobes,
+    // every syscall then passes a tracepoint (raw_syscalls/sys_enter for the
+    // dispatcher), whatever it is.
     t.vigil_floor.push(await withVigil(policy('bench-floor', '/', 'sys_mkdirat'), run));
     t.vigil_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run));
     t.vigil_match.push(await withVigil(policy('bench-match', '/'), run));
+    t.tracepoint_floor.push(await withVigil(policy('bench-floor', '/', 'sys_mkdirat'), run, onTracepoint));
+    t.tracepoint_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run, onTracepoint));
     if (auditd) {
       t.auditd_nomatch.push(withAuditd(emptyDir, run));
       t.auditd_match.push(withAuditd(undefined, run));
     }
   }
+  // Apart from the timed rounds: the stats cost two clock reads per program run.
+  const nomatch = policy('bench-nomatch', '/nonexistent-vigil-bench/');
+  const bpfNs = {
+    floor: await bpfNsPerOpen(policy('bench-floor', '/', 'sys_mkdirat'), run),
+    nomatch: await bpfNsPerOpen(nomatch, run),
+    match: await bpfNsPerOpen(policy('bench-match', '/'), run),
+    tracepointNomatch: await bpfNsPerOpen(nomatch, run, onTracepoint),
+  };
   const base = median(t.none);
   const pct = (k: string): number | string => (t[k].length ? +((median(t[k]) / base - 1) * 100).toFixed(2) : 'n/a');
   console.log(JSON.stringify({
     opens_per_round: OPENS,
     rounds: ROUNDS,
     baseline_ns_per_open_close: Math.round((base / OPENS) * 1e9),
-    vigil_syscall_tracepoint_floor_pct: pct('vigil_floor'),
+    vigil_floor_pct: pct('vigil_floor'),
     vigil_nomatch_slowdown_pct: pct('vigil_nomatch'),
     vigil_match_all_slowdown_pct: pct('vigil_match'),
+    vigil_tracepoint_floor_pct: pct('tracepoint_floor'),
+    vigil_tracepoint_nomatch_slowdown_pct: pct('tracepoint_nomatch'),
+    vigil_floor_bpf_ns_per_open_close: bpfNs.floor,
+    vigil_nomatch_bpf_ns_per_open_close: bpfNs.nomatch,
+    vigil_match_all_bpf_ns_per_open_close: bpfNs.match,
+    vigil_tracepoint_nomatch_bpf_ns_per_open_close: bpfNs.tracepointNomatch,
     auditd_nomatch_slowdown_pct: auditd ? pct('auditd_nomatch') : 'auditd unavailable',
     auditd_match_all_slowdown_pct: auditd ? pct('auditd_match') : 'auditd unavailable',
   }, null, 2));
