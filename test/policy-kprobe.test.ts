@@ -4,7 +4,7 @@
 // nothing. Needs kprobes; the same hook also runs on fentry when the agent
 // is told kprobes are missing.
 import t from 'tap';
-import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from './lib/agent.js';
@@ -96,4 +96,24 @@ t.test('a path argument (security_path_truncate) is resolved to the absolute pat
   const k = (await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'truncate', 'the truncate')).process_kprobe!;
   t.same(k.args, [{ path_arg: { path: file } }]);
   t.equal(k.process.pid, process.pid);
+});
+
+t.test('a dentry argument (security_inode_unlink) gives the path within its mount', { skip: await lacking(['kprobes', 'ring_buffer', 'bpf_loop']) }, async (t) => {
+  const p = await startPolicyAgent();
+  t.teardown(() => p.stop());
+  const dir = files();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = p.agent.loadHook({
+    policyName: 'unlink', hookIndex: 0, kind: 'kprobe', target: { function: 'security_inode_unlink' }, syscall: false,
+    args: [{ index: 1, type: 'dentry' }],
+    selectors: [selector({ matchArgs: [{ index: 1, operator: 'Postfix', values: ['/watched/a.txt'] }] })],
+  });
+  t.teardown(() => p.agent.unloadHook(state.hookId));
+  const mount = (await runCommand('stat', ['-c', '%m', dir])).stdout.trim();
+  unlinkSync(join(dir, 'other/b.txt'));
+  unlinkSync(join(dir, 'watched/a.txt'));
+  const k = (await p.waitFor((ev) => ev.process_kprobe?.policy_name === 'unlink', 'the unlink')).process_kprobe!;
+  const inMount = mount === '/' ? join(dir, 'watched/a.txt') : join(dir, 'watched/a.txt').slice(mount.length);
+  t.same(k.args, [{ path_arg: { path: inMount } }], `the path below ${mount}`);
+  t.equal(p.events().filter((ev) => ev.process_kprobe?.policy_name === 'unlink').length, 1, 'the other unlink gave none');
 });

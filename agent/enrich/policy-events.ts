@@ -46,7 +46,7 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'uint64': case 'size_t': out = { size_arg: BigInt.asUintN(64, v).toString() }; break;
     case 'string': out = { string_arg: bytes.toString('utf8') }; break;
     case 'fd': case 'file': out = { file_arg: { path: bytes.toString('utf8') } }; break;
-    case 'path': out = { path_arg: { path: bytes.toString('utf8') } }; break;
+    case 'path': case 'dentry': out = { path_arg: { path: bytes.toString('utf8') } }; break;
     case 'linux_binprm': out = { linux_binprm_arg: { path: bytes.toString('utf8') } }; break;
     case 'char_buf': case 'char_iovec': out = bytesArgument(arg); break;
     case 'cred': out = credArgument(arg); break;

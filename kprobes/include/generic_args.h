@@ -165,6 +165,11 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 			bpf_core_read(&p, sizeof(p), (struct path *)raw);
 		n = put_path(s, pos, room, &p, &flags);
 		break;
+	case VIGIL_ARG_DENTRY:
+		/* No mount: the walk stops at the root of the dentry's file system. */
+		p.dentry = (struct dentry *)raw;
+		n = put_path(s, pos, room, &p, &flags);
+		break;
 	case VIGIL_ARG_CHAR_BUF:
 		n = put_char_buf(s, a, raw, pos, room, &flags);
 		break;

@@ -31,6 +31,7 @@ enum vigil_arg_kind {
 	VIGIL_ARG_FILE = 4,   /* struct file * -> path */
 	VIGIL_ARG_PATH = 5,   /* struct path * -> path */
 	VIGIL_ARG_BINPRM = 6, /* struct linux_binprm * -> path of its file */
+	VIGIL_ARG_DENTRY = 7, /* struct dentry * -> path within its mount */
 	/* 20-29: buffers and credentials (generic_buf.h, generic_cred.h) */
 	VIGIL_ARG_CHAR_BUF = 20,   /* char * of size_arg's value (or the return value) bytes -> u64 size, bytes */
 	VIGIL_ARG_CHAR_IOVEC = 21, /* struct iovec * of size_arg's value entries -> u64 total size, bytes */

@@ -4,6 +4,7 @@
  * root (so a chrooted or containerised process sees its own view), and
  * writes the components backwards into the end of a scratch buffer:
  * the path is buf[off .. VIGIL_PATH_MAX), without a terminating NUL.
+ * Without a mount (a bare dentry) the walk ends at its file system's root.
  */
 #ifndef VIGIL_PATH_H
 #define VIGIL_PATH_H

@@ -13,7 +13,7 @@
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
 //     16       args[8]      8 bytes each:
-//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm,
+//               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
 //                              20 char_buf, 21 char_iovec, 22 cred
 //               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
@@ -139,7 +139,7 @@ const INT_SIZE: Record<string, number> = {
 };
 const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'capability']);
 const KIND: Record<string, number> = {
-  string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, linux_binprm: K.VIGIL_ARG_BINPRM,
+  string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, dentry: K.VIGIL_ARG_DENTRY, linux_binprm: K.VIGIL_ARG_BINPRM,
   char_buf: K.VIGIL_ARG_CHAR_BUF, char_iovec: K.VIGIL_ARG_CHAR_IOVEC, cred: K.VIGIL_ARG_CRED,
   sock: K.VIGIL_ARG_SOCK, socket: K.VIGIL_ARG_SOCKET, sockaddr: K.VIGIL_ARG_SOCKADDR, skb: K.VIGIL_ARG_SKB,
 };

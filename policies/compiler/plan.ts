@@ -14,7 +14,7 @@ export const INT_ARG_TYPES = [
 ] as const;
 /** Read into a fixed tuple (kprobes/include/generic_net.h); events print sock_arg, sockaddr_arg or skb_arg. */
 export const NET_ARG_TYPES = ['sock', 'socket', 'sockaddr', 'skb'] as const;
-export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'linux_binprm', 'char_buf', 'char_iovec', 'cred', ...NET_ARG_TYPES] as const;
+export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'dentry', 'linux_binprm', 'char_buf', 'char_iovec', 'cred', ...NET_ARG_TYPES] as const;
 export type IntArgType = (typeof INT_ARG_TYPES)[number];
 export type NetArgType = (typeof NET_ARG_TYPES)[number];
 export type ArgType = (typeof ARG_TYPES)[number];
@@ -34,7 +34,7 @@ export const isIntType = (t: ArgType): t is IntArgType => (INT_ARG_TYPES as read
 export const isNetType = (t: ArgType): t is NetArgType => (NET_ARG_TYPES as readonly string[]).includes(t);
 /** Types captured as bytes (a string or a resolved path), not as an integer or a network tuple. */
 export const isBytesType = (t: ArgType): boolean => !isIntType(t) && !isNetType(t);
-export const isPathType = (t: ArgType): boolean => t === 'fd' || t === 'file' || t === 'path' || t === 'linux_binprm';
+export const isPathType = (t: ArgType): boolean => t === 'fd' || t === 'file' || t === 'path' || t === 'dentry' || t === 'linux_binprm';
 /** Buffers: recorded as their full size then the bytes copied. */
 export const isBufferType = (t: ArgType): boolean => t === 'char_buf' || t === 'char_iovec';
 
