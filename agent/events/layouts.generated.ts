@@ -85,12 +85,13 @@ export const vigil_msg_exit = {
 } as const;
 
 export const vigil_process_entry = {
-  sizeof: 40,
+  sizeof: 48,
   offsetof: {
     proc: 0,
     parent: 16,
     flags: 32,
-    pad0: 36,
+    nspid: 36,
+    follow: 40,
   },
 } as const;
 
@@ -180,7 +181,7 @@ export const vigil_bin_filter = {
   sizeof: 4,
   offsetof: {
     op: 0,
-    pad0: 1,
+    flags: 1,
     id: 2,
   },
 } as const;
@@ -390,6 +391,12 @@ export const vigil_filter_op = {
 export const vigil_pid_flag = {
   VIGIL_PID_FOLLOW_FORKS: 1,
   VIGIL_PID_NAMESPACE: 2,
+} as const;
+
+export const vigil_bin_flag = {
+  VIGIL_BIN_FOLLOW_BIT: 63,
+  VIGIL_BIN_FOLLOW: 64,
+  VIGIL_BIN_PARENT: 128,
 } as const;
 
 export const vigil_rate_scope = {

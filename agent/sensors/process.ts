@@ -58,6 +58,7 @@ export class ProcessSensor {
       v.writeUInt32LE(p.ppid, E.offsetof.parent + P.pid);
       v.writeBigUInt64LE(p.parent?.ktime ?? 0n, E.offsetof.parent + P.ktime);
       v.writeUInt32LE(p.flags, E.offsetof.flags);
+      v.writeUInt32LE(p.nspid, E.offsetof.nspid);
       if (!map.update(key, v, BPF_NOEXIST)) continue;
       written.push(p);
       if (!p.kernelThread) binaries.update(key, binaryValue(p.binary), BPF_NOEXIST);

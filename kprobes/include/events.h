@@ -183,7 +183,9 @@ struct vigil_process_entry {
 	struct vigil_process_id proc;
 	struct vigil_process_id parent;
 	__u32 flags;
-	__u32 pad0;
+	__u32 nspid;   /* its pid in its own pid namespace */
+	__u64 follow;  /* matchBinaries followChildren: bit i set when it or an
+			* ancestor executed a binary of the filter given bit i */
 };
 
 /* Value of the binaries map (companion of the process map, same key): the

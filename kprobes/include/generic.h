@@ -3,7 +3,8 @@
  * generic_lsm.bpf.c). Each fetches its raw argument values its own way,
  * then calls vigil_generic_run(), which returns what the hook returns:
  *
- *   each selector's process filters (matchPIDs, matchBinaries)  none pass: done
+ *   each selector's process filters (matchPIDs, matchBinaries,
+ *     matchParentBinaries)                                      none pass: done
  *   read the args per config into the record: integers, strings,
  *     fd / file / path / linux_binprm -> absolute path (path.h)
  *     sock / socket / sockaddr / skb -> a fixed tuple (generic_net.h)
@@ -76,8 +77,7 @@ static __always_inline __u32 process_pass(struct vigil_generic_scratch *s, struc
 {
 	if (!has_process_filters())
 		return ~0u;
-	if (needs_binary())
-		load_binary(s, c->tgid);
+	load_binaries(s, c->tgid);
 	bpf_loop(vigil_hook.nselectors, process_step, c, 0);
 	return c->pass;
 }

@@ -17,7 +17,7 @@ enum vigil_config_limits {
 	VIGIL_SELECTORS_MAX = 32,
 	VIGIL_SEL_ARGS_MAX = 8,       /* matchArgs filters per selector */
 	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
-	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries filters per selector */
+	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries and matchParentBinaries filters per selector */
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
@@ -112,9 +112,17 @@ struct vigil_pid_filter {
 	__u16 id;    /* its pids are in the integer map under this id */
 };
 
+/* struct vigil_bin_filter.flags: the low 6 bits are the followChildren
+ * bit (in struct vigil_process_entry.follow) when VIGIL_BIN_FOLLOW is set. */
+enum vigil_bin_flag {
+	VIGIL_BIN_FOLLOW_BIT = 0x3f,
+	VIGIL_BIN_FOLLOW = 1 << 6, /* followChildren: a descendant of a match matches */
+	VIGIL_BIN_PARENT = 1 << 7, /* matchParentBinaries: the parent's binary */
+};
+
 struct vigil_bin_filter {
 	__u8 op;     /* EQ (In), NEQ (NotIn), [NOT_]PREFIX, [NOT_]POSTFIX */
-	__u8 pad0;
+	__u8 flags;  /* enum vigil_bin_flag */
 	__u16 id;    /* its paths are in the string maps under this id */
 };
 

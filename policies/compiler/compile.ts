@@ -34,7 +34,7 @@ export interface CompiledPolicy {
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
 const UNSUPPORTED_SELECTORS = [
-  'matchReturnActions', 'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges',
+  'matchReturnActions', 'matchNamespaces', 'matchNamespaceChanges',
   'matchCapabilities', 'matchCapabilityChanges',
 ] as const;
 
@@ -87,7 +87,8 @@ class Compiler {
         matchPIDs: (s.matchPIDs ?? []).map((p) => ({
           operator: p.operator, values: p.values, followForks: p.followForks ?? false, isNamespacePID: p.isNamespacePID ?? false,
         })),
-        matchBinaries: (s.matchBinaries ?? []).map((b) => ({ operator: b.operator, values: b.values })),
+        matchBinaries: (s.matchBinaries ?? []).map((b) => ({ operator: b.operator, values: b.values, ...(b.followChildren ? { followChildren: true } : {}) })),
+        ...(s.matchParentBinaries?.length ? { matchParentBinaries: s.matchParentBinaries.map((b) => ({ operator: b.operator, values: b.values })) } : {}),
         matchActions,
       };
     });

@@ -33,7 +33,10 @@
 //                      +8 u64 value
 //               +136 pid filters[4], 4 bytes each:
 //                      +0 u8 op, +1 u8 flags (1 followForks, 2 namespace pid), +2 u16 id
-//               +152 binary filters[4], 4 bytes each: +0 u8 op, +2 u16 id
+//               +152 binary filters[4], 4 bytes each (matchBinaries, then
+//                      matchParentBinaries): +0 u8 op, +1 u8 flags (0x80 the
+//                      parent's binary, 0x40 followChildren, whose bit in the
+//                      process entry's follow mask is the low 6 bits), +2 u16 id
 //               +168 action, 24 bytes:
 //                      +0 u8 action (1 post, 2 sigkill, 3 signal, 4 override),
 //                      +1 u8 post (0: NoPost), +2 u8 signal (0: none),
@@ -71,6 +74,12 @@
 // post. matchBinaries compares the first 256 bytes of the binary's path
 // (its full length is known): a longer path never equals a value, and its
 // Postfix is never known to match.
+//
+// followChildren bits are the agent's, shared by all hooks
+// (agent/sensors/follow.ts): the process sensor sets a process's bit when
+// it executes one of the filter's binaries, and forks inherit it. The
+// encoder takes them from the context, one per followChildren filter in
+// order (followFilters in plan.ts).
 import * as L from '../../agent/events/layouts.generated.js';
 import { VigilError } from '../../agent/errors.js';
 import { CAPABILITIES } from '../validate/names.js';
@@ -90,6 +99,7 @@ const AF = L.vigil_arg_filter;
 const PF = L.vigil_pid_filter;
 const BF = L.vigil_bin_filter;
 const SA = L.vigil_selector_action;
+const BFL = L.vigil_bin_flag;
 
 /** A tracepoint format field (agent/sensors/tracepoint-format.ts). */
 export interface TracepointField {
@@ -129,6 +139,8 @@ export interface EncodeContext {
   choice: MechanismChoice;
   /** Tracepoint hooks (not syscall fallbacks): the event's format fields, by index. */
   fields?: TracepointField[];
+  /** The followChildren bit of each followChildren filter, in followFilters(plan) order. */
+  followBits?: number[];
 }
 
 const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
@@ -174,7 +186,8 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
   if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };
-  plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, `${where}.selectors[${i}]`));
+  const follow = [...(ctx.followBits ?? [])];
+  plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, follow, `${where}.selectors[${i}]`));
   return out;
 }
 
@@ -240,16 +253,17 @@ function encodeReturnArg(b: Buffer, at: number, a: ArgPlan, where: string): void
   b.writeUInt8(int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0, at + AC.offsetof.flags);
 }
 
-function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, where: string): void {
+function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, follow: number[], where: string): void {
   const b = out.config;
   const ret = s.matchReturnArgs ?? [];
   if (ret.length && !plan.returnArg) throw invalid(`${where}.matchReturnArgs`, 'matchReturnArgs needs a return probe (return: true with a returnArg)');
   limit(where, ret.length ? 'matchArgs and matchReturnArgs' : 'matchArgs', s.matchArgs.length + ret.length, C.VIGIL_SEL_ARGS_MAX);
   limit(where, 'matchPIDs', s.matchPIDs.length, C.VIGIL_SEL_PIDS_MAX);
-  limit(where, 'matchBinaries', s.matchBinaries.length, C.VIGIL_SEL_BINS_MAX);
+  const parents = s.matchParentBinaries ?? [];
+  limit(where, parents.length ? 'matchBinaries and matchParentBinaries' : 'matchBinaries', s.matchBinaries.length + parents.length, C.VIGIL_SEL_BINS_MAX);
   b.writeUInt8(s.matchArgs.length + ret.length, at + SEL.offsetof.nargs);
   b.writeUInt8(s.matchPIDs.length, at + SEL.offsetof.npids);
-  b.writeUInt8(s.matchBinaries.length, at + SEL.offsetof.nbins);
+  b.writeUInt8(s.matchBinaries.length + parents.length, at + SEL.offsetof.nbins);
 
   s.matchArgs.forEach((f, i) => encodeArgFilter(out, at + SEL.offsetof.args + i * AF.sizeof, f, plan, ids, `${where}.matchArgs[${i}]`));
   ret.forEach((f, i) => {
@@ -259,17 +273,29 @@ function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: Hoo
   s.matchPIDs.forEach((f, i) => {
     const w = `${where}.matchPIDs[${i}]`;
     const p = at + SEL.offsetof.pids + i * PF.sizeof;
-    if (f.followForks && f.isNamespacePID) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followForks with isNamespacePID is not supported yet`);
     b.writeUInt8(f.operator === 'In' ? OP.VIGIL_FOP_EQ : OP.VIGIL_FOP_NEQ, p + PF.offsetof.op);
     b.writeUInt8((f.followForks ? L.vigil_pid_flag.VIGIL_PID_FOLLOW_FORKS : 0) | (f.isNamespacePID ? L.vigil_pid_flag.VIGIL_PID_NAMESPACE : 0), p + PF.offsetof.flags);
     b.writeUInt16LE(intValues(out, f.values.map((v) => BigInt(v >>> 0)), ids, w), p + PF.offsetof.id);
   });
-  s.matchBinaries.forEach((f, i) => {
+  const bins = [
+    ...s.matchBinaries.map((f, i) => ({ f, parent: false, w: `${where}.matchBinaries[${i}]` })),
+    ...parents.map((f, i) => ({ f, parent: true, w: `${where}.matchParentBinaries[${i}]` })),
+  ];
+  bins.forEach(({ f, parent, w }, i) => {
     const op = BIN_OPS[f.operator];
-    if (!op) throw invalid(`${where}.matchBinaries[${i}]`, `operator ${f.operator} is not supported`);
+    if (!op) throw invalid(w, `operator ${f.operator} is not supported`);
+    let flags = parent ? BFL.VIGIL_BIN_PARENT : 0;
+    if (f.followChildren) {
+      if (parent) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followChildren on matchParentBinaries is not supported`);
+      if (f.operator !== 'In') throw invalid(w, `followChildren works only with operator In, not ${f.operator}`);
+      const bit = follow.shift();
+      if (bit === undefined || bit < 0 || bit > BFL.VIGIL_BIN_FOLLOW_BIT) throw invalid(w, 'followChildren needs a bit of the process map (none given)');
+      flags |= BFL.VIGIL_BIN_FOLLOW | bit;
+    }
     const p = at + SEL.offsetof.bins + i * BF.sizeof;
     b.writeUInt8(op, p + BF.offsetof.op);
-    b.writeUInt16LE(stringValues(out, op, f.values, ids, `${where}.matchBinaries[${i}]`), p + BF.offsetof.id);
+    b.writeUInt8(flags, p + BF.offsetof.flags);
+    b.writeUInt16LE(stringValues(out, op, f.values, ids, w), p + BF.offsetof.id);
   });
   encodeAction(b, at + SEL.offsetof.act, s.matchActions, plan, `${where}.matchActions`);
 }

@@ -81,6 +81,8 @@ export type BinaryOperator = (typeof BINARY_OPERATORS)[number];
 export interface BinaryFilter {
   operator: BinaryOperator;
   values: string[];
+  /** In only: descendants of a process that executed one of the values match too. */
+  followChildren?: boolean;
 }
 
 export type ActionName = 'Post' | 'NoPost' | 'Sigkill' | 'Signal' | 'Override';
@@ -104,6 +106,8 @@ export interface SelectorPlan {
   matchReturnArgs?: ArgFilter[];
   matchPIDs: PidFilter[];
   matchBinaries: BinaryFilter[];
+  /** The parent's binary; shares the selector's matchBinaries slots. */
+  matchParentBinaries?: BinaryFilter[];
   /** Empty: Post. */
   matchActions: ActionPlan[];
 }
@@ -142,6 +146,11 @@ export interface LsmHookPlan extends HookPlanBase {
 }
 
 export type HookPlan = KprobeHookPlan | TracepointHookPlan | LsmHookPlan;
+
+/** The followChildren filters of a plan, in encoding order (selectors, then their matchBinaries). */
+export function followFilters(plan: HookPlan): BinaryFilter[] {
+  return plan.selectors.flatMap((s) => s.matchBinaries.filter((b) => b.followChildren));
+}
 
 /** The actions any selector of the plan can take. */
 export function planActions(plan: HookPlan): Set<ActionName> {

@@ -28,7 +28,7 @@ export const POLICY_LIMITS = {
   prefixValueLength: 252,
   /** matchPIDs filters per selector (slots in the selector bytes). */
   pidFiltersPerSelector: 4,
-  /** matchBinaries filters per selector (slots in the selector bytes). */
+  /** matchBinaries and matchParentBinaries filters per selector, together (slots in the selector bytes). */
   binaryFiltersPerSelector: 4,
   /** PIDs in one matchPIDs filter. */
   pidValuesPerMatch: 64,

@@ -139,3 +139,24 @@ t.test('what the kernel side cannot evaluate is an error, never dropped', async 
   t.throws(() => encodeHook(bad({ matchActions: [{ action: 'Post', rateLimit: 'soon' }] }), ctx), { message: /not a duration/ });
   t.throws(() => encodeHook(bad({ matchActions: [{ action: 'Override', argError: 1 }] }), ctx), { message: /negative errno/ });
 });
+
+t.test('matchBinaries followChildren and matchParentBinaries share the binary slots; flags carry the parent bit and the follow bit', async (t) => {
+  const p: HookPlan = {
+    ...plan, selectors: [{
+      matchArgs: [],
+      matchPIDs: [{ operator: 'In', values: [3], followForks: true, isNamespacePID: true }],
+      matchBinaries: [{ operator: 'In', values: ['/bin/sh'], followChildren: true }, { operator: 'Prefix', values: ['/usr/'] }],
+      matchParentBinaries: [{ operator: 'NotIn', values: ['/usr/bin/sudo'] }],
+      matchActions: [],
+    }],
+  };
+  const e = encodeHook(p, { ...ctx, followBits: [5] });
+  t.same([...e.config.subarray(SEL(0), SEL(0) + 3)], [0, 1, 3], 'nargs, npids, nbins: matchBinaries and matchParentBinaries');
+  t.same([...e.config.subarray(PF(0, 0), PF(0, 0) + 4)], [1, 3, 1, 0], 'In, followForks | namespace pid, id 1');
+  t.same([...e.config.subarray(BF(0, 0), BF(0, 0) + 4)], [1, 0x40 | 5, 2, 0], 'In, followChildren with bit 5, id 2');
+  t.same([...e.config.subarray(BF(0, 1), BF(0, 1) + 4)], [3, 0, 3, 0], 'Prefix, id 3');
+  t.same([...e.config.subarray(BF(0, 2), BF(0, 2) + 4)], [2, 0x80, 4, 0], "NotIn on the parent's binary, id 4");
+  t.throws(() => encodeHook(p, ctx), { message: /followChildren needs a bit/ }, 'no bit given: an error');
+  const five = { ...p, selectors: [{ ...p.selectors[0], matchBinaries: Array(4).fill(p.selectors[0].matchBinaries[1]) }] };
+  t.throws(() => encodeHook(five, ctx), { message: /5 matchBinaries and matchParentBinaries, at most 4/ });
+});
