@@ -2,10 +2,12 @@
 /* Process sensor: the life of every process, from tracepoints only, so it
  * runs on kernels without kprobes.
  *
- *   sched_process_fork  new process (not a thread) -> map entry (binary and
- *                       followChildren bits copied from the parent), CLONE record
+ *   sched_process_fork  new process (not a thread) -> map entry (binary,
+ *                       followChildren bits, exec-time capabilities and
+ *                       namespaces copied from the parent), CLONE record
  *   sched_process_exec  map entry and binary replaced, followChildren bits of
- *                       the new binary added -> EXEC record: binary, args,
+ *                       the new binary added, capabilities and namespaces
+ *                       recorded -> EXEC record: binary, args,
  *                       cwd, credentials, capabilities
  *   sched_process_exit  last thread gone -> EXIT record, map entries removed
  */
@@ -150,6 +152,8 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	entry.parent = s->msg.parent;
 	entry.flags = s->msg.flags;
 	entry.nspid = s->msg.nspid;
+	entry.caps = s->msg.caps;
+	vigil_read_ns(task, entry.ns);
 	/* A followed process stays followed across exec. */
 	old = vigil_process_lookup(tgid);
 	entry.follow = (old ? old->follow : 0) | follow_bits(s);
@@ -169,6 +173,7 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 tgid = BPF_CORE_READ(child, tgid), ptgid = BPF_CORE_READ(parent, tgid);
 	struct vigil_process_entry entry = {}, *pe;
 	struct vigil_msg_clone msg = {};
+	struct vigil_creds creds;
 	struct vigil_binary *bin;
 
 	if (BPF_CORE_READ(child, pid) != tgid)
@@ -184,8 +189,14 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	entry.flags = msg.flags;
 	entry.nspid = vigil_read_nspid(child);
 	pe = vigil_process_lookup(ptgid);
-	if (pe)
+	if (pe) {
 		entry.follow = pe->follow;
+		entry.caps = pe->caps;
+		__builtin_memcpy(entry.ns, pe->ns, sizeof(entry.ns));
+	} else {
+		vigil_read_creds(child, &creds, &entry.caps);
+		vigil_read_ns(child, entry.ns);
+	}
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
 	bin = bpf_map_lookup_elem(&vigil_binaries, &ptgid);
 	if (bin)

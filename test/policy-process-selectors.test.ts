@@ -128,3 +128,41 @@ t.test('matchPIDs isNamespacePID, with and without followForks: pids as a new pi
   t.same(await opens('nspid-notin-follow', { matchPIDs: [{ operator: 'NotIn', values: [3], followForks: true, isNamespacePID: true }], matchBinaries: [{ operator: 'In', values: [CAT] }] }, cmds),
     [f('a'), f('c')], 'NotIn [3] followForks');
 });
+
+const PERL = realpathSync('/usr/bin/perl');
+
+t.test('matchNamespaces: In and NotIn host_ns, and an inode number, tell unshared processes from the host\'s', { skip }, async (t) => {
+  const cmds: [string, string[]][] = [[CAT, [f('a')]], ['unshare', ['--uts', CAT, f('b')]], ['unshare', ['--net', CAT, f('c')]]];
+  t.same(await opens('ns-uts-host', { matchNamespaces: [{ namespace: 'Uts', operator: 'In', values: ['host_ns'] }] }, cmds), [f('a'), f('c')], 'Uts In host_ns');
+  t.same(await opens('ns-uts-other', { matchNamespaces: [{ namespace: 'Uts', operator: 'NotIn', values: ['host_ns'] }] }, cmds), [f('b')], 'Uts NotIn host_ns');
+  t.same(await opens('ns-both', { matchNamespaces: [{ namespace: 'Uts', operator: 'In', values: ['host_ns'] }, { namespace: 'Net', operator: 'NotIn', values: ['host_ns'] }] }, cmds),
+    [f('c')], 'Uts In host_ns and Net NotIn host_ns');
+  const mnt = String((await import('node:fs')).statSync('/proc/self/ns/mnt').ino);
+  t.same(await opens('ns-mnt-inum', { matchNamespaces: [{ namespace: 'Mnt', operator: 'In', values: [mnt] }], matchBinaries: [{ operator: 'In', values: [CAT] }] }, cmds),
+    [f('a'), f('b'), f('c')], 'Mnt In its inode number: none of them changed it');
+});
+
+t.test('matchCapabilities: In and NotIn on the effective set', { skip }, async (t) => {
+  const cmds: [string, string[]][] = [[CAT, [f('a')]], ['setpriv', ['--bounding-set', '-sys_admin', CAT, f('b')]]];
+  t.same(await opens('cap-in', { matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'], isNamespaceCapability: false }] }, cmds),
+    [f('a')], 'In CAP_SYS_ADMIN: the root cat');
+  t.same(await opens('cap-notin', { matchCapabilities: [{ type: 'Permitted', operator: 'NotIn', values: ['CAP_SYS_ADMIN'], isNamespaceCapability: false }] }, cmds),
+    [f('b')], 'NotIn CAP_SYS_ADMIN (permitted): the cat without it');
+  t.same(await opens('cap-ns', { matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'], isNamespaceCapability: true }] }, cmds),
+    [], 'isNamespaceCapability: nothing, all run in the initial user namespace');
+});
+
+t.test('matchNamespaceChanges and matchCapabilityChanges: a process that changes after its exec', { skip }, async (t) => {
+  // unshare(CLONE_NEWUTS) in the process itself, then an open.
+  const unshareThenOpen = [PERL, ['-e', 'syscall(272, 0x04000000) == 0 or die "unshare: $!"; open(my $f, "<", $ARGV[0]);', f('a')]] as [string, string[]];
+  const dropThenOpen = [PERL, ['-e', '$> = 65534; open(my $f, "<", $ARGV[0]);', f('b')]] as [string, string[]];
+  const plain = [PERL, ['-e', 'open(my $f, "<", $ARGV[0]);', f('c')]] as [string, string[]];
+  const fresh = ['unshare', ['--uts', CAT, f('d')]] as [string, string[]];
+  const cmds = [unshareThenOpen, dropThenOpen, plain, fresh];
+  t.same(await opens('ns-changes-in', { matchNamespaceChanges: [{ operator: 'In', values: ['Uts'] }] }, cmds), [f('a')], 'In Uts: the process that unshared after exec');
+  t.same(await opens('ns-changes-notin', { matchNamespaceChanges: [{ operator: 'NotIn', values: ['Uts'] }] }, cmds), [], 'NotIn Uts: no other namespace changed');
+  t.same(await opens('cap-changes-in', { matchCapabilityChanges: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'], isNamespaceCapability: false }] }, cmds),
+    [f('b')], 'In CAP_SYS_ADMIN: the process that gave up root after exec');
+  t.same(await opens('cap-changes-notin', { matchCapabilityChanges: [{ type: 'Effective', operator: 'NotIn', values: ['CAP_SYS_ADMIN'], isNamespaceCapability: false }] }, cmds),
+    [], 'NotIn CAP_SYS_ADMIN: it lost CAP_SYS_ADMIN too, so no');
+});

@@ -18,6 +18,7 @@ enum vigil_config_limits {
 	VIGIL_SEL_ARGS_MAX = 8,       /* matchArgs filters per selector */
 	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
 	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries and matchParentBinaries filters per selector */
+	VIGIL_SEL_CAPS_MAX = 2,       /* matchCapabilities and matchCapabilityChanges filters per selector */
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
@@ -126,6 +127,30 @@ struct vigil_bin_filter {
 	__u16 id;    /* its paths are in the string maps under this id */
 };
 
+/* struct vigil_cap_filter.set: the index of the set in struct vigil_caps. */
+enum vigil_cap_set {
+	VIGIL_CAP_PERMITTED = 0,
+	VIGIL_CAP_EFFECTIVE = 1,
+	VIGIL_CAP_INHERITABLE = 2,
+};
+
+enum vigil_cap_flag {
+	VIGIL_CAP_NAMESPACE = 1 << 0, /* isNamespaceCapability: only outside the initial user namespace */
+	VIGIL_CAP_CHANGES = 1 << 1,   /* matchCapabilityChanges: against the set at exec */
+};
+
+/* matchCapabilities: In, the set holds one of mask's capabilities; NotIn,
+ * none. With VIGIL_CAP_CHANGES: In, one of mask's changed since exec;
+ * NotIn, only others did. */
+struct vigil_cap_filter {
+	__u8 set;   /* enum vigil_cap_set */
+	__u8 op;    /* VIGIL_FOP_EQ (In) or VIGIL_FOP_NEQ (NotIn) */
+	__u8 flags; /* enum vigil_cap_flag */
+	__u8 pad0;
+	__u32 pad1;
+	__u64 mask; /* 1 << CAP_* */
+};
+
 enum vigil_rate_scope {
 	VIGIL_RATE_THREAD = 0,  /* identical args from the same thread */
 	VIGIL_RATE_PROCESS = 1, /* ... from the same process */
@@ -147,11 +172,19 @@ struct vigil_selector {
 	__u8 nargs;
 	__u8 npids;
 	__u8 nbins;
-	__u8 pad0;
-	__u32 pad1;
+	__u8 ncaps;
+	/* matchNamespaces, one bit per enum vigil_ns_type: the types whose
+	 * inode number must be (ns_in) or must not be (ns_notin) one of the
+	 * values of filter ns_id in vigil_int_eq, keyed type << 32 | inum. */
+	__u16 ns_in;
+	__u16 ns_notin;
+	__u16 ns_id;
+	__u16 ns_changes; /* matchNamespaceChanges: one of these types differs from exec's */
+	__u32 pad0;
 	struct vigil_arg_filter args[VIGIL_SEL_ARGS_MAX];
 	struct vigil_pid_filter pids[VIGIL_SEL_PIDS_MAX];
 	struct vigil_bin_filter bins[VIGIL_SEL_BINS_MAX];
+	struct vigil_cap_filter caps[VIGIL_SEL_CAPS_MAX];
 	struct vigil_selector_action act;
 };
 

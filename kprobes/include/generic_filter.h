@@ -1,7 +1,8 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
  * hash map), strings and paths (hash map, prefix and reversed-postfix LPM
  * tries), network args (generic_net_filter.h), pids (with ancestors for
- * followForks) and the process's binary. */
+ * followForks), the process's and its parent's binary, its namespaces and
+ * capabilities, and their changes since exec. */
 #ifndef VIGIL_GENERIC_FILTER_H
 #define VIGIL_GENERIC_FILTER_H
 
@@ -286,6 +287,108 @@ static __always_inline void load_binaries(struct vigil_generic_scratch *s, __u32
 	}
 }
 
+/* Does a selector look at the task's namespaces or capabilities? */
+static __always_inline bool needs_task_state(void)
+{
+	bool needs = false;
+
+#pragma unroll
+	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++)
+		if (i < vigil_hook.nselectors && (vigil_hook.selectors[i].ncaps || vigil_hook.selectors[i].ns_in ||
+						  vigil_hook.selectors[i].ns_notin || vigil_hook.selectors[i].ns_changes))
+			needs = true;
+	return needs;
+}
+
+static __always_inline void load_task_state(struct vigil_generic_scratch *s)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	bpf_core_read(&s->caps.permitted, 8, &cred->cap_permitted);
+	bpf_core_read(&s->caps.effective, 8, &cred->cap_effective);
+	bpf_core_read(&s->caps.inheritable, 8, &cred->cap_inheritable);
+	vigil_read_ns(task, s->ns);
+	s->userns_level = vigil_read_userns_level(task);
+}
+
+/* Selector sel's matchNamespaces. */
+static __noinline bool ns_filter(struct vigil_generic_scratch *s, __u32 sel)
+{
+	const volatile struct vigil_selector *f;
+	__u16 in, notin;
+
+	if (sel >= VIGIL_SELECTORS_MAX)
+		return false;
+	f = selector_at(sel);
+	in = f->ns_in;
+	notin = f->ns_notin;
+#pragma unroll
+	for (int t = 0; t < VIGIL_NS_TYPES; t++) {
+		bool hit;
+
+		if (!((in | notin) & (1u << t)))
+			continue;
+		hit = int_in(s, f->ns_id, ((__u64)t << 32) | s->ns[t]);
+		if (in & (1u << t) ? !hit : hit)
+			return false;
+	}
+	return true;
+}
+
+/* Selector sel's matchNamespaceChanges: does one of its types differ from exec's? */
+static __noinline bool ns_changed(struct vigil_generic_scratch *s, __u32 sel, __u32 tgid)
+{
+	struct vigil_process_entry *e = vigil_process_lookup(tgid);
+	__u16 mask;
+
+	if (!e || sel >= VIGIL_SELECTORS_MAX)
+		return false;
+	mask = selector_at(sel)->ns_changes;
+#pragma unroll
+	for (int t = 0; t < VIGIL_NS_TYPES; t++)
+		if ((mask & (1u << t)) && e->ns[t] && e->ns[t] != s->ns[t])
+			return true;
+	return false;
+}
+
+static __always_inline __u64 cap_set(const struct vigil_caps *c, __u8 set)
+{
+	return set == VIGIL_CAP_PERMITTED ? c->permitted : set == VIGIL_CAP_EFFECTIVE ? c->effective : c->inheritable;
+}
+
+/* Filter i of selector sel's matchCapabilities (or matchCapabilityChanges). */
+static __noinline bool cap_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i, __u32 tgid)
+{
+	const volatile struct vigil_cap_filter *f;
+	__u64 cur, mask, then;
+	__u8 op, flags, set;
+	bool hit;
+
+	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_CAPS_MAX)
+		return false;
+	f = &selector_at(sel)->caps[i & (VIGIL_SEL_CAPS_MAX - 1)];
+	op = f->op;
+	flags = f->flags;
+	set = f->set;
+	mask = f->mask;
+	if ((flags & VIGIL_CAP_NAMESPACE) && s->userns_level == 0)
+		return false;
+	cur = cap_set(&s->caps, set);
+	if (flags & VIGIL_CAP_CHANGES) {
+		struct vigil_process_entry *e = vigil_process_lookup(tgid);
+
+		if (!e)
+			return false;
+		then = cap_set(&e->caps, set);
+		if ((then & mask) != (cur & mask))
+			return op == VIGIL_FOP_EQ;
+		return then != cur && op == VIGIL_FOP_NEQ;
+	}
+	hit = (cur & mask) != 0;
+	return op == VIGIL_FOP_NEQ ? !hit : hit;
+}
+
 static __always_inline bool process_ok(struct vigil_generic_scratch *s, __u32 sel, __u32 tgid)
 {
 #pragma unroll
@@ -296,6 +399,14 @@ static __always_inline bool process_ok(struct vigil_generic_scratch *s, __u32 se
 	for (int i = 0; i < VIGIL_SEL_BINS_MAX; i++)
 		if (i < selector_at(sel)->nbins && !bin_filter(s, sel, i, tgid))
 			return false;
+#pragma unroll
+	for (int i = 0; i < VIGIL_SEL_CAPS_MAX; i++)
+		if (i < selector_at(sel)->ncaps && !cap_filter(s, sel, i, tgid))
+			return false;
+	if ((selector_at(sel)->ns_in || selector_at(sel)->ns_notin) && !ns_filter(s, sel))
+		return false;
+	if (selector_at(sel)->ns_changes && !ns_changed(s, sel, tgid))
+		return false;
 	return true;
 }
 

@@ -37,6 +37,9 @@ struct vigil_generic_scratch {
 	struct vigil_rate_key rkey;
 	__u32 bin_len;  /* full length of the binary path; 0: unknown */
 	__u32 pbin_len; /* ... of the parent's */
+	struct vigil_caps caps;       /* the task's, for matchCapabilities */
+	__u32 ns[VIGIL_NS_TYPES];     /* its namespaces, for matchNamespaces */
+	__u32 userns_level;           /* its user namespace's level: 0 is the initial one */
 	__u64 raw[VIGIL_HOOK_ARGS_MAX]; /* the raw values (buffers read their size arg's); return probes: raw[nargs] is the return value */
 	char slack[64]; /* bounds-checked copies into rkey may reach past it */
 };

@@ -85,6 +85,31 @@ export interface BinaryFilter {
   followChildren?: boolean;
 }
 
+export const NAMESPACE_TYPES = ['Uts', 'Ipc', 'Mnt', 'Pid', 'PidForChildren', 'Net', 'Time', 'TimeForChildren', 'Cgroup', 'User'] as const;
+export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
+
+export interface NamespaceFilter {
+  namespace: NamespaceType;
+  operator: 'In' | 'NotIn';
+  /** Inode numbers, or host_ns: the namespace of the host's init. */
+  values: string[];
+}
+
+export interface NamespaceChangesFilter {
+  /** In: one of the listed namespaces changed since exec; NotIn: one of the others did. */
+  operator: 'In' | 'NotIn';
+  values: NamespaceType[];
+}
+
+export interface CapabilityFilter {
+  type: 'Effective' | 'Inheritable' | 'Permitted';
+  operator: 'In' | 'NotIn';
+  /** CAP_* names. */
+  values: string[];
+  /** Only outside the initial user namespace. */
+  isNamespaceCapability: boolean;
+}
+
 export type ActionName = 'Post' | 'NoPost' | 'Sigkill' | 'Signal' | 'Override';
 
 export interface ActionPlan {
@@ -108,6 +133,11 @@ export interface SelectorPlan {
   matchBinaries: BinaryFilter[];
   /** The parent's binary; shares the selector's matchBinaries slots. */
   matchParentBinaries?: BinaryFilter[];
+  matchNamespaces?: NamespaceFilter[];
+  matchNamespaceChanges?: NamespaceChangesFilter[];
+  matchCapabilities?: CapabilityFilter[];
+  /** Against the capabilities at exec; shares the selector's matchCapabilities slots. */
+  matchCapabilityChanges?: CapabilityFilter[];
   /** Empty: Post. */
   matchActions: ActionPlan[];
 }

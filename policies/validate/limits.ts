@@ -30,6 +30,8 @@ export const POLICY_LIMITS = {
   pidFiltersPerSelector: 4,
   /** matchBinaries and matchParentBinaries filters per selector, together (slots in the selector bytes). */
   binaryFiltersPerSelector: 4,
+  /** matchCapabilities and matchCapabilityChanges filters per selector, together (slots in the selector bytes). */
+  capabilityFiltersPerSelector: 2,
   /** PIDs in one matchPIDs filter. */
   pidValuesPerMatch: 64,
   /** Values in one matchNamespaces filter. */

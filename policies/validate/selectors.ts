@@ -49,6 +49,9 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
     out.push({ path: [...path, 'matchNamespaceChanges', 1], message: 'a selector takes one matchNamespaceChanges filter' });
   }
   sel.matchNamespaceChanges?.forEach((m, i) => names(m.values, [...path, 'matchNamespaceChanges', i], NAMESPACES, 'namespace', out));
+  const caps = (sel.matchCapabilities?.length ?? 0) + (sel.matchCapabilityChanges?.length ?? 0);
+  overLimit(out, [...path, sel.matchCapabilityChanges?.length ? 'matchCapabilityChanges' : 'matchCapabilities'], caps, 'capabilityFiltersPerSelector',
+    'matchCapabilities and matchCapabilityChanges filters');
   for (const field of ['matchCapabilities', 'matchCapabilityChanges'] as const) {
     sel[field]?.forEach((m, i) => names(m.values, [...path, field, i], CAPABILITIES, 'capability', out));
   }
