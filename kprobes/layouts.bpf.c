@@ -37,6 +37,10 @@ struct vigil_layouts {
 	enum vigil_arg_source_flag arg_source_flag;
 	enum vigil_filter_op filter_op;
 	enum vigil_pid_flag pid_flag;
+	enum vigil_bin_flag bin_flag;
+	enum vigil_ns_type ns_type;
+	enum vigil_cap_set cap_set;
+	enum vigil_cap_flag cap_flag;
 	enum vigil_rate_scope rate_scope;
 	enum vigil_net_key_kind net_key_kind;
 	enum vigil_net_key_limits net_key_limits;

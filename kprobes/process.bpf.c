@@ -2,10 +2,13 @@
 /* Process sensor: the life of every process, from tracepoints only, so it
  * runs on kernels without kprobes.
  *
- *   sched_process_fork  new process (not a thread) -> map entry (binary
- *                       copied from the parent), CLONE record
- *   sched_process_exec  map entry and binary replaced -> EXEC record: binary,
- *                       args, cwd, credentials, capabilities
+ *   sched_process_fork  new process (not a thread) -> map entry (binary,
+ *                       followChildren bits, exec-time capabilities and
+ *                       namespaces copied from the parent), CLONE record
+ *   sched_process_exec  map entry and binary replaced, followChildren bits of
+ *                       the new binary added, capabilities and namespaces
+ *                       recorded -> EXEC record: binary, args,
+ *                       cwd, credentials, capabilities
  *   sched_process_exit  last thread gone -> EXIT record, map entries removed
  */
 #include "api.h"
@@ -25,6 +28,7 @@ enum { SLOT_EXEC = 0, SLOT_CLONE = 1, SLOT_EXIT = 2 };
 struct exec_scratch {
 	struct vigil_msg_exec msg;
 	char data[EXEC_DATA_MAX];
+	struct vigil_string_key fkey; /* bin follows: room for a length bounded by a mask */
 	struct vigil_binary bin;
 };
 
@@ -93,11 +97,26 @@ static __always_inline void put_binary(struct exec_scratch *s, __u32 tgid)
 	bpf_map_update_elem(&vigil_binaries, &tgid, &s->bin, BPF_ANY);
 }
 
+/* The followChildren bits of the binary at data[0, binary_len), if any filter names it. */
+static __always_inline __u64 follow_bits(struct exec_scratch *s)
+{
+	__u32 len = s->msg.binary_len;
+	__u64 *bits;
+
+	if (!len || len > VIGIL_STRING_KEY_MAX)
+		return 0;
+	__builtin_memset(&s->fkey, 0, sizeof(s->fkey));
+	s->fkey.len = len;
+	bpf_probe_read_kernel(s->fkey.s, len & 511, s->data);
+	bits = bpf_map_lookup_elem(&vigil_follow, &s->fkey);
+	return bits ? *bits : 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 zero = 0, tgid = BPF_CORE_READ(task, tgid), pos, size;
-	struct vigil_process_entry entry = {};
+	struct vigil_process_entry entry = {}, *old;
 	struct exec_scratch *s;
 	struct path root, pwd, file;
 
@@ -132,6 +151,12 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	entry.proc = s->msg.proc;
 	entry.parent = s->msg.parent;
 	entry.flags = s->msg.flags;
+	entry.nspid = s->msg.nspid;
+	entry.caps = s->msg.caps;
+	vigil_read_ns(task, entry.ns);
+	/* A followed process stays followed across exec. */
+	old = vigil_process_lookup(tgid);
+	entry.follow = (old ? old->follow : 0) | follow_bits(s);
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
 	put_binary(s, tgid);
 
@@ -146,8 +171,9 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 tgid = BPF_CORE_READ(child, tgid), ptgid = BPF_CORE_READ(parent, tgid);
-	struct vigil_process_entry entry = {};
+	struct vigil_process_entry entry = {}, *pe;
 	struct vigil_msg_clone msg = {};
+	struct vigil_creds creds;
 	struct vigil_binary *bin;
 
 	if (BPF_CORE_READ(child, pid) != tgid)
@@ -161,6 +187,16 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	entry.proc = msg.proc;
 	entry.parent = msg.parent;
 	entry.flags = msg.flags;
+	entry.nspid = vigil_read_nspid(child);
+	pe = vigil_process_lookup(ptgid);
+	if (pe) {
+		entry.follow = pe->follow;
+		entry.caps = pe->caps;
+		__builtin_memcpy(entry.ns, pe->ns, sizeof(entry.ns));
+	} else {
+		vigil_read_creds(child, &creds, &entry.caps);
+		vigil_read_ns(child, entry.ns);
+	}
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
 	bin = bpf_map_lookup_elem(&vigil_binaries, &ptgid);
 	if (bin)

@@ -85,12 +85,15 @@ export const vigil_msg_exit = {
 } as const;
 
 export const vigil_process_entry = {
-  sizeof: 40,
+  sizeof: 112,
   offsetof: {
     proc: 0,
     parent: 16,
     flags: 32,
-    pad0: 36,
+    nspid: 36,
+    follow: 40,
+    caps: 48,
+    ns: 72,
   },
 } as const;
 
@@ -180,8 +183,20 @@ export const vigil_bin_filter = {
   sizeof: 4,
   offsetof: {
     op: 0,
-    pad0: 1,
+    flags: 1,
     id: 2,
+  },
+} as const;
+
+export const vigil_cap_filter = {
+  sizeof: 16,
+  offsetof: {
+    set: 0,
+    op: 1,
+    flags: 2,
+    pad0: 3,
+    pad1: 4,
+    mask: 8,
   },
 } as const;
 
@@ -200,22 +215,27 @@ export const vigil_selector_action = {
 } as const;
 
 export const vigil_selector = {
-  sizeof: 192,
+  sizeof: 232,
   offsetof: {
     nargs: 0,
     npids: 1,
     nbins: 2,
-    pad0: 3,
-    pad1: 4,
-    args: 8,
-    pids: 136,
-    bins: 152,
-    act: 168,
+    ncaps: 3,
+    ns_in: 4,
+    ns_notin: 6,
+    ns_id: 8,
+    ns_changes: 10,
+    pad0: 12,
+    args: 16,
+    pids: 144,
+    bins: 160,
+    caps: 176,
+    act: 208,
   },
 } as const;
 
 export const vigil_hook_config = {
-  sizeof: 6224,
+  sizeof: 7504,
   offsetof: {
     hook_id: 0,
     slot: 4,
@@ -330,6 +350,7 @@ export const vigil_config_limits = {
   VIGIL_SEL_ARGS_MAX: 8,
   VIGIL_SEL_PIDS_MAX: 4,
   VIGIL_SEL_BINS_MAX: 4,
+  VIGIL_SEL_CAPS_MAX: 2,
   VIGIL_STRING_KEY_MAX: 256,
   VIGIL_SYSCALLS_MAX: 512,
   VIGIL_LPM_DATA_MAX: 252,
@@ -391,6 +412,37 @@ export const vigil_filter_op = {
 export const vigil_pid_flag = {
   VIGIL_PID_FOLLOW_FORKS: 1,
   VIGIL_PID_NAMESPACE: 2,
+} as const;
+
+export const vigil_bin_flag = {
+  VIGIL_BIN_FOLLOW_BIT: 63,
+  VIGIL_BIN_FOLLOW: 64,
+  VIGIL_BIN_PARENT: 128,
+} as const;
+
+export const vigil_ns_type = {
+  VIGIL_NS_UTS: 0,
+  VIGIL_NS_IPC: 1,
+  VIGIL_NS_MNT: 2,
+  VIGIL_NS_PID: 3,
+  VIGIL_NS_PID_FOR_CHILDREN: 4,
+  VIGIL_NS_NET: 5,
+  VIGIL_NS_TIME: 6,
+  VIGIL_NS_TIME_FOR_CHILDREN: 7,
+  VIGIL_NS_CGROUP: 8,
+  VIGIL_NS_USER: 9,
+  VIGIL_NS_TYPES: 10,
+} as const;
+
+export const vigil_cap_set = {
+  VIGIL_CAP_PERMITTED: 0,
+  VIGIL_CAP_EFFECTIVE: 1,
+  VIGIL_CAP_INHERITABLE: 2,
+} as const;
+
+export const vigil_cap_flag = {
+  VIGIL_CAP_NAMESPACE: 1,
+  VIGIL_CAP_CHANGES: 2,
 } as const;
 
 export const vigil_rate_scope = {

@@ -1,9 +1,10 @@
 // Maps every Vigil object shares: the ring buffer, the per-program
-// counters, the process map and its companion, the binaries map. The first object to load creates them;
+// counters, the process map and its companions, the binaries map and the
+// followChildren binaries. The first object to load creates them;
 // each later object is handed the same fds before it loads.
 import type { BpfObject } from './object.js';
 
-export const SHARED_MAPS = ['vigil_events', 'vigil_counters', 'vigil_processes', 'vigil_binaries'] as const;
+export const SHARED_MAPS = ['vigil_events', 'vigil_counters', 'vigil_processes', 'vigil_binaries', 'vigil_follow'] as const;
 export type SharedMapName = (typeof SHARED_MAPS)[number];
 
 export class SharedMaps {

@@ -18,7 +18,8 @@ import { NotSupportedError, VigilError } from '../errors.js';
 import type { FeatureResult } from '../probe/features.js';
 import { chooseMechanism, type Mechanism, type MechanismChoice, type MechanismTarget } from '../../policies/compiler/mechanism.js';
 import { encodeHook, type EncodedHook, type TracepointField } from '../../policies/compiler/encode.js';
-import { hookName, type HookPlan } from '../../policies/compiler/plan.js';
+import { followFilters, hookName, type HookPlan } from '../../policies/compiler/plan.js';
+import type { FollowBits } from './follow.js';
 
 /** The program of each mechanism; return probes have an entry program beside it. */
 interface Programs { object: string; program: string; entry?: string }
@@ -58,6 +59,8 @@ export interface GenericHookContext {
   features: Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
   /** Routes syscalls to syscall_dispatch hooks. */
   dispatch: SyscallDispatch;
+  /** Gives matchBinaries followChildren filters their bits. */
+  follow: FollowBits;
 }
 
 export const targetName = (t: MechanismTarget): string =>
@@ -67,6 +70,7 @@ export class GenericHook {
   private obj?: BpfObject;
   private slot?: number;
   private route?: DispatchSlot;
+  private followBits: number[] = [];
   readonly state: GenericHookState;
 
   private constructor(readonly plan: HookPlan, readonly choice: MechanismChoice, private readonly ctx: GenericHookContext) {
@@ -111,7 +115,8 @@ export class GenericHook {
     const { program, object, entry } = programsOf(this.choice);
     const fields = this.fields();
     this.slot = this.ctx.slots.register(`policy ${this.plan.policyName}`, [{ program, hook: `${this.state.hook} (${this.choice.mechanism} ${targetName(this.choice.target)})` }]);
-    const encoded = encodeHook(this.plan, { hookId: this.ctx.hookId, slot: this.slot, choice: this.choice, fields });
+    for (const f of followFilters(this.plan)) this.followBits.push(this.ctx.follow.acquire(f.values));
+    const encoded = encodeHook(this.plan, { hookId: this.ctx.hookId, slot: this.slot, choice: this.choice, fields, followBits: this.followBits });
     const counters = this.ctx.shared.fd('vigil_counters');
     if (counters !== undefined) CounterSlots.reset(new BpfMap('vigil_counters', counters, 4, 16, true), this.slot);
 
@@ -168,6 +173,8 @@ export class GenericHook {
     this.route = undefined;
     this.obj?.close();
     this.obj = undefined;
+    for (const bit of this.followBits) this.ctx.follow.release(bit);
+    this.followBits = [];
     if (this.slot !== undefined) this.ctx.slots.release(this.slot, 1);
     this.slot = undefined;
     this.state.state = 'closed';

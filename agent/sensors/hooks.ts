@@ -2,6 +2,7 @@
 // of every record), their GenericHook, and what their records need to
 // become events. Ids are never reused; a hook's plan outlives its unload
 // briefly, for the records still in the ring buffer.
+import { FollowBits } from './follow.js';
 import type { Logger } from '../log.js';
 import type { SharedMaps } from '../loader/shared-maps.js';
 import { CounterSlots } from './counters.js';
@@ -24,6 +25,7 @@ export class HookRegistry {
   private nextId = 1;
   private features?: FeatureResult[];
   private readonly dispatch = new SyscallDispatch();
+  private readonly follow: FollowBits;
 
   constructor(
     private readonly shared: SharedMaps,
@@ -34,12 +36,13 @@ export class HookRegistry {
     private readonly disabled: readonly string[] = [],
   ) {
     this.features = features;
+    this.follow = new FollowBits(shared);
   }
 
   load(plan: HookPlan): GenericHookState {
     this.features ??= disableFeatures(probeFeatures(), this.disabled);
     const hookId = this.nextId++;
-    const hook = GenericHook.load(plan, { hookId, shared: this.shared, slots: this.slots, features: this.features, dispatch: this.dispatch });
+    const hook = GenericHook.load(plan, { hookId, shared: this.shared, slots: this.slots, features: this.features, dispatch: this.dispatch, follow: this.follow });
     this.hooks.set(hookId, hook);
     this.plans.set(hookId, { plan, functionName: hook.functionName });
     this.log.info({ hook: hook.state }, 'hook attached');

@@ -1,6 +1,7 @@
 // The base sensor: exec, fork and exit from tracepoints (kprobes/process.bpf.c),
 // and the in-kernel process and binaries maps seeded with the processes
 // found in /proc.
+import { statSync } from 'node:fs';
 import { BpfObject } from '../loader/object.js';
 import { bpfObjectPath } from '../loader/paths.js';
 import { BPF_NOEXIST } from '../loader/map.js';
@@ -58,6 +59,12 @@ export class ProcessSensor {
       v.writeUInt32LE(p.ppid, E.offsetof.parent + P.pid);
       v.writeBigUInt64LE(p.parent?.ktime ?? 0n, E.offsetof.parent + P.ktime);
       v.writeUInt32LE(p.flags, E.offsetof.flags);
+      v.writeUInt32LE(p.nspid, E.offsetof.nspid);
+      // What matchCapabilityChanges and matchNamespaceChanges compare with: the state now.
+      v.writeBigUInt64LE(p.caps.permitted, E.offsetof.caps + L.vigil_caps.offsetof.permitted);
+      v.writeBigUInt64LE(p.caps.effective, E.offsetof.caps + L.vigil_caps.offsetof.effective);
+      v.writeBigUInt64LE(p.caps.inheritable, E.offsetof.caps + L.vigil_caps.offsetof.inheritable);
+      NS_FILES.forEach((name, t) => v.writeUInt32LE(nsInode(p.proc.pid, name), E.offsetof.ns + 4 * t));
       if (!map.update(key, v, BPF_NOEXIST)) continue;
       written.push(p);
       if (!p.kernelThread) binaries.update(key, binaryValue(p.binary), BPF_NOEXIST);
@@ -72,6 +79,18 @@ export class ProcessSensor {
   close(): void {
     this.obj?.close();
     this.obj = undefined;
+  }
+}
+
+/** /proc/PID/ns/ names, in enum vigil_ns_type order. */
+const NS_FILES = ['uts', 'ipc', 'mnt', 'pid', 'pid_for_children', 'net', 'time', 'time_for_children', 'cgroup', 'user'];
+
+/** The inode number of a namespace of pid; 0 when unreadable (the kernel side then ignores it). */
+function nsInode(pid: number, name: string): number {
+  try {
+    return statSync(`/proc/${pid}/ns/${name}`).ino;
+  } catch {
+    return 0;
   }
 }
 

@@ -178,12 +178,33 @@ struct vigil_net_arg {
 	__u32 pad1;
 };
 
+/* Namespace types: the index of each in the ns arrays. */
+enum vigil_ns_type {
+	VIGIL_NS_UTS = 0,
+	VIGIL_NS_IPC = 1,
+	VIGIL_NS_MNT = 2,
+	VIGIL_NS_PID = 3,
+	VIGIL_NS_PID_FOR_CHILDREN = 4,
+	VIGIL_NS_NET = 5,
+	VIGIL_NS_TIME = 6,
+	VIGIL_NS_TIME_FOR_CHILDREN = 7,
+	VIGIL_NS_CGROUP = 8,
+	VIGIL_NS_USER = 9,
+	VIGIL_NS_TYPES = 10,
+};
+
 /* Value of the in-kernel process map, keyed by thread group id. */
 struct vigil_process_entry {
 	struct vigil_process_id proc;
 	struct vigil_process_id parent;
 	__u32 flags;
-	__u32 pad0;
+	__u32 nspid;   /* its pid in its own pid namespace */
+	__u64 follow;  /* matchBinaries followChildren: bit i set when it or an
+			* ancestor executed a binary of the filter given bit i */
+	/* At its exec (a fork: its parent's), for matchCapabilityChanges and
+	 * matchNamespaceChanges. */
+	struct vigil_caps caps;
+	__u32 ns[VIGIL_NS_TYPES]; /* namespace inode numbers; 0: unknown */
 };
 
 /* Value of the binaries map (companion of the process map, same key): the

@@ -3,7 +3,9 @@
  * generic_lsm.bpf.c). Each fetches its raw argument values its own way,
  * then calls vigil_generic_run(), which returns what the hook returns:
  *
- *   each selector's process filters (matchPIDs, matchBinaries)  none pass: done
+ *   each selector's process filters (matchPIDs, matchBinaries,
+ *     matchParentBinaries, matchCapabilities, matchNamespaces and
+ *     their changes since exec)                                 none pass: done
  *   read the args per config into the record: integers, strings,
  *     fd / file / path / linux_binprm -> absolute path (path.h)
  *     sock / socket / sockaddr / skb -> a fixed tuple (generic_net.h)
@@ -66,18 +68,21 @@ static __always_inline bool has_process_filters(void)
 
 #pragma unroll
 	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++)
-		if (i < vigil_hook.nselectors && (vigil_hook.selectors[i].npids || vigil_hook.selectors[i].nbins))
+		if (i < vigil_hook.nselectors &&
+		    (vigil_hook.selectors[i].npids || vigil_hook.selectors[i].nbins || vigil_hook.selectors[i].ncaps ||
+		     vigil_hook.selectors[i].ns_in || vigil_hook.selectors[i].ns_notin || vigil_hook.selectors[i].ns_changes))
 			has = true;
 	return has;
 }
 
-/* The selectors whose process filters (matchPIDs, matchBinaries) pass, one bit each. */
+/* The selectors whose process filters pass, one bit each. */
 static __always_inline __u32 process_pass(struct vigil_generic_scratch *s, struct select_ctx *c)
 {
 	if (!has_process_filters())
 		return ~0u;
-	if (needs_binary())
-		load_binary(s, c->tgid);
+	load_binaries(s, c->tgid);
+	if (needs_task_state())
+		load_task_state(s);
 	bpf_loop(vigil_hook.nselectors, process_step, c, 0);
 	return c->pass;
 }

@@ -17,7 +17,8 @@ enum vigil_config_limits {
 	VIGIL_SELECTORS_MAX = 32,
 	VIGIL_SEL_ARGS_MAX = 8,       /* matchArgs filters per selector */
 	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
-	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries filters per selector */
+	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries and matchParentBinaries filters per selector */
+	VIGIL_SEL_CAPS_MAX = 2,       /* matchCapabilities and matchCapabilityChanges filters per selector */
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
@@ -113,10 +114,42 @@ struct vigil_pid_filter {
 	__u16 id;    /* its pids are in the integer map under this id */
 };
 
+/* struct vigil_bin_filter.flags: the low 6 bits are the followChildren
+ * bit (in struct vigil_process_entry.follow) when VIGIL_BIN_FOLLOW is set. */
+enum vigil_bin_flag {
+	VIGIL_BIN_FOLLOW_BIT = 0x3f,
+	VIGIL_BIN_FOLLOW = 1 << 6, /* followChildren: a descendant of a match matches */
+	VIGIL_BIN_PARENT = 1 << 7, /* matchParentBinaries: the parent's binary */
+};
+
 struct vigil_bin_filter {
 	__u8 op;     /* EQ (In), NEQ (NotIn), [NOT_]PREFIX, [NOT_]POSTFIX */
-	__u8 pad0;
+	__u8 flags;  /* enum vigil_bin_flag */
 	__u16 id;    /* its paths are in the string maps under this id */
+};
+
+/* struct vigil_cap_filter.set: the index of the set in struct vigil_caps. */
+enum vigil_cap_set {
+	VIGIL_CAP_PERMITTED = 0,
+	VIGIL_CAP_EFFECTIVE = 1,
+	VIGIL_CAP_INHERITABLE = 2,
+};
+
+enum vigil_cap_flag {
+	VIGIL_CAP_NAMESPACE = 1 << 0, /* isNamespaceCapability: only outside the initial user namespace */
+	VIGIL_CAP_CHANGES = 1 << 1,   /* matchCapabilityChanges: against the set at exec */
+};
+
+/* matchCapabilities: In, the set holds one of mask's capabilities; NotIn,
+ * none. With VIGIL_CAP_CHANGES: In, one of mask's changed since exec;
+ * NotIn, only others did. */
+struct vigil_cap_filter {
+	__u8 set;   /* enum vigil_cap_set */
+	__u8 op;    /* VIGIL_FOP_EQ (In) or VIGIL_FOP_NEQ (NotIn) */
+	__u8 flags; /* enum vigil_cap_flag */
+	__u8 pad0;
+	__u32 pad1;
+	__u64 mask; /* 1 << CAP_* */
 };
 
 enum vigil_rate_scope {
@@ -140,11 +173,19 @@ struct vigil_selector {
 	__u8 nargs;
 	__u8 npids;
 	__u8 nbins;
-	__u8 pad0;
-	__u32 pad1;
+	__u8 ncaps;
+	/* matchNamespaces, one bit per enum vigil_ns_type: the types whose
+	 * inode number must be (ns_in) or must not be (ns_notin) one of the
+	 * values of filter ns_id in vigil_int_eq, keyed type << 32 | inum. */
+	__u16 ns_in;
+	__u16 ns_notin;
+	__u16 ns_id;
+	__u16 ns_changes; /* matchNamespaceChanges: one of these types differs from exec's */
+	__u32 pad0;
 	struct vigil_arg_filter args[VIGIL_SEL_ARGS_MAX];
 	struct vigil_pid_filter pids[VIGIL_SEL_PIDS_MAX];
 	struct vigil_bin_filter bins[VIGIL_SEL_BINS_MAX];
+	struct vigil_cap_filter caps[VIGIL_SEL_CAPS_MAX];
 	struct vigil_selector_action act;
 };
 

@@ -1,7 +1,8 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
  * hash map), strings and paths (hash map, prefix and reversed-postfix LPM
  * tries), network args (generic_net_filter.h), pids (with ancestors for
- * followForks) and the process's binary. */
+ * followForks), the process's and its parent's binary, its namespaces and
+ * capabilities, and their changes since exec. */
 #ifndef VIGIL_GENERIC_FILTER_H
 #define VIGIL_GENERIC_FILTER_H
 
@@ -48,7 +49,7 @@ static __noinline bool str_equal(struct vigil_generic_scratch *s, __u16 id, __u3
 {
 	__u64 n = len;
 
-	if (len > VIGIL_STRING_KEY_MAX || off > BIN_OFF)
+	if (len > VIGIL_STRING_KEY_MAX || off > PBIN_OFF)
 		return false;
 	__builtin_memset(&s->skey, 0, sizeof(s->skey));
 	s->skey.id = id;
@@ -67,7 +68,7 @@ static __always_inline void lkey_fill(struct vigil_generic_scratch *s, __u64 off
 
 	_Static_assert(VIGIL_LPM_DATA_MAX % 8 == 4, "lkey copy: words and a tail");
 	asm volatile("" : "+r"(off)); /* keep the check on the register the loads use */
-	if (off > BIN_OFF)
+	if (off > PBIN_OFF)
 		return;
 	src = __builtin_assume_aligned(&s->data[off], 8); /* x86 loads need no alignment */
 #pragma unroll
@@ -81,7 +82,7 @@ static __noinline bool str_prefix(struct vigil_generic_scratch *s, __u16 id, __u
 {
 	__u32 n = len < VIGIL_LPM_DATA_MAX ? len : VIGIL_LPM_DATA_MAX;
 
-	if (off > BIN_OFF)
+	if (off > PBIN_OFF)
 		return false;
 	s->lkey.prefixlen = 8 * (sizeof(s->lkey.id) + n);
 	s->lkey.id = id;
@@ -164,19 +165,26 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 #define ANCESTORS_MAX 16
 
-/* followForks: a process whose ancestor is in the set is in it too. */
-static __always_inline bool ancestor_in(struct vigil_generic_scratch *s, __u16 id, __u32 tgid)
+/* followForks: a process whose ancestor is in the set is in it too. With
+ * ns, the ancestors' pids in their own pid namespace, up to the
+ * namespace's init (pid 1): its parent is outside the namespace. */
+static __always_inline bool ancestor_in(struct vigil_generic_scratch *s, __u16 id, __u32 tgid, bool ns)
 {
-	__u32 p = tgid;
+	struct vigil_process_entry *e = vigil_process_lookup(tgid);
 
 #pragma nounroll
 	for (int i = 0; i < ANCESTORS_MAX; i++) {
-		struct vigil_process_entry *e = vigil_process_lookup(p);
+		__u32 p;
 
-		if (!e || !e->parent.pid || e->parent.pid == p)
+		if (!e || (ns && e->nspid <= 1))
 			return false;
 		p = e->parent.pid;
-		if (int_in(s, id, p))
+		if (!p || p == e->proc.pid)
+			return false;
+		if (!ns && int_in(s, id, p))
+			return true;
+		e = vigil_process_lookup(p);
+		if (ns && e && int_in(s, id, e->nspid))
 			return true;
 	}
 	return false;
@@ -187,61 +195,198 @@ static __noinline bool pid_filter(struct vigil_generic_scratch *s, __u32 sel, __
 {
 	const volatile struct vigil_pid_filter *f;
 	__u32 pid = tgid;
-	bool hit;
+	bool hit, ns;
 
 	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_PIDS_MAX)
 		return false;
 	f = &selector_at(sel)->pids[i & (VIGIL_SEL_PIDS_MAX - 1)];
 
-	if (f->flags & VIGIL_PID_NAMESPACE)
+	ns = f->flags & VIGIL_PID_NAMESPACE;
+	if (ns)
 		pid = vigil_read_nspid((struct task_struct *)bpf_get_current_task());
 	hit = int_in(s, f->id, pid);
 	if (!hit && (f->flags & VIGIL_PID_FOLLOW_FORKS))
-		hit = ancestor_in(s, f->id, tgid);
+		hit = ancestor_in(s, f->id, tgid, ns);
 	return f->op == VIGIL_FOP_NEQ ? !hit : hit;
 }
 
-/* Filter i of selector sel's matchBinaries. The binary is at data[BIN_OFF]:
- * its first VIGIL_BINARY_MAX bytes; bin_len is its full length. */
-static __noinline bool bin_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i)
+/* Filter i of selector sel's matchBinaries (or matchParentBinaries). The
+ * binary is at data[BIN_OFF], the parent's at data[PBIN_OFF]: their first
+ * VIGIL_BINARY_MAX bytes; bin_len and pbin_len are their full lengths. */
+static __noinline bool bin_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i, __u32 tgid)
 {
 	const volatile struct vigil_bin_filter *f;
-	__u32 len = s->bin_len, kept = len < VIGIL_BINARY_MAX ? len : VIGIL_BINARY_MAX;
-	__u8 op;
+	__u32 len, kept, off;
+	__u8 op, flags;
+	bool hit;
 
 	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_BINS_MAX)
 		return false;
 	f = &selector_at(sel)->bins[i & (VIGIL_SEL_BINS_MAX - 1)];
 	op = f->op;
+	flags = f->flags;
+	len = flags & VIGIL_BIN_PARENT ? s->pbin_len : s->bin_len;
+	off = flags & VIGIL_BIN_PARENT ? PBIN_OFF : BIN_OFF;
+	kept = len < VIGIL_BINARY_MAX ? len : VIGIL_BINARY_MAX;
 
 	/* A path longer than what is kept has an unknown end. */
 	if ((op == VIGIL_FOP_POSTFIX || op == VIGIL_FOP_NOT_POSTFIX) && len > VIGIL_BINARY_MAX)
 		return op == VIGIL_FOP_NOT_POSTFIX;
 	if (op == VIGIL_FOP_EQ || op == VIGIL_FOP_NEQ)
 		kept = len;
-	return str_filter(s, op, f->id, BIN_OFF, kept);
+	hit = str_filter(s, op, f->id, off, kept);
+	if (!hit && (flags & VIGIL_BIN_FOLLOW)) {
+		struct vigil_process_entry *e = vigil_process_lookup(tgid);
+
+		hit = e && (e->follow & (1ull << (flags & VIGIL_BIN_FOLLOW_BIT)));
+	}
+	return hit;
 }
 
-static __always_inline bool needs_binary(void)
+/* Which binaries the selectors look at: bit 0 the process's, bit 1 its parent's. */
+static __always_inline __u32 needs_binaries(void)
+{
+	__u32 needs = 0;
+
+#pragma unroll
+	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++) {
+		if (i >= vigil_hook.nselectors)
+			break;
+#pragma unroll
+		for (int j = 0; j < VIGIL_SEL_BINS_MAX; j++)
+			if (j < vigil_hook.selectors[i].nbins)
+				needs |= vigil_hook.selectors[i].bins[j].flags & VIGIL_BIN_PARENT ? 2 : 1;
+	}
+	return needs;
+}
+
+/* The binary of tgid into data[off], its full length into *len. */
+static __always_inline void load_binary(struct vigil_generic_scratch *s, __u32 tgid, __u32 off, __u32 *len)
+{
+	struct vigil_binary *b = bpf_map_lookup_elem(&vigil_binaries, &tgid);
+
+	*len = 0;
+	if (!b || off > PBIN_OFF)
+		return;
+	*len = b->len;
+	bpf_probe_read_kernel(&s->data[off], VIGIL_BINARY_MAX, b->path);
+}
+
+static __always_inline void load_binaries(struct vigil_generic_scratch *s, __u32 tgid)
+{
+	__u32 needs = needs_binaries();
+	struct vigil_process_entry *e;
+
+	if (needs & 1)
+		load_binary(s, tgid, BIN_OFF, &s->bin_len);
+	if (needs & 2) {
+		e = vigil_process_lookup(tgid);
+		s->pbin_len = 0;
+		if (e)
+			load_binary(s, e->parent.pid, PBIN_OFF, &s->pbin_len);
+	}
+}
+
+/* Does a selector look at the task's namespaces or capabilities? */
+static __always_inline bool needs_task_state(void)
 {
 	bool needs = false;
 
 #pragma unroll
 	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++)
-		if (i < vigil_hook.nselectors && vigil_hook.selectors[i].nbins)
+		if (i < vigil_hook.nselectors && (vigil_hook.selectors[i].ncaps || vigil_hook.selectors[i].ns_in ||
+						  vigil_hook.selectors[i].ns_notin || vigil_hook.selectors[i].ns_changes))
 			needs = true;
 	return needs;
 }
 
-static __always_inline void load_binary(struct vigil_generic_scratch *s, __u32 tgid)
+static __always_inline void load_task_state(struct vigil_generic_scratch *s)
 {
-	struct vigil_binary *b = bpf_map_lookup_elem(&vigil_binaries, &tgid);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
 
-	s->bin_len = 0;
-	if (!b)
-		return;
-	s->bin_len = b->len;
-	bpf_probe_read_kernel(&s->data[BIN_OFF], VIGIL_BINARY_MAX, b->path);
+	bpf_core_read(&s->caps.permitted, 8, &cred->cap_permitted);
+	bpf_core_read(&s->caps.effective, 8, &cred->cap_effective);
+	bpf_core_read(&s->caps.inheritable, 8, &cred->cap_inheritable);
+	vigil_read_ns(task, s->ns);
+	s->userns_level = vigil_read_userns_level(task);
+}
+
+/* Selector sel's matchNamespaces. */
+static __noinline bool ns_filter(struct vigil_generic_scratch *s, __u32 sel)
+{
+	const volatile struct vigil_selector *f;
+	__u16 in, notin;
+
+	if (sel >= VIGIL_SELECTORS_MAX)
+		return false;
+	f = selector_at(sel);
+	in = f->ns_in;
+	notin = f->ns_notin;
+#pragma unroll
+	for (int t = 0; t < VIGIL_NS_TYPES; t++) {
+		bool hit;
+
+		if (!((in | notin) & (1u << t)))
+			continue;
+		hit = int_in(s, f->ns_id, ((__u64)t << 32) | s->ns[t]);
+		if (in & (1u << t) ? !hit : hit)
+			return false;
+	}
+	return true;
+}
+
+/* Selector sel's matchNamespaceChanges: does one of its types differ from exec's? */
+static __noinline bool ns_changed(struct vigil_generic_scratch *s, __u32 sel, __u32 tgid)
+{
+	struct vigil_process_entry *e = vigil_process_lookup(tgid);
+	__u16 mask;
+
+	if (!e || sel >= VIGIL_SELECTORS_MAX)
+		return false;
+	mask = selector_at(sel)->ns_changes;
+#pragma unroll
+	for (int t = 0; t < VIGIL_NS_TYPES; t++)
+		if ((mask & (1u << t)) && e->ns[t] && e->ns[t] != s->ns[t])
+			return true;
+	return false;
+}
+
+static __always_inline __u64 cap_set(const struct vigil_caps *c, __u8 set)
+{
+	return set == VIGIL_CAP_PERMITTED ? c->permitted : set == VIGIL_CAP_EFFECTIVE ? c->effective : c->inheritable;
+}
+
+/* Filter i of selector sel's matchCapabilities (or matchCapabilityChanges). */
+static __noinline bool cap_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i, __u32 tgid)
+{
+	const volatile struct vigil_cap_filter *f;
+	__u64 cur, mask, then;
+	__u8 op, flags, set;
+	bool hit;
+
+	if (sel >= VIGIL_SELECTORS_MAX || i >= VIGIL_SEL_CAPS_MAX)
+		return false;
+	f = &selector_at(sel)->caps[i & (VIGIL_SEL_CAPS_MAX - 1)];
+	op = f->op;
+	flags = f->flags;
+	set = f->set;
+	mask = f->mask;
+	if ((flags & VIGIL_CAP_NAMESPACE) && s->userns_level == 0)
+		return false;
+	cur = cap_set(&s->caps, set);
+	if (flags & VIGIL_CAP_CHANGES) {
+		struct vigil_process_entry *e = vigil_process_lookup(tgid);
+
+		if (!e)
+			return false;
+		then = cap_set(&e->caps, set);
+		if ((then & mask) != (cur & mask))
+			return op == VIGIL_FOP_EQ;
+		return then != cur && op == VIGIL_FOP_NEQ;
+	}
+	hit = (cur & mask) != 0;
+	return op == VIGIL_FOP_NEQ ? !hit : hit;
 }
 
 static __always_inline bool process_ok(struct vigil_generic_scratch *s, __u32 sel, __u32 tgid)
@@ -252,8 +397,16 @@ static __always_inline bool process_ok(struct vigil_generic_scratch *s, __u32 se
 			return false;
 #pragma unroll
 	for (int i = 0; i < VIGIL_SEL_BINS_MAX; i++)
-		if (i < selector_at(sel)->nbins && !bin_filter(s, sel, i))
+		if (i < selector_at(sel)->nbins && !bin_filter(s, sel, i, tgid))
 			return false;
+#pragma unroll
+	for (int i = 0; i < VIGIL_SEL_CAPS_MAX; i++)
+		if (i < selector_at(sel)->ncaps && !cap_filter(s, sel, i, tgid))
+			return false;
+	if ((selector_at(sel)->ns_in || selector_at(sel)->ns_notin) && !ns_filter(s, sel))
+		return false;
+	if (selector_at(sel)->ns_changes && !ns_changed(s, sel, tgid))
+		return false;
 	return true;
 }
 

@@ -92,14 +92,9 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 
 	if (!s)
 		return;
-	c.pass = vigil_hook.nselectors ? 0 : 1;
-	if (vigil_hook.nselectors) {
-		if (needs_binary())
-			load_binary(s, c.tgid);
-		bpf_loop(vigil_hook.nselectors, process_step, &c, 0);
-		if (!c.pass)
-			return;
-	}
+	c.pass = vigil_hook.nselectors ? process_pass(s, &c) : 1;
+	if (!c.pass)
+		return;
 #pragma unroll
 	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++)
 		s->raw[k] = raw[k];

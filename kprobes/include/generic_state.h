@@ -13,6 +13,7 @@ const volatile struct vigil_hook_config vigil_hook = {};
 #define ARGS_DATA_MAX (4 * VIGIL_ARG_BYTES_MAX) /* all args' bytes of one record */
 #define ARGS_DATA_MASK (ARGS_DATA_MAX - 1)
 #define BIN_OFF (ARGS_DATA_MAX + VIGIL_ARG_BYTES_MAX) /* the process's binary, for matchBinaries */
+#define PBIN_OFF (BIN_OFF + VIGIL_BINARY_MAX)         /* its parent's, for matchParentBinaries */
 
 #define RATE_BYTES_PER_ARG 40
 #define RATE_MAP_SIZE 4096
@@ -27,15 +28,18 @@ struct vigil_rate_key {
 
 struct vigil_generic_scratch {
 	struct vigil_msg_generic msg;
-	char data[BIN_OFF + VIGIL_BINARY_MAX]; /* follows msg: the record's variable part */
+	char data[PBIN_OFF + VIGIL_BINARY_MAX]; /* follows msg: the record's variable part */
 	__u64 val[VIGIL_HOOK_ARGS_MAX];        /* integer args, for filters */
 	__u32 off[VIGIL_HOOK_ARGS_MAX];        /* where each arg's bytes start in data */
 	struct vigil_int_key ikey;
 	struct vigil_string_key skey;
 	struct vigil_lpm_key lkey __attribute__((aligned(8)));
 	struct vigil_rate_key rkey;
-	__u32 bin_len; /* full length of the binary path; 0: unknown */
-	__u32 pad0;
+	__u32 bin_len;  /* full length of the binary path; 0: unknown */
+	__u32 pbin_len; /* ... of the parent's */
+	struct vigil_caps caps;       /* the task's, for matchCapabilities */
+	__u32 ns[VIGIL_NS_TYPES];     /* its namespaces, for matchNamespaces */
+	__u32 userns_level;           /* its user namespace's level: 0 is the initial one */
 	__u64 raw[VIGIL_HOOK_ARGS_MAX]; /* the raw values (buffers read their size arg's); return probes: raw[nargs] is the return value */
 	char slack[64]; /* bounds-checked copies into rkey may reach past it */
 };

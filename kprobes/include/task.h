@@ -44,4 +44,37 @@ static __always_inline __u32 vigil_read_nspid(struct task_struct *task)
 	return up.nr;
 }
 
+/* The inode numbers of the task's namespaces, by enum vigil_ns_type (0:
+ * none of that type on this kernel). */
+static __always_inline void vigil_read_ns(struct task_struct *task, __u32 *inum)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	inum[VIGIL_NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	inum[VIGIL_NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	inum[VIGIL_NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	inum[VIGIL_NS_PID_FOR_CHILDREN] = BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	inum[VIGIL_NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	inum[VIGIL_NS_TIME] = 0;
+	inum[VIGIL_NS_TIME_FOR_CHILDREN] = 0;
+	if (bpf_core_field_exists(nsp->time_ns)) {
+		inum[VIGIL_NS_TIME] = BPF_CORE_READ(nsp, time_ns, ns.inum);
+		inum[VIGIL_NS_TIME_FOR_CHILDREN] = BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+	}
+	inum[VIGIL_NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	inum[VIGIL_NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	/* task_active_pid_ns(): the namespace of the task's pid at its level. */
+	bpf_probe_read_kernel(&up, sizeof(up), (void *)&pid->numbers[0] + (level & 31) * bpf_core_type_size(struct upid));
+	inum[VIGIL_NS_PID] = BPF_CORE_READ(up.ns, ns.inum);
+}
+
+/* The level of the task's user namespace: 0 is the initial one. */
+static __always_inline __u32 vigil_read_userns_level(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, cred, user_ns, level);
+}
+
 #endif

@@ -2,9 +2,10 @@
 // calls expanded. A selector Vigil cannot evaluate in the kernel is an
 // error, never dropped: dropping a filter would widen a Sigkill or an
 // Override to processes the policy did not name.
-import type { KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
+import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
 import {
   canonicalArgType, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
+  type CapabilityFilter, type NamespaceType,
 } from './plan.js';
 import { connectRules, type ConnectRule } from './connect.js';
 
@@ -33,10 +34,11 @@ export interface CompiledPolicy {
 /** Tetragon's other spellings of an operator. */
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
-const UNSUPPORTED_SELECTORS = [
-  'matchReturnActions', 'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges',
-  'matchCapabilities', 'matchCapabilityChanges',
-] as const;
+const UNSUPPORTED_SELECTORS = ['matchReturnActions'] as const;
+
+const capFilter = (c: CapabilitiesSelector): CapabilityFilter => ({
+  type: c.type ?? 'Effective', operator: c.operator, values: c.values, isNamespaceCapability: c.isNamespaceCapability ?? false,
+});
 
 class Compiler {
   readonly errors: CompileError[] = [];
@@ -87,7 +89,12 @@ class Compiler {
         matchPIDs: (s.matchPIDs ?? []).map((p) => ({
           operator: p.operator, values: p.values, followForks: p.followForks ?? false, isNamespacePID: p.isNamespacePID ?? false,
         })),
-        matchBinaries: (s.matchBinaries ?? []).map((b) => ({ operator: b.operator, values: b.values })),
+        matchBinaries: (s.matchBinaries ?? []).map((b) => ({ operator: b.operator, values: b.values, ...(b.followChildren ? { followChildren: true } : {}) })),
+        ...(s.matchParentBinaries?.length ? { matchParentBinaries: s.matchParentBinaries.map((b) => ({ operator: b.operator, values: b.values })) } : {}),
+        ...(s.matchNamespaces?.length ? { matchNamespaces: s.matchNamespaces.map((n) => ({ namespace: n.namespace, operator: n.operator, values: n.values })) } : {}),
+        ...(s.matchNamespaceChanges?.length ? { matchNamespaceChanges: s.matchNamespaceChanges.map((n) => ({ operator: n.operator, values: n.values as NamespaceType[] })) } : {}),
+        ...(s.matchCapabilities?.length ? { matchCapabilities: s.matchCapabilities.map(capFilter) } : {}),
+        ...(s.matchCapabilityChanges?.length ? { matchCapabilityChanges: s.matchCapabilityChanges.map(capFilter) } : {}),
         matchActions,
       };
     });

@@ -26,15 +26,32 @@
 //                              (char_buf with returnCopy)
 //             A return probe (returnArg) has at most 7 args: args[nargs] is
 //             the return value, index 0, and matchReturnArgs filter it.
-//     80       selectors[32], 192 bytes each (the whole struct: 6224 bytes):
-//               +0   u8 nargs, +1 u8 npids, +2 u8 nbins
-//               +8   arg filters[8], 16 bytes each:
+//     80       selectors[32], 232 bytes each (the whole struct: 7504 bytes):
+//               +0   u8 nargs, +1 u8 npids, +2 u8 nbins, +3 u8 ncaps,
+//               +4   u16 ns_in, +6 u16 ns_notin: matchNamespaces, one bit
+//                    per namespace type (0 Uts, 1 Ipc, 2 Mnt, 3 Pid,
+//                    4 PidForChildren, 5 Net, 6 Time, 7 TimeForChildren,
+//                    8 Cgroup, 9 User) whose inum must (not) be one of
+//               +8   u16 ns_id's values in vigil_int_eq, keyed type << 32 | inum;
+//                    all filters on one type fold into one set
+//               +10  u16 ns_changes: matchNamespaceChanges, the types (In:
+//                    those listed, NotIn: the others) of which one must
+//                    differ from the process's at exec
+//               +16  arg filters[8], 16 bytes each:
 //                      +0 u8 arg (position in args), +1 u8 op, +2 u16 id,
 //                      +8 u64 value
-//               +136 pid filters[4], 4 bytes each:
+//               +144 pid filters[4], 4 bytes each:
 //                      +0 u8 op, +1 u8 flags (1 followForks, 2 namespace pid), +2 u16 id
-//               +152 binary filters[4], 4 bytes each: +0 u8 op, +2 u16 id
-//               +168 action, 24 bytes:
+//               +160 binary filters[4], 4 bytes each (matchBinaries, then
+//                      matchParentBinaries): +0 u8 op, +1 u8 flags (0x80 the
+//                      parent's binary, 0x40 followChildren, whose bit in the
+//                      process entry's follow mask is the low 6 bits), +2 u16 id
+//               +176 capability filters[2], 16 bytes each (matchCapabilities,
+//                      then matchCapabilityChanges): +0 u8 set (0 permitted,
+//                      1 effective, 2 inheritable), +1 u8 op (EQ In, NEQ
+//                      NotIn), +2 u8 flags (1 isNamespaceCapability, 2 a
+//                      change since exec), +8 u64 mask (1 << CAP_*)
+//               +208 action, 24 bytes:
 //                      +0 u8 action (1 post, 2 sigkill, 3 signal, 4 override),
 //                      +1 u8 post (0: NoPost), +2 u8 signal (0: none),
 //                      +3 u8 override, +4 s32 error, +8 u64 rate_ns (0: none),
@@ -71,10 +88,20 @@
 // post. matchBinaries compares the first 256 bytes of the binary's path
 // (its full length is known): a longer path never equals a value, and its
 // Postfix is never known to match.
+//
+// followChildren bits are the agent's, shared by all hooks
+// (agent/sensors/follow.ts): the process sensor sets a process's bit when
+// it executes one of the filter's binaries, and forks inherit it. The
+// encoder takes them from the context, one per followChildren filter in
+// order (followFilters in plan.ts).
 import * as L from '../../agent/events/layouts.generated.js';
 import { VigilError } from '../../agent/errors.js';
 import { CAPABILITIES } from '../validate/names.js';
-import { isBufferType, isIntType, isNetType, type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type HookPlan, type SelectorPlan } from './plan.js';
+import {
+  isBufferType, isIntType, isNetType, NAMESPACE_TYPES,
+  type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type CapabilityFilter, type HookPlan, type NamespaceType, type SelectorPlan,
+} from './plan.js';
+import { hostNamespace } from './host-ns.js';
 import { isNetOperator, netFilter } from './net-filter.js';
 import type { MechanismChoice } from './mechanism.js';
 
@@ -90,6 +117,7 @@ const AF = L.vigil_arg_filter;
 const PF = L.vigil_pid_filter;
 const BF = L.vigil_bin_filter;
 const SA = L.vigil_selector_action;
+const BFL = L.vigil_bin_flag;
 
 /** A tracepoint format field (agent/sensors/tracepoint-format.ts). */
 export interface TracepointField {
@@ -129,6 +157,10 @@ export interface EncodeContext {
   choice: MechanismChoice;
   /** Tracepoint hooks (not syscall fallbacks): the event's format fields, by index. */
   fields?: TracepointField[];
+  /** The followChildren bit of each followChildren filter, in followFilters(plan) order. */
+  followBits?: number[];
+  /** host_ns in matchNamespaces: the inode number of the host's namespace of a type (default: /proc/1/ns). */
+  hostNs?: (type: NamespaceType) => number;
 }
 
 const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
@@ -174,7 +206,15 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
   if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };
-  plan.selectors.forEach((s, i) => encodeSelector(out, HC.offsetof.selectors + i * SEL.sizeof, s, plan, ids, `${where}.selectors[${i}]`));
+  const follow = [...(ctx.followBits ?? [])];
+  const hostNs = ctx.hostNs ?? hostNamespace;
+  plan.selectors.forEach((s, i) => {
+    const at = HC.offsetof.selectors + i * SEL.sizeof;
+    const w = `${where}.selectors[${i}]`;
+    encodeSelector(out, at, s, plan, ids, follow, w);
+    encodeNamespaces(out, at, s, ids, hostNs, w);
+    encodeCapabilities(out.config, at, s, w);
+  });
   return out;
 }
 
@@ -240,16 +280,17 @@ function encodeReturnArg(b: Buffer, at: number, a: ArgPlan, where: string): void
   b.writeUInt8(int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0, at + AC.offsetof.flags);
 }
 
-function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, where: string): void {
+function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, follow: number[], where: string): void {
   const b = out.config;
   const ret = s.matchReturnArgs ?? [];
   if (ret.length && !plan.returnArg) throw invalid(`${where}.matchReturnArgs`, 'matchReturnArgs needs a return probe (return: true with a returnArg)');
   limit(where, ret.length ? 'matchArgs and matchReturnArgs' : 'matchArgs', s.matchArgs.length + ret.length, C.VIGIL_SEL_ARGS_MAX);
   limit(where, 'matchPIDs', s.matchPIDs.length, C.VIGIL_SEL_PIDS_MAX);
-  limit(where, 'matchBinaries', s.matchBinaries.length, C.VIGIL_SEL_BINS_MAX);
+  const parents = s.matchParentBinaries ?? [];
+  limit(where, parents.length ? 'matchBinaries and matchParentBinaries' : 'matchBinaries', s.matchBinaries.length + parents.length, C.VIGIL_SEL_BINS_MAX);
   b.writeUInt8(s.matchArgs.length + ret.length, at + SEL.offsetof.nargs);
   b.writeUInt8(s.matchPIDs.length, at + SEL.offsetof.npids);
-  b.writeUInt8(s.matchBinaries.length, at + SEL.offsetof.nbins);
+  b.writeUInt8(s.matchBinaries.length + parents.length, at + SEL.offsetof.nbins);
 
   s.matchArgs.forEach((f, i) => encodeArgFilter(out, at + SEL.offsetof.args + i * AF.sizeof, f, plan, ids, `${where}.matchArgs[${i}]`));
   ret.forEach((f, i) => {
@@ -259,19 +300,107 @@ function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: Hoo
   s.matchPIDs.forEach((f, i) => {
     const w = `${where}.matchPIDs[${i}]`;
     const p = at + SEL.offsetof.pids + i * PF.sizeof;
-    if (f.followForks && f.isNamespacePID) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followForks with isNamespacePID is not supported yet`);
     b.writeUInt8(f.operator === 'In' ? OP.VIGIL_FOP_EQ : OP.VIGIL_FOP_NEQ, p + PF.offsetof.op);
     b.writeUInt8((f.followForks ? L.vigil_pid_flag.VIGIL_PID_FOLLOW_FORKS : 0) | (f.isNamespacePID ? L.vigil_pid_flag.VIGIL_PID_NAMESPACE : 0), p + PF.offsetof.flags);
     b.writeUInt16LE(intValues(out, f.values.map((v) => BigInt(v >>> 0)), ids, w), p + PF.offsetof.id);
   });
-  s.matchBinaries.forEach((f, i) => {
+  const bins = [
+    ...s.matchBinaries.map((f, i) => ({ f, parent: false, w: `${where}.matchBinaries[${i}]` })),
+    ...parents.map((f, i) => ({ f, parent: true, w: `${where}.matchParentBinaries[${i}]` })),
+  ];
+  bins.forEach(({ f, parent, w }, i) => {
     const op = BIN_OPS[f.operator];
-    if (!op) throw invalid(`${where}.matchBinaries[${i}]`, `operator ${f.operator} is not supported`);
+    if (!op) throw invalid(w, `operator ${f.operator} is not supported`);
+    let flags = parent ? BFL.VIGIL_BIN_PARENT : 0;
+    if (f.followChildren) {
+      if (parent) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followChildren on matchParentBinaries is not supported`);
+      if (f.operator !== 'In') throw invalid(w, `followChildren works only with operator In, not ${f.operator}`);
+      const bit = follow.shift();
+      if (bit === undefined || bit < 0 || bit > BFL.VIGIL_BIN_FOLLOW_BIT) throw invalid(w, 'followChildren needs a bit of the process map (none given)');
+      flags |= BFL.VIGIL_BIN_FOLLOW | bit;
+    }
     const p = at + SEL.offsetof.bins + i * BF.sizeof;
     b.writeUInt8(op, p + BF.offsetof.op);
-    b.writeUInt16LE(stringValues(out, op, f.values, ids, `${where}.matchBinaries[${i}]`), p + BF.offsetof.id);
+    b.writeUInt8(flags, p + BF.offsetof.flags);
+    b.writeUInt16LE(stringValues(out, op, f.values, ids, w), p + BF.offsetof.id);
   });
   encodeAction(b, at + SEL.offsetof.act, s.matchActions, plan, `${where}.matchActions`);
+}
+
+/** matchNamespaces and matchNamespaceChanges into the selector's ns_* fields. */
+function encodeNamespaces(out: EncodedHook, at: number, s: SelectorPlan, ids: Ids, hostNs: (t: NamespaceType) => number, where: string): void {
+  const b = out.config;
+  // Per type: the values it must be one of (In, intersected), and those it must not be (NotIn, united).
+  const sets = new Map<NamespaceType, { in?: Set<number>; out: Set<number> }>();
+  (s.matchNamespaces ?? []).forEach((f, i) => {
+    const w = `${where}.matchNamespaces[${i}]`;
+    if (!NAMESPACE_TYPES.includes(f.namespace)) throw invalid(w, `unknown namespace ${f.namespace}`);
+    if (!f.values.length) throw invalid(w, 'needs at least one value');
+    const values = new Set(f.values.map((v, j) => {
+      if (v === 'host_ns') return hostNs(f.namespace);
+      if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw invalid(`${w}.values[${j}]`, `${JSON.stringify(v)} is neither a namespace inode number nor host_ns`);
+      return Number(v);
+    }));
+    const set = sets.get(f.namespace) ?? { out: new Set<number>() };
+    if (f.operator === 'In') set.in = set.in ? new Set([...set.in].filter((v) => values.has(v))) : values;
+    else for (const v of values) set.out.add(v);
+    sets.set(f.namespace, set);
+  });
+  let nsIn = 0;
+  let nsNotIn = 0;
+  if (sets.size) {
+    const id = nextId(ids, `${where}.matchNamespaces`);
+    for (const [type, set] of sets) {
+      const t = NAMESPACE_TYPES.indexOf(type);
+      const values = set.in ? [...set.in].filter((v) => !set.out.has(v)) : [...set.out];
+      if (set.in) nsIn |= 1 << t;
+      else nsNotIn |= 1 << t;
+      for (const v of values) out.intEq.push({ key: intKey(id, (BigInt(t) << 32n) | BigInt(v)), value: Buffer.from([1]) });
+    }
+    b.writeUInt16LE(id, at + SEL.offsetof.ns_id);
+  }
+  b.writeUInt16LE(nsIn, at + SEL.offsetof.ns_in);
+  b.writeUInt16LE(nsNotIn, at + SEL.offsetof.ns_notin);
+
+  const changes = s.matchNamespaceChanges ?? [];
+  if (changes.length > 1) throw invalid(`${where}.matchNamespaceChanges`, 'a selector takes one matchNamespaceChanges filter');
+  if (changes.length) {
+    const f = changes[0];
+    const w = `${where}.matchNamespaceChanges[0]`;
+    const listed = f.values.reduce((m, v, j) => {
+      const t = NAMESPACE_TYPES.indexOf(v);
+      if (t < 0) throw invalid(`${w}.values[${j}]`, `unknown namespace ${JSON.stringify(v)}`);
+      return m | (1 << t);
+    }, 0);
+    const mask = f.operator === 'In' ? listed : ~listed & ((1 << NAMESPACE_TYPES.length) - 1);
+    if (!mask) throw invalid(w, `${f.operator} ${f.values.join(', ')} leaves no namespace to watch`);
+    b.writeUInt16LE(mask, at + SEL.offsetof.ns_changes);
+  }
+}
+
+const CAP_SETS: Record<CapabilityFilter['type'], number> = {
+  Permitted: L.vigil_cap_set.VIGIL_CAP_PERMITTED, Effective: L.vigil_cap_set.VIGIL_CAP_EFFECTIVE, Inheritable: L.vigil_cap_set.VIGIL_CAP_INHERITABLE,
+};
+
+/** matchCapabilities then matchCapabilityChanges into the selector's capability filters. */
+function encodeCapabilities(b: Buffer, at: number, s: SelectorPlan, where: string): void {
+  const CF = L.vigil_cap_filter;
+  const all = [
+    ...(s.matchCapabilities ?? []).map((f, i) => ({ f, changes: false, w: `${where}.matchCapabilities[${i}]` })),
+    ...(s.matchCapabilityChanges ?? []).map((f, i) => ({ f, changes: true, w: `${where}.matchCapabilityChanges[${i}]` })),
+  ];
+  limit(where, 'matchCapabilities and matchCapabilityChanges', all.length, C.VIGIL_SEL_CAPS_MAX);
+  b.writeUInt8(all.length, at + SEL.offsetof.ncaps);
+  all.forEach(({ f, changes, w }, i) => {
+    const p = at + SEL.offsetof.caps + i * CF.sizeof;
+    const set = CAP_SETS[f.type];
+    if (set === undefined) throw invalid(w, `unknown capability set ${f.type}`);
+    if (!f.values.length) throw invalid(w, 'needs at least one capability');
+    b.writeUInt8(set, p + CF.offsetof.set);
+    b.writeUInt8(f.operator === 'In' ? OP.VIGIL_FOP_EQ : OP.VIGIL_FOP_NEQ, p + CF.offsetof.op);
+    b.writeUInt8((f.isNamespaceCapability ? L.vigil_cap_flag.VIGIL_CAP_NAMESPACE : 0) | (changes ? L.vigil_cap_flag.VIGIL_CAP_CHANGES : 0), p + CF.offsetof.flags);
+    b.writeBigUInt64LE(capMask(f.values, w), p + CF.offsetof.mask);
+  });
 }
 
 /** ret: a matchReturnArgs filter, on the return value at args position pos. */

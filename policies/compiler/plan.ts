@@ -81,6 +81,33 @@ export type BinaryOperator = (typeof BINARY_OPERATORS)[number];
 export interface BinaryFilter {
   operator: BinaryOperator;
   values: string[];
+  /** In only: descendants of a process that executed one of the values match too. */
+  followChildren?: boolean;
+}
+
+export const NAMESPACE_TYPES = ['Uts', 'Ipc', 'Mnt', 'Pid', 'PidForChildren', 'Net', 'Time', 'TimeForChildren', 'Cgroup', 'User'] as const;
+export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
+
+export interface NamespaceFilter {
+  namespace: NamespaceType;
+  operator: 'In' | 'NotIn';
+  /** Inode numbers, or host_ns: the namespace of the host's init. */
+  values: string[];
+}
+
+export interface NamespaceChangesFilter {
+  /** In: one of the listed namespaces changed since exec; NotIn: one of the others did. */
+  operator: 'In' | 'NotIn';
+  values: NamespaceType[];
+}
+
+export interface CapabilityFilter {
+  type: 'Effective' | 'Inheritable' | 'Permitted';
+  operator: 'In' | 'NotIn';
+  /** CAP_* names. */
+  values: string[];
+  /** Only outside the initial user namespace. */
+  isNamespaceCapability: boolean;
 }
 
 export type ActionName = 'Post' | 'NoPost' | 'Sigkill' | 'Signal' | 'Override';
@@ -104,6 +131,13 @@ export interface SelectorPlan {
   matchReturnArgs?: ArgFilter[];
   matchPIDs: PidFilter[];
   matchBinaries: BinaryFilter[];
+  /** The parent's binary; shares the selector's matchBinaries slots. */
+  matchParentBinaries?: BinaryFilter[];
+  matchNamespaces?: NamespaceFilter[];
+  matchNamespaceChanges?: NamespaceChangesFilter[];
+  matchCapabilities?: CapabilityFilter[];
+  /** Against the capabilities at exec; shares the selector's matchCapabilities slots. */
+  matchCapabilityChanges?: CapabilityFilter[];
   /** Empty: Post. */
   matchActions: ActionPlan[];
 }
@@ -142,6 +176,11 @@ export interface LsmHookPlan extends HookPlanBase {
 }
 
 export type HookPlan = KprobeHookPlan | TracepointHookPlan | LsmHookPlan;
+
+/** The followChildren filters of a plan, in encoding order (selectors, then their matchBinaries). */
+export function followFilters(plan: HookPlan): BinaryFilter[] {
+  return plan.selectors.flatMap((s) => s.matchBinaries.filter((b) => b.followChildren));
+}
 
 /** The actions any selector of the plan can take. */
 export function planActions(plan: HookPlan): Set<ActionName> {

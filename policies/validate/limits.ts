@@ -28,8 +28,10 @@ export const POLICY_LIMITS = {
   prefixValueLength: 252,
   /** matchPIDs filters per selector (slots in the selector bytes). */
   pidFiltersPerSelector: 4,
-  /** matchBinaries filters per selector (slots in the selector bytes). */
+  /** matchBinaries and matchParentBinaries filters per selector, together (slots in the selector bytes). */
   binaryFiltersPerSelector: 4,
+  /** matchCapabilities and matchCapabilityChanges filters per selector, together (slots in the selector bytes). */
+  capabilityFiltersPerSelector: 2,
   /** PIDs in one matchPIDs filter. */
   pidValuesPerMatch: 64,
   /** Values in one matchNamespaces filter. */

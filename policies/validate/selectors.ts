@@ -26,7 +26,9 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
   checkActions(hook, sel.matchReturnActions ?? [], [...path, 'matchReturnActions'], true, spec, out);
 
   overLimit(out, [...path, 'matchPIDs'], sel.matchPIDs?.length ?? 0, 'pidFiltersPerSelector', 'matchPIDs filters');
-  overLimit(out, [...path, 'matchBinaries'], sel.matchBinaries?.length ?? 0, 'binaryFiltersPerSelector', 'matchBinaries filters');
+  const bins = (sel.matchBinaries?.length ?? 0) + (sel.matchParentBinaries?.length ?? 0);
+  overLimit(out, [...path, sel.matchParentBinaries?.length ? 'matchParentBinaries' : 'matchBinaries'], bins, 'binaryFiltersPerSelector',
+    sel.matchParentBinaries?.length ? 'matchBinaries and matchParentBinaries filters' : 'matchBinaries filters');
   sel.matchPIDs?.forEach((m, i) => {
     const p = [...path, 'matchPIDs', i];
     if (needValues(m.values, p, out)) overLimit(out, [...p, 'values'], m.values.length, 'pidValuesPerMatch', 'PIDs');
@@ -47,6 +49,9 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
     out.push({ path: [...path, 'matchNamespaceChanges', 1], message: 'a selector takes one matchNamespaceChanges filter' });
   }
   sel.matchNamespaceChanges?.forEach((m, i) => names(m.values, [...path, 'matchNamespaceChanges', i], NAMESPACES, 'namespace', out));
+  const caps = (sel.matchCapabilities?.length ?? 0) + (sel.matchCapabilityChanges?.length ?? 0);
+  overLimit(out, [...path, sel.matchCapabilityChanges?.length ? 'matchCapabilityChanges' : 'matchCapabilities'], caps, 'capabilityFiltersPerSelector',
+    'matchCapabilities and matchCapabilityChanges filters');
   for (const field of ['matchCapabilities', 'matchCapabilityChanges'] as const) {
     sel[field]?.forEach((m, i) => names(m.values, [...path, field, i], CAPABILITIES, 'capability', out));
   }
@@ -60,6 +65,9 @@ function names(values: string[], path: PathSeg[], known: string[], what: string,
 }
 
 function checkBinaries(b: BinarySelector, path: PathSeg[], out: Finding[]): void {
+  if (b.followChildren && path.includes('matchParentBinaries')) {
+    out.push({ path: [...path, 'followChildren'], message: 'followChildren works only on matchBinaries' });
+  }
   if (b.followChildren && b.operator !== 'In') {
     out.push({ path: [...path, 'followChildren'], message: `followChildren works only with operator In, not ${b.operator}` });
   }

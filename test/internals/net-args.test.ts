@@ -15,9 +15,9 @@ const choice = (c: Partial<MechanismChoice>): MechanismChoice => ({
 const ctx: EncodeContext = { hookId: 1, slot: 0, choice: choice({}) };
 const one = Buffer.from([1]);
 
-// The documented offsets: args at 16 + 8i; selector s at 80 + 192s; arg filter j at +8 + 16j.
+// The documented offsets: args at 16 + 8i; selector s at 80 + 232s; arg filter j at +16 + 16j.
 const ARG = (i: number): number => 16 + 8 * i;
-const AF = (s: number, j: number): number => 80 + 192 * s + 8 + 16 * j;
+const AF = (s: number, j: number): number => 80 + 232 * s + 16 + 16 * j;
 
 /** A vigil_net_lpm key written out: prefixlen, u16 id, kind, bytes. */
 function netKey(id: number, kind: number, bytes: number[], bits: number): Buffer {

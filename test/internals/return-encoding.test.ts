@@ -14,9 +14,9 @@ const ctx: EncodeContext = { hookId: 1, slot: 2, choice };
 const sel = (s: Partial<SelectorPlan>): SelectorPlan => ({ matchArgs: [], matchPIDs: [], matchBinaries: [], matchActions: [], ...s });
 
 // args at 16 + 8i (+0 kind, +1 size, +2 flags, +3 index, +6 size_arg); selector 0 at 80,
-// its arg filters at 88 + 16j (+0 arg, +1 op, +2 id, +8 value).
+// its arg filters at 96 + 16j (+0 arg, +1 op, +2 id, +8 value).
 const ARG = (i: number): number => 16 + 8 * i;
-const FILTER = (j: number): number => 80 + 8 + 16 * j;
+const FILTER = (j: number): number => 80 + 16 + 16 * j;
 
 const readPlan: HookPlan = {
   policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'sys_read' }, syscall: true,

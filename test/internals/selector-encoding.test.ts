@@ -35,19 +35,21 @@ const plan: HookPlan = {
 };
 const ctx: EncodeContext = { hookId: 7, slot: 3, choice: choice({ mechanism: 'fmod_ret' }) };
 
-// The documented offsets: args at 16 + 8i; selector s at 80 + 192s; in a
-// selector, arg filter j at +8 + 16j (value at +8), pid filter j at
-// +136 + 4j, binary filter j at +152 + 4j, action at +168.
+// The documented offsets: args at 16 + 8i; selector s at 80 + 232s; in a
+// selector, arg filter j at +16 + 16j (value at +8), pid filter j at
+// +144 + 4j, binary filter j at +160 + 4j, capability filter j at
+// +176 + 16j, action at +208.
 const ARG = (i: number): number => 16 + 8 * i;
-const SEL = (s: number): number => 80 + 192 * s;
-const AF = (s: number, j: number): number => SEL(s) + 8 + 16 * j;
-const PF = (s: number, j: number): number => SEL(s) + 136 + 4 * j;
-const BF = (s: number, j: number): number => SEL(s) + 152 + 4 * j;
-const ACT = (s: number): number => SEL(s) + 168;
+const SEL = (s: number): number => 80 + 232 * s;
+const AF = (s: number, j: number): number => SEL(s) + 16 + 16 * j;
+const PF = (s: number, j: number): number => SEL(s) + 144 + 4 * j;
+const BF = (s: number, j: number): number => SEL(s) + 160 + 4 * j;
+const CF = (s: number, j: number): number => SEL(s) + 176 + 16 * j;
+const ACT = (s: number): number => SEL(s) + 208;
 
 t.test('struct vigil_hook_config, field by field', async (t) => {
   const e = encodeHook(plan, ctx);
-  const x = Buffer.alloc(6224);
+  const x = Buffer.alloc(7504);
   x.writeUInt32LE(7, 0); // hook_id
   x.writeUInt32LE(3, 4); // slot
   x.writeUInt8(3, 8); // nargs
@@ -138,4 +140,70 @@ t.test('what the kernel side cannot evaluate is an error, never dropped', async 
   t.throws(() => encodeHook({ ...plan, selectors: Array(33).fill(plan.selectors[0]) }, ctx), { message: /33 selectors, at most 32/ });
   t.throws(() => encodeHook(bad({ matchActions: [{ action: 'Post', rateLimit: 'soon' }] }), ctx), { message: /not a duration/ });
   t.throws(() => encodeHook(bad({ matchActions: [{ action: 'Override', argError: 1 }] }), ctx), { message: /negative errno/ });
+});
+
+t.test('matchBinaries followChildren and matchParentBinaries share the binary slots; flags carry the parent bit and the follow bit', async (t) => {
+  const p: HookPlan = {
+    ...plan, selectors: [{
+      matchArgs: [],
+      matchPIDs: [{ operator: 'In', values: [3], followForks: true, isNamespacePID: true }],
+      matchBinaries: [{ operator: 'In', values: ['/bin/sh'], followChildren: true }, { operator: 'Prefix', values: ['/usr/'] }],
+      matchParentBinaries: [{ operator: 'NotIn', values: ['/usr/bin/sudo'] }],
+      matchActions: [],
+    }],
+  };
+  const e = encodeHook(p, { ...ctx, followBits: [5] });
+  t.same([...e.config.subarray(SEL(0), SEL(0) + 3)], [0, 1, 3], 'nargs, npids, nbins: matchBinaries and matchParentBinaries');
+  t.same([...e.config.subarray(PF(0, 0), PF(0, 0) + 4)], [1, 3, 1, 0], 'In, followForks | namespace pid, id 1');
+  t.same([...e.config.subarray(BF(0, 0), BF(0, 0) + 4)], [1, 0x40 | 5, 2, 0], 'In, followChildren with bit 5, id 2');
+  t.same([...e.config.subarray(BF(0, 1), BF(0, 1) + 4)], [3, 0, 3, 0], 'Prefix, id 3');
+  t.same([...e.config.subarray(BF(0, 2), BF(0, 2) + 4)], [2, 0x80, 4, 0], "NotIn on the parent's binary, id 4");
+  t.throws(() => encodeHook(p, ctx), { message: /followChildren needs a bit/ }, 'no bit given: an error');
+  const five = { ...p, selectors: [{ ...p.selectors[0], matchBinaries: Array(4).fill(p.selectors[0].matchBinaries[1]) }] };
+  t.throws(() => encodeHook(five, ctx), { message: /5 matchBinaries and matchParentBinaries, at most 4/ });
+});
+
+t.test('matchNamespaces fold per type into ns_in/ns_notin and keyed values; matchNamespaceChanges is a mask', async (t) => {
+  const p: HookPlan = {
+    ...plan, selectors: [{
+      matchArgs: [], matchPIDs: [], matchBinaries: [], matchActions: [],
+      matchNamespaces: [
+        { namespace: 'Uts', operator: 'In', values: ['host_ns', '7'] },
+        { namespace: 'Uts', operator: 'NotIn', values: ['7'] },
+        { namespace: 'Mnt', operator: 'NotIn', values: ['4026531841'] },
+      ],
+      matchNamespaceChanges: [{ operator: 'NotIn', values: ['Mnt', 'User'] }],
+    }],
+  };
+  const e = encodeHook(p, { ...ctx, hostNs: (type) => (type === 'Uts' ? 4026531838 : 0) });
+  const h = e.config.subarray(SEL(0), SEL(0) + 12);
+  t.equal(h.readUInt16LE(4), 1 << 0, 'ns_in: Uts');
+  t.equal(h.readUInt16LE(6), 1 << 2, 'ns_notin: Mnt');
+  t.equal(h.readUInt16LE(8), 1, 'ns_id 1');
+  t.equal(h.readUInt16LE(10), 0x3ff & ~((1 << 2) | (1 << 9)), 'ns_changes: every type but Mnt and User');
+  const key = (id: number, v: bigint): Buffer => {
+    const k = Buffer.alloc(16);
+    k.writeUInt16LE(id, 0);
+    k.writeBigUInt64LE(v, 8);
+    return k;
+  };
+  t.same(e.intEq.map((x) => x.key), [key(1, 4026531838n), key(1, (2n << 32n) | 4026531841n)], 'Uts: host_ns, 7 removed by NotIn; Mnt: type 2 in the high half');
+});
+
+t.test('matchCapabilities and matchCapabilityChanges share the two capability filters', async (t) => {
+  const p: HookPlan = {
+    ...plan, selectors: [{
+      matchArgs: [], matchPIDs: [], matchBinaries: [], matchActions: [],
+      matchCapabilities: [{ type: 'Permitted', operator: 'NotIn', values: ['CAP_SYS_ADMIN', 'CAP_NET_RAW'], isNamespaceCapability: true }],
+      matchCapabilityChanges: [{ type: 'Effective', operator: 'In', values: ['CAP_SETUID'], isNamespaceCapability: false }],
+    }],
+  };
+  const e = encodeHook(p, ctx);
+  t.equal(e.config[SEL(0) + 3], 2, 'ncaps');
+  t.same([...e.config.subarray(CF(0, 0), CF(0, 0) + 3)], [0, 2, 1], 'permitted, NotIn, isNamespaceCapability');
+  t.equal(e.config.readBigUInt64LE(CF(0, 0) + 8), (1n << 21n) | (1n << 13n), 'CAP_SYS_ADMIN | CAP_NET_RAW');
+  t.same([...e.config.subarray(CF(0, 1), CF(0, 1) + 3)], [1, 1, 2], 'effective, In, a change since exec');
+  t.equal(e.config.readBigUInt64LE(CF(0, 1) + 8), 1n << 7n, 'CAP_SETUID');
+  const three = { ...p, selectors: [{ ...p.selectors[0], matchCapabilities: Array(2).fill(p.selectors[0].matchCapabilities![0]) }] };
+  t.throws(() => encodeHook(three, ctx), { message: /3 matchCapabilities and matchCapabilityChanges, at most 2/ });
 });
