@@ -87,7 +87,7 @@ t.test('openat with a Prefix on the path and matchBinaries: matching opens are r
   t.same(ours.map((ev) => ev.process_kprobe!.args[1].string_arg), [file], 'another path and another binary gave nothing');
 });
 
-t.test('NotPrefix, Postfix, NotPostfix, Equal, NotEqual, GT, LT and Mask select what they say', { skip }, async (t) => {
+t.test('NotPrefix, Postfix, NotPostfix, Equal, NotEqual, GT, LT, Mask, InMap, NotInMap, InRange and NotInRange select what they say', { skip }, async (t) => {
   const watched = join(dir, 'watched/a.txt');
   const secret = join(dir, 'watched/b.secret');
   const other = join(dir, 'other/c.txt');
@@ -104,6 +104,13 @@ t.test('NotPrefix, Postfix, NotPostfix, Equal, NotEqual, GT, LT and Mask select 
     { name: 'LT -100 (not below itself)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'LT', values: ['-100'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
     // AT_FDCWD is -100: ...10011100 in two's complement.
     { name: 'Mask (a bit of -100 is set)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'Mask', values: ['4'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    // InMap and InRange take values and ranges a:b, signed as the arg.
+    { name: 'InMap (the value)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'InMap', values: ['3', '-100'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'InMap (a range holding -100 at its end)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'InMap', values: ['-200:-100'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'InMap (ranges beside -100)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'InMap', values: ['-99:5', '-2147483648:-101'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'InRange (every int)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'InRange', values: ['-2147483648:2147483647'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'NotInMap (-100 is in)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'NotInMap', values: ['-128:-65'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
+    { name: 'NotInRange (-100 is out)', hits: [watched, secret, other], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'NotInRange', values: ['0:1000'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
     { name: 'Mask (no bit of -100 is set)', hits: [], plan: syscallPlan('sys_openat', OPENAT_ARGS, [selector({ matchArgs: [{ index: 0, operator: 'Mask', values: ['1', '2'] }, { index: 1, operator: 'Prefix', values: [dir] }] })]) },
   ];
   for (const c of cases) {

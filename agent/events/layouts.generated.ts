@@ -391,6 +391,8 @@ export const vigil_filter_op = {
   VIGIL_FOP_GT: 7,
   VIGIL_FOP_LT: 8,
   VIGIL_FOP_MASK: 9,
+  VIGIL_FOP_IN_RANGE: 10,
+  VIGIL_FOP_NOT_IN_RANGE: 11,
   VIGIL_FOP_CAPS_GAINED: 60,
   VIGIL_FOP_SADDR: 20,
   VIGIL_FOP_NOT_SADDR: 21,
@@ -454,6 +456,7 @@ export const vigil_rate_scope = {
 export const vigil_net_key_kind = {
   VIGIL_NET_KEY_V4: 4,
   VIGIL_NET_KEY_V6: 6,
+  VIGIL_NET_KEY_INT: 8,
   VIGIL_NET_KEY_PORT: 16,
 } as const;
 

@@ -73,6 +73,8 @@ enum vigil_filter_op {
 	VIGIL_FOP_GT = 7,
 	VIGIL_FOP_LT = 8,
 	VIGIL_FOP_MASK = 9,
+	VIGIL_FOP_IN_RANGE = 10,     /* InMap, InRange: integer values and ranges in vigil_net_lpm */
+	VIGIL_FOP_NOT_IN_RANGE = 11, /* NotInMap, NotInRange */
 	/* 60-: credentials */
 	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
 	/* Network ops on VIGIL_ARG_SOCK..SKB (generic_net_filter.h). Addresses
@@ -226,13 +228,15 @@ struct vigil_lpm_key {
 	__u8 data[VIGIL_LPM_DATA_MAX];
 };
 
-/* Key of the network LPM trie (address and port filters): data[0..1] the
- * filter id (u16, little-endian), data[2] what follows (enum
- * vigil_net_key_kind), then the address (network order) or the port (big
- * endian); prefixlen = 24 + the prefix bits of the address or port. */
+/* Key of the LPM trie of ranges (addresses, ports, integers): data[0..1]
+ * the filter id (u16, little-endian), data[2] what follows (enum
+ * vigil_net_key_kind), then the address (network order), the port or the
+ * integer (big endian; signed ones with the sign bit flipped, so that
+ * order is kept); prefixlen = 24 + the prefix bits of what follows. */
 enum vigil_net_key_kind {
 	VIGIL_NET_KEY_V4 = 4,
 	VIGIL_NET_KEY_V6 = 6,
+	VIGIL_NET_KEY_INT = 8,
 	VIGIL_NET_KEY_PORT = 16,
 };
 

@@ -1,5 +1,5 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
- * hash map), strings and paths (hash map, prefix and reversed-postfix LPM
+ * hash map, or ranges in an LPM trie), strings and paths (hash map, prefix and reversed-postfix LPM
  * tries), network args (generic_net_filter.h), pids (with ancestors for
  * followForks), the process's and its parent's binary, its namespaces and
  * capabilities, and their changes since exec. */
@@ -23,6 +23,20 @@ static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v
 
 #include "generic_net_filter.h" /* uses int_in() */
 
+/* InMap, InRange: is v in the values and ranges of filter id? Signed
+ * values are keyed with the sign bit flipped, which keeps their order. */
+static __noinline bool int_in_ranges(__u16 id, __u64 v, bool sgn)
+{
+	struct vigil_net_key k = {};
+
+	if (sgn)
+		v ^= 1ull << 63;
+#pragma unroll
+	for (int i = 0; i < 8; i++)
+		k.data[3 + i] = v >> (56 - 8 * i);
+	return net_lookup(&k, id, VIGIL_NET_KEY_INT, 64);
+}
+
 /* Any of several values: GT holds its smallest, LT its largest, Mask them ORed. */
 static __always_inline bool int_filter(struct vigil_generic_scratch *s, const volatile struct vigil_arg_filter *f,
 				       __u64 v, bool sgn)
@@ -40,6 +54,10 @@ static __always_inline bool int_filter(struct vigil_generic_scratch *s, const vo
 		return sgn ? (__s64)v < (__s64)x : v < x;
 	case VIGIL_FOP_MASK:
 		return (v & x) != 0;
+	case VIGIL_FOP_IN_RANGE:
+		return int_in_ranges(f->id, v, sgn);
+	case VIGIL_FOP_NOT_IN_RANGE:
+		return !int_in_ranges(f->id, v, sgn);
 	}
 	return false;
 }

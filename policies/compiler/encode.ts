@@ -58,7 +58,8 @@
 //                      +16 u8 rate_scope (0 thread, 1 process, 2 global)
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
-//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK; 20-34 on network
+//         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK, 10 IN_RANGE (InMap,
+//         InRange), 11 NOT_IN_RANGE (NotInMap, NotInRange); 20-34 on network
 //         args, with their values in vigil_net_lpm or vigil_int_eq (net-filter.ts);
 //         60 CAPS_GAINED (cred args: value is the capabilities' bit mask).
 //    A selector's matchArgs then its matchReturnArgs share the 8 arg filters.
@@ -68,7 +69,7 @@
 //    the arg's). Every other value list lives in a map under the filter's id.
 //
 // 2. The values, in four maps of the hook's object, and vigil_net_lpm for
-//    network filters (net-filter.ts) (value u8 1):
+//    network filters (net-filter.ts) and integer ranges (value u8 1):
 //
 //    vigil_int_eq       hash     key 16 bytes: u16 id, 6 zero bytes, u64 value
 //                                (Equal/NotEqual on integers, sign-extended as
@@ -79,6 +80,10 @@
 //    vigil_str_prefix   LPM trie key 264 bytes: u32 prefixlen = 8 * (4 + len),
 //                                u32 id, the bytes, zero-padded (Prefix)
 //    vigil_str_postfix  LPM trie the same, the bytes reversed (Postfix)
+//    vigil_net_lpm      LPM trie key 24 bytes (net-filter.ts); InMap and
+//                                InRange values are kind 8: the integer as 8
+//                                bytes big-endian (signed: sign bit flipped),
+//                                a range as the fewest prefixes that cover it
 //
 //    Ids count from 1 per hook, one sequence for all map-backed filters,
 //    up to 65535.
@@ -102,7 +107,8 @@ import {
   type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type CapabilityFilter, type HookPlan, type NamespaceType, type SelectorPlan,
 } from './plan.js';
 import { hostNamespace } from './host-ns.js';
-import { isNetOperator, netFilter } from './net-filter.js';
+import { isNetOperator, netFilter, netKey } from './net-filter.js';
+import { rangePrefixes } from '../net/values.js';
 import type { MechanismChoice } from './mechanism.js';
 
 const C = L.vigil_config_limits;
@@ -178,13 +184,14 @@ const KIND: Record<string, number> = {
 const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX, GT: OP.VIGIL_FOP_GT, LT: OP.VIGIL_FOP_LT, Mask: OP.VIGIL_FOP_MASK,
+  InMap: OP.VIGIL_FOP_IN_RANGE, NotInMap: OP.VIGIL_FOP_NOT_IN_RANGE, InRange: OP.VIGIL_FOP_IN_RANGE, NotInRange: OP.VIGIL_FOP_NOT_IN_RANGE,
   CapabilitiesGained: OP.VIGIL_FOP_CAPS_GAINED,
 };
 const BIN_OPS: Record<string, number> = {
   In: OP.VIGIL_FOP_EQ, NotIn: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX,
 };
-const INT_ONLY = new Set(['GT', 'LT', 'Mask']);
+const INT_ONLY = new Set(['GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange']);
 const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
 
 function limit(where: string, what: string, n: number, max: number): void {
@@ -441,7 +448,9 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   b.writeUInt8(pos, at + AF.offsetof.arg);
   b.writeUInt8(op, at + AF.offsetof.op);
   if (!f.values.length) throw invalid(where, `${f.operator} needs at least one value`);
-  if (int) {
+  if (op === OP.VIGIL_FOP_IN_RANGE || op === OP.VIGIL_FOP_NOT_IN_RANGE) {
+    b.writeUInt16LE(intRanges(out, f.values, type, ids, where), at + AF.offsetof.id);
+  } else if (int) {
     const values = f.values.map((v, j) => intValue(v, type, `${where}.values[${j}]`));
     if (op === OP.VIGIL_FOP_EQ || op === OP.VIGIL_FOP_NEQ) {
       b.writeUInt16LE(intValues(out, values, ids, where), at + AF.offsetof.id);
@@ -481,6 +490,24 @@ function nextId(ids: Ids, where: string): number {
 function intValues(out: EncodedHook, values: bigint[], ids: Ids, where: string): number {
   const id = nextId(ids, where);
   for (const v of values) out.intEq.push({ key: intKey(id, v), value: Buffer.from([1]) });
+  return id;
+}
+
+/** InMap / InRange values ("5" or "1:9") as prefixes in vigil_net_lpm under a new filter id; returns the id. */
+function intRanges(out: EncodedHook, values: string[], type: ArgType, ids: Ids, where: string): number {
+  const id = nextId(ids, where);
+  const flip = SIGNED.has(type) ? 1n << 63n : 0n; // signed: keep the order in unsigned keys
+  values.forEach((v, j) => {
+    const w = `${where}.values[${j}]`;
+    const [lo, hi = lo] = v.split(':').map((x) => BigInt.asIntN(64, intValue(x, type, w)));
+    const key = (x: bigint): bigint => BigInt.asUintN(64, x) ^ flip;
+    if (key(lo) > key(hi)) throw invalid(w, `range ${v} is empty`);
+    for (const [p, bits] of rangePrefixes(key(lo), key(hi), 64)) {
+      const bytes = Buffer.alloc(8);
+      bytes.writeBigUInt64BE(p);
+      out.net.push({ key: netKey(id, L.vigil_net_key_kind.VIGIL_NET_KEY_INT, bytes, bits), value: Buffer.from([1]) });
+    }
+  });
   return id;
 }
 

@@ -57,13 +57,18 @@ export function parsePortRange(text: string): [number, number] {
 
 /** The fewest prefixes of a 16-bit value that cover [lo, hi]: [value, prefix length in bits]. */
 export function portPrefixes([lo, hi]: [number, number]): [number, number][] {
-  const out: [number, number][] = [];
+  return rangePrefixes(BigInt(lo), BigInt(hi), 16).map(([p, bits]) => [Number(p), bits]);
+}
+
+/** The fewest prefixes of a width-bit unsigned value that cover [lo, hi]: [value, prefix length in bits]. */
+export function rangePrefixes(lo: bigint, hi: bigint, width: number): [bigint, number][] {
+  const out: [bigint, number][] = [];
   let p = lo;
   while (p <= hi) {
     let size = 0; // the block is 2^size wide
-    while (size < 16 && (p & ((1 << (size + 1)) - 1)) === 0 && p + (1 << (size + 1)) - 1 <= hi) size++;
-    out.push([p, 16 - size]);
-    p += 1 << size;
+    while (size < width && (p & ((1n << BigInt(size + 1)) - 1n)) === 0n && p + (1n << BigInt(size + 1)) - 1n <= hi) size++;
+    out.push([p, width - size]);
+    p += 1n << BigInt(size);
   }
   return out;
 }

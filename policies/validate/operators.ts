@@ -46,4 +46,4 @@ export const isIntType = (type: ArgType): boolean => CLASS[type] === 'int' || CL
 export const NO_VALUES = new Set<ArgOperator>(['SPortPriv', 'NotSPortPriv', 'NotSportPriv', 'DPortPriv', 'NotDPortPriv']);
 
 /** Operators whose integer values are compared inline; the rest live in BPF maps. */
-export const INLINE_INT = new Set<ArgOperator>(['Equal', 'NotEqual', 'GT', 'LT', 'GreaterThan', 'LessThan', 'Mask', 'InRange', 'NotInRange']);
+export const INLINE_INT = new Set<ArgOperator>(['Equal', 'NotEqual', 'GT', 'LT', 'GreaterThan', 'LessThan', 'Mask']);

@@ -148,3 +148,26 @@ t.test('policy events carry network args under their Tetragon keys, with labels'
   t.same(kprobeArgument({ index: 1, type: 'sockaddr' }, { bytes: tuple({ saddr: [10, 1, 2, 3], family: 2, sport: 53 }), flags: 0 }), { sockaddr_arg: { family: 'AF_INET', addr: '10.1.2.3', port: 53 } });
   t.same(kprobeArgument({ index: 0, type: 'skb' }, { bytes: Buffer.alloc(0), flags: 2 }), { skb_arg: {} }, 'an arg the kernel could not read');
 });
+
+t.test('InMap and InRange on integers: ranges as prefixes of the 64-bit value, signed ones with the sign bit flipped', async (t) => {
+  const plan: HookPlan = {
+    ...sockPlan, args: [{ index: 0, type: 'int' }, { index: 1, type: 'uint32' }],
+    selectors: [{ matchArgs: [{ index: 0, operator: 'InMap', values: ['-1:1'] }, { index: 1, operator: 'NotInRange', values: ['4:7', '9'] }], matchPIDs: [], matchBinaries: [], matchActions: [] }],
+  };
+  const e = encodeHook(plan, ctx);
+  const filter = (j: number): number[] => [e.config[AF(0, j)], e.config[AF(0, j) + 1], e.config.readUInt16LE(AF(0, j) + 2)];
+  t.same(filter(0), [0, 10, 1], 'InMap: op 10 (IN_RANGE), id 1');
+  t.same(filter(1), [1, 11, 2], 'NotInRange: op 11, id 2');
+  const be = (v: bigint): number[] => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(v);
+    return [...b];
+  };
+  const flip = 1n << 63n;
+  t.same(e.net, [
+    netKey(1, 8, be(flip - 1n), 64), // -1
+    netKey(1, 8, be(flip), 63), // 0 and 1
+    netKey(2, 8, be(4n), 62), // 4..7
+    netKey(2, 8, be(9n), 64),
+  ].map((key) => ({ key, value: one })));
+});
