@@ -3,7 +3,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { startAgent, runCommand, VIGIL, NODE_NAME, type AgentHandle } from './lib/agent.js';
+import { startAgent, runCommand, completeLines, VIGIL, NODE_NAME, type AgentHandle } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
 
 const ECHO = realpathSync('/bin/echo');
@@ -80,9 +80,9 @@ t.test('vigil events -o json --pid shows one process as Tetragon JSON', async (t
   const died = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
   await died;
-  await until(() => live.out().includes('"process_exit"'), 'exit of the watched pid');
+  await until(() => completeLines(live.out()).some((l) => l.includes('"process_exit"')), 'exit of the watched pid');
   live.stop();
-  const events = live.out().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const events = completeLines(live.out()).map((l) => JSON.parse(l));
   t.ok(events.length >= 1);
   for (const ev of events) t.equal((ev.process_exec ?? ev.process_exit).process.pid, pid, 'only the watched pid');
   const exit = events.find((ev) => ev.process_exit)!.process_exit;
