@@ -3,7 +3,7 @@
 // makes (the cost of hooking syscalls as such); Vigil with a
 // file-monitoring policy whose filter matches nothing, then one that
 // matches every open; the first two again on the syscall's own tracepoint
-// (`--disable-feature tp_btf`, Vigil's fallback without the dispatcher);
+// (`--disable-feature`: the last fallback, without kprobes, fentry or tp_btf);
 // auditd with the equivalent rules. Rounds alternate; medians are compared.
 //
 //   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
@@ -65,6 +65,7 @@ async function withVigil<T>(policyText: string, fn: (agentPid: number) => T, ext
       await sleep(50);
     }
     if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
+    mechanisms.add(/"mechanism":"(\w+)"/.exec(err)?.[1] ?? 'unknown');
     return fn(child.pid!);
   } finally {
     child.kill('SIGTERM');
@@ -103,6 +104,9 @@ async function bpfNsPerOpen(policyText: string, run: () => number, extra: string
   }
 }
 
+/** The mechanisms the measured hooks ran on, as the agent logged them. */
+const mechanisms = new Set<string>();
+
 function auditctl(...args: string[]): void {
   execFileSync('auditctl', args, { stdio: 'ignore' });
 }
@@ -137,7 +141,8 @@ async function main(): Promise<void> {
   const t: Record<string, number[]> = {
     none: [], vigil_floor: [], vigil_nomatch: [], vigil_match: [], tracepoint_floor: [], tracepoint_nomatch: [], auditd_nomatch: [], auditd_match: [],
   };
-  const onTracepoint = ['--disable-feature', 'tp_btf'];
+  // The syscall's own tracepoint: what Vigil falls back to without kprobes, fentry and tp_btf.
+  const onTracepoint = ['kprobes', 'fentry', 'tp_btf'].flatMap((f) => ['--disable-feature', f]);
   // auditd's dir= needs an existing directory; this one holds nothing the loop opens.
   const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-bench-empty-'));
   for (let r = 0; r < ROUNDS; r++) {
@@ -163,12 +168,14 @@ async function main(): Promise<void> {
     match: await bpfNsPerOpen(policy('bench-match', '/'), run),
     tracepointNomatch: await bpfNsPerOpen(nomatch, run, onTracepoint),
   };
+  const picked = [...mechanisms].filter((m) => m !== 'tracepoint');
   const base = median(t.none);
   const pct = (k: string): number | string => (t[k].length ? +((median(t[k]) / base - 1) * 100).toFixed(2) : 'n/a');
   console.log(JSON.stringify({
     opens_per_round: OPENS,
     rounds: ROUNDS,
     baseline_ns_per_open_close: Math.round((base / OPENS) * 1e9),
+    vigil_mechanism: picked.join(', ') || 'tracepoint',
     vigil_floor_pct: pct('vigil_floor'),
     vigil_nomatch_slowdown_pct: pct('vigil_nomatch'),
     vigil_match_all_slowdown_pct: pct('vigil_match'),
