@@ -2,8 +2,8 @@
 // in one run: no monitoring; Vigil with a hook on a syscall the loop never
 // makes (the cost of hooking syscalls as such); Vigil with a
 // file-monitoring policy whose filter matches nothing, then one that
-// matches every open; the first two again on the syscall's own tracepoint
-// (`--disable-feature`: the last fallback, without kprobes, fentry or tp_btf);
+// matches every open; the same three through Vigil's syscall dispatcher
+// (`--disable-feature`: its fallback without kprobes, fentry or syscall tracepoints);
 // auditd with the equivalent rules. Rounds alternate; medians are compared.
 //
 //   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
@@ -65,7 +65,7 @@ async function withVigil<T>(policyText: string, fn: (agentPid: number) => T, ext
       await sleep(50);
     }
     if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
-    mechanisms.add(/"mechanism":"(\w+)"/.exec(err)?.[1] ?? 'unknown');
+    (extra.length ? fallback : picked).add(/"mechanism":"(\w+)"/.exec(err)?.[1] ?? 'unknown');
     return fn(child.pid!);
   } finally {
     child.kill('SIGTERM');
@@ -104,8 +104,9 @@ async function bpfNsPerOpen(policyText: string, run: () => number, extra: string
   }
 }
 
-/** The mechanisms the measured hooks ran on, as the agent logged them. */
-const mechanisms = new Set<string>();
+/** The mechanisms the measured hooks ran on, as the agent logged them: as picked, and with features disabled. */
+const picked = new Set<string>();
+const fallback = new Set<string>();
 
 function auditctl(...args: string[]): void {
   execFileSync('auditctl', args, { stdio: 'ignore' });
@@ -139,22 +140,23 @@ async function main(): Promise<void> {
   run();
   const auditd = ensureAuditd();
   const t: Record<string, number[]> = {
-    none: [], vigil_floor: [], vigil_nomatch: [], vigil_match: [], tracepoint_floor: [], tracepoint_nomatch: [], auditd_nomatch: [], auditd_match: [],
+    none: [], vigil_floor: [], vigil_nomatch: [], vigil_match: [], dispatch_floor: [], dispatch_nomatch: [], dispatch_match: [], auditd_nomatch: [], auditd_match: [],
   };
-  // The syscall's own tracepoint: what Vigil falls back to without kprobes, fentry and tp_btf.
-  const onTracepoint = ['kprobes', 'fentry', 'tp_btf'].flatMap((f) => ['--disable-feature', f]);
+  // The dispatcher: what Vigil falls back to without kprobes, fentry and syscall tracepoints.
+  const onDispatcher = ['kprobes', 'fentry', 'tracepoints'].flatMap((f) => ['--disable-feature', f]);
   // auditd's dir= needs an existing directory; this one holds nothing the loop opens.
   const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-bench-empty-'));
   for (let r = 0; r < ROUNDS; r++) {
     t.none.push(run());
     // The floor: a hook on a syscall the loop never makes. Without kprobes,
-    // every syscall then passes a tracepoint (raw_syscalls/sys_enter for the
-    // dispatcher), whatever it is.
+    // every syscall then takes the kernel's syscall tracing path (and, with
+    // the dispatcher, runs its program), whatever it is.
     t.vigil_floor.push(await withVigil(policy('bench-floor', '/', 'sys_mkdirat'), run));
     t.vigil_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run));
     t.vigil_match.push(await withVigil(policy('bench-match', '/'), run));
-    t.tracepoint_floor.push(await withVigil(policy('bench-floor', '/', 'sys_mkdirat'), run, onTracepoint));
-    t.tracepoint_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run, onTracepoint));
+    t.dispatch_floor.push(await withVigil(policy('bench-floor', '/', 'sys_mkdirat'), run, onDispatcher));
+    t.dispatch_nomatch.push(await withVigil(policy('bench-nomatch', '/nonexistent-vigil-bench/'), run, onDispatcher));
+    t.dispatch_match.push(await withVigil(policy('bench-match', '/'), run, onDispatcher));
     if (auditd) {
       t.auditd_nomatch.push(withAuditd(emptyDir, run));
       t.auditd_match.push(withAuditd(undefined, run));
@@ -162,29 +164,35 @@ async function main(): Promise<void> {
   }
   // Apart from the timed rounds: the stats cost two clock reads per program run.
   const nomatch = policy('bench-nomatch', '/nonexistent-vigil-bench/');
+  const match = policy('bench-match', '/');
   const bpfNs = {
     floor: await bpfNsPerOpen(policy('bench-floor', '/', 'sys_mkdirat'), run),
     nomatch: await bpfNsPerOpen(nomatch, run),
-    match: await bpfNsPerOpen(policy('bench-match', '/'), run),
-    tracepointNomatch: await bpfNsPerOpen(nomatch, run, onTracepoint),
+    match: await bpfNsPerOpen(match, run),
+    dispatchFloor: await bpfNsPerOpen(policy('bench-floor', '/', 'sys_mkdirat'), run, onDispatcher),
+    dispatchNomatch: await bpfNsPerOpen(nomatch, run, onDispatcher),
+    dispatchMatch: await bpfNsPerOpen(match, run, onDispatcher),
   };
-  const picked = [...mechanisms].filter((m) => m !== 'tracepoint');
   const base = median(t.none);
   const pct = (k: string): number | string => (t[k].length ? +((median(t[k]) / base - 1) * 100).toFixed(2) : 'n/a');
   console.log(JSON.stringify({
     opens_per_round: OPENS,
     rounds: ROUNDS,
     baseline_ns_per_open_close: Math.round((base / OPENS) * 1e9),
-    vigil_mechanism: picked.join(', ') || 'tracepoint',
+    vigil_mechanism: [...picked].join(', '),
     vigil_floor_pct: pct('vigil_floor'),
     vigil_nomatch_slowdown_pct: pct('vigil_nomatch'),
     vigil_match_all_slowdown_pct: pct('vigil_match'),
-    vigil_tracepoint_floor_pct: pct('tracepoint_floor'),
-    vigil_tracepoint_nomatch_slowdown_pct: pct('tracepoint_nomatch'),
+    fallback_mechanism: [...fallback].join(', '),
+    fallback_floor_pct: pct('dispatch_floor'),
+    fallback_nomatch_slowdown_pct: pct('dispatch_nomatch'),
+    fallback_match_all_slowdown_pct: pct('dispatch_match'),
     vigil_floor_bpf_ns_per_open_close: bpfNs.floor,
     vigil_nomatch_bpf_ns_per_open_close: bpfNs.nomatch,
     vigil_match_all_bpf_ns_per_open_close: bpfNs.match,
-    vigil_tracepoint_nomatch_bpf_ns_per_open_close: bpfNs.tracepointNomatch,
+    fallback_floor_bpf_ns_per_open_close: bpfNs.dispatchFloor,
+    fallback_nomatch_bpf_ns_per_open_close: bpfNs.dispatchNomatch,
+    fallback_match_all_bpf_ns_per_open_close: bpfNs.dispatchMatch,
     auditd_nomatch_slowdown_pct: auditd ? pct('auditd_nomatch') : 'auditd unavailable',
     auditd_match_all_slowdown_pct: auditd ? pct('auditd_match') : 'auditd unavailable',
   }, null, 2));

@@ -25,8 +25,8 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'open/close under a file-monitoring policy', file: 'open-close', args: ['--opens', '500000', '--rounds', '5'],
     what: 'An open/close loop (benchmarks/workloads/open-close.c), rounds alternating: no monitoring; Vigil with a hook on a syscall the loop never makes (the floor), '
-      + 'a sys_openat Prefix policy matching nothing, and one matching every open, each on the mechanism Vigil picks on this kernel and the first two again on the '
-      + "syscall's own tracepoint (kprobes, fentry and tp_btf disabled with `--disable-feature`); auditd with the equivalent openat rules. The `bpf_ns` figures are the kernel's run time of Vigil's "
+      + 'a sys_openat Prefix policy matching nothing, and one matching every open, each on the mechanism Vigil picks on this kernel and again on its fallback, the '
+      + "syscall dispatcher (kprobes, fentry and syscall tracepoints disabled with `--disable-feature`); auditd with the equivalent openat rules. The `bpf_ns` figures are the kernel's run time of Vigil's "
       + 'BPF programs per open/close (`kernel.bpf_stats_enabled`, in separate runs).',
   },
   {

@@ -1,7 +1,7 @@
 // A user loads syscall hooks (`syscall: true` kprobes, as Tetragon's
-// policies write them). On a kernel without kprobes they run on
-// raw_syscalls/sys_enter through Vigil's dispatcher; with kprobes, as
-// kprobes (test/syscall-dispatch.test.ts forces the fallbacks). Either way
+// policies write them). On a kernel without kprobes they run on the
+// syscall's sys_enter tracepoint; with kprobes, as kprobes
+// (test/syscall-dispatch.test.ts forces the fallbacks). Either way
 // the selectors are evaluated in the kernel: matching calls give
 // process_kprobe events with their arguments, others give nothing, and
 // Sigkill kills the caller before the syscall runs.
@@ -22,8 +22,7 @@ const ECHO = realpathSync('/bin/echo');
 const OPENAT_ARGS: HookPlan['args'] = [{ index: 0, type: 'int' }, { index: 1, type: 'string', label: 'path' }, { index: 2, type: 'int' }];
 
 const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop']);
-const expectedMechanism = !(await lacking(['kprobes'])) ? 'kprobe' : !(await lacking(['fentry'])) ? 'fentry'
-  : !(await lacking(['tp_btf'])) ? 'syscall_dispatch' : 'tracepoint';
+const expectedMechanism = !(await lacking(['kprobes'])) ? 'kprobe' : !(await lacking(['fentry'])) ? 'fentry' : 'tracepoint';
 
 let p: PolicyAgent;
 let dir: string;
@@ -66,7 +65,6 @@ t.test('openat with a Prefix on the path and matchBinaries: matching opens are r
   })]));
   t.teardown(() => p.agent.unloadHook(state.hookId));
   t.equal(state.mechanism, expectedMechanism, state.reason);
-  if (expectedMechanism === 'syscall_dispatch') t.same(state.target, { subsystem: 'raw_syscalls', event: 'sys_enter' });
   if (expectedMechanism === 'tracepoint') t.same(state.target, { subsystem: 'syscalls', event: 'sys_enter_openat' });
 
   const file = join(dir, 'watched/a.txt');

@@ -1,9 +1,9 @@
 // Syscall hooks on kernels without kprobes or fentry, forced on any kernel
-// by hiding those features from the agent: first through Vigil's
-// raw_syscalls/sys_enter dispatcher (tp_btf, a tail call by syscall
-// number), then, without tp_btf too, on the syscalls/sys_enter_<name>
-// tracepoint. Both deliver the same events; two hooks on one syscall both
-// fire; an unloaded hook stops, and the other keeps firing.
+// by hiding those features from the agent: first on the
+// syscalls/sys_enter_<name> tracepoint, then, without syscall tracepoints
+// too, through Vigil's raw_syscalls/sys_enter dispatcher (tp_btf, a tail
+// call by syscall number). Both deliver the same events; two hooks on one
+// syscall both fire; an unloaded hook stops, and the other keeps firing.
 import t from 'tap';
 import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ async function opens(p: PolicyAgent, policy: string, file: string): Promise<numb
   return p.events().filter((ev) => ev.process_kprobe?.policy_name === policy && ev.process_kprobe.process.pid === r.pid).length;
 }
 
-for (const [mechanism, hidden] of [['syscall_dispatch', ['kprobes', 'fentry']], ['tracepoint', ['kprobes', 'fentry', 'tp_btf']]] as const) {
+for (const [mechanism, hidden] of [['tracepoint', ['kprobes', 'fentry']], ['syscall_dispatch', ['kprobes', 'fentry', 'tracepoints']]] as const) {
   t.test(`${mechanism}: two hooks on openat filter apart, and unload apart`, { skip }, async (t) => {
     const p = await startPolicyAgent({ features: without([...hidden]) });
     t.teardown(() => p.stop());
@@ -60,7 +60,7 @@ for (const [mechanism, hidden] of [['syscall_dispatch', ['kprobes', 'fentry']], 
   });
 }
 
-t.test('vigil run --disable-feature tp_btf puts the hook on the syscall tracepoint instead', { skip }, async (t) => {
+t.test('vigil run --disable-feature tracepoints puts the hook on the dispatcher instead', { skip }, async (t) => {
   const file = join(dir, 'open-watch.yaml');
   writeFileSync(file, `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -79,12 +79,12 @@ spec:
         operator: Prefix
         values: ["${dir}/watched/"]
 `);
-  const agent = await startAgent(['--policy', file, '--disable-feature', 'tp_btf', '--disable-feature', 'kprobes', '--disable-feature', 'fentry']);
+  const agent = await startAgent(['--policy', file, ...['tracepoints', 'kprobes', 'fentry'].flatMap((f) => ['--disable-feature', f])]);
   t.teardown(() => agent.stop());
   const list = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', agent.socket]);
-  t.match(JSON.parse(list.stdout), [{ name: 'open-watch', hooks: [{ mechanism: 'tracepoint', reason: /tp_btf/ }] }]);
+  t.match(JSON.parse(list.stdout), [{ name: 'open-watch', hooks: [{ mechanism: 'syscall_dispatch', reason: /tracepoints: disabled by --disable-feature/ }] }]);
   const r = await runCommand(CAT, [join(dir, 'watched/a.txt')]);
-  const ev = await agent.waitFor((ev) => ev.process_kprobe?.process.pid === r.pid, 'the open on the tracepoint');
+  const ev = await agent.waitFor((ev) => ev.process_kprobe?.process.pid === r.pid, 'the open through the dispatcher');
   t.equal(ev.process_kprobe!.args?.[0]?.string_arg, join(dir, 'watched/a.txt'));
 
   const bad = await runCommand(process.execPath, [VIGIL, 'run', '--disable-feature', 'tp_bfd', '--output', 'none', '--no-export-file']);

@@ -1,10 +1,12 @@
 // Chooses how a hook runs in this kernel, from the probed features
 // (agent/probe/features.ts), and says why, as data:
 //
-//   kprobe hook      kprobe; else fentry; with `syscall: true`, else
+//   kprobe hook      kprobe; else fentry; with `syscall: true`, else the
+//                    syscalls/sys_enter_<name> tracepoint, else
 //                    raw_syscalls/sys_enter through Vigil's dispatcher
-//                    (x86-64, tp_btf), else the syscalls/sys_enter_<name>
-//                    tracepoint
+//                    (x86-64, tp_btf). The tracepoint comes first: measured
+//                    side by side (docs/benchmarks.md), it costs the same
+//                    per hooked call and less for every other syscall.
 //   kprobe+Override  fmod_ret, or refused (bpf_override_return is not used)
 //   return probe     kretprobe (with a kprobe at entry); else fexit (with
 //                    fentry); with `syscall: true`, else the
@@ -99,15 +101,14 @@ export function chooseMechanism(plan: HookPlan, features: Features, arch: string
       if (has(features, 'kprobes')) return choice('kprobe', { function: fn }, `kprobe on ${fn}`, 'kprobes', extra);
       const passed = `${why(features, 'kprobes')}; ${why(features, 'fentry')}`;
       if (has(features, 'fentry')) return choice('fentry', { function: fn }, `fentry on ${fn} (${why(features, 'kprobes')})`, 'fentry', extra);
+      if (sc && has(features, 'tracepoints')) {
+        const event = `sys_enter_${sc.name}`;
+        return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall hook on tracepoint syscalls/${event} (${passed})`, 'tracepoints', extra);
+      }
       const nr = sc && arch === 'x64' ? X64_SYSCALL_NUMBERS[sc.name] : undefined;
       if (nr !== undefined && has(features, 'tp_btf')) {
         return choice('syscall_dispatch', { subsystem: 'raw_syscalls', event: 'sys_enter' },
-          `syscall hook on raw_syscalls/sys_enter, dispatched by syscall number ${nr} (${passed})`, 'tp_btf', { ...extra, syscallNr: nr });
-      }
-      if (sc && has(features, 'tracepoints')) {
-        const event = `sys_enter_${sc.name}`;
-        const noDispatch = nr === undefined ? `the dispatcher runs on x86-64 only` : why(features, 'tp_btf');
-        return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall hook on tracepoint syscalls/${event} (${passed}; ${noDispatch})`, 'tracepoints', extra);
+          `syscall hook on raw_syscalls/sys_enter, dispatched by syscall number ${nr} (${passed}; ${why(features, 'tracepoints')})`, 'tp_btf', { ...extra, syscallNr: nr });
       }
       throw new NotSupportedError('kprobes', `${hookName(plan)} needs kprobes or fentry${plan.syscall ? ' or syscall tracepoints' : ''}; ${passed}`);
     }

@@ -30,17 +30,18 @@ t.test('a syscall kprobe runs as a kprobe when the kernel has kprobes', async (t
   });
 });
 
-t.test('without kprobes or fentry a syscall kprobe goes through the sys_enter dispatcher, by syscall number', async (t) => {
-  const c = chooseMechanism(kprobe('sys_openat', true), features(['tracepoints', 'tp_btf']), 'x64');
-  t.match(c, { mechanism: 'syscall_dispatch', target: { subsystem: 'raw_syscalls', event: 'sys_enter' }, syscall: true, syscallNr: 257, functionName: '__x64_sys_openat', features: ['tp_btf'] });
-  t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM/);
-  t.match(chooseMechanism(kprobe('sys_execve', true), features(['tracepoints', 'tp_btf']), 'x64'), { syscallNr: 59 });
-});
-
-t.test('without tp_btf either, a syscall kprobe falls back to its sys_enter tracepoint, and says why', async (t) => {
-  const c = chooseMechanism(kprobe('__x64_sys_openat', true), HOST, 'x64');
+t.test('without kprobes or fentry a syscall kprobe goes on its sys_enter tracepoint, and says why', async (t) => {
+  const c = chooseMechanism(kprobe('__x64_sys_openat', true), features(['tracepoints', 'tp_btf']), 'x64');
   t.match(c, { mechanism: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_enter_openat' }, syscall: true, functionName: '__x64_sys_openat' });
   t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM/);
+});
+
+t.test('without syscall tracepoints either, it goes through the sys_enter dispatcher, by syscall number', async (t) => {
+  const c = chooseMechanism(kprobe('sys_openat', true), features(['tp_btf']), 'x64');
+  t.match(c, { mechanism: 'syscall_dispatch', target: { subsystem: 'raw_syscalls', event: 'sys_enter' }, syscall: true, syscallNr: 257, functionName: '__x64_sys_openat', features: ['tp_btf'] });
+  t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM; tracepoints: load failed: EPERM/);
+  t.match(chooseMechanism(kprobe('sys_execve', true), features(['tp_btf']), 'x64'), { syscallNr: 59 });
+  t.throws(() => chooseMechanism(kprobe('sys_openat', true), features(['tp_btf']), 'arm64'), { code: 'VIGIL_NOT_SUPPORTED' }, 'the dispatcher knows x86-64 numbers only');
 });
 
 t.test('fentry is next after kprobes', async (t) => {
