@@ -5,6 +5,7 @@
 // call by syscall number). Both deliver the same events; two hooks on one
 // syscall both fire; an unloaded hook stops, and the other keeps firing.
 import t from 'tap';
+import { stringify } from 'yaml';
 import { mkdirSync, writeFileSync, realpathSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,23 +63,10 @@ for (const [mechanism, hidden] of [['tracepoint', ['kprobes', 'fentry']], ['sysc
 
 t.test('vigil run --disable-feature tracepoints puts the hook on the dispatcher instead', { skip }, async (t) => {
   const file = join(dir, 'open-watch.yaml');
-  writeFileSync(file, `apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: open-watch
-spec:
-  kprobes:
-  - call: sys_openat
-    syscall: true
-    args:
-    - index: 1
-      type: string
-    selectors:
-    - matchArgs:
-      - index: 1
-        operator: Prefix
-        values: ["${dir}/watched/"]
-`);
+  writeFileSync(file, stringify({
+    apiVersion: 'cilium.io/v1alpha1', kind: 'TracingPolicy', metadata: { name: 'open-watch' },
+    spec: { kprobes: [{ call: 'sys_openat', syscall: true, args: [{ index: 1, type: 'string' }], selectors: [{ matchArgs: [{ index: 1, operator: 'Prefix', values: [`${dir}/watched/`] }] }] }] },
+  }));
   const agent = await startAgent(['--policy', file, ...['tracepoints', 'kprobes', 'fentry'].flatMap((f) => ['--disable-feature', f])]);
   t.teardown(() => agent.stop());
   const list = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', agent.socket]);
