@@ -1,19 +1,19 @@
 // The agent: the data path from loaded programs to exporters.
 //
 //   preflight -> sensors (open, load, attach) -> /proc seed -> ring buffer
-//   -> decode -> process cache -> Tetragon events -> exporters + socket
+//   -> decode -> process cache -> Tetragon events -> exporters (the socket's stream among them)
 //
 // stop() runs the steps in reverse: stop reading (draining what is left),
 // detach and close the sensors, flush the exporters, close the socket.
 import { hostname } from 'node:os';
 import type { Logger } from './log.js';
-import { preflight } from './loader/preflight.js';
-import { setLibbpfSink } from './loader/libbpf.js';
-import { SharedMaps } from './loader/shared-maps.js';
-import { BpfMap } from './loader/map.js';
+import { preflight } from '../kernel/preflight.js';
+import { setLibbpfSink } from '../kernel/bpf/libbpf.js';
+import { SharedMaps } from './sensors/shared-maps.js';
+import { BpfMap } from '../kernel/bpf/map.js';
 import { RingReader } from './ringbuf/reader.js';
-import { RecordDecoder } from './events/decode.js';
-import type { TetragonEvent } from './events/tetragon.js';
+import { RecordDecoder } from './decode/decode.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
 import { ProcessCache } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
 import { ktimeToRfc3339 } from './process/clock.js';
@@ -22,13 +22,17 @@ import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
 import { execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
-import type { GenericHookState } from './sensors/generic.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
-import type { FeatureResult } from './probe/features.js';
-import { eventType } from './events/tetragon.js';
+import { compilePlan } from '../policies/compiler/compile.js';
+import type { MechanismChoice } from '../policies/compiler/mechanism.js';
+import { disableFeatures, probeFeatures, type FeatureResult } from '../kernel/features.js';
+import { runningKernel, type KernelFacts } from '../kernel/facts.js';
+import { VigilError } from '../kernel/errors.js';
+import { eventType } from '../exporters/tetragon.js';
 import { ControlServer } from './control/server.js';
 import type { Exporter } from '../exporters/exporter.js';
-import { PolicyManager, type HookLoaders } from './policy/manager.js';
+import { StreamExporter } from '../exporters/stream.js';
+import { PolicyManager } from './policy/manager.js';
 import { PolicyDirWatcher } from './policy/watch.js';
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
@@ -62,8 +66,8 @@ export class Agent {
   private control?: ControlServer;
   private policies?: PolicyManager;
   private watcher?: PolicyDirWatcher;
-  /** Put policy hooks into the kernel. */
-  protected hookLoaders: HookLoaders;
+  /** The kernel's facts for the compiler, from the feature probe at the first policy. */
+  private facts?: KernelFacts;
   private counters?: BpfMap;
   private lostTimer?: NodeJS.Timeout;
   private lastLost = new Map<string, number>();
@@ -72,18 +76,29 @@ export class Agent {
   private readonly events: Record<string, number> = { process_exec: 0, process_exit: 0, procfs: 0 };
   private readonly hooks: HookRegistry;
   private unknownHooks = 0;
+  /** The live tail of the control socket, after the caller's exporters. */
+  private readonly stream = new StreamExporter();
+  private readonly exporters: Exporter[];
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName);
-    this.hooks = new HookRegistry(this.shared, this.slots, opts.log, opts.features, opts.disabledFeatures);
-    this.hookLoaders = { hook: (plan) => this.hooks.handle(plan), connect: (c) => this.hooks.connect(c) };
+    this.exporters = [...opts.exporters, this.stream];
+    this.hooks = new HookRegistry(this.shared, this.slots, opts.log);
   }
 
-  /** Loads one compiled hook plan (after start): its mechanism is chosen for this kernel, and its events go to the exporters. */
-  loadHook(plan: HookPlan): GenericHookState {
-    if (!this.reader) throw new Error('loadHook() before start()');
-    return this.hooks.load(plan);
+  /** The running kernel as the policy compiler sees it; probes its features once. */
+  private kernel(): KernelFacts {
+    return (this.facts ??= runningKernel(this.opts.features ?? disableFeatures(probeFeatures(), this.opts.disabledFeatures ?? [])));
+  }
+
+  /** Compiles one hook plan for this kernel and loads it (after start); its events go to the exporters. */
+  loadHook(plan: HookPlan): Pick<MechanismChoice, 'mechanism' | 'target' | 'reason'> & { hookId: number } {
+    if (!this.reader) throw new VigilError('VIGIL_INTERNAL', 'loadHook() before start()');
+    const hook = compilePlan(plan, this.kernel());
+    const { hookId } = this.hooks.load(hook);
+    const { mechanism, target, reason } = hook.choice;
+    return { hookId, mechanism, target, reason };
   }
 
   /** Detaches a hook loaded by loadHook(); false when there is none by that id. */
@@ -110,21 +125,21 @@ export class Agent {
       status: () => this.status(),
       'policy-list': () => this.policies!.list(),
       'policy-add': (req) => {
-        if (!isAbsolute(req.path)) throw new Error(`policy-add needs an absolute path, got ${req.path}`);
+        if (!isAbsolute(req.path)) throw new VigilError('VIGIL_USAGE', `policy-add needs an absolute path, got ${req.path}`);
         return this.policies!.loadFile(req.path);
       },
       'policy-delete': (req) => ({ deleted: this.policies!.remove(req.name) }),
-    });
+    }, (socket) => this.stream.subscribe(socket));
     await this.control.listen();
     this.lostTimer = setInterval(() => this.reportLost(), 2000);
     this.lostTimer.unref();
-    log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.opts.exporters.map((e) => e.name) }, 'ready');
+    log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.exporters.map((e) => e.name) }, 'ready');
     this.ready = true;
   }
 
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
   private loadPolicies(): void {
-    const manager = new PolicyManager(this.opts.log, this.hookLoaders);
+    const manager = new PolicyManager(this.opts.log, (hook) => this.hooks.load(hook), () => this.kernel());
     this.policies = manager;
     for (const p of this.opts.policies ?? []) {
       let dir = false;
@@ -174,8 +189,8 @@ export class Agent {
         break;
       }
       case 'generic': {
-        const hook = this.hooks.policyHook(rec.hookId);
-        if (hook) this.emit(policyEvent(this.cache, hook, rec));
+        const hook = this.hooks.hook(rec.hookId);
+        if (hook) this.emit(policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec));
         else this.unknownHooks++;
         break;
       }
@@ -185,8 +200,7 @@ export class Agent {
   private emit(ev: TetragonEvent): void {
     const type = eventType(ev);
     if (type) this.events[type] = (this.events[type] ?? 0) + 1;
-    for (const e of this.opts.exporters) e.write(ev);
-    this.control?.publish(ev);
+    for (const e of this.exporters) e.write(ev);
   }
 
   private readCounters(): ProgramCounter[] {
@@ -221,8 +235,8 @@ export class Agent {
       decoder: { unknown_ops: Object.fromEntries(this.decoder.unknownOps), malformed: this.decoder.malformed.count, unknown_hooks: this.unknownHooks },
       events: this.events,
       process_cache: { size: this.cache.size, ...this.cache.stats },
-      exporters: this.opts.exporters.map((e) => ({ name: e.name, ...e.stats() })),
-      control: this.control?.stats,
+      exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
+      control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
       rss_bytes: process.memoryUsage().rss,
     };
   }
@@ -239,7 +253,7 @@ export class Agent {
     this.process.close();
     this.reader?.close();
     await this.control?.close();
-    await Promise.all(this.opts.exporters.map((e) => e.close()));
+    await Promise.all(this.exporters.map((e) => e.close()));
     if (this.ready) log.info({ events: this.events, lost_events: [...this.lastLost.values()].reduce((a, b) => a + b, 0) }, 'stopped');
   }
 }

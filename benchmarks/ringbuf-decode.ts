@@ -3,9 +3,9 @@
 // of one koffi call (the per-record price a callback-based reader pays).
 //
 //   node dist/benchmarks/ringbuf-decode.js
-import { RecordDecoder } from '../agent/events/decode.js';
-import * as L from '../agent/events/layouts.generated.js';
-import { libbpf } from '../agent/loader/libbpf.js';
+import { RecordDecoder } from '../agent/decode/decode.js';
+import * as L from '../kernel/abi/layouts.generated.js';
+import { libbpf } from '../kernel/bpf/libbpf.js';
 
 const E = L.vigil_msg_exec;
 const N = 200_000;

@@ -1,7 +1,7 @@
 // Compact lines of policy events, as `tetra getevents -o compact` prints
 // them (Tetragon's pkg/encoder): a few well-known functions get their own
 // emoji and argument, every other kprobe is `❓ syscall`.
-import type { KprobeArgument, ProcessKprobe, ProcessLsm, ProcessTracepoint, TetragonProcess, TetragonProcessStub } from '../agent/events/tetragon.js';
+import type { KprobeArgument, ProcessKprobe, ProcessLsm, ProcessTracepoint, TetragonProcess, TetragonProcessStub } from './tetragon.js';
 
 type Proc = TetragonProcess | TetragonProcessStub;
 

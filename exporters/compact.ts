@@ -1,5 +1,5 @@
 // One human line per event, as `tetra getevents -o compact` prints them.
-import type { TetragonEvent, TetragonProcess } from '../agent/events/tetragon.js';
+import type { TetragonEvent, TetragonProcess } from './tetragon.js';
 import { kprobeLine, lsmLine, tracepointLine } from './compact-policy.js';
 
 function where(p: TetragonProcess, node: string): string {

@@ -1,5 +1,5 @@
 // An exporter receives every event, in order, and flushes on close.
-import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { TetragonEvent } from './tetragon.js';
 
 export interface Exporter {
   readonly name: string;

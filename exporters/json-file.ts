@@ -2,7 +2,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Exporter } from './exporter.js';
-import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { TetragonEvent } from './tetragon.js';
 import { eventJson } from './json.js';
 
 export const DEFAULT_EXPORT_FILE = '/var/log/vigil/events.log';

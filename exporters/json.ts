@@ -1,7 +1,7 @@
 // Serializes events to JSON text. A process object is immutable once
 // cached, and the same process appears in many events (as process, parent
 // and ancestor), so its text is computed once and spliced in.
-import { eventType, type TetragonEvent, type TetragonProcess } from '../agent/events/tetragon.js';
+import { eventType, type TetragonEvent, type TetragonProcess } from './tetragon.js';
 
 const processText = new WeakMap<TetragonProcess, string>();
 

@@ -1,7 +1,7 @@
 // Events on standard output, as JSON lines or compact lines. A closed
 // pipe (EPIPE) stops this exporter, never the agent.
 import type { Exporter } from './exporter.js';
-import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { TetragonEvent } from './tetragon.js';
 import { compactLine } from './compact.js';
 import { eventJson } from './json.js';
 

@@ -1,4 +1,4 @@
-// Generates agent/events/layouts.generated.ts from the BTF that clang wrote
+// Generates kernel/abi/layouts.generated.ts from the BTF that clang wrote
 // for kprobes/include/events.h and generic_config.h (dist/bpf/layouts.bpf.o), so the decoder
 // never carries a hand-written offset. test/internals/layouts.test.ts
 // regenerates it and fails on drift.
@@ -25,7 +25,7 @@ const ENUMS = [
   'vigil_net_key_kind', 'vigil_net_key_limits',
 ];
 
-export const LAYOUTS_FILE = 'agent/events/layouts.generated.ts';
+export const LAYOUTS_FILE = 'kernel/abi/layouts.generated.ts';
 export const LAYOUTS_OBJECT = 'dist/bpf/layouts.bpf.o';
 
 export function generateLayouts(object = LAYOUTS_OBJECT): string {

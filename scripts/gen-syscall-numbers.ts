@@ -1,4 +1,4 @@
-// Generates policies/compiler/syscall-numbers.generated.ts, the x86-64
+// Generates kernel/syscalls/numbers.generated.ts, the x86-64
 // syscall numbers, from the kernel's UAPI header (Debian's linux-libc-dev).
 // Syscall hooks dispatched on raw_syscalls/sys_enter need them; they are
 // ABI, so the table holds on every kernel. test/internals/syscall-numbers.test.ts
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const UNISTD_X64 = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
-export const SYSCALL_NUMBERS_FILE = 'policies/compiler/syscall-numbers.generated.ts';
+export const SYSCALL_NUMBERS_FILE = 'kernel/syscalls/numbers.generated.ts';
 
 export function generateSyscallNumbers(header: string = readFileSync(UNISTD_X64, 'utf8')): string {
   const rows = [...header.matchAll(/^#define __NR_(\w+) (\d+)$/gm)].map((m) => `  ${m[1]}: ${m[2]},`);

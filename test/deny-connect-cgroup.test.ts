@@ -9,7 +9,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConnectDenySensor, cgroup2Root, compileRules, parseCidr, type ConnectRule } from '../agent/sensors/connect-deny.js';
+import { cgroup2Root } from '../kernel/cgroup.js';
+import { ConnectDenySensor } from '../agent/sensors/connect-deny.js';
+import { compileRules, type ConnectRule } from '../policies/compiler/connect.js';
+import { parseCidr } from '../kernel/net/values.js';
 import { lacking } from './lib/kernel.js';
 
 const run = promisify(execFile);
@@ -109,7 +112,8 @@ t.test('cgroup connect/sendmsg programs deny matching destinations with EPERM, u
   }
   t.equal(await udpSend('udp4', '127.0.0.3', pc), 'sent', 'before load: UDP to 127.0.0.3 is sent');
 
-  sensor.load([
+  const root = cgroup2Root();
+  sensor.load(compileRules([
     { id: 1, cidrs: ['127.0.0.2/32'], ports: [[pb - 1, Math.min(pb + 1, 65535)]], protocol: 'tcp' },
     { id: 2, cidrs: ['127.0.0.1'], ports: [[unusedNearA, unusedNearA]] },
     { id: 3, cidrs: ['::1/128'], ports: [[p6, p6]], protocol: 'tcp' },
@@ -118,11 +122,9 @@ t.test('cgroup connect/sendmsg programs deny matching destinations with EPERM, u
     { id: 6, cidrs: ['127.0.0.1/32'], notCidrs: true, ports: [[pd, pd]], protocol: 'tcp' },
     { id: 7, cidrs: ['127.0.0.5'], ports: [[pe, pe]], notPorts: true, protocol: 'tcp' },
     { id: 8, cidrs: ['127.0.0.0/8'], ports: [[pg, pg]] },
-  ]);
+  ]), root);
   t.same(sensor.attached().sort(), ['vigil_connect4', 'vigil_connect6', 'vigil_sendmsg4', 'vigil_sendmsg6']);
-  const m = sensor.mechanism();
-  t.equal(m.type, 'cgroup_connect');
-  if (process.env.VIGIL_CGROUP_ROOT) t.equal(m.cgroup, process.env.VIGIL_CGROUP_ROOT, 'attached to the cgroup2 root');
+  if (process.env.VIGIL_CGROUP_ROOT) t.equal(root, process.env.VIGIL_CGROUP_ROOT, 'attached to the cgroup2 root');
 
   t.equal(await tcpConnect('127.0.0.2', pb), 'EPERM', 'TCP connect to 127.0.0.2 in the denied range fails with EPERM');
   t.equal(await childConnect('127.0.0.2', pb, child), 'EPERM', 'a child process in a child cgroup is denied too');

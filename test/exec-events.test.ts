@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { startAgent, runCommand, decodeExecId, NODE_NAME, type AgentHandle } from './lib/agent.js';
-import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
 
 const TRUE = realpathSync('/bin/true');
 const ECHO = realpathSync('/bin/echo');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startAgent, runCommand, REPO, VIGIL, type AgentHandle } from './lib/agent.js';
 import { lacking } from './lib/kernel.js';
-import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
 import type { PolicyState } from '../agent/policy/manager.js';
 
 const LIB = join(REPO, 'policies/library');

@@ -26,7 +26,7 @@ const noTracefs = await lacking(['tracepoints']);
 
 tap.test('a valid set of policies passes', async (t) => {
   const r = lint(`${DIR}/valid`);
-  t.match(r.stdout, /^6 files, 7 policies: 0 errors, \d+ warnings?\n$/m);
+  t.match(r.stdout, /^6 files, 8 policies: 0 errors, \d+ warnings?\n$/m);
   t.equal(r.code, 0, r.stdout + r.stderr);
 });
 

@@ -8,7 +8,7 @@ import { lacking } from './lib/kernel.js';
 import { connectTuple, listen, type Tuple } from './lib/net.js';
 import { selector, startPolicyAgent, suiteFeatures, type PolicyAgent } from './lib/policy-agent.js';
 import type { ArgFilter, HookPlan } from '../policies/compiler/plan.js';
-import type { TetragonEvent } from '../agent/events/tetragon.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

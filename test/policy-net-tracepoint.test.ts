@@ -10,7 +10,7 @@ import { lacking } from './lib/kernel.js';
 import { connectTuple, listen, type Tuple } from './lib/net.js';
 import { selector, startPolicyAgent, syscallPlan, policyBody, type PolicyAgent } from './lib/policy-agent.js';
 import type { ArgFilter, HookPlan } from '../policies/compiler/plan.js';
-import type { KprobeArgument, TetragonEvent } from '../agent/events/tetragon.js';
+import type { KprobeArgument, TetragonEvent } from '../exporters/tetragon.js';
 
 const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

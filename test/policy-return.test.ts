@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { runCommand } from './lib/agent.js';
 import { lacking } from './lib/kernel.js';
 import { startPolicyAgent, selector, suiteFeatures, syscallPlan, type PolicyAgent } from './lib/policy-agent.js';
-import type { TetragonEvent } from '../agent/events/tetragon.js';
-import type { FeatureResult } from '../agent/probe/features.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
+import type { FeatureResult } from '../kernel/features.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 
 const CAT = realpathSync('/bin/cat');

@@ -2,7 +2,7 @@
 // Debian's stock 6.1 under qemu (VIGIL_KERNEL=stock-6.1, test/vm/run.sh).
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { FEATURES, formatFeatures, probeFeatures } from '../agent/probe/features.js';
+import { FEATURES, formatFeatures, probeFeatures } from '../kernel/features.js';
 
 /* true: works, false: does not, RegExp: does not, for this reason. */
 type Expect = Record<string, boolean | RegExp>;

@@ -13,7 +13,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FEATURE_SKIP, KERNEL } from './lib/kernel.js';
-import type { FeatureResult } from '../agent/probe/features.js';
+import type { FeatureResult } from '../kernel/features.js';
 
 const DIST_TEST = fileURLToPath(new URL('.', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -92,7 +92,7 @@ function runFile(file: string, tally: Tally, missing: Set<string>, env: NodeJS.P
 }
 
 async function runHere(files: string[]): Promise<Tally> {
-  const { probeFeatures } = await import('../agent/probe/features.js');
+  const { probeFeatures } = await import('../kernel/features.js');
   const features: FeatureResult[] = probeFeatures();
   const missing = new Set(features.filter((f) => !f.works).map((f) => f.feature));
   console.log(`# kernel ${KERNEL}: features missing: ${[...missing].join(', ') || 'none'}`);
@@ -107,7 +107,9 @@ async function runHere(files: string[]): Promise<Tally> {
 function runInVm(fileArgs: string[]): Tally {
   const kernel = 'stock-6.1';
   const inner = ['node', relative(REPO, fileURLToPath(import.meta.url)), '--inner', ...fileArgs.map((f) => relative(REPO, f))];
-  const r = spawnSync('bash', [join(REPO, 'test/vm/run.sh'), ...inner], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  // One boot for every file: the whole run's limit, while each file keeps its own (runFile) inside.
+  const env = { ...process.env, VIGIL_VM_TIMEOUT: process.env.VIGIL_VM_TIMEOUT ?? '2700' };
+  const r = spawnSync('bash', [join(REPO, 'test/vm/run.sh'), ...inner], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
   const out = r.stdout ?? '';
   process.stdout.write(out.split('\n').filter((l) => !l.startsWith(RESULT_TAG)).join('\n'));
   const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { runCommand, startAgent, VIGIL } from './lib/agent.js';
 import { lacking } from './lib/kernel.js';
 import { startPolicyAgent, selector, suiteFeatures, syscallPlan, type PolicyAgent } from './lib/policy-agent.js';
-import { probeFeatures, type FeatureResult } from '../agent/probe/features.js';
+import { probeFeatures, type FeatureResult } from '../kernel/features.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 
 const CAT = realpathSync('/bin/cat');
@@ -70,7 +70,7 @@ t.test('vigil run --disable-feature tracepoints puts the hook on the dispatcher 
   const agent = await startAgent(['--policy', file, ...['tracepoints', 'kprobes', 'fentry'].flatMap((f) => ['--disable-feature', f])]);
   t.teardown(() => agent.stop());
   const list = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', agent.socket]);
-  t.match(JSON.parse(list.stdout), [{ name: 'open-watch', hooks: [{ mechanism: 'syscall_dispatch', reason: /tracepoints: disabled by --disable-feature/ }] }]);
+  t.match(JSON.parse(list.stdout), [{ name: 'open-watch', hooks: [{ mechanism: 'syscall_dispatch', reason: /tracepoint: tracepoints disabled by --disable-feature/ }] }]);
   const r = await runCommand(CAT, [join(dir, 'watched/a.txt')]);
   const ev = await agent.waitFor((ev) => ev.process_kprobe?.process.pid === r.pid, 'the open through the dispatcher');
   t.equal(ev.process_kprobe!.args?.[0]?.string_arg, join(dir, 'watched/a.txt'));

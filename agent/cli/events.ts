@@ -1,9 +1,9 @@
 // vigil events: a live, filtered tail of the running agent's events.
 import { request } from '../control/client.js';
-import { matches, parseEventTypes, type EventFilter } from '../control/filter.js';
+import { matches, parseEventTypes, type EventFilter } from '../../exporters/filter.js';
 import { compactLine } from '../../exporters/compact.js';
-import type { TetragonEvent } from '../events/tetragon.js';
-import { VigilError } from '../errors.js';
+import type { TetragonEvent } from '../../exporters/tetragon.js';
+import { VigilError } from '../../kernel/errors.js';
 
 export interface EventsOptions {
   output: 'compact' | 'json';

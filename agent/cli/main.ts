@@ -1,6 +1,6 @@
 // vigil: the command line. main() is importable; bin/vigil.js only calls it.
 import { Command, Option, CommanderError } from 'commander';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../../kernel/errors.js';
 import { DEFAULT_SOCKET } from '../control/protocol.js';
 import { DEFAULT_EXPORT_FILE } from '../../exporters/json-file.js';
 

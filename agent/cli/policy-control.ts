@@ -2,13 +2,14 @@
 import { resolve } from 'node:path';
 import { request } from '../control/client.js';
 import type { Request } from '../control/protocol.js';
+import { VigilError } from '../../kernel/errors.js';
 import type { PolicyState } from '../policy/manager.js';
 
 async function ask(socket: string, req: Request): Promise<unknown> {
   let line = '';
   await request(socket, req, (l) => (line = l));
   const answer = JSON.parse(line);
-  if (answer && typeof answer === 'object' && 'error' in answer) throw new Error(String(answer.error));
+  if (answer && typeof answer === 'object' && 'error' in answer) throw new VigilError('VIGIL_USAGE', String(answer.error));
   return answer;
 }
 

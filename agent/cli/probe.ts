@@ -1,5 +1,5 @@
 // vigil probe
-import { probeFeatures, formatFeatures } from '../probe/features.js';
+import { probeFeatures, formatFeatures } from '../../kernel/features.js';
 
 export async function probe(opts: { json: boolean }): Promise<void> {
   const results = probeFeatures();

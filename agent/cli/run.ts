@@ -4,8 +4,8 @@ import { createLogger } from '../log.js';
 import { JsonFileExporter } from '../../exporters/json-file.js';
 import { StdoutExporter } from '../../exporters/stdout.js';
 import type { Exporter } from '../../exporters/exporter.js';
-import { VigilError } from '../errors.js';
-import { disableFeatures } from '../probe/features.js';
+import { VigilError } from '../../kernel/errors.js';
+import { disableFeatures } from '../../kernel/features.js';
 
 export interface RunOptions {
   policy: string[];

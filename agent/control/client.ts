@@ -1,7 +1,7 @@
 // Talks to a running agent over its control socket.
 import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../../kernel/errors.js';
 import type { Request } from './protocol.js';
 
 /** Sends one request; calls onLine for each line of the answer until the agent closes. */

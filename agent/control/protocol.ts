@@ -17,7 +17,3 @@ export type Request =
 /** Answers to one-shot requests; `events` is streamed by the server itself. */
 export type Handlers = { [K in Exclude<Request['op'], 'events'>]: (req: Extract<Request, { op: K }>) => unknown };
 
-/** A line the agent sends on an events stream when it had to skip events for a slow client. */
-export interface StreamNotice {
-  vigil_notice: { dropped_for_slow_client: number };
-}

@@ -1,29 +1,19 @@
-// Serves status and the live event stream on the control socket.
+// Serves the control socket: one-shot requests to the handlers, and
+// `events` connections handed to the stream exporter.
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Handlers, Request, StreamNotice } from './protocol.js';
-import type { TetragonEvent } from '../events/tetragon.js';
-import { eventJson } from '../../exporters/json.js';
-
-/** A subscriber further behind than this many bytes misses events (and is told how many). */
-const MAX_BACKLOG = 16 << 20;
-
-interface Subscriber {
-  socket: Socket;
-  dropped: number;
-}
+import type { Handlers, Request } from './protocol.js';
 
 export class ControlServer {
   private server?: Server;
-  private readonly subscribers = new Set<Subscriber>();
-  private readonly counts = { clients: 0, droppedForSlowClients: 0 };
+  private readonly counts = { clients: 0 };
 
-  get stats(): { clients: number; subscribers: number; droppedForSlowClients: number } {
-    return { ...this.counts, subscribers: this.subscribers.size };
+  get stats(): { clients: number } {
+    return { ...this.counts };
   }
 
-  constructor(private readonly path: string, private readonly handlers: Handlers) {}
+  constructor(private readonly path: string, private readonly handlers: Handlers, private readonly subscribe: (socket: Socket) => void) {}
 
   listen(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
@@ -63,9 +53,7 @@ export class ControlServer {
       return;
     }
     if (req.op === 'events') {
-      const sub: Subscriber = { socket, dropped: 0 };
-      this.subscribers.add(sub);
-      socket.on('close', () => this.subscribers.delete(sub));
+      this.subscribe(socket);
       return;
     }
     const handler = this.handlers[req.op] as ((r: Request) => unknown) | undefined;
@@ -82,26 +70,7 @@ export class ControlServer {
     socket.end(`${JSON.stringify(answer)}\n`);
   }
 
-  publish(ev: TetragonEvent): void {
-    if (!this.subscribers.size) return;
-    const line = `${eventJson(ev)}\n`;
-    for (const sub of this.subscribers) {
-      if (sub.socket.writableLength > MAX_BACKLOG) {
-        sub.dropped++;
-        this.counts.droppedForSlowClients++;
-        continue;
-      }
-      if (sub.dropped) {
-        const notice: StreamNotice = { vigil_notice: { dropped_for_slow_client: sub.dropped } };
-        sub.socket.write(`${JSON.stringify(notice)}\n`);
-        sub.dropped = 0;
-      }
-      sub.socket.write(line);
-    }
-  }
-
   async close(): Promise<void> {
-    for (const sub of this.subscribers) sub.socket.end();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.path, { force: true });
   }

@@ -1,11 +1,11 @@
 // Tetragon's shapes for the argument types whose record bytes are more
 // than an integer or a path: buffers (char_buf, char_iovec), credentials
 // (cred), capabilities (capability, kernel_cap_t and the cap_* sets).
-import type { KprobeArgument, TetragonCredentialsArg } from '../events/tetragon.js';
-import type { GenericArg } from '../events/records.js';
-import { vigil_arg_flag as F, vigil_cred_arg as CA, vigil_creds as CR, vigil_caps as CP } from '../events/layouts.generated.js';
+import type { KprobeArgument, TetragonCredentialsArg } from '../../exporters/tetragon.js';
+import type { GenericArg } from '../decode/records.js';
+import { vigil_arg_flag as F, vigil_cred_arg as CA, vigil_creds as CR, vigil_caps as CP } from '../../kernel/abi/layouts.generated.js';
 import { capNames } from '../process/format.js';
-import { CAPABILITIES } from '../../policies/validate/names.js';
+import { CAPABILITIES } from '../../kernel/caps.js';
 
 /** A buffer's bytes: its full size (u64), then what was copied. Fewer bytes than the size: truncated_bytes_arg. */
 export function bytesArgument(arg: GenericArg | undefined): KprobeArgument {

@@ -2,10 +2,10 @@
 // (struct vigil_net_arg, kprobes/include/events.h) to Tetragon's
 // sock_arg, sockaddr_arg and skb_arg. As protojson writes them, zero
 // numbers and empty strings are left out; the cookie (uint64) is a string.
-import * as L from '../events/layouts.generated.js';
-import type { KprobeSkb, KprobeSock, KprobeSockaddr } from '../events/tetragon.js';
-import { AF_INET, AF_INET6, familyName, protocolName, sockTypeName, tcpStateName } from '../../policies/net/names.js';
-import { formatIp } from '../../policies/net/values.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
+import type { KprobeSkb, KprobeSock, KprobeSockaddr } from '../../exporters/tetragon.js';
+import { AF_INET, AF_INET6, familyName, protocolName, sockTypeName, tcpStateName } from '../../kernel/net/names.js';
+import { formatIp } from '../../kernel/net/values.js';
 
 const N = L.vigil_net_arg;
 

@@ -2,11 +2,11 @@
 // generic hook records, the hook's plan (which types its args have) and
 // the process cache.
 import type { ProcessCache } from '../process/cache.js';
-import type { GenericArg, GenericRecord } from '../events/records.js';
-import type { KprobeAction, KprobeArgument, TetragonEvent, TetragonProcess, TetragonProcessStub } from '../events/tetragon.js';
+import type { GenericArg, GenericRecord } from '../decode/records.js';
+import type { KprobeAction, KprobeArgument, TetragonEvent, TetragonProcess, TetragonProcessStub } from '../../exporters/tetragon.js';
 import type { ArgPlan, HookPlan } from '../../policies/compiler/plan.js';
 import { ktimeToRfc3339 } from '../process/clock.js';
-import { vigil_action as A } from '../events/layouts.generated.js';
+import { vigil_action as A } from '../../kernel/abi/layouts.generated.js';
 import { bytesArgument, capabilityArgument, capsHex, credArgument } from './arg-formats.js';
 import { readNetTuple, skbArg, sockaddrArg, sockArg } from './net-args.js';
 

@@ -1,7 +1,7 @@
 // Builds process_exec and process_exit events from kernel records and the process cache.
 import type { ProcessCache, ProcessNode } from '../process/cache.js';
-import type { ExecRecord, ExitRecord } from '../events/records.js';
-import type { TetragonEvent } from '../events/tetragon.js';
+import type { ExecRecord, ExitRecord } from '../decode/records.js';
+import type { TetragonEvent } from '../../exporters/tetragon.js';
 import { ktimeToRfc3339 } from '../process/clock.js';
 import { signalName } from '../process/format.js';
 

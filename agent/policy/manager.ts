@@ -4,30 +4,14 @@
 // Replacing a policy loads the new version before the old one goes.
 import { resolve } from 'node:path';
 import type { Logger } from '../log.js';
-import { lintFile, formatPolicyError } from '../../policies/validate/index.js';
-import { compilePolicy, type ConnectHook } from '../../policies/compiler/compile.js';
-import type { HookPlan } from '../../policies/compiler/plan.js';
-import { NotSupportedError, VigilError } from '../errors.js';
+import { lintFile, formatPolicyError, type ValidatedPolicy } from '../../policies/validate/index.js';
+import { compilePolicy, type CompiledHook } from '../../policies/compiler/compile.js';
+import type { KernelFacts } from '../../kernel/facts.js';
+import { VigilError } from '../../kernel/errors.js';
+import type { HookHandle } from '../sensors/hooks.js';
 
-/** A loaded hook, whatever program runs it. */
-export interface HookHandle {
-  mechanism: string;
-  target: string;
-  reason: string;
-  /** What the kernel guarantees: 'none' (observe), 'sigkill', 'signal', 'override'. */
-  enforcement: string;
-  counters(): { matches: number; lost: number };
-  close(): void;
-}
-
-/** Loads one compiled hook plan (the generic sensor). */
-export type HookLoader = (plan: HookPlan) => HookHandle;
-
-/** How the manager puts hooks into the kernel: generic hook plans, and connect denies on cgroup programs. */
-export interface HookLoaders {
-  hook: HookLoader;
-  connect?: (c: ConnectHook) => HookHandle;
-}
+/** Puts a compiled hook into the kernel. */
+export type HookLoader = (hook: CompiledHook) => HookHandle;
 
 export interface HookState {
   path: string;
@@ -57,15 +41,13 @@ interface Loaded {
   handles: { path: string; handle: HookHandle }[];
 }
 
-const hookPath = (p: HookPlan): string =>
-  `spec.${p.kind === 'kprobe' ? 'kprobes' : p.kind === 'tracepoint' ? 'tracepoints' : 'lsmhooks'}[${p.hookIndex}]`;
-
 export class PolicyManager {
   private readonly policies = new Map<string, Loaded>();
   /** Files whose documents did not even yield a policy name. */
   private readonly broken = new Map<string, PolicyState>();
 
-  constructor(private readonly log: Logger, private readonly loaders?: HookLoaders) {}
+  /** kernel: the running kernel's facts, asked for at the first policy (they take a feature probe). */
+  constructor(private readonly log: Logger, private readonly load: HookLoader, private readonly kernel: () => KernelFacts) {}
 
   /** Lints, compiles and loads every policy of a file; returns their states. */
   loadFile(fileArg: string): PolicyState[] {
@@ -81,7 +63,7 @@ export class PolicyManager {
       return [state];
     }
     for (const v of lint.policies) {
-      const loaded = this.instantiate(v.name, file, v.policy);
+      const loaded = this.instantiate(v);
       const old = this.policies.get(v.name);
       this.policies.set(v.name, loaded);
       if (old) this.release(old);
@@ -96,46 +78,37 @@ export class PolicyManager {
     return states;
   }
 
-  private instantiate(name: string, file: string, policy: Parameters<typeof compilePolicy>[0]): Loaded {
-    const compiled = compilePolicy(policy);
-    const state: PolicyState = { name, file, state: 'loaded', errors: compiled.errors.map((e) => `${e.path}: ${e.message}`), hooks: [] };
+  /** Compiles a validated policy for this kernel and loads its hooks, all or none. */
+  private instantiate(v: ValidatedPolicy): Loaded {
+    const compiled = compilePolicy(v.policy, this.kernel());
+    const state: PolicyState = { name: v.name, file: v.file, state: 'loaded', errors: [], hooks: [] };
     const handles: Loaded['handles'] = [];
-    if (compiled.errors.length) {
+    for (const e of compiled.errors) {
+      const where = formatPolicyError(v.place({ path: e.path, message: e.message, severity: e.skipped ? 'warning' : 'error' }, 'compile'));
+      if (!e.skipped) {
+        state.errors.push(where);
+        continue;
+      }
+      state.hooks.push({ path: e.path, state: 'skipped', error: e.message, matches: 0, lost: 0 });
+      this.log.warn({ policy: v.name, hook: e.path }, `hook skipped (ignore.callNotFound): ${where}`);
+    }
+    if (state.errors.length) {
       state.state = 'error';
       return { state, handles };
     }
-    for (const c of compiled.connect) {
-      if (!this.loaders?.connect) {
-        state.hooks.push({ path: c.path, state: 'error', error: 'no connect-deny loader in this agent', matches: 0, lost: 0 });
-        continue;
-      }
+    for (const hook of compiled.hooks) {
       try {
-        handles.push({ path: c.path, handle: this.loaders.connect(c) });
+        handles.push({ path: hook.path, handle: this.load(hook) });
       } catch (err) {
         const log = err instanceof VigilError ? err.log : undefined;
-        state.hooks.push({ path: c.path, state: 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
-      }
-    }
-    for (const plan of compiled.plans) {
-      const path = hookPath(plan);
-      if (!this.loaders) {
-        state.hooks.push({ path, state: 'error', error: 'no hook loader in this agent', matches: 0, lost: 0 });
-        continue;
-      }
-      try {
-        handles.push({ path, handle: this.loaders.hook(plan) });
-      } catch (err) {
-        const skip = plan.kind === 'kprobe' && policy.spec?.kprobes?.[plan.hookIndex]?.ignore?.callNotFound && err instanceof NotSupportedError;
-        const log = err instanceof VigilError ? err.log : undefined;
-        state.hooks.push({ path, state: skip ? 'skipped' : 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
-        if (skip) this.log.warn({ policy: name, hook: path }, `hook skipped (ignore.callNotFound): ${(err as Error).message}`);
+        state.hooks.push({ path: hook.path, state: 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
       }
     }
     if (state.hooks.some((h) => h.state === 'error')) {
       // All or nothing: a half-loaded enforcement policy would mislead.
       for (const h of handles) h.handle.close();
       state.state = 'error';
-      state.errors.push(...state.hooks.filter((h) => h.error).map((h) => `${h.path}: ${h.error}`));
+      state.errors.push(...state.hooks.filter((h) => h.state === 'error').map((h) => `${h.path}: ${h.error}`));
       return { state, handles: [] };
     }
     return { state, handles };

@@ -4,11 +4,11 @@
 // cached child. When the count reaches zero the node is evicted, and its
 // parent loses a reference. Memory stays bounded: past `limit` nodes the
 // oldest exited ones are evicted even if still referenced.
-import type { ExecRecord, CloneRecord, ExitRecord, ProcessId, Creds, Caps } from '../events/records.js';
-import type { TetragonProcess } from '../events/tetragon.js';
+import type { Caps, CloneRecord, Creds, ExecRecord, ExitRecord, ProcessId, ProcessImage } from '../decode/records.js';
+import type { TetragonProcess } from '../../exporters/tetragon.js';
 import { ktimeToRfc3339 } from './clock.js';
 import { flagString, capNames, argumentString } from './format.js';
-import { vigil_process_flag as F } from '../events/layouts.generated.js';
+import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
 
 export interface ProcessNode {
   execId: string;
@@ -22,21 +22,6 @@ export interface ProcessNode {
   json: TetragonProcess;
   refs: number;
   exited: boolean;
-}
-
-export interface ProcessImage {
-  proc: ProcessId;
-  parent?: ProcessId;
-  tid: number;
-  auid: number;
-  nspid: number;
-  flags: number;
-  creds: Creds;
-  caps: Caps;
-  cgroupId: bigint;
-  binary: string;
-  args: string[];
-  cwd: string;
 }
 
 export class ProcessCache {

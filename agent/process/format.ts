@@ -1,6 +1,6 @@
 // Tetragon's spellings of process fields: flags, capabilities, arguments, signals.
-import { vigil_process_flag as F } from '../events/layouts.generated.js';
-import { CAPABILITIES } from '../../policies/validate/names.js';
+import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
+import { CAPABILITIES } from '../../kernel/caps.js';
 
 const FLAG_NAMES: [number, string][] = [
   [F.VIGIL_FLAG_EXECVE, 'execve'],

@@ -1,8 +1,8 @@
 // Processes that already run when the agent starts, read from /proc and
 // flagged procFS. Their ktime is their start time since boot.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import type { ProcessImage } from './cache.js';
-import { vigil_process_flag as F } from '../events/layouts.generated.js';
+import type { ProcessImage } from '../decode/records.js';
+import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
 
 const CLK_TCK = 100n;
 const NS_PER_TICK = 1_000_000_000n / CLK_TCK;

@@ -3,8 +3,8 @@
 // that wraps is still contiguous) are mmapped, and records are read with
 // plain loads. The reader waits in epoll (on a worker thread, through
 // koffi's async calls) only when the ring is empty.
-import { libc_, errno, address, view, describeError, type Ptr } from '../loader/libbpf.js';
-import { VigilError } from '../errors.js';
+import { libc_, errno, address, view, describeError, type Ptr } from '../../kernel/bpf/libbpf.js';
+import { VigilError } from '../../kernel/errors.js';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;

@@ -1,8 +1,9 @@
 // Per-program counters kept by the kernel (struct vigil_counter in the
 // shared vigil_counters map): records emitted and records lost because
 // the ring buffer had no room. Each program owns one slot.
-import { BpfMap } from '../loader/map.js';
-import { vigil_counter as C } from '../events/layouts.generated.js';
+import { BpfMap } from '../../kernel/bpf/map.js';
+import { vigil_counter as C } from '../../kernel/abi/layouts.generated.js';
+import { VigilError } from '../../kernel/errors.js';
 
 export interface ProgramCounter {
   sensor: string;
@@ -22,7 +23,7 @@ export class CounterSlots {
   register(sensor: string, programs: { program: string; hook: string }[]): number {
     let first = 0;
     while (programs.some((_, i) => this.slots.has(first + i))) first++;
-    if (first + programs.length > COUNTER_SLOTS) throw new Error(`no free counter slots for ${sensor} (${COUNTER_SLOTS} in use)`);
+    if (first + programs.length > COUNTER_SLOTS) throw new VigilError('VIGIL_LIMIT', `no free counter slots for ${sensor} (${COUNTER_SLOTS} in use)`);
     programs.forEach((p, i) => this.slots.set(first + i, { sensor, ...p }));
     return first;
   }

@@ -5,11 +5,11 @@
 // mask. When a bit is given, the processes already running a named binary,
 // and their descendants, get it too. A released bit is cleared from every
 // process entry, and again before it is given anew.
-import { BpfMap } from '../loader/map.js';
-import type { SharedMaps } from '../loader/shared-maps.js';
-import { NotSupportedError } from '../errors.js';
+import { BpfMap } from '../../kernel/bpf/map.js';
+import type { SharedMaps } from './shared-maps.js';
+import { NotSupportedError, VigilError } from '../../kernel/errors.js';
 import { stringKey } from '../../policies/compiler/encode.js';
-import * as L from '../events/layouts.generated.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
 
 const BITS = L.vigil_bin_flag.VIGIL_BIN_FOLLOW_BIT + 1;
 const E = L.vigil_process_entry;
@@ -24,7 +24,7 @@ export class FollowBits {
 
   private map(name: 'vigil_follow' | 'vigil_processes' | 'vigil_binaries', keySize: number, valueSize: number): BpfMap {
     const fd = this.shared.fd(name);
-    if (fd === undefined) throw new Error(`${name} is not loaded: the process sensor loads first`);
+    if (fd === undefined) throw new VigilError('VIGIL_INTERNAL', `${name} is not loaded: the process sensor loads first`);
     return new BpfMap(name, fd, keySize, valueSize, false);
   }
 

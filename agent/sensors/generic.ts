@@ -1,44 +1,23 @@
-// One TracingPolicy hook, loaded: the mechanism chosen for this kernel
-// (policies/compiler/mechanism.ts), one instance of that mechanism's
-// generic program (kprobes/generic_*.bpf.c) with the hook's configuration
-// in rodata and its filter values in maps, attached. The shared maps
-// (ring buffer, counters, process and binaries maps) are the agent's, so
-// records flow through its reader. close() detaches and frees the slot.
+// One compiled TracingPolicy hook, loaded: its program (kprobes/
+// generic_*.bpf.c, as the compiled hook's mechanism names it) with the
+// hook's bytes in rodata and its filter values in maps, attached as the
+// mechanism says. The shared maps (ring buffer, counters, process and
+// binaries maps) are the agent's, so records flow through its reader.
+// close() detaches and frees the slot.
 //
-//   choose mechanism -> encode -> open, configure, load -> fill maps -> attach
-//   (syscall_dispatch: routed by the sys_enter dispatcher instead of attached)
-import { BpfObject } from '../loader/object.js';
-import { BpfMap } from '../loader/map.js';
-import { bpfObjectPath } from '../loader/paths.js';
-import type { SharedMaps } from '../loader/shared-maps.js';
+//   ids (hook id, counter slot, followChildren bits) -> open, configure,
+//   load -> fill maps -> attach (the entry program first)
+import { BpfObject } from '../../kernel/bpf/object.js';
+import { BpfMap } from '../../kernel/bpf/map.js';
+import { bpfObjectPath } from '../../kernel/bpf/paths.js';
+import type { SharedMaps } from './shared-maps.js';
 import { CounterSlots } from './counters.js';
 import type { DispatchSlot, SyscallDispatch } from './syscall-dispatch.js';
-import { tracepointDir, tracepointFields } from './tracepoint-format.js';
-import { NotSupportedError, VigilError } from '../errors.js';
-import type { FeatureResult } from '../probe/features.js';
-import { chooseMechanism, type Mechanism, type MechanismChoice, type MechanismTarget } from '../../policies/compiler/mechanism.js';
-import { encodeHook, type EncodedHook, type TracepointField } from '../../policies/compiler/encode.js';
-import { followFilters, hookName, type HookPlan } from '../../policies/compiler/plan.js';
+import { bindHook, type EncodedHook } from '../../policies/compiler/encode.js';
+import { explainLoadFailure, targetName, type Mechanism, type MechanismTarget } from '../../policies/compiler/mechanism.js';
+import { followFilters, hookName } from '../../policies/compiler/plan.js';
+import type { CompiledGenericHook } from '../../policies/compiler/compile.js';
 import type { FollowBits } from './follow.js';
-
-/** The program of each mechanism; return probes have an entry program beside it. */
-interface Programs { object: string; program: string; entry?: string }
-
-const PROGRAMS: Record<Mechanism, Programs> = {
-  syscall_dispatch: { object: 'generic_syscall', program: 'vigil_generic_syscall' },
-  tracepoint: { object: 'generic_tracepoint', program: 'vigil_generic_tp' },
-  kprobe: { object: 'generic_kprobe', program: 'vigil_generic_kprobe' },
-  fentry: { object: 'generic_fentry', program: 'vigil_generic_fentry' },
-  fmod_ret: { object: 'generic_fentry', program: 'vigil_generic_fmod_ret' },
-  lsm: { object: 'generic_lsm', program: 'vigil_generic_lsm' },
-  kretprobe: { object: 'generic_kretprobe', program: 'vigil_generic_kretprobe', entry: 'vigil_generic_kretprobe_entry' },
-  fexit: { object: 'generic_fexit', program: 'vigil_generic_fexit', entry: 'vigil_generic_fexit_entry' },
-};
-/** A syscall return probe on tracepoints: sys_enter_<name> and sys_exit_<name>. */
-const SYSCALL_RETURN: Programs = { object: 'generic_tracepoint_exit', program: 'vigil_generic_tp_sys_exit', entry: 'vigil_generic_tp_sys_enter' };
-
-const programsOf = (choice: MechanismChoice): Programs =>
-  choice.mechanism === 'tracepoint' && choice.entry ? SYSCALL_RETURN : PROGRAMS[choice.mechanism];
 
 export interface GenericHookState {
   hookId: number;
@@ -56,15 +35,16 @@ export interface GenericHookContext {
   hookId: number;
   shared: SharedMaps;
   slots: CounterSlots;
-  features: Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
   /** Routes syscalls to syscall_dispatch hooks. */
   dispatch: SyscallDispatch;
   /** Gives matchBinaries followChildren filters their bits. */
   follow: FollowBits;
 }
 
-export const targetName = (t: MechanismTarget): string =>
-  'function' in t ? t.function : 'hook' in t ? t.hook : `${t.subsystem}/${t.event}`;
+const VALUE_MAPS = ['vigil_int_eq', 'vigil_str_eq', 'vigil_str_prefix', 'vigil_str_postfix', 'vigil_net_lpm'] as const;
+const valuesOf = (e: EncodedHook): Record<(typeof VALUE_MAPS)[number], EncodedHook['eq']> => ({
+  vigil_int_eq: e.intEq, vigil_str_eq: e.eq, vigil_str_prefix: e.prefix, vigil_str_postfix: e.postfix, vigil_net_lpm: e.net,
+});
 
 export class GenericHook {
   private obj?: BpfObject;
@@ -73,92 +53,65 @@ export class GenericHook {
   private followBits: number[] = [];
   readonly state: GenericHookState;
 
-  private constructor(readonly plan: HookPlan, readonly choice: MechanismChoice, private readonly ctx: GenericHookContext) {
+  private constructor(readonly hook: CompiledGenericHook, private readonly ctx: GenericHookContext) {
+    const { plan, choice } = hook;
     this.state = {
       hookId: ctx.hookId, policyName: plan.policyName, hook: hookName(plan), mechanism: choice.mechanism,
-      target: choice.target, reason: choice.reason, program: programsOf(choice).program, state: 'closed',
+      target: choice.target, reason: choice.reason, program: choice.program, state: 'closed',
     };
   }
 
-  /** Chooses the mechanism, loads and attaches; throws (NotSupportedError among others) with nothing left behind. */
-  static load(plan: HookPlan, ctx: GenericHookContext): GenericHook {
-    const hook = new GenericHook(plan, chooseMechanism(plan, ctx.features), ctx);
+  /** Loads and attaches; throws with nothing left behind. */
+  static load(hook: CompiledGenericHook, ctx: GenericHookContext): GenericHook {
+    const h = new GenericHook(hook, ctx);
     try {
-      hook.attach();
+      h.attach();
     } catch (err) {
-      hook.close();
+      h.close();
       throw err;
     }
-    return hook;
-  }
-
-  /** The function name events report. */
-  get functionName(): string {
-    return this.choice.functionName ?? targetName(this.choice.target);
-  }
-
-  private fields(): TracepointField[] | undefined {
-    const t = this.choice.target;
-    if (this.choice.mechanism !== 'tracepoint' || !('subsystem' in t)) return undefined;
-    if (this.choice.syscall) {
-      for (const tp of this.choice.entry && 'subsystem' in this.choice.entry ? [this.choice.entry, t] : [t]) {
-        if (!tracepointDir(tp.subsystem, tp.event)) {
-          throw new NotSupportedError('syscall tracepoints', `${this.state.hook} falls back to tracepoint ${tp.subsystem}/${tp.event}, which this kernel does not have`);
-        }
-      }
-      return undefined;
-    }
-    return tracepointFields(t.subsystem, t.event);
+    return h;
   }
 
   private attach(): void {
-    const { program, object, entry } = programsOf(this.choice);
-    const fields = this.fields();
-    this.slot = this.ctx.slots.register(`policy ${this.plan.policyName}`, [{ program, hook: `${this.state.hook} (${this.choice.mechanism} ${targetName(this.choice.target)})` }]);
-    for (const f of followFilters(this.plan)) this.followBits.push(this.ctx.follow.acquire(f.values));
-    const encoded = encodeHook(this.plan, { hookId: this.ctx.hookId, slot: this.slot, choice: this.choice, fields, followBits: this.followBits });
+    const { plan, choice, encoded } = this.hook;
+    const { program, entryProgram: entry } = choice;
+    const programs = entry ? [entry, program] : [program];
+    this.slot = this.ctx.slots.register(`policy ${plan.policyName}`, [{ program, hook: `${this.state.hook} (${choice.mechanism} ${targetName(choice.target)})` }]);
+    for (const f of followFilters(plan)) this.followBits.push(this.ctx.follow.acquire(f.values));
+    const config = bindHook(encoded, { hookId: this.ctx.hookId, slot: this.slot, followBits: this.followBits });
     const counters = this.ctx.shared.fd('vigil_counters');
     if (counters !== undefined) CounterSlots.reset(new BpfMap('vigil_counters', counters, 4, 16, true), this.slot);
 
-    const obj = BpfObject.open(bpfObjectPath(object)).selectPrograms(entry ? [entry, program] : [program]);
+    const obj = BpfObject.open(bpfObjectPath(choice.object)).selectPrograms(programs);
     this.obj = obj;
-    obj.setMaxEntries('vigil_int_eq', Math.max(1, encoded.intEq.length))
-      .setMaxEntries('vigil_str_eq', Math.max(1, encoded.eq.length))
-      .setMaxEntries('vigil_str_prefix', Math.max(1, encoded.prefix.length))
-      .setMaxEntries('vigil_str_postfix', Math.max(1, encoded.postfix.length))
-      .setMaxEntries('vigil_net_lpm', Math.max(1, encoded.net.length))
-      .setRodata({ vigil_hook: encoded.config });
-    const t = this.choice.target;
-    const m = this.choice.mechanism;
-    if (m === 'lsm' || m === 'fentry' || m === 'fmod_ret' || m === 'fexit') {
-      for (const p of entry ? [entry, program] : [program]) obj.setAttachTarget(p, targetName(t));
-    }
+    const values = valuesOf(encoded);
+    for (const name of VALUE_MAPS) obj.setMaxEntries(name, Math.max(1, values[name].length));
+    obj.setRodata({ vigil_hook: config });
+    if (choice.attach === 'trampoline') for (const p of programs) obj.setAttachTarget(p, targetName(choice.target));
     this.ctx.shared.prepare(obj);
-    this.loadObject(obj);
-    fillMaps(obj, encoded);
-    // A return probe's entry program first, so no return is seen without its entry.
-    const e = this.choice.entry;
-    if (entry && e && 'subsystem' in e) obj.attachTracepoint(entry, e.subsystem, e.event);
-    else if (entry && m === 'kretprobe') obj.attachKprobe(entry, targetName(t));
-    else if (entry) obj.attach([entry]);
-    if (m === 'syscall_dispatch') this.route = this.ctx.dispatch.add(this.choice.syscallNr!, obj.programFd(program));
-    else if ('subsystem' in t) obj.attachTracepoint(program, t.subsystem, t.event);
-    else if (m === 'kprobe') obj.attachKprobe(program, targetName(t));
-    else if (m === 'kretprobe') obj.attachKretprobe(program, targetName(t));
-    else obj.attach([program]);
-    this.state.state = 'attached';
-  }
-
-  private loadObject(obj: BpfObject): void {
     try {
       obj.load();
     } catch (err) {
-      // fmod_ret only attaches to functions on the error-injection list and security_* hooks.
-      if (this.choice.mechanism === 'fmod_ret' && err instanceof VigilError && /not modifiable|modify_return/i.test(err.log ?? '')) {
-        throw new NotSupportedError('fmod_ret', `${this.state.hook} has an Override action, and the kernel does not let fmod_ret change ${targetName(this.choice.target)}'s return value`);
-      }
-      throw err;
+      throw explainLoadFailure(choice, this.state.hook, err);
     }
+    for (const name of VALUE_MAPS) {
+      const map = values[name].length ? obj.map(name) : undefined;
+      for (const { key, value } of values[name]) map!.update(key, value);
+    }
+    // A return probe's entry program first, so no return is seen without its entry.
+    if (entry) this.attachProgram(entry, choice.entry ?? choice.target, choice.attach === 'kretprobe' ? 'kprobe' : choice.attach);
+    this.attachProgram(program, choice.target, choice.attach);
+    this.state.state = 'attached';
+  }
+
+  private attachProgram(name: string, target: MechanismTarget, how: CompiledGenericHook['choice']['attach']): void {
+    const obj = this.obj!;
+    if (how === 'dispatch') this.route = this.ctx.dispatch.add(this.hook.choice.syscallNr!, obj.programFd(name));
+    else if (how === 'tracepoint' && 'subsystem' in target) obj.attachTracepoint(name, target.subsystem, target.event);
+    else if (how === 'kprobe') obj.attachKprobe(name, targetName(target));
+    else if (how === 'kretprobe') obj.attachKretprobe(name, targetName(target));
+    else obj.attach([name]);
   }
 
   /** Records emitted and lost by this hook's program. */
@@ -178,16 +131,5 @@ export class GenericHook {
     if (this.slot !== undefined) this.ctx.slots.release(this.slot, 1);
     this.slot = undefined;
     this.state.state = 'closed';
-  }
-}
-
-function fillMaps(obj: BpfObject, e: EncodedHook): void {
-  const maps = [
-    ['vigil_int_eq', e.intEq], ['vigil_str_eq', e.eq], ['vigil_str_prefix', e.prefix], ['vigil_str_postfix', e.postfix], ['vigil_net_lpm', e.net],
-  ] as const;
-  for (const [name, entries] of maps) {
-    if (!entries.length) continue;
-    const map = obj.map(name);
-    for (const { key, value } of entries) map.update(key, value);
   }
 }

@@ -2,13 +2,14 @@
 // and the in-kernel process and binaries maps seeded with the processes
 // found in /proc.
 import { statSync } from 'node:fs';
-import { BpfObject } from '../loader/object.js';
-import { bpfObjectPath } from '../loader/paths.js';
-import { BPF_NOEXIST } from '../loader/map.js';
-import type { SharedMaps } from '../loader/shared-maps.js';
+import { BpfObject } from '../../kernel/bpf/object.js';
+import { bpfObjectPath } from '../../kernel/bpf/paths.js';
+import { BPF_NOEXIST } from '../../kernel/bpf/map.js';
+import type { SharedMaps } from './shared-maps.js';
 import type { CounterSlots } from './counters.js';
 import type { ProcfsProcess } from '../process/procfs.js';
-import * as L from '../events/layouts.generated.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
+import { VigilError } from '../../kernel/errors.js';
 
 /** Programs in slot order: the BPF file numbers its counter slots the same way. */
 export const PROCESS_PROGRAMS = [
@@ -28,7 +29,7 @@ export class ProcessSensor {
 
   load(shared: SharedMaps, slots: CounterSlots, opts: ProcessSensorOptions): void {
     const first = slots.register(this.name, PROCESS_PROGRAMS);
-    if (first !== 0) throw new Error('the process sensor must own counter slots 0..2');
+    if (first !== 0) throw new VigilError('VIGIL_INTERNAL', 'the process sensor must own counter slots 0..2');
     const obj = BpfObject.open(bpfObjectPath('process'));
     this.obj = obj;
     try {

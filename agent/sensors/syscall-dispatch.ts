@@ -4,9 +4,10 @@
 // number. A syscall's first hook takes its slot in level 0, a second hook
 // of the same syscall level 1, and so on; a level is attached while it
 // holds a hook, so a syscall with no hook costs one failed tail call.
-import { BpfObject } from '../loader/object.js';
-import { bpfObjectPath } from '../loader/paths.js';
-import { vigil_config_limits as C } from '../events/layouts.generated.js';
+import { BpfObject } from '../../kernel/bpf/object.js';
+import { bpfObjectPath } from '../../kernel/bpf/paths.js';
+import { vigil_config_limits as C } from '../../kernel/abi/layouts.generated.js';
+import { VigilError } from '../../kernel/errors.js';
 
 const PROGRAM = 'vigil_sys_enter';
 const HOOKS = 'vigil_syscall_hooks';
@@ -26,7 +27,7 @@ export class SyscallDispatch {
 
   /** Routes syscall nr to the hook program progFd until the slot is released. */
   add(nr: number, progFd: number): DispatchSlot {
-    if (!Number.isInteger(nr) || nr < 0 || nr >= C.VIGIL_SYSCALLS_MAX) throw new RangeError(`syscall number ${nr} is out of range`);
+    if (!Number.isInteger(nr) || nr < 0 || nr >= C.VIGIL_SYSCALLS_MAX) throw new VigilError('VIGIL_INTERNAL', `syscall number ${nr} is out of range`);
     let i = this.levels.findIndex((l) => l !== undefined && !l.taken.has(nr));
     if (i < 0) {
       i = this.levels.findIndex((l) => l === undefined);

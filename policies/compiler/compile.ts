@@ -1,33 +1,56 @@
-// A validated TracingPolicy to hook plans: one plan per hook, `list:NAME`
-// calls expanded. A selector Vigil cannot evaluate in the kernel is an
-// error, never dropped: dropping a filter would widen a Sigkill or an
-// Override to processes the policy did not name.
+// A validated TracingPolicy to complete hook plans for this kernel: one
+// plan per hook (`list:NAME` calls expanded), each with the mechanism that
+// runs it (mechanism.ts) and the bytes its programs read (encode.ts, or
+// connect.ts for connect denies on cgroup programs). Nothing is loaded;
+// the agent only loads what a compiled hook says. A selector Vigil cannot
+// evaluate in the kernel is an error, never dropped: dropping a filter would
+// widen a Sigkill or an Override to processes the policy did not name.
 import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
+import type { KernelFacts } from '../../kernel/facts.js';
+import { VigilError, type ErrorCode } from '../../kernel/errors.js';
 import {
-  canonicalArgType, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
+  canonicalArgType, hookPath, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
   type CapabilityFilter, type NamespaceType,
 } from './plan.js';
-import { connectRules, type ConnectRule } from './connect.js';
+import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from './connect.js';
+import { encodeHook, type EncodedHook } from './encode.js';
+import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 
 export interface CompileError {
   /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */
   path: string;
   message: string;
+  code: ErrorCode;
+  /** A hook the kernel cannot run, whose ignore.callNotFound says to skip it. */
+  skipped?: boolean;
 }
 
-export interface ConnectHook {
-  /** spec.kprobes[i] */
+interface CompiledHookBase {
+  /** spec.kprobes[i], spec.tracepoints[i], spec.lsmhooks[i] */
   path: string;
-  rules: ConnectRule[];
-  /** How its denials are reported: a process_kprobe of the hook with the destination as a sockaddr arg. */
-  report: HookPlan;
+  /** What its events report (a connect deny's: the destination as one arg). */
+  plan: HookPlan;
+  choice: MechanismChoice;
 }
+
+/** A hook run by one of the generic programs (kprobes/generic_*.bpf.c). */
+export interface CompiledGenericHook extends CompiledHookBase {
+  kind: 'generic';
+  encoded: EncodedHook;
+}
+
+/** A connect deny run by the cgroup connect programs. */
+export interface CompiledConnectHook extends CompiledHookBase {
+  kind: 'connect';
+  rules: ConnectRule[];
+  connect: ConnectPlan;
+}
+
+export type CompiledHook = CompiledGenericHook | CompiledConnectHook;
 
 export interface CompiledPolicy {
   name: string;
-  plans: HookPlan[];
-  /** Connect denies enforced by cgroup connect programs instead of a hook plan. */
-  connect: ConnectHook[];
+  hooks: CompiledHook[];
   errors: CompileError[];
 }
 
@@ -44,8 +67,8 @@ class Compiler {
   readonly errors: CompileError[] = [];
   constructor(private readonly spec: TracingPolicySpec) {}
 
-  fail(path: string, message: string): void {
-    this.errors.push({ path, message });
+  fail(path: string, message: string, code: ErrorCode = 'VIGIL_NOT_SUPPORTED'): void {
+    this.errors.push({ path, message, code });
   }
 
   args(args: KProbeArg[] | undefined, path: string): ArgPlan[] {
@@ -104,19 +127,70 @@ class Compiler {
     const name = call.slice('list:'.length);
     const list = this.spec.lists?.find((l) => l.name === name);
     if (!list) {
-      this.fail(`${path}.call`, `no list named "${name}"`);
+      this.fail(`${path}.call`, `no list named "${name}"`, 'VIGIL_POLICY_INVALID');
+      return [];
+    }
+    if (list.type === 'generated_syscalls' || list.type === 'generated_ftrace') {
+      // Expanding to nothing would silently drop the hook.
+      this.fail(`${path}.call`, `list "${name}" is of type ${list.type}, which Vigil does not expand yet`);
       return [];
     }
     return list.values ?? [];
   }
 }
 
-export function compilePolicy(policy: TracingPolicy): CompiledPolicy {
+/**
+ * One plan, complete for this kernel: its mechanism and its bytes. Throws
+ * a VigilError (its field the policy field at fault) when it cannot run.
+ * rules and report: a connect deny the cgroup programs may enforce.
+ */
+export function compilePlan(plan: HookPlan, kernel: KernelFacts, rules?: ConnectRule[], report?: HookPlan): CompiledHook {
+  const path = hookPath(plan);
+  const choice = chooseMechanism(plan, kernel, rules !== undefined);
+  if (choice.mechanism === 'cgroup_connect') return { kind: 'connect', path, plan: report ?? plan, choice, rules: rules!, connect: compileRules(rules!) };
+  let fields;
+  if (choice.mechanism === 'tracepoint' && plan.kind === 'tracepoint') {
+    fields = kernel.tracepointFields(plan.target.subsystem, plan.target.event);
+    if (!fields) throw new VigilError('VIGIL_NOT_SUPPORTED', `tracepoint ${plan.target.subsystem}/${plan.target.event} does not exist in this kernel (no format in tracefs)`, { field: path });
+  }
+  return { kind: 'generic', path, plan, choice, encoded: encodeHook(plan, { choice, fields, hostNs: (t) => kernel.hostNamespace(t) }) };
+}
+
+/** compilePlan(), its problem recorded as a CompileError at the field it is about. */
+function compileHook(c: Compiler, kernel: KernelFacts, h: PendingHook): CompiledHook | undefined {
+  try {
+    return compilePlan(h.plan, kernel, h.rules, h.report);
+  } catch (err) {
+    if (!(err instanceof VigilError)) throw err;
+    const skipped = h.skippable && err.code === 'VIGIL_NOT_SUPPORTED';
+    c.errors.push({ path: err.field ?? hookPath(h.plan), message: err.detail, code: err.code, ...(skipped ? { skipped } : {}) });
+    return undefined;
+  }
+}
+
+interface PendingHook {
+  plan: HookPlan;
+  /** ignore.callNotFound: a hook this kernel cannot run is skipped, not an error. */
+  skippable: boolean;
+  rules?: ConnectRule[];
+  report?: HookPlan;
+}
+
+/** The report plan of a connect deny: its denials are process_kprobe events with the destination as the one arg. */
+function connectReport(name: string, i: number, k: NonNullable<TracingPolicySpec['kprobes']>[number]): HookPlan {
+  const dest = k.args?.find((a) => a.type === 'sockaddr' || a.type === 'sock');
+  return {
+    policyName: name, hookIndex: i, kind: 'kprobe', target: { function: k.call }, syscall: k.syscall ?? true,
+    args: [{ index: dest?.index ?? 0, type: dest?.type === 'sock' ? 'sock' : 'sockaddr', ...(dest?.label ? { label: dest.label } : {}) }],
+    selectors: [], message: k.message, tags: k.tags,
+  };
+}
+
+export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): CompiledPolicy {
   const spec = policy.spec ?? {};
   const c = new Compiler(spec);
   const name = policy.metadata.name;
-  const plans: HookPlan[] = [];
-  const connect: ConnectHook[] = [];
+  const plans: PendingHook[] = [];
   let nextRule = 0;
   const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => ({
     policyName: name,
@@ -129,32 +203,27 @@ export function compilePolicy(policy: TracingPolicy): CompiledPolicy {
 
   (spec.kprobes ?? []).forEach((k, i) => {
     const path = `spec.kprobes[${i}]`;
+    const skippable = k.ignore?.callNotFound === true;
     const rules = connectRules(k, nextRule);
-    if (rules) {
-      const dest = k.args?.find((a) => a.type === 'sockaddr' || a.type === 'sock');
-      const report: HookPlan = {
-        policyName: name, hookIndex: i, kind: 'kprobe', target: { function: k.call }, syscall: k.syscall ?? true,
-        args: [{ index: dest?.index ?? 0, type: dest?.type === 'sock' ? 'sock' : 'sockaddr', ...(dest?.label ? { label: dest.label } : {}) }],
-        selectors: [], message: k.message, tags: k.tags,
-      };
-      connect.push({ path, rules, report });
-      nextRule += rules.length;
-      return;
-    }
+    if (rules) nextRule += rules.length;
     if (k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
     const returnArg = k.return && k.returnArg ? c.args([k.returnArg], `${path}.returnArg`)[0] : undefined;
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
     for (const fn of calls) {
-      plans.push({ ...base(i, k, path), ...(returnArg ? { returnArg } : {}), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true });
+      const plan: HookPlan = { ...base(i, k, path), ...(returnArg ? { returnArg } : {}), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true };
+      plans.push({ plan, skippable, ...(rules ? { rules, report: connectReport(name, i, k) } : {}) });
     }
   });
   (spec.tracepoints ?? []).forEach((tp, i) => {
     const path = `spec.tracepoints[${i}]`;
-    plans.push({ ...base(i, tp, path), kind: 'tracepoint', target: { subsystem: tp.subsystem, event: tp.event }, syscall: false });
+    plans.push({ plan: { ...base(i, tp, path), kind: 'tracepoint', target: { subsystem: tp.subsystem, event: tp.event }, syscall: false }, skippable: false });
   });
   (spec.lsmhooks ?? []).forEach((h, i) => {
     const path = `spec.lsmhooks[${i}]`;
-    plans.push({ ...base(i, h, path), kind: 'lsm', target: { hook: h.hook }, syscall: false });
+    plans.push({ plan: { ...base(i, h, path), kind: 'lsm', target: { hook: h.hook }, syscall: false }, skippable: false });
   });
-  return { name, plans, connect, errors: c.errors };
+  // A policy whose selectors do not compile loads nothing: every hook or none.
+  if (c.errors.length) return { name, hooks: [], errors: c.errors };
+  const hooks = plans.flatMap((p) => compileHook(c, kernel, p) ?? []);
+  return { name, hooks, errors: c.errors };
 }

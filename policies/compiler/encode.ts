@@ -8,6 +8,8 @@
 //    off size  field
 //      0  u32  hook_id      assigned by the agent, copied into every record
 //      4  u32  slot         the hook's counter slot (vigil_counters)
+//                           (both written by bindHook() when the agent loads
+//                           the hook; encodeHook() leaves them 0)
 //      8  u8   nargs        args read (at most 8)
 //      9  u8   nselectors   0: every call is posted
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
@@ -97,19 +99,23 @@
 // followChildren bits are the agent's, shared by all hooks
 // (agent/sensors/follow.ts): the process sensor sets a process's bit when
 // it executes one of the filter's binaries, and forks inherit it. The
-// encoder takes them from the context, one per followChildren filter in
-// order (followFilters in plan.ts).
-import * as L from '../../agent/events/layouts.generated.js';
-import { VigilError } from '../../agent/errors.js';
-import { CAPABILITIES } from '../validate/names.js';
+// encoder sets the filter's follow flag and records where its bit goes, one
+// place per followChildren filter in order (followFilters in plan.ts);
+// bindHook() writes the bits the agent gives.
+import * as L from '../../kernel/abi/layouts.generated.js';
+import { VigilError } from '../../kernel/errors.js';
+import { CAPABILITIES } from '../../kernel/caps.js';
 import {
-  isBufferType, isIntType, isNetType, NAMESPACE_TYPES,
+  hookPath, isBufferType, isIntType, isNetType, NAMESPACE_TYPES,
   type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type CapabilityFilter, type HookPlan, type NamespaceType, type SelectorPlan,
 } from './plan.js';
-import { hostNamespace } from './host-ns.js';
+import { hostNamespace } from '../../kernel/namespaces.js';
 import { isNetOperator, netFilter, netKey } from './net-filter.js';
-import { rangePrefixes } from '../net/values.js';
+import { rangePrefixes } from '../../kernel/net/values.js';
 import type { MechanismChoice } from './mechanism.js';
+import type { TracepointField } from '../../kernel/tracefs.js';
+
+export type { TracepointField };
 
 const C = L.vigil_config_limits;
 const K = L.vigil_arg_kind;
@@ -125,24 +131,16 @@ const BF = L.vigil_bin_filter;
 const SA = L.vigil_selector_action;
 const BFL = L.vigil_bin_flag;
 
-/** A tracepoint format field (agent/sensors/tracepoint-format.ts). */
-export interface TracepointField {
-  name: string;
-  offset: number;
-  size: number;
-  signed: boolean;
-  /** The C type as the format file writes it, e.g. `const char *`. */
-  type: string;
-}
-
 export interface MapEntry {
   key: Buffer;
   value: Buffer;
 }
 
 export interface EncodedHook {
-  /** The bytes of rodata `vigil_hook`. */
+  /** The bytes of rodata `vigil_hook`, but for what bindHook() writes. */
   config: Buffer;
+  /** Offsets of the flags byte of each followChildren filter, in followFilters(plan) order. */
+  follow: number[];
   /** vigil_int_eq, vigil_str_eq, vigil_str_prefix, vigil_str_postfix. */
   intEq: MapEntry[];
   eq: MapEntry[];
@@ -158,18 +156,38 @@ interface Ids {
 }
 
 export interface EncodeContext {
-  hookId: number;
-  slot: number;
-  choice: MechanismChoice;
+  choice: Pick<MechanismChoice, 'mechanism' | 'syscall'>;
   /** Tracepoint hooks (not syscall fallbacks): the event's format fields, by index. */
   fields?: TracepointField[];
-  /** The followChildren bit of each followChildren filter, in followFilters(plan) order. */
-  followBits?: number[];
   /** host_ns in matchNamespaces: the inode number of the host's namespace of a type (default: /proc/1/ns). */
   hostNs?: (type: NamespaceType) => number;
 }
 
-const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
+/** What the agent assigns when it loads a hook. */
+export interface HookIdentity {
+  hookId: number;
+  slot: number;
+  /** The followChildren bit of each followChildren filter, in followFilters(plan) order. */
+  followBits?: number[];
+}
+
+/** The rodata bytes of an encoded hook with the agent's ids written in. */
+export function bindHook(e: EncodedHook, id: HookIdentity): Buffer {
+  const b = Buffer.from(e.config);
+  b.writeUInt32LE(id.hookId, HC.offsetof.hook_id);
+  b.writeUInt32LE(id.slot, HC.offsetof.slot);
+  const bits = id.followBits ?? [];
+  if (bits.length !== e.follow.length) throw new VigilError('VIGIL_INTERNAL', `${e.follow.length} followChildren filters, ${bits.length} bits given`);
+  e.follow.forEach((at, i) => {
+    const bit = bits[i];
+    if (!Number.isInteger(bit) || bit < 0 || bit > BFL.VIGIL_BIN_FOLLOW_BIT) throw new VigilError('VIGIL_INTERNAL', `followChildren bit ${bit} is out of range`);
+    b.writeUInt8(b.readUInt8(at) | bit, at);
+  });
+  return b;
+}
+
+const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', what, { field: where });
+const unsupported = (where: string, what: string): VigilError => new VigilError('VIGIL_NOT_SUPPORTED', what, { field: where });
 
 const INT_SIZE: Record<string, number> = {
   int8: 1, uint8: 1, int16: 2, uint16: 2, int: 4, int32: 4, uint32: 4, int64: 8, uint64: 8, size_t: 8,
@@ -199,26 +217,23 @@ function limit(where: string, what: string, n: number, max: number): void {
 }
 
 export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
-  const where = `${plan.policyName} ${plan.kind}s[${plan.hookIndex}]`;
-  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), intEq: [], eq: [], prefix: [], postfix: [], net: [] };
+  const where = hookPath(plan);
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), follow: [], intEq: [], eq: [], prefix: [], postfix: [], net: [] };
   const b = out.config;
   const ret = plan.returnArg;
   limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
   limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
-  b.writeUInt32LE(ctx.hookId, HC.offsetof.hook_id);
-  b.writeUInt32LE(ctx.slot, HC.offsetof.slot);
   b.writeUInt8(plan.args.length, HC.offsetof.nargs);
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
   if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };
-  const follow = [...(ctx.followBits ?? [])];
   const hostNs = ctx.hostNs ?? hostNamespace;
   plan.selectors.forEach((s, i) => {
     const at = HC.offsetof.selectors + i * SEL.sizeof;
     const w = `${where}.selectors[${i}]`;
-    encodeSelector(out, at, s, plan, ids, follow, w);
+    encodeSelector(out, at, s, plan, ids, w);
     encodeNamespaces(out, at, s, ids, hostNs, w);
     encodeCapabilities(out.config, at, s, w);
   });
@@ -235,7 +250,7 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   if (ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall) {
     const f = ctx.fields?.[a.index];
     if (!f) throw invalid(where, `index ${a.index}: the tracepoint has ${ctx.fields?.length ?? 0} fields`);
-    if (f.type.startsWith('__data_loc')) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: field ${f.name} is ${f.type}, which Vigil does not read yet`);
+    if (f.type.startsWith('__data_loc')) throw unsupported(where, `field ${f.name} is ${f.type}, which Vigil does not read yet`);
     if (!int && !f.type.includes('*')) throw invalid(where, `type ${a.type} needs a pointer field, and ${f.name} is ${f.type}`);
     flags |= S.VIGIL_SRC_CTX_FIELD;
     offset = f.offset;
@@ -244,9 +259,6 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   } else if (a.index > 5) {
     throw invalid(where, `index ${a.index}: Vigil reads the first 6 arguments of functions and syscalls`);
   }
-  b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
-  b.writeUInt8(size, at + AC.offsetof.size);
-  b.writeUInt8(flags, at + AC.offsetof.flags);
   if (isBufferType(a.type)) {
     const buf = bufferConfig(a, plan, where);
     flags |= buf.flags;
@@ -280,14 +292,14 @@ function bufferConfig(a: ArgPlan, plan: HookPlan, where: string): { flags: numbe
 
 /** The return value, read by the same kind readers as args, at position nargs. */
 function encodeReturnArg(b: Buffer, at: number, a: ArgPlan, where: string): void {
-  if (isBufferType(a.type)) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: a ${a.type} return value has no size; Vigil reads integers, strings, files, fds, paths and creds there`);
+  if (isBufferType(a.type)) throw unsupported(where, `a ${a.type} return value has no size; Vigil reads integers, strings, files, fds, paths and creds there`);
   const int = isIntType(a.type);
   b.writeUInt8(int ? K.VIGIL_ARG_INT : KIND[a.type], at + AC.offsetof.kind);
   b.writeUInt8(int ? INT_SIZE[a.type] : 8, at + AC.offsetof.size);
   b.writeUInt8(int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0, at + AC.offsetof.flags);
 }
 
-function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, follow: number[], where: string): void {
+function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: HookPlan, ids: Ids, where: string): void {
   const b = out.config;
   const ret = s.matchReturnArgs ?? [];
   if (ret.length && !plan.returnArg) throw invalid(`${where}.matchReturnArgs`, 'matchReturnArgs needs a return probe (return: true with a returnArg)');
@@ -319,14 +331,13 @@ function encodeSelector(out: EncodedHook, at: number, s: SelectorPlan, plan: Hoo
     const op = BIN_OPS[f.operator];
     if (!op) throw invalid(w, `operator ${f.operator} is not supported`);
     let flags = parent ? BFL.VIGIL_BIN_PARENT : 0;
-    if (f.followChildren) {
-      if (parent) throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: followChildren on matchParentBinaries is not supported`);
-      if (f.operator !== 'In') throw invalid(w, `followChildren works only with operator In, not ${f.operator}`);
-      const bit = follow.shift();
-      if (bit === undefined || bit < 0 || bit > BFL.VIGIL_BIN_FOLLOW_BIT) throw invalid(w, 'followChildren needs a bit of the process map (none given)');
-      flags |= BFL.VIGIL_BIN_FOLLOW | bit;
-    }
     const p = at + SEL.offsetof.bins + i * BF.sizeof;
+    if (f.followChildren) {
+      if (parent) throw unsupported(w, `followChildren on matchParentBinaries is not supported`);
+      if (f.operator !== 'In') throw invalid(w, `followChildren works only with operator In, not ${f.operator}`);
+      flags |= BFL.VIGIL_BIN_FOLLOW;
+      out.follow.push(p + BF.offsetof.flags);
+    }
     b.writeUInt8(op, p + BF.offsetof.op);
     b.writeUInt8(flags, p + BF.offsetof.flags);
     b.writeUInt16LE(stringValues(out, op, f.values, ids, w), p + BF.offsetof.id);
@@ -431,7 +442,7 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   }
   const op = ARG_OPS[f.operator];
   if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
-  if (isBufferType(type)) throw new VigilError('VIGIL_NOT_SUPPORTED', `${where}: filters on ${type} args are not evaluated by Vigil's kernel programs yet`);
+  if (isBufferType(type)) throw unsupported(where, `filters on ${type} args are not evaluated by Vigil's kernel programs yet`);
   if ((type === 'cred') !== (op === OP.VIGIL_FOP_CAPS_GAINED)) {
     throw invalid(where, type === 'cred' ? `a cred arg takes only CapabilitiesGained, not ${f.operator}` : `CapabilitiesGained compares credentials, and the arg is ${type}`);
   }
@@ -608,7 +619,7 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
         override = a.argError;
         break;
       default:
-        throw new VigilError('VIGIL_NOT_SUPPORTED', `${w}: action ${(a as ActionPlan).action} is not supported`);
+        throw unsupported(w, `action ${(a as ActionPlan).action} is not supported`);
     }
   }
   const action = override !== undefined ? ACT.VIGIL_ACTION_OVERRIDE

@@ -1,40 +1,163 @@
-// Chooses how a hook runs in this kernel, from the probed features
-// (agent/probe/features.ts), and says why, as data:
+// How each hook runs in this kernel, as one table. For each kind of hook,
+// the mechanisms in the order Vigil prefers them, the probed feature each
+// needs (kernel/features.ts), the BPF programs and how they attach, and
+// the enforcement each guarantees. chooseMechanism() takes the first row
+// that applies to the hook and whose feature works, and says why the
+// better rows were passed over.
 //
-//   kprobe hook      kprobe; else fentry; with `syscall: true`, else the
-//                    syscalls/sys_enter_<name> tracepoint, else
-//                    raw_syscalls/sys_enter through Vigil's dispatcher
-//                    (x86-64, tp_btf). The tracepoint comes first: measured
-//                    side by side (docs/benchmarks.md), it costs the same
-//                    per hooked call and less for every other syscall.
-//   kprobe+Override  fmod_ret, or refused (bpf_override_return is not used)
-//   return probe     kretprobe (with a kprobe at entry); else fexit (with
-//                    fentry); with `syscall: true`, else the
-//                    syscalls/sys_exit_<name> tracepoint (with sys_enter_<name>).
-//                    Override is refused: by return the function has run.
-//   tracepoint hook  tracepoint (Override refused)
-//   lsm hook         BPF LSM, or refused
-//   Sigkill/Signal   need bpf_send_signal
+//   call           kprobe; fentry; for syscalls, the syscalls/sys_enter_<name>
+//                  tracepoint, then raw_syscalls/sys_enter through Vigil's
+//                  dispatcher (x86-64, tp_btf). The tracepoint comes before
+//                  the dispatcher: measured side by side (docs/benchmarks.md),
+//                  it costs the same per hooked call and less for every
+//                  other syscall.
+//   call+Override  cgroup connect programs, for connect denies on destination
+//                  address, port and protocol only (no BPF LSM needed);
+//                  fmod_ret (bpf_override_return is not used)
+//   return probe   kretprobe (a kprobe at entry); fexit (fentry at entry); for
+//                  syscalls the sys_exit_<name> tracepoint (sys_enter_<name>
+//                  at entry). Override is refused: by return the function ran.
+//   tracepoint     tracepoint (Override refused)
+//   lsm            BPF LSM
+//   Sigkill/Signal also need bpf_send_signal.
 //
-// Enforcement is never weakened silently: what cannot be done as written
+// Enforcement is never weakened silently: a hook no row can run as written
 // is a NotSupportedError naming the missing feature.
-import type { FeatureResult } from '../../agent/probe/features.js';
-import { NotSupportedError } from '../../agent/errors.js';
+import type { KernelFacts, FeatureState } from '../../kernel/facts.js';
+import { NotSupportedError, VigilError } from '../../kernel/errors.js';
+import { syscallName } from '../../kernel/syscalls/names.js';
+import { X64_SYSCALL_NUMBERS } from '../../kernel/syscalls/numbers.generated.js';
 import { hookName, planActions, type HookPlan } from './plan.js';
-import { syscallName } from './syscall-names.js';
-import { X64_SYSCALL_NUMBERS } from './syscall-numbers.generated.js';
 
-export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit';
+export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit' | 'cgroup_connect';
+
+/** How a program is attached: kprobe/kretprobe by name, a BPF trampoline or LSM target set before load, a tracepoint, the syscall dispatcher's table, or a cgroup. */
+export type Attach = 'kprobe' | 'kretprobe' | 'trampoline' | 'tracepoint' | 'dispatch' | 'cgroup';
+
+/** What the kernel guarantees: an event, a signal to the task, or a changed return value. */
+export type Enforcement = 'post' | 'signal' | 'override';
 
 export type MechanismTarget =
   | { function: string }
   | { subsystem: string; event: string }
-  | { hook: string };
+  | { hook: string }
+  | { cgroup: string };
+
+/** The kind of hook a row serves. */
+export type HookNeed = 'call' | 'call-override' | 'call-return' | 'tracepoint' | 'lsm';
+
+/** What a row is told about the hook it might run. */
+interface Hook {
+  plan: HookPlan;
+  kernel: KernelFacts;
+  /** Syscall hooks: the syscall's bare name (openat). */
+  syscall?: string;
+  /** The kernel function (__x64_sys_openat for syscalls). */
+  fn: string;
+  /** cgroup_connect: whether the selectors are destination rules only. */
+  connectRules: boolean;
+}
+
+export interface MechanismRow {
+  mechanism: Mechanism;
+  serves: HookNeed;
+  /** The probed feature it needs. */
+  feature: string;
+  /** The BPF object (kprobes/<object>.bpf.c) and its program; return probes have an entry program too. */
+  object: string;
+  program: string;
+  entryProgram?: string;
+  attach: Attach;
+  enforcement: readonly Enforcement[];
+  /** Why it cannot run this hook, when it cannot; undefined when it can. */
+  unfit?: (h: Hook) => string | undefined;
+  /** The program's target and entry target. */
+  target: (h: Hook) => { target: MechanismTarget; entry?: MechanismTarget; syscallNr?: number };
+  /** How it runs the hook, for `vigil policy list`. */
+  how: (h: Hook) => string;
+}
+
+const fnTarget = (h: Hook) => ({ target: { function: h.fn } });
+const fnWithEntry = (h: Hook) => ({ target: { function: h.fn }, entry: { function: h.fn } });
+const syscallOnly = (h: Hook): string | undefined => (h.syscall ? undefined : 'only for syscalls');
+const tracepointMissing = (h: Hook, ...events: string[]): string | undefined => {
+  const missing = events.find((e) => !h.kernel.tracepointFields('syscalls', e));
+  return missing ? `this kernel has no tracepoint syscalls/${missing}` : undefined;
+};
+const syscallNr = (h: Hook): number | undefined => (h.syscall && h.kernel.arch === 'x64' ? X64_SYSCALL_NUMBERS[h.syscall] : undefined);
+
+export const MECHANISMS: readonly MechanismRow[] = [
+  {
+    mechanism: 'kprobe', serves: 'call', feature: 'kprobes', object: 'generic_kprobe', program: 'vigil_generic_kprobe',
+    attach: 'kprobe', enforcement: ['post', 'signal'], target: fnTarget, how: (h) => `kprobe on ${h.fn}`,
+  },
+  {
+    mechanism: 'fentry', serves: 'call', feature: 'fentry', object: 'generic_fentry', program: 'vigil_generic_fentry',
+    attach: 'trampoline', enforcement: ['post', 'signal'], target: fnTarget, how: (h) => `fentry on ${h.fn}`,
+  },
+  {
+    mechanism: 'tracepoint', serves: 'call', feature: 'tracepoints', object: 'generic_tracepoint', program: 'vigil_generic_tp',
+    attach: 'tracepoint', enforcement: ['post', 'signal'],
+    unfit: (h) => syscallOnly(h) ?? tracepointMissing(h, `sys_enter_${h.syscall}`),
+    target: (h) => ({ target: { subsystem: 'syscalls', event: `sys_enter_${h.syscall}` } }),
+    how: (h) => `syscall hook on tracepoint syscalls/sys_enter_${h.syscall}`,
+  },
+  {
+    mechanism: 'syscall_dispatch', serves: 'call', feature: 'tp_btf', object: 'generic_syscall', program: 'vigil_generic_syscall',
+    attach: 'dispatch', enforcement: ['post', 'signal'],
+    unfit: (h) => syscallOnly(h) ?? (syscallNr(h) === undefined ? `Vigil's dispatcher knows x86-64 syscall numbers, not ${h.syscall} on ${h.kernel.arch}` : undefined),
+    target: (h) => ({ target: { subsystem: 'raw_syscalls', event: 'sys_enter' }, syscallNr: syscallNr(h) }),
+    how: (h) => `syscall hook on raw_syscalls/sys_enter, dispatched by syscall number ${syscallNr(h)}`,
+  },
+  {
+    mechanism: 'cgroup_connect', serves: 'call-override', feature: 'cgroup_hooks', object: 'cgroup_connect', program: 'vigil_connect4',
+    attach: 'cgroup', enforcement: ['override'],
+    unfit: (h) => (h.connectRules ? undefined : 'its selectors are more than connect destinations (DAddr, DPort, Protocol) with Override'),
+    target: (h) => ({ target: { cgroup: h.kernel.cgroupRoot() } }),
+    how: (h) => `cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs on ${h.kernel.cgroupRoot()} refuse denied destinations with EPERM for every process below it; needs no BPF LSM`,
+  },
+  {
+    mechanism: 'fmod_ret', serves: 'call-override', feature: 'fmod_ret', object: 'generic_fentry', program: 'vigil_generic_fmod_ret',
+    attach: 'trampoline', enforcement: ['post', 'signal', 'override'],
+    unfit: (h) => (h.kernel.modifiableReturn(h.fn) === false ? `the kernel does not let fmod_ret change ${h.fn}'s return value (it is not on the error-injection list)` : undefined),
+    target: fnTarget, how: (h) => `Override on ${h.fn}: an fmod_ret program returns argError (bpf_override_return is not used)`,
+  },
+  {
+    mechanism: 'kretprobe', serves: 'call-return', feature: 'kretprobes', object: 'generic_kretprobe', program: 'vigil_generic_kretprobe',
+    entryProgram: 'vigil_generic_kretprobe_entry', attach: 'kretprobe', enforcement: ['post', 'signal'],
+    target: fnWithEntry, how: (h) => `kretprobe on ${h.fn}, with a kprobe at entry`,
+  },
+  {
+    mechanism: 'fexit', serves: 'call-return', feature: 'fexit', object: 'generic_fexit', program: 'vigil_generic_fexit',
+    entryProgram: 'vigil_generic_fexit_entry', attach: 'trampoline', enforcement: ['post', 'signal'],
+    target: fnWithEntry, how: (h) => `fexit on ${h.fn}, with fentry at entry`,
+  },
+  {
+    mechanism: 'tracepoint', serves: 'call-return', feature: 'tracepoints', object: 'generic_tracepoint_exit', program: 'vigil_generic_tp_sys_exit',
+    entryProgram: 'vigil_generic_tp_sys_enter', attach: 'tracepoint', enforcement: ['post', 'signal'],
+    unfit: (h) => syscallOnly(h) ?? tracepointMissing(h, `sys_enter_${h.syscall}`, `sys_exit_${h.syscall}`),
+    target: (h) => ({ target: { subsystem: 'syscalls', event: `sys_exit_${h.syscall}` }, entry: { subsystem: 'syscalls', event: `sys_enter_${h.syscall}` } }),
+    how: (h) => `syscall return probe on tracepoint syscalls/sys_exit_${h.syscall}, with sys_enter_${h.syscall} at entry`,
+  },
+  {
+    mechanism: 'tracepoint', serves: 'tracepoint', feature: 'tracepoints', object: 'generic_tracepoint', program: 'vigil_generic_tp',
+    attach: 'tracepoint', enforcement: ['post', 'signal'],
+    target: (h) => ({ target: { ...(h.plan.target as { subsystem: string; event: string }) } }), how: () => 'tracepoint hook',
+  },
+  {
+    mechanism: 'lsm', serves: 'lsm', feature: 'bpf_lsm', object: 'generic_lsm', program: 'vigil_generic_lsm',
+    attach: 'trampoline', enforcement: ['post', 'signal', 'override'],
+    target: (h) => ({ target: { hook: h.fn } }),
+    how: (h) => (planActions(h.plan).has('Override') ? 'LSM hook; Override returns argError from the BPF LSM program' : 'LSM hook'),
+  },
+];
 
 export interface MechanismChoice {
   mechanism: Mechanism;
-  /** What the program attaches to: a kernel function, a tracepoint or an LSM hook. */
+  /** What the program attaches to: a kernel function, a tracepoint, an LSM hook or a cgroup. */
   target: MechanismTarget;
+  /** Return probes: where the entry program attaches. */
+  entry?: MechanismTarget;
   /** Why this mechanism, including why better ones were passed over. */
   reason: string;
   /** The probed features it relies on. */
@@ -42,95 +165,104 @@ export interface MechanismChoice {
   /** Syscall hooks: the syscall's arguments sit behind the wrapper's pt_regs (kprobe, fentry) or in the tracepoint's args[]. */
   syscall: boolean;
   /** The function name events report (Tetragon's function_name): __x64_sys_openat for syscalls. */
-  functionName?: string;
+  functionName: string;
   /** syscall_dispatch: the syscall's number. */
   syscallNr?: number;
-  /** Return probes: where the entry program attaches (target is the return's). */
-  entry?: MechanismTarget;
+  object: string;
+  program: string;
+  entryProgram?: string;
+  attach: Attach;
+  enforcement: readonly Enforcement[];
 }
 
-type Features = Pick<FeatureResult, 'feature' | 'works' | 'reason'>[];
+export const targetName = (t: MechanismTarget): string =>
+  'function' in t ? t.function : 'hook' in t ? t.hook : 'cgroup' in t ? t.cgroup : `${t.subsystem}/${t.event}`;
 
-function has(features: Features, id: string): boolean {
+function works(features: readonly FeatureState[], id: string): boolean {
   return features.find((f) => f.feature === id)?.works === true;
 }
 
-function why(features: Features, id: string): string {
+/** Why a feature is missing, in words about this kernel rather than the probe's own attempt. */
+function missing(features: readonly FeatureState[], id: string): string {
   const f = features.find((x) => x.feature === id);
-  return !f ? `${id} was not probed` : `${id}: ${f.reason ?? 'does not work'}`;
+  if (!f) return `${id} was not probed`;
+  if (f.reason?.includes('--disable-feature')) return `${id} disabled by --disable-feature`;
+  return `this kernel has no ${id} (vigil probe)`;
 }
 
-export function chooseMechanism(plan: HookPlan, features: Features, arch: string = process.arch): MechanismChoice {
-  const actions = planActions(plan);
-  const needs: string[] = [];
-  if (actions.has('Sigkill') || actions.has('Signal')) {
-    if (!has(features, 'bpf_send_signal')) {
-      throw new NotSupportedError('bpf_send_signal', `${hookName(plan)} has a Sigkill or Signal action; ${why(features, 'bpf_send_signal')}`);
-    }
-    needs.push('bpf_send_signal');
-  }
-  const override = actions.has('Override');
-  const choice = (mechanism: Mechanism, target: MechanismTarget, reason: string, feature: string, extra: Partial<MechanismChoice> = {}): MechanismChoice => ({
-    mechanism, target, reason, features: [feature, ...needs], syscall: false, ...extra,
-  });
-
+/** The kind of hook a plan is, or why no mechanism can run it as written. */
+function needOf(plan: HookPlan): HookNeed {
+  const override = planActions(plan).has('Override');
   switch (plan.kind) {
-    case 'lsm': {
-      if (!has(features, 'bpf_lsm')) throw new NotSupportedError('bpf_lsm', `${hookName(plan)} needs BPF LSM programs; ${why(features, 'bpf_lsm')}`);
-      const reason = override ? 'LSM hook; Override returns argError from the BPF LSM program' : 'LSM hook';
-      return choice('lsm', { hook: plan.target.hook }, reason, 'bpf_lsm', { functionName: plan.target.hook });
-    }
-    case 'tracepoint': {
-      if (override) {
-        throw new NotSupportedError('override', `${hookName(plan)} has an Override action, and a tracepoint cannot change what the kernel does`);
+    case 'lsm': return 'lsm';
+    case 'tracepoint':
+      if (override) throw new NotSupportedError('override', `${hookName(plan)} has an Override action, and a tracepoint cannot change what the kernel does`);
+      return 'tracepoint';
+    case 'kprobe':
+      if (plan.returnArg) {
+        if (override) throw new NotSupportedError('override', `${hookName(plan)} is a return probe with an Override action; by return ${plan.target.function} has run, so nothing can be overridden`);
+        return 'call-return';
       }
-      if (!has(features, 'tracepoints')) throw new NotSupportedError('tracepoints', why(features, 'tracepoints'));
-      return choice('tracepoint', { ...plan.target }, 'tracepoint hook', 'tracepoints');
-    }
-    case 'kprobe': {
-      const sc = plan.syscall ? syscallName(plan.target.function, arch) : undefined;
-      const fn = sc?.function ?? plan.target.function;
-      const extra = { syscall: plan.syscall, functionName: fn };
-      if (plan.returnArg) return chooseReturn(plan, features, fn, sc?.name, override, choice, extra);
-      if (override) {
-        if (has(features, 'fmod_ret')) {
-          return choice('fmod_ret', { function: fn }, `Override on ${fn}: an fmod_ret program returns argError (bpf_override_return is not used)`, 'fmod_ret', extra);
-        }
-        throw new NotSupportedError('fmod_ret', `${hookName(plan)} has an Override action, which needs fmod_ret on ${fn}; ${why(features, 'fmod_ret')}`);
-      }
-      if (has(features, 'kprobes')) return choice('kprobe', { function: fn }, `kprobe on ${fn}`, 'kprobes', extra);
-      const passed = `${why(features, 'kprobes')}; ${why(features, 'fentry')}`;
-      if (has(features, 'fentry')) return choice('fentry', { function: fn }, `fentry on ${fn} (${why(features, 'kprobes')})`, 'fentry', extra);
-      if (sc && has(features, 'tracepoints')) {
-        const event = `sys_enter_${sc.name}`;
-        return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall hook on tracepoint syscalls/${event} (${passed})`, 'tracepoints', extra);
-      }
-      const nr = sc && arch === 'x64' ? X64_SYSCALL_NUMBERS[sc.name] : undefined;
-      if (nr !== undefined && has(features, 'tp_btf')) {
-        return choice('syscall_dispatch', { subsystem: 'raw_syscalls', event: 'sys_enter' },
-          `syscall hook on raw_syscalls/sys_enter, dispatched by syscall number ${nr} (${passed}; ${why(features, 'tracepoints')})`, 'tp_btf', { ...extra, syscallNr: nr });
-      }
-      throw new NotSupportedError('kprobes', `${hookName(plan)} needs kprobes or fentry${plan.syscall ? ' or syscall tracepoints' : ''}; ${passed}`);
-    }
+      return override ? 'call-override' : 'call';
   }
 }
 
-type Choose = (mechanism: Mechanism, target: MechanismTarget, reason: string, feature: string, extra?: Partial<MechanismChoice>) => MechanismChoice;
+const NEEDS_WORDS: Record<HookNeed, string> = {
+  call: 'kprobes or fentry', 'call-override': 'fmod_ret', 'call-return': 'kretprobes or fexit', tracepoint: 'tracepoints', lsm: 'BPF LSM programs',
+};
 
-/** A kprobe with `return: true`: an entry program and a return program on the same mechanism. */
-function chooseReturn(plan: HookPlan, features: Features, fn: string, syscall: string | undefined, override: boolean,
-  choice: Choose, extra: Partial<MechanismChoice>): MechanismChoice {
-  if (override) {
-    throw new NotSupportedError('override', `${hookName(plan)} is a return probe with an Override action; by return ${fn} has run, so nothing can be overridden`);
+/**
+ * The mechanism that runs plan in this kernel. connectRules: the hook is a
+ * connect deny the cgroup programs can enforce (compiler/connect.ts).
+ */
+export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connectRules = false): MechanismChoice {
+  const need = needOf(plan);
+  const { features } = kernel;
+  const actions = planActions(plan);
+  const signals = actions.has('Sigkill') || actions.has('Signal');
+  if (signals && !works(features, 'bpf_send_signal')) {
+    throw new NotSupportedError('bpf_send_signal', `${hookName(plan)} has a Sigkill or Signal action; ${missing(features, 'bpf_send_signal')}`);
   }
-  const target = { function: fn };
-  if (has(features, 'kretprobes')) return choice('kretprobe', target, `kretprobe on ${fn}, with a kprobe at entry`, 'kretprobes', { ...extra, entry: target });
-  const passed = `${why(features, 'kretprobes')}; ${why(features, 'fexit')}`;
-  if (has(features, 'fexit')) return choice('fexit', target, `fexit on ${fn}, with fentry at entry (${why(features, 'kretprobes')})`, 'fexit', { ...extra, entry: target });
-  if (syscall && has(features, 'tracepoints')) {
-    const event = `sys_exit_${syscall}`;
-    return choice('tracepoint', { subsystem: 'syscalls', event }, `syscall return probe on tracepoint syscalls/${event}, with sys_enter_${syscall} at entry (${passed})`,
-      'tracepoints', { ...extra, entry: { subsystem: 'syscalls', event: `sys_enter_${syscall}` } });
+  const sc = plan.kind === 'kprobe' && plan.syscall ? syscallName(plan.target.function, kernel.arch) : undefined;
+  const fn = sc?.function ?? (plan.kind === 'kprobe' ? plan.target.function : plan.kind === 'lsm' ? plan.target.hook : targetName(plan.target));
+  const hook: Hook = { plan, kernel, syscall: sc?.name, fn, connectRules };
+  const rows = MECHANISMS.filter((r) => r.serves === need);
+  const passed: string[] = [];
+  for (const row of rows) {
+    const unfit = row.unfit?.(hook);
+    if (unfit !== undefined) {
+      if (!(need === 'call' && unfit === 'only for syscalls') && !(row.mechanism === 'cgroup_connect' && !connectRules)) passed.push(`${row.mechanism}: ${unfit}`);
+      continue;
+    }
+    if (!works(features, row.feature)) {
+      passed.push(`${row.mechanism}: ${missing(features, row.feature)}`);
+      continue;
+    }
+    if (signals && !row.enforcement.includes('signal')) {
+      passed.push(`${row.mechanism}: cannot send signals`);
+      continue;
+    }
+    const { target, entry, syscallNr } = row.target(hook);
+    return {
+      mechanism: row.mechanism, target, ...(entry ? { entry } : {}), ...(syscallNr !== undefined ? { syscallNr } : {}),
+      reason: passed.length ? `${row.how(hook)} (passed over ${passed.join('; ')})` : row.how(hook),
+      features: [row.feature, ...(signals ? ['bpf_send_signal'] : [])],
+      syscall: plan.kind === 'kprobe' && plan.syscall,
+      functionName: plan.kind === 'tracepoint' ? targetName(plan.target) : fn,
+      object: row.object, program: row.program, ...(row.entryProgram ? { entryProgram: row.entryProgram } : {}),
+      attach: row.attach, enforcement: row.enforcement,
+    };
   }
-  throw new NotSupportedError('kretprobes', `${hookName(plan)} is a return probe and needs kretprobes or fexit${plan.syscall ? ' or syscall tracepoints' : ''}; ${passed}`);
+  const first = rows.find((r) => r.mechanism !== 'cgroup_connect') ?? rows[0];
+  const what = need === 'call' && sc ? `${NEEDS_WORDS.call} or syscall tracepoints` : NEEDS_WORDS[need];
+  const verb = need === 'call-override' ? `has an Override action, which needs ${what} on ${fn}` : `needs ${what}`;
+  throw new NotSupportedError(first.feature, `${hookName(plan)} ${verb}; ${passed.join('; ')}`);
+}
+
+/** A load the kernel refused for a reason the table knows: fmod_ret on a function it may not change. */
+export function explainLoadFailure(choice: MechanismChoice, hook: string, err: unknown): unknown {
+  if (choice.mechanism === 'fmod_ret' && err instanceof VigilError && /not modifiable|modify_return/i.test(err.log ?? '')) {
+    return new NotSupportedError('fmod_ret', `${hook} has an Override action, and the kernel does not let fmod_ret change ${targetName(choice.target)}'s return value`);
+  }
+  return err;
 }

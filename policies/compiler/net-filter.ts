@@ -21,10 +21,10 @@
 // A sockaddr holds one address and port, which Tetragon matches with SAddr
 // and SPort (and Family); a sock and a socket take every op, an skb all
 // but State.
-import * as L from '../../agent/events/layouts.generated.js';
-import { VigilError } from '../../agent/errors.js';
-import { FAMILY_NUMBERS, PROTOCOL_NUMBERS, TCP_STATE_NUMBERS, namedNumber } from '../net/names.js';
-import { parseCidr, parsePortRange, portPrefixes } from '../net/values.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
+import { VigilError } from '../../kernel/errors.js';
+import { FAMILY_NUMBERS, PROTOCOL_NUMBERS, TCP_STATE_NUMBERS, namedNumber } from '../../kernel/net/names.js';
+import { parseCidr, parsePortRange, portPrefixes } from '../../kernel/net/values.js';
 import { NET_OPERATORS, type ArgType, type NetOperator } from './plan.js';
 
 const OP = L.vigil_filter_op;
@@ -55,7 +55,7 @@ export interface NetFilter {
   ints?: bigint[];
 }
 
-const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', `${where}: ${what}`);
+const invalid = (where: string, what: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', what, { field: where });
 
 /** One filter on a network arg of this type; throws VIGIL_POLICY_INVALID naming the operator or the value. */
 export function netFilter(operator: string, type: ArgType, values: string[], where: string): NetFilter {

@@ -3,6 +3,11 @@
 // choice (mechanism.ts), the kernel encoding (encode.ts) and the generic
 // sensor (agent/sensors/generic.ts) consume it. It is JSON-serialisable
 // and names things as Tetragon's TracingPolicy does.
+import type { NamespaceType } from '../../kernel/namespaces.js';
+import { isIntType } from '../arg-types.js';
+
+export { NAMESPACE_TYPES, type NamespaceType } from '../../kernel/namespaces.js';
+export { isIntType };
 
 export type HookKind = 'kprobe' | 'tracepoint' | 'lsm';
 
@@ -30,7 +35,6 @@ export function canonicalArgType(name: string): ArgType | undefined {
   return ALIASES[name];
 }
 
-export const isIntType = (t: ArgType): t is IntArgType => (INT_ARG_TYPES as readonly string[]).includes(t);
 export const isNetType = (t: ArgType): t is NetArgType => (NET_ARG_TYPES as readonly string[]).includes(t);
 /** Types captured as bytes (a string or a resolved path), not as an integer or a network tuple. */
 export const isBytesType = (t: ArgType): boolean => !isIntType(t) && !isNetType(t);
@@ -85,8 +89,6 @@ export interface BinaryFilter {
   followChildren?: boolean;
 }
 
-export const NAMESPACE_TYPES = ['Uts', 'Ipc', 'Mnt', 'Pid', 'PidForChildren', 'Net', 'Time', 'TimeForChildren', 'Cgroup', 'User'] as const;
-export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
 
 export interface NamespaceFilter {
   namespace: NamespaceType;
@@ -186,6 +188,11 @@ export function followFilters(plan: HookPlan): BinaryFilter[] {
 export function planActions(plan: HookPlan): Set<ActionName> {
   return new Set(plan.selectors.flatMap((s) => s.matchActions.map((a) => a.action)));
 }
+
+const SECTIONS: Record<HookKind, string> = { kprobe: 'kprobes', tracepoint: 'tracepoints', lsm: 'lsmhooks' };
+
+/** The hook's field path in its policy: spec.kprobes[0], spec.tracepoints[1], spec.lsmhooks[2]. */
+export const hookPath = (plan: Pick<HookPlan, 'kind' | 'hookIndex'>): string => `spec.${SECTIONS[plan.kind]}[${plan.hookIndex}]`;
 
 /** How a user refers to the hook: kprobe:fn, tracepoint:subsys/event, lsm:hook. */
 export function hookName(plan: HookPlan): string {

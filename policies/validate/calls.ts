@@ -1,11 +1,10 @@
 // A kprobe's call resolved against the running kernel: a syscall (named
 // sys_openat, __x64_sys_openat or openat) or a kernel function, with its
 // parameter count when known.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { KernelBtf } from './btf.js';
+import type { KernelBtf } from '../../kernel/btf.js';
 import { closest } from './suggest.js';
-import { isTraceable, syscallArgs, syscallEvents } from './tracefs.js';
+import { isTraceable, syscallArgs, syscallEvents, tracepointExists } from '../../kernel/tracefs.js';
+import { bareSyscallName } from '../../kernel/syscalls/names.js';
 
 export interface KernelEnv {
   btf: KernelBtf;
@@ -15,13 +14,9 @@ export interface KernelEnv {
   syscallPrefix: string;
 }
 
-const ARCH_PREFIX = /^__(x64|ia32|arm64|s390x|riscv)_/;
-
-export const syscallName = (call: string): string => call.replace(ARCH_PREFIX, '').replace(/^sys_/, '');
-
 function syscallExists(env: KernelEnv, name: string): boolean {
   return env.btf.hasFunc(`${env.syscallPrefix}sys_${name}`)
-    || (!!env.tracefs && existsSync(join(env.tracefs, 'events', 'syscalls', `sys_enter_${name}`)));
+    || (!!env.tracefs && tracepointExists('syscalls', `sys_enter_${name}`, env.tracefs));
 }
 
 function syscallNames(env: KernelEnv): string[] {
@@ -36,7 +31,7 @@ const functionExists = (env: KernelEnv, name: string): boolean =>
 /** The call's parameter count (undefined when unknown), or why it does not resolve. */
 export function resolveCall(env: KernelEnv, call: string, syscall: boolean): { params?: number } | string {
   if (syscall) {
-    const name = syscallName(call);
+    const name = bareSyscallName(call);
     if (syscallExists(env, name)) return { params: env.tracefs ? syscallArgs(env.tracefs, name) : undefined };
     const problem = `syscall "${call}" does not exist in this kernel`;
     if (functionExists(env, call)) return `${problem}; ${call} is a kernel function: set syscall: false`;
@@ -46,7 +41,7 @@ export function resolveCall(env: KernelEnv, call: string, syscall: boolean): { p
   if (env.btf.hasFunc(call)) return { params: env.btf.funcParams(call) };
   if (env.tracefs && isTraceable(env.tracefs, call)) return {};
   const problem = `kernel function "${call}" does not exist in this kernel`;
-  if (call.includes('sys_') && syscallExists(env, syscallName(call))) return `${problem}; ${call} is a syscall: set syscall: true`;
+  if (call.includes('sys_') && syscallExists(env, bareSyscallName(call))) return `${problem}; ${call} is a syscall: set syscall: true`;
   const near = closest(call, env.btf.funcNames());
   return near ? `${problem} (did you mean "${near}"?)` : problem;
 }

@@ -3,7 +3,7 @@
 import { formatPath, type PathSeg } from './path.js';
 
 export type Severity = 'error' | 'warning';
-export type Layer = 'yaml' | 'schema' | 'semantic' | 'kernel';
+export type Layer = 'yaml' | 'schema' | 'semantic' | 'kernel' | 'compile';
 
 export interface PolicyError {
   file: string;

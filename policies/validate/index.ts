@@ -5,7 +5,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TracingPolicy } from '../types.generated.js';
-import { toPolicyError, type Finding, type Layer, type PolicyError } from './errors.js';
+import { toPolicyError, type Finding, type Layer, type PolicyError, type Severity } from './errors.js';
+import { parsePath } from './path.js';
+import { compilePolicy } from '../compiler/compile.js';
+import type { KernelFacts } from '../../kernel/facts.js';
 import { checkKernel, kernelEnv } from './kernel.js';
 import { checkSchema } from './schema.js';
 import { checkSemantics } from './semantic.js';
@@ -22,11 +25,15 @@ export interface ValidatedPolicy {
   /** metadata.name */
   name: string;
   policy: TracingPolicy;
+  /** A later layer's finding (compile, load) placed at its line and column in this document. */
+  place(f: { path: string; message: string; severity?: Severity }, layer: Layer): PolicyError;
 }
 
 export interface LintOptions {
   /** Check against the running kernel's BTF and tracefs (default true). */
   kernel?: boolean;
+  /** Also compile each policy for this kernel, as the agent would before loading it: mechanisms, limits, values. */
+  compile?: KernelFacts;
 }
 
 export interface LintResult {
@@ -57,16 +64,26 @@ export function lintFile(file: string, opts: LintOptions = {}): LintResult {
   for (const doc of yaml.docs) {
     if (doc.empty) continue;
     result.documents++;
-    const place = (layer: Layer, findings: Finding[]): Finding[] => {
+    const report = (layer: Layer, findings: Finding[]): Finding[] => {
       for (const f of findings) result.errors.push(toPolicyError(f, file, position(yaml, doc, f), layer));
       return findings;
     };
-    if (place('yaml', doc.findings).length || place('schema', checkSchema(doc.value)).length) continue;
+    if (report('yaml', doc.findings).length || report('schema', checkSchema(doc.value)).length) continue;
     const policy = doc.value as TracingPolicy;
-    const semantic = place('semantic', checkSemantics(policy));
-    const kernel = opts.kernel === false ? [] : place('kernel', kernelFindings(policy, !kernelNoted));
+    const semantic = report('semantic', checkSemantics(policy));
+    const kernel = opts.kernel === false ? [] : report('kernel', kernelFindings(policy, !kernelNoted));
     kernelNoted = true;
-    if (![...semantic, ...kernel].some(isError)) result.policies.push({ file, document: doc.index, name: policy.metadata.name, policy });
+    if ([...semantic, ...kernel].some(isError)) continue;
+    const place = (f: { path: string; message: string; severity?: Severity }, layer: Layer): PolicyError => {
+      const finding: Finding = { path: parsePath(f.path), message: f.message, severity: f.severity };
+      return toPolicyError(finding, file, position(yaml, doc, finding), layer);
+    };
+    if (opts.compile) {
+      const errors = compilePolicy(policy, opts.compile).errors.map((e) => place({ ...e, severity: e.skipped ? 'warning' : 'error' }, 'compile'));
+      result.errors.push(...errors);
+      if (errors.some((e) => e.severity === 'error')) continue;
+    }
+    result.policies.push({ file, document: doc.index, name: policy.metadata.name, policy, place });
   }
   if (!result.documents) result.errors.push(toPolicyError({ path: [], severity: 'warning', message: 'the file holds no YAML document' }, file, START, 'yaml'));
   result.errors.sort((a, b) => a.line - b.line || a.column - b.column);
@@ -81,7 +98,7 @@ function kernelFindings(policy: TracingPolicy, note: boolean): Finding[] {
 }
 
 function position(yaml: YamlFile, doc: YamlDocument, f: Finding): Position {
-  return f.offset !== undefined ? offsetPosition(yaml, f.offset) : locate(yaml, doc, f.path, f.at);
+  return f.offset !== undefined ? offsetPosition(yaml.lines, f.offset) : locate(yaml.lines, doc.doc, f.path, f.at);
 }
 
 /** Lints files and directories (their *.yaml and *.yml files, recursively, in name order). */

@@ -2,14 +2,14 @@
 // and LSM hook exists, and each arg index is below its parameter count.
 // Reads BTF (/sys/kernel/btf/vmlinux) and tracefs; loads nothing.
 import type { KProbeArg, TracingPolicy } from '../types.generated.js';
-import { KernelBtf } from './btf.js';
+import { KernelBtf } from '../../kernel/btf.js';
 import { resolveCall, type KernelEnv } from './calls.js';
 import type { Finding } from './errors.js';
 import type { PathSeg } from './path.js';
 import { hint } from './suggest.js';
-import { eventFields, events, findTracefs, subsystems } from './tracefs.js';
+import { SYSCALL_PREFIX } from '../../kernel/syscalls/names.js';
+import { ensureTracefs, events, subsystems, tracepointFields } from '../../kernel/tracefs.js';
 
-const SYSCALL_PREFIX: Record<string, string> = { x64: '__x64_', arm64: '__arm64_', s390x: '__s390x_', riscv64: '__riscv_' };
 
 let env: KernelEnv | string | undefined;
 
@@ -17,7 +17,7 @@ let env: KernelEnv | string | undefined;
 export function kernelEnv(): KernelEnv | string {
   if (env === undefined) {
     const btf = KernelBtf.open();
-    env = typeof btf === 'string' ? btf : { btf, tracefs: findTracefs(), syscallPrefix: SYSCALL_PREFIX[process.arch] ?? '__x64_' };
+    env = typeof btf === 'string' ? btf : { btf, tracefs: ensureTracefs().root, syscallPrefix: SYSCALL_PREFIX[process.arch] ?? '__x64_' };
   }
   return env;
 }
@@ -54,7 +54,7 @@ export function checkKernel(policy: TracingPolicy, env: KernelEnv): Finding[] {
       out.push({ path: [...path, 'event'], message: `tracepoint "${tp.subsystem}/${tp.event}" does not exist in this kernel${hint(tp.event, evs, 0)}` });
       return;
     }
-    const fields = eventFields(env.tracefs, tp.subsystem, tp.event);
+    const fields = tracepointFields(tp.subsystem, tp.event, env.tracefs);
     if (fields) checkArgs(tp.args ?? [], path, fields.length, `${tp.subsystem}/${tp.event} has ${plural(fields.length, 'field')}, common fields included`, out);
   });
   spec.lsmhooks?.forEach((lsm, i) => {

@@ -1,7 +1,6 @@
 // Field paths to source positions and back, through a document's node tree.
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type { PathSeg } from './path.js';
-import type { YamlDocument, YamlFile } from './yaml.js';
 
 export interface Position { line: number; column: number }
 
@@ -32,17 +31,17 @@ function walk(doc: Document, path: readonly PathSeg[]): { node?: Node; key?: Nod
 }
 
 /** Line and column of the value at `path` (or of its key), or of the nearest node found on the way. */
-export function locate(file: YamlFile, ydoc: YamlDocument, path: readonly PathSeg[], at: 'key' | 'value' = 'value'): Position {
-  const { node, key, depth } = walk(ydoc.doc, path);
+export function locate(lines: LineCounter, doc: Document, path: readonly PathSeg[], at: 'key' | 'value' = 'value'): Position {
+  const { node, key, depth } = walk(doc, path);
   const full = depth === path.length;
   const offset = (full && at === 'key' ? startOf(key) : undefined)
     ?? (full ? startOf(node) ?? startOf(key) : startOf(node))
-    ?? startOf(ydoc.doc.contents) ?? ydoc.doc.range?.[0] ?? 0;
-  return offsetPosition(file, offset);
+    ?? startOf(doc.contents) ?? doc.range?.[0] ?? 0;
+  return offsetPosition(lines, offset);
 }
 
-export function offsetPosition(file: YamlFile, offset: number): Position {
-  const { line, col } = file.lines.linePos(offset);
+export function offsetPosition(lines: LineCounter, offset: number): Position {
+  const { line, col } = lines.linePos(offset);
   return { line, column: col };
 }
 

@@ -26,3 +26,14 @@ export function fromPointer(pointer: string, data: unknown): PathSeg[] {
   }
   return out;
 }
+
+/** Segments of a formatted path: spec.kprobes[0].call -> ['spec', 'kprobes', 0, 'call']. */
+export function parsePath(text: string): PathSeg[] {
+  const out: PathSeg[] = [];
+  for (const m of text.matchAll(/([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g)) {
+    if (m[1] !== undefined) out.push(m[1]);
+    else if (m[2] !== undefined) out.push(Number(m[2]));
+    else out.push(JSON.parse(m[3]) as string);
+  }
+  return out;
+}

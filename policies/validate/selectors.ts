@@ -57,7 +57,7 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
   }
 }
 
-function names(values: string[], path: PathSeg[], known: string[], what: string, out: Finding[]): void {
+function names(values: string[], path: PathSeg[], known: readonly string[], what: string, out: Finding[]): void {
   if (!needValues(values, path, out)) return;
   values.forEach((v, j) => {
     if (!known.includes(v)) out.push({ path: [...path, 'values', j], message: `unknown ${what} ${JSON.stringify(v)}${hint(v, known, 0)}` });

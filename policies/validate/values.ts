@@ -7,7 +7,7 @@ import { CAPABILITIES, FAMILIES, PROTOCOLS, TCP_STATES } from './names.js';
 import { isIntType } from './operators.js';
 import type { PathSeg } from './path.js';
 import { hint } from './suggest.js';
-import { parseCidr, parsePortRange } from '../net/values.js';
+import { parseCidr, parsePortRange } from '../../kernel/net/values.js';
 
 const RANGE: Partial<Record<ArgType, [bits: number, signed: boolean]>> = {
   sint8: [8, true], int8: [8, true], uint8: [8, false], sint16: [16, true], int16: [16, true], uint16: [16, false],

@@ -1,7 +1,7 @@
 // Record decoding, byte by byte, against records written field by field.
 import t from 'tap';
-import { RecordDecoder } from '../../agent/events/decode.js';
-import * as L from '../../agent/events/layouts.generated.js';
+import { RecordDecoder } from '../../agent/decode/decode.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
 
 function execRecord(binary: string, argv: string[], cwd: string): Buffer {
   const args = Buffer.from(argv.map((a) => `${a}\0`).join(''));

@@ -1,7 +1,7 @@
 // `vigil events` filters.
 import t from 'tap';
-import { matches, parseEventTypes } from '../../agent/control/filter.js';
-import type { TetragonEvent } from '../../agent/events/tetragon.js';
+import { matches, parseEventTypes } from '../../exporters/filter.js';
+import type { TetragonEvent } from '../../exporters/tetragon.js';
 
 const ev = (kind: 'process_exec' | 'process_exit', pid: number, binary: string): TetragonEvent =>
   ({ [kind]: { process: { pid, binary } }, node_name: 'n', time: 't' }) as unknown as TetragonEvent;

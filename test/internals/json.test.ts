@@ -1,7 +1,7 @@
 // The fast serializer writes exactly what JSON.stringify would.
 import t from 'tap';
 import { eventJson } from '../../exporters/json.js';
-import type { TetragonEvent, TetragonProcess } from '../../agent/events/tetragon.js';
+import type { TetragonEvent, TetragonProcess } from '../../exporters/tetragon.js';
 
 const p = (pid: number): TetragonProcess => ({
   exec_id: `id${pid}`, pid, uid: 0, cwd: '/', binary: '/bin/x "q"', arguments: 'a\nb', flags: 'execve', start_time: 't', auid: 1,

@@ -1,12 +1,12 @@
 // The decoder's record layouts come from one definition, the C header.
-// This fails when agent/events/layouts.generated.ts drifts from what clang
+// This fails when kernel/abi/layouts.generated.ts drifts from what clang
 // compiled, or when a loaded object's BTF disagrees with it.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { generateLayouts, LAYOUTS_FILE, LAYOUTS_OBJECT } from '../../scripts/gen-layouts.js';
-import * as L from '../../agent/events/layouts.generated.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
 import { REPO } from '../lib/agent.js';
 
 t.test('layouts.generated.ts matches the BTF of events.h (run scripts/gen-layouts after changing the header)', async (t) => {

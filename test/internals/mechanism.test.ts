@@ -1,13 +1,17 @@
-// The mechanism choice per hook, from probed features, as data.
+// The mechanism table (policies/compiler/mechanism.ts): the choice per
+// hook, from a kernel described as data.
 import t from 'tap';
-import { chooseMechanism } from '../../policies/compiler/mechanism.js';
-import { syscallName } from '../../policies/compiler/syscall-names.js';
+import { chooseMechanism, MECHANISMS } from '../../policies/compiler/mechanism.js';
+import { syscallName } from '../../kernel/syscalls/names.js';
+import type { KernelFacts } from '../../kernel/facts.js';
+import { describedKernel, FEATURE_IDS, HOST_LIKE, STOCK_LIKE } from '../lib/described-kernel.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
 
-const ALL = ['tracepoints', 'tp_btf', 'kprobes', 'fentry', 'fmod_ret', 'bpf_lsm', 'bpf_send_signal'];
-const features = (works: string[]) => ALL.map((f) => ({ feature: f, works: works.includes(f), reason: works.includes(f) ? undefined : 'load failed: EPERM' }));
-const HOST = features(['tracepoints', 'bpf_send_signal']);
-const STOCK = features(ALL);
+const ALL = FEATURE_IDS;
+const features = describedKernel;
+const HOST = HOST_LIKE;
+const STOCK = STOCK_LIKE;
+const arm64 = (k: KernelFacts): KernelFacts => ({ ...k, arch: 'arm64' });
 
 const selector = (action: 'Sigkill' | 'Override' | 'Post'): SelectorPlan => ({
   matchArgs: [], matchPIDs: [], matchBinaries: [],
@@ -25,47 +29,83 @@ t.test('syscall names are accepted as Tetragon writes them', async (t) => {
 });
 
 t.test('a syscall kprobe runs as a kprobe when the kernel has kprobes', async (t) => {
-  t.match(chooseMechanism(kprobe('sys_openat', true), STOCK, 'x64'), {
+  t.match(chooseMechanism(kprobe('sys_openat', true), STOCK), {
     mechanism: 'kprobe', target: { function: '__x64_sys_openat' }, syscall: true, functionName: '__x64_sys_openat', features: ['kprobes'],
   });
 });
 
 t.test('without kprobes or fentry a syscall kprobe goes on its sys_enter tracepoint, and says why', async (t) => {
-  const c = chooseMechanism(kprobe('__x64_sys_openat', true), features(['tracepoints', 'tp_btf']), 'x64');
+  const c = chooseMechanism(kprobe('__x64_sys_openat', true), features(['tracepoints', 'tp_btf']));
   t.match(c, { mechanism: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_enter_openat' }, syscall: true, functionName: '__x64_sys_openat' });
-  t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM/);
+  t.match(c.reason, /passed over kprobe: this kernel has no kprobes \(vigil probe\); fentry: this kernel has no fentry \(vigil probe\)/);
+  t.notMatch(c.reason, /security_file_open/, "the reason speaks of the hook's kernel, not of the probe's own attempt");
 });
 
 t.test('without syscall tracepoints either, it goes through the sys_enter dispatcher, by syscall number', async (t) => {
-  const c = chooseMechanism(kprobe('sys_openat', true), features(['tp_btf']), 'x64');
+  const c = chooseMechanism(kprobe('sys_openat', true), features(['tp_btf']));
   t.match(c, { mechanism: 'syscall_dispatch', target: { subsystem: 'raw_syscalls', event: 'sys_enter' }, syscall: true, syscallNr: 257, functionName: '__x64_sys_openat', features: ['tp_btf'] });
-  t.match(c.reason, /kprobes: load failed: EPERM; fentry: load failed: EPERM; tracepoints: load failed: EPERM/);
-  t.match(chooseMechanism(kprobe('sys_execve', true), features(['tp_btf']), 'x64'), { syscallNr: 59 });
-  t.throws(() => chooseMechanism(kprobe('sys_openat', true), features(['tp_btf']), 'arm64'), { code: 'VIGIL_NOT_SUPPORTED' }, 'the dispatcher knows x86-64 numbers only');
+  t.match(c.reason, /kprobe: this kernel has no kprobes .*; fentry: this kernel has no fentry .*; tracepoint: this kernel has no tracepoints/);
+  t.match(chooseMechanism(kprobe('sys_execve', true), features(['tp_btf'])), { syscallNr: 59 });
+  t.throws(() => chooseMechanism(kprobe('sys_openat', true), arm64(features(['tp_btf']))), { code: 'VIGIL_NOT_SUPPORTED' }, 'the dispatcher knows x86-64 numbers only');
+  const missing = chooseMechanism(kprobe('sys_openat', true), features(['tracepoints', 'tp_btf'], { noTracepoints: ['sys_enter_openat'] }));
+  t.match(missing, { mechanism: 'syscall_dispatch' }, 'a syscall without its own tracepoint goes to the dispatcher');
+  t.match(missing.reason, /tracepoint: this kernel has no tracepoint syscalls\/sys_enter_openat/);
 });
 
 t.test('fentry is next after kprobes', async (t) => {
-  t.match(chooseMechanism(kprobe('security_file_open', false), features(['fentry', 'tracepoints']), 'x64'), { mechanism: 'fentry', target: { function: 'security_file_open' } });
+  t.match(chooseMechanism(kprobe('security_file_open', false), features(['fentry', 'tracepoints'])), { mechanism: 'fentry', target: { function: 'security_file_open' } });
 });
 
 t.test('a non-syscall kprobe without kprobes or fentry is refused', async (t) => {
-  t.throws(() => chooseMechanism(kprobe('security_file_open', false), HOST, 'x64'), { code: 'VIGIL_NOT_SUPPORTED', message: /kprobes/ });
+  t.throws(() => chooseMechanism(kprobe('security_file_open', false), HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /kprobes/ });
 });
 
 t.test('Override on a kprobe needs fmod_ret, and is refused rather than weakened', async (t) => {
-  t.match(chooseMechanism(kprobe('security_file_open', false, [selector('Override')]), STOCK, 'x64'), { mechanism: 'fmod_ret' });
-  t.throws(() => chooseMechanism(kprobe('sys_openat', true, [selector('Override')]), HOST, 'x64'), { code: 'VIGIL_NOT_SUPPORTED', message: /fmod_ret/ });
+  t.match(chooseMechanism(kprobe('security_file_open', false, [selector('Override')]), STOCK), { mechanism: 'fmod_ret', enforcement: ['post', 'signal', 'override'] });
+  t.throws(() => chooseMechanism(kprobe('sys_openat', true, [selector('Override')]), HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /fmod_ret/ });
+  const notInjectable = features(ALL, { modifiableReturn: () => false });
+  t.throws(() => chooseMechanism(kprobe('vfs_open', false, [selector('Override')]), notInjectable), { message: /not on the error-injection list/ },
+    'a function the kernel does not let fmod_ret change is refused before anything loads');
 });
 
 t.test('Sigkill needs bpf_send_signal', async (t) => {
-  t.match(chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), HOST, 'x64'), { mechanism: 'tracepoint', features: ['tracepoints', 'bpf_send_signal'] });
-  t.throws(() => chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), features(['tracepoints']), 'x64'), { code: 'VIGIL_NOT_SUPPORTED', message: /bpf_send_signal/ });
+  t.match(chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), HOST), { mechanism: 'tracepoint', features: ['tracepoints', 'bpf_send_signal'] });
+  t.throws(() => chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), features(['tracepoints'])), { code: 'VIGIL_NOT_SUPPORTED', message: /bpf_send_signal/ });
 });
 
 t.test('LSM hooks need BPF LSM; Override on a tracepoint is refused', async (t) => {
   const lsm: HookPlan = { policyName: 'p', hookIndex: 0, kind: 'lsm', target: { hook: 'file_open' }, syscall: false, args: [], selectors: [selector('Override')] };
-  t.match(chooseMechanism(lsm, STOCK, 'x64'), { mechanism: 'lsm', target: { hook: 'file_open' } });
-  t.throws(() => chooseMechanism(lsm, HOST, 'x64'), { code: 'VIGIL_NOT_SUPPORTED', message: /bpf_lsm/ });
+  t.match(chooseMechanism(lsm, STOCK), { mechanism: 'lsm', target: { hook: 'file_open' }, attach: 'trampoline' });
+  t.throws(() => chooseMechanism(lsm, HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /bpf_lsm/ });
   const tp: HookPlan = { policyName: 'p', hookIndex: 0, kind: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_enter_openat' }, syscall: false, args: [], selectors: [selector('Override')] };
-  t.throws(() => chooseMechanism(tp, STOCK, 'x64'), { code: 'VIGIL_NOT_SUPPORTED' });
+  t.throws(() => chooseMechanism(tp, STOCK), { code: 'VIGIL_NOT_SUPPORTED' });
+});
+
+t.test('return probes: kretprobe, then fexit, then the sys_enter/sys_exit tracepoint pair', async (t) => {
+  const ret = (fn: string, syscall: boolean): HookPlan => ({ ...kprobe(fn, syscall), returnArg: { index: 0, type: 'int' } });
+  t.match(chooseMechanism(ret('sys_openat', true), STOCK), { mechanism: 'kretprobe', entry: { function: '__x64_sys_openat' }, entryProgram: 'vigil_generic_kretprobe_entry' });
+  t.match(chooseMechanism(ret('sys_openat', true), features(['fexit', 'tracepoints'])), { mechanism: 'fexit', attach: 'trampoline' });
+  t.match(chooseMechanism(ret('sys_openat', true), HOST), {
+    mechanism: 'tracepoint', target: { event: 'sys_exit_openat' }, entry: { event: 'sys_enter_openat' }, object: 'generic_tracepoint_exit',
+  });
+  t.throws(() => chooseMechanism(ret('do_sys_openat2', false), HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /kretprobes or fexit/ });
+  t.throws(() => chooseMechanism({ ...ret('sys_openat', true), selectors: [selector('Override')] }, STOCK), { message: /by return/ });
+});
+
+t.test('a connect deny on destinations goes to the cgroup programs when the kernel has them, else fmod_ret', async (t) => {
+  const deny = kprobe('tcp_connect', false, [selector('Override')]);
+  const c = chooseMechanism(deny, HOST, true);
+  t.match(c, { mechanism: 'cgroup_connect', target: { cgroup: '/sys/fs/cgroup' }, attach: 'cgroup', enforcement: ['override'], features: ['cgroup_hooks'] });
+  t.match(chooseMechanism(deny, features(['fmod_ret', 'bpf_send_signal']), true), { mechanism: 'fmod_ret' }, 'without cgroup hooks, fmod_ret');
+  t.throws(() => chooseMechanism(deny, features(['tracepoints']), true), { code: 'VIGIL_NOT_SUPPORTED', message: /cgroup_connect: this kernel has no cgroup_hooks/ });
+  t.match(chooseMechanism(deny, STOCK, false), { mechanism: 'fmod_ret' }, 'selectors the cgroup programs cannot express go to fmod_ret');
+});
+
+t.test('every row names a feature the probe knows, a program, and what it enforces', async (t) => {
+  const { FEATURES } = await import('../../kernel/features.js');
+  for (const row of MECHANISMS) {
+    t.ok(FEATURES.some((f) => f.id === row.feature), `${row.mechanism}: ${row.feature} is probed`);
+    t.ok(row.program && row.object, `${row.mechanism}: its program`);
+    t.ok(row.enforcement.length, `${row.mechanism}: its enforcement`);
+  }
 });

@@ -2,8 +2,8 @@
 // (policies/net/names.ts): CIDRs, ports and ranges, the LPM prefixes a
 // port range becomes, and addresses printed as Tetragon prints them.
 import t from 'tap';
-import { formatIp, parseCidr, parsePortRange, portPrefixes } from '../../policies/net/values.js';
-import { familyName, namedNumber, protocolName, PROTOCOL_NUMBERS, tcpStateName } from '../../policies/net/names.js';
+import { formatIp, parseCidr, parsePortRange, portPrefixes } from '../../kernel/net/values.js';
+import { familyName, namedNumber, protocolName, PROTOCOL_NUMBERS, tcpStateName } from '../../kernel/net/names.js';
 
 t.test('CIDRs: IPv4, IPv6, bare addresses; host bits cleared; bad ones name the value', async (t) => {
   t.same(parseCidr('10.1.2.3/8'), { family: 4, len: 8, addr: Buffer.from([10, 0, 0, 0]) });

@@ -1,13 +1,13 @@
 // Generic hook records: decoded byte by byte, turned into Tetragon's
 // process_kprobe / process_tracepoint / process_lsm, printed compact.
 import t from 'tap';
-import { RecordDecoder } from '../../agent/events/decode.js';
-import * as L from '../../agent/events/layouts.generated.js';
+import { RecordDecoder } from '../../agent/decode/decode.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
 import { ProcessCache } from '../../agent/process/cache.js';
 import { policyEvent, type PolicyHook } from '../../agent/enrich/policy-events.js';
 import { compactLine } from '../../exporters/compact.js';
 import { eventJson } from '../../exporters/json.js';
-import type { GenericRecord } from '../../agent/events/records.js';
+import type { GenericRecord } from '../../agent/decode/records.js';
 import type { HookPlan } from '../../policies/compiler/plan.js';
 
 const G = L.vigil_msg_generic;

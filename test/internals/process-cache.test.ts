@@ -1,7 +1,8 @@
 // The process cache: parents, ancestry, eviction once nothing refers to a
 // node, and bounded memory.
 import t from 'tap';
-import { ProcessCache, type ProcessImage } from '../../agent/process/cache.js';
+import { ProcessCache } from '../../agent/process/cache.js';
+import type { ProcessImage } from '../../agent/decode/records.js';
 
 const creds = { uid: 0, gid: 0, suid: 0, sgid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0 };
 const caps = { permitted: 0n, effective: 0n, inheritable: 0n };

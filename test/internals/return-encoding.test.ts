@@ -1,16 +1,14 @@
 // Return probes, buffers and credentials in the hook configuration
 // (policies/compiler/encode.ts), byte by byte at the documented offsets;
-// the mechanism chosen for return probes; and the Tetragon shapes of the
-// new argument types (agent/enrich/arg-formats.ts).
+// and the Tetragon shapes of the new argument types (agent/enrich/arg-formats.ts).
 import t from 'tap';
 import { encodeHook, type EncodeContext } from '../../policies/compiler/encode.js';
-import { chooseMechanism, type MechanismChoice } from '../../policies/compiler/mechanism.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
 import { bytesArgument, capabilityArgument, capsHex, credArgument } from '../../agent/enrich/arg-formats.js';
 import { kprobeArgument } from '../../agent/enrich/policy-events.js';
 
-const choice: MechanismChoice = { mechanism: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_exit_read' }, reason: '', features: [], syscall: true };
-const ctx: EncodeContext = { hookId: 1, slot: 2, choice };
+const choice: EncodeContext['choice'] = { mechanism: 'tracepoint', syscall: true };
+const ctx: EncodeContext = { choice };
 const sel = (s: Partial<SelectorPlan>): SelectorPlan => ({ matchArgs: [], matchPIDs: [], matchBinaries: [], matchActions: [], ...s });
 
 // args at 16 + 8i (+0 kind, +1 size, +2 flags, +3 index, +6 size_arg); selector 0 at 80,
@@ -41,7 +39,7 @@ t.test('char_buf and char_iovec take their size from sizeArgIndex (index + 1), a
     policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'sys_writev' }, syscall: true,
     args: [{ index: 2, type: 'int' }, { index: 1, type: 'char_iovec', sizeArgIndex: 3, maxData: true }], selectors: [],
   };
-  const b = encodeHook(plan, { ...ctx, choice: { ...choice, mechanism: 'kprobe', target: { function: '__x64_sys_writev' } } }).config;
+  const b = encodeHook(plan, { ...ctx, choice: { ...choice, mechanism: 'kprobe' } }).config;
   t.same([...b.subarray(ARG(1), ARG(1) + 8)], [21, 8, 64, 1, 0, 0, 1, 0], 'char_iovec, maxData, its count at position 0 (+1)');
   t.throws(() => encodeHook({ ...plan, args: [plan.args[1]] }, ctx), { code: 'VIGIL_POLICY_INVALID', message: /sizeArgIndex 3 names arg index 2, which the hook does not declare/ });
   t.throws(() => encodeHook({ ...plan, args: [{ index: 1, type: 'char_buf' }] }, ctx), { message: /char_buf needs sizeArgIndex/ });
@@ -56,7 +54,7 @@ t.test('CapabilitiesGained on a cred arg is one inline mask; other operators on 
     args: [{ index: 0, type: 'cred' }],
     selectors: [sel({ matchArgs: [{ index: 0, operator: 'CapabilitiesGained', values: ['CAP_SYS_ADMIN', 'CAP_BPF', '0'] }] })],
   };
-  const b = encodeHook(plan, { ...ctx, choice: { ...choice, mechanism: 'kprobe', target: { function: 'commit_creds' }, syscall: false } }).config;
+  const b = encodeHook(plan, { ...ctx, choice: { ...choice, mechanism: 'kprobe', syscall: false } }).config;
   t.same([...b.subarray(ARG(0), ARG(0) + 4)], [22, 8, 0, 0], 'cred');
   t.same([b.readUInt8(FILTER(0)), b.readUInt8(FILTER(0) + 1)], [0, 60], 'CAPS_GAINED');
   t.equal(b.readBigUInt64LE(FILTER(0) + 8), (1n << 21n) | (1n << 39n) | 1n);
@@ -68,21 +66,6 @@ t.test('a return probe refuses Override and takes at most 7 args', async (t) => 
   t.throws(() => encodeHook({ ...readPlan, selectors: [sel({ matchActions: [{ action: 'Override', argError: -1 }] })] }, ctx), { message: /Override is not possible on a return probe/ });
   const many = Array.from({ length: 8 }, (_, i) => ({ index: i % 6, type: 'int' as const }));
   t.throws(() => encodeHook({ ...readPlan, args: many, selectors: [] }, ctx), { message: /8 args with a returnArg, at most 7/ });
-});
-
-const ALL = ['tracepoints', 'kprobes', 'kretprobes', 'fentry', 'fexit', 'fmod_ret'];
-const features = (works: string[]) => ALL.map((f) => ({ feature: f, works: works.includes(f), reason: works.includes(f) ? undefined : 'absent' }));
-
-t.test('return probes: kretprobe, else fexit, else (syscalls) sys_enter/sys_exit tracepoints', async (t) => {
-  t.match(chooseMechanism(readPlan, features(ALL), 'x64'), { mechanism: 'kretprobe', target: { function: '__x64_sys_read' }, entry: { function: '__x64_sys_read' } });
-  t.match(chooseMechanism(readPlan, features(['tracepoints', 'fentry', 'fexit']), 'x64'), { mechanism: 'fexit', features: ['fexit'] });
-  t.match(chooseMechanism(readPlan, features(['tracepoints']), 'x64'), {
-    mechanism: 'tracepoint', target: { subsystem: 'syscalls', event: 'sys_exit_read' }, entry: { subsystem: 'syscalls', event: 'sys_enter_read' }, syscall: true,
-  });
-  const fn: HookPlan = { ...readPlan, target: { function: 'vfs_read' }, syscall: false };
-  t.throws(() => chooseMechanism(fn, features(['tracepoints']), 'x64'), { code: 'VIGIL_NOT_SUPPORTED', message: /needs kretprobes or fexit/ });
-  t.throws(() => chooseMechanism({ ...readPlan, selectors: [sel({ matchActions: [{ action: 'Override', argError: -1 }] })] }, features(ALL), 'x64'),
-    { code: 'VIGIL_NOT_SUPPORTED', message: /return probe with an Override/ });
 });
 
 t.test('buffers: bytes_arg in base64, truncated_bytes_arg with orig_size when cut', async (t) => {

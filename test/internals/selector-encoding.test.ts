@@ -2,13 +2,10 @@
 // checked byte by byte against buffers written out field by field at the
 // offsets its comment documents.
 import t from 'tap';
-import { encodeHook, type EncodeContext } from '../../policies/compiler/encode.js';
+import { bindHook, encodeHook, type EncodeContext } from '../../policies/compiler/encode.js';
 import type { HookPlan } from '../../policies/compiler/plan.js';
-import type { MechanismChoice } from '../../policies/compiler/mechanism.js';
 
-const choice = (c: Partial<MechanismChoice>): MechanismChoice => ({
-  mechanism: 'kprobe', target: { function: '__x64_sys_openat' }, reason: '', features: [], syscall: true, ...c,
-});
+const choice = (c: Partial<EncodeContext['choice']>): EncodeContext['choice'] => ({ mechanism: 'kprobe', syscall: true, ...c });
 
 const plan: HookPlan = {
   policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'sys_openat' }, syscall: true,
@@ -33,7 +30,7 @@ const plan: HookPlan = {
     },
   ],
 };
-const ctx: EncodeContext = { hookId: 7, slot: 3, choice: choice({ mechanism: 'fmod_ret' }) };
+const ctx: EncodeContext = { choice: choice({ mechanism: 'fmod_ret' }) };
 
 // The documented offsets: args at 16 + 8i; selector s at 80 + 232s; in a
 // selector, arg filter j at +16 + 16j (value at +8), pid filter j at
@@ -79,9 +76,11 @@ t.test('struct vigil_hook_config, field by field', async (t) => {
   x.writeInt32LE(-1, ACT(1) + 4);
   x.writeBigUInt64LE(30_000_000_000n, ACT(1) + 8); // rate_ns
   x.writeUInt8(1, ACT(1) + 16); // rate_scope: process
-  t.equal(e.config.length, x.length, 'sizeof(struct vigil_hook_config)');
-  const diff = x.findIndex((b, i) => e.config[i] !== b);
-  t.equal(diff, -1, diff < 0 ? 'every byte as documented' : `byte ${diff}: ${e.config[diff]} != ${x[diff]}`);
+  const config = bindHook(e, { hookId: 7, slot: 3 });
+  t.equal(config.length, x.length, 'sizeof(struct vigil_hook_config)');
+  const diff = x.findIndex((b, i) => config[i] !== b);
+  t.equal(diff, -1, diff < 0 ? 'every byte as documented' : `byte ${diff}: ${config[diff]} != ${x[diff]}`);
+  t.equal(e.config.readUInt32LE(0) + e.config.readUInt32LE(4), 0, 'the hook id and slot are the agent\'s to write');
 });
 
 t.test('value lists go to the maps under their filter id', async (t) => {
@@ -124,7 +123,7 @@ t.test('tracepoint args read the format field, at the width of the policy type',
   fields.push({ name: '__syscall_nr', offset: 8, size: 4, signed: true, type: 'int' });
   fields.push({ name: 'dfd', offset: 16, size: 8, signed: false, type: 'int' });
   fields.push({ name: 'filename', offset: 24, size: 8, signed: false, type: 'const char *' });
-  const e = encodeHook(tp, { hookId: 1, slot: 0, choice: choice({ mechanism: 'tracepoint', syscall: false }), fields });
+  const e = encodeHook(tp, { choice: choice({ mechanism: 'tracepoint', syscall: false }), fields });
   t.same([...e.config.subarray(ARG(0), ARG(2))], [1, 4, 5, 0, 16, 0, 0, 0, 2, 8, 6, 0, 24, 0, 0, 0], 'int dfd: 4 bytes at 16, signed; filename: pointer at 24, user memory');
   t.equal(e.config[10], 0, 'not a syscall-args hook');
 });
@@ -152,13 +151,16 @@ t.test('matchBinaries followChildren and matchParentBinaries share the binary sl
       matchActions: [],
     }],
   };
-  const e = encodeHook(p, { ...ctx, followBits: [5] });
-  t.same([...e.config.subarray(SEL(0), SEL(0) + 3)], [0, 1, 3], 'nargs, npids, nbins: matchBinaries and matchParentBinaries');
-  t.same([...e.config.subarray(PF(0, 0), PF(0, 0) + 4)], [1, 3, 1, 0], 'In, followForks | namespace pid, id 1');
-  t.same([...e.config.subarray(BF(0, 0), BF(0, 0) + 4)], [1, 0x40 | 5, 2, 0], 'In, followChildren with bit 5, id 2');
-  t.same([...e.config.subarray(BF(0, 1), BF(0, 1) + 4)], [3, 0, 3, 0], 'Prefix, id 3');
-  t.same([...e.config.subarray(BF(0, 2), BF(0, 2) + 4)], [2, 0x80, 4, 0], "NotIn on the parent's binary, id 4");
-  t.throws(() => encodeHook(p, ctx), { message: /followChildren needs a bit/ }, 'no bit given: an error');
+  const e = encodeHook(p, ctx);
+  t.same(e.follow, [BF(0, 0) + 1], 'the followChildren filter\'s flags byte is where its bit goes');
+  t.same([...e.config.subarray(BF(0, 0), BF(0, 0) + 4)], [1, 0x40, 2, 0], 'encoded: In, followChildren, no bit yet, id 2');
+  const config = bindHook(e, { hookId: 1, slot: 0, followBits: [5] });
+  t.same([...config.subarray(SEL(0), SEL(0) + 3)], [0, 1, 3], 'nargs, npids, nbins: matchBinaries and matchParentBinaries');
+  t.same([...config.subarray(PF(0, 0), PF(0, 0) + 4)], [1, 3, 1, 0], 'In, followForks | namespace pid, id 1');
+  t.same([...config.subarray(BF(0, 0), BF(0, 0) + 4)], [1, 0x40 | 5, 2, 0], 'In, followChildren with bit 5, id 2');
+  t.same([...config.subarray(BF(0, 1), BF(0, 1) + 4)], [3, 0, 3, 0], 'Prefix, id 3');
+  t.same([...config.subarray(BF(0, 2), BF(0, 2) + 4)], [2, 0x80, 4, 0], "NotIn on the parent's binary, id 4");
+  t.throws(() => bindHook(e, { hookId: 1, slot: 0 }), { code: 'VIGIL_INTERNAL' }, 'every followChildren filter needs its bit');
   const five = { ...p, selectors: [{ ...p.selectors[0], matchBinaries: Array(4).fill(p.selectors[0].matchBinaries[1]) }] };
   t.throws(() => encodeHook(five, ctx), { message: /5 matchBinaries and matchParentBinaries, at most 4/ });
 });

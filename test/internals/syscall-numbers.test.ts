@@ -4,7 +4,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generateSyscallNumbers, SYSCALL_NUMBERS_FILE, UNISTD_X64 } from '../../scripts/gen-syscall-numbers.js';
-import { X64_SYSCALL_NUMBERS } from '../../policies/compiler/syscall-numbers.generated.js';
+import { X64_SYSCALL_NUMBERS } from '../../kernel/syscalls/numbers.generated.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TetragonEvent } from '../../agent/events/tetragon.js';
+import type { TetragonEvent } from '../../exporters/tetragon.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const VIGIL = join(REPO, 'bin/vigil.js');

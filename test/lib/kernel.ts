@@ -2,7 +2,7 @@
 // runner probes once per kernel (`vigil probe`'s checks) and hands the
 // result to every test file in VIGIL_FEATURES.
 import { release } from 'node:os';
-import type { FeatureResult } from '../../agent/probe/features.js';
+import type { FeatureResult } from '../../kernel/features.js';
 
 export const KERNEL = process.env.VIGIL_KERNEL ?? `host-${release()}`;
 
@@ -12,7 +12,7 @@ async function features(): Promise<FeatureResult[]> {
   if (!cached) {
     cached = process.env.VIGIL_FEATURES
       ? (JSON.parse(process.env.VIGIL_FEATURES) as FeatureResult[])
-      : (await import('../../agent/probe/features.js')).probeFeatures();
+      : (await import('../../kernel/features.js')).probeFeatures();
   }
   return cached;
 }
@@ -26,3 +26,8 @@ export async function lacking(wanted: string[]): Promise<string | false> {
 
 /** Matches the reasons lacking() writes, so the runner can tell them from other skips. */
 export const FEATURE_SKIP = /^needs ([\w, ]+): kernel (\S+) lacks it$/;
+
+/** Whether the kernel has every one of these features. */
+export async function hasFeatures(wanted: string[]): Promise<boolean> {
+  return (await lacking(wanted)) === false;
+}

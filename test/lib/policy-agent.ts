@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { createLogger } from '../../agent/log.js';
 import { JsonFileExporter } from '../../exporters/json-file.js';
-import type { FeatureResult } from '../../agent/probe/features.js';
-import type { TetragonEvent } from '../../agent/events/tetragon.js';
+import type { FeatureResult } from '../../kernel/features.js';
+import type { TetragonEvent } from '../../exporters/tetragon.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
 import { completeLines, pollFor } from './agent.js';
 

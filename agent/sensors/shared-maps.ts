@@ -2,7 +2,7 @@
 // counters, the process map and its companions, the binaries map and the
 // followChildren binaries. The first object to load creates them;
 // each later object is handed the same fds before it loads.
-import type { BpfObject } from './object.js';
+import type { BpfObject } from '../../kernel/bpf/object.js';
 
 export const SHARED_MAPS = ['vigil_events', 'vigil_counters', 'vigil_processes', 'vigil_binaries', 'vigil_follow'] as const;
 export type SharedMapName = (typeof SHARED_MAPS)[number];

@@ -2,10 +2,13 @@
 // `sys_openat` and `__x64_sys_openat` (Tetragon's forms) and plain
 // `openat`. The kernel function carries the architecture's prefix; the
 // tracepoints are syscalls/sys_enter_<name> and sys_exit_<name>.
-import { VigilError } from '../../agent/errors.js';
+import { VigilError } from '../errors.js';
 
-const ARCH_PREFIX: Record<string, string> = { x64: '__x64_', arm64: '__arm64_' };
+/** The prefix of each architecture's syscall wrappers, by Node's process.arch. */
+export const SYSCALL_PREFIX: Readonly<Record<string, string>> = { x64: '__x64_', arm64: '__arm64_', s390x: '__s390x_', riscv64: '__riscv_' };
 const KNOWN_PREFIXES = ['__x64_', '__ia32_', '__arm64_', '__s390x_', '__s390_', '__riscv_'];
+/** Architectures whose syscall hooks Vigil attaches. */
+const HOOKED_ARCHES = new Set(['x64', 'arm64']);
 
 export interface SyscallName {
   /** Without prefix: openat. */
@@ -14,9 +17,16 @@ export interface SyscallName {
   function: string;
 }
 
+/** The bare name, whatever prefix the call carries (openat for __x64_sys_openat, sys_openat, openat). */
+export function bareSyscallName(call: string): string {
+  const other = KNOWN_PREFIXES.find((p) => call.startsWith(p));
+  return (other ? call.slice(other.length) : call).replace(/^sys_/, '');
+}
+
+/** The call as this architecture's syscall; throws when it names another architecture or is no syscall name. */
 export function syscallName(call: string, arch: string = process.arch): SyscallName {
-  const prefix = ARCH_PREFIX[arch];
-  if (!prefix) throw new VigilError('VIGIL_NOT_SUPPORTED', `syscall hooks are not supported on ${arch}`);
+  const prefix = SYSCALL_PREFIX[arch];
+  if (!prefix || !HOOKED_ARCHES.has(arch)) throw new VigilError('VIGIL_NOT_SUPPORTED', `syscall hooks are not supported on ${arch}`);
   let rest = call;
   const other = KNOWN_PREFIXES.find((p) => rest.startsWith(p));
   if (other) {

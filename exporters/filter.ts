@@ -1,5 +1,6 @@
 // Event filters of `vigil events`: --process REGEX, --pid, --event-types.
-import { eventProcess, eventType, isFullProcess, EVENT_TYPES, type EventType, type TetragonEvent } from '../events/tetragon.js';
+import { VigilError } from '../kernel/errors.js';
+import { eventProcess, eventType, isFullProcess, EVENT_TYPES, type EventType, type TetragonEvent } from './tetragon.js';
 
 export interface EventFilter {
   process?: RegExp;
@@ -11,7 +12,7 @@ export function parseEventTypes(list: string): EventType[] {
   const types = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const t of types) {
     if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new Error(`unknown event type "${t}" (known: ${EVENT_TYPES.join(', ')})`);
+      throw new VigilError('VIGIL_USAGE', `unknown event type "${t}" (known: ${EVENT_TYPES.join(', ')})`);
     }
   }
   return types as EventType[];

@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   VIGIL_AGENT_UNREACHABLE: 'no agent answers on the control socket',
   VIGIL_USAGE: 'the command line is invalid',
   VIGIL_POLICY_INVALID: 'a policy or rule set is invalid (the message names the field)',
+  VIGIL_LIMIT: 'a limit of Vigil itself is reached (counter slots, followChildren bits)',
+  VIGIL_INTERNAL: 'Vigil broke one of its own rules: a bug (the message says which)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -25,13 +27,21 @@ export class VigilError extends Error {
   readonly log?: string;
   /** What to do about it, in one line. */
   readonly hint?: string;
+  /** The policy field it is about, e.g. spec.kprobes[0].selectors[1]; the message then starts with it. */
+  readonly field?: string;
 
-  constructor(code: ErrorCode, message: string, extra: { log?: string; hint?: string; cause?: unknown } = {}) {
-    super(message, { cause: extra.cause });
+  constructor(code: ErrorCode, message: string, extra: { log?: string; hint?: string; cause?: unknown; field?: string } = {}) {
+    super(extra.field ? `${extra.field}: ${message}` : message, { cause: extra.cause });
     this.name = 'VigilError';
     this.code = code;
     this.log = extra.log;
     this.hint = extra.hint;
+    this.field = extra.field;
+  }
+
+  /** The message without the field path it starts with. */
+  get detail(): string {
+    return this.field ? this.message.slice(this.field.length + 2) : this.message;
   }
 
   /** One line for a terminal: code, message and hint. */

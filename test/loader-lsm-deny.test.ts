@@ -1,12 +1,14 @@
-// A BPF LSM program denies one process the open of one file with EPERM,
-// only while attached; other files and other processes are unaffected.
+// The loader (kernel/bpf) with a hand-written BPF LSM program
+// (test/bpf/lsm_deny_open.bpf.c), not a policy: it denies one process the
+// open of one file with EPERM, only while attached; other files and other
+// processes are unaffected. LSM policies are policy-lsm-deny.test.ts.
 import t from 'tap';
 import { mkdtempSync, writeFileSync, openSync, closeSync, statSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject } from '../agent/loader/object.js';
+import { BpfObject } from '../kernel/bpf/object.js';
 import { lacking } from './lib/kernel.js';
 
 const OBJECT = fileURLToPath(new URL('../bpf/test/lsm_deny_open.bpf.o', import.meta.url));

@@ -1,12 +1,15 @@
-// A kprobe on a kernel function fires on open(), and its in-kernel tgid
-// filter keeps other processes' opens out of the ring buffer.
+// The loader (kernel/bpf) and the ring buffer reader with a hand-written
+// kprobe program (test/bpf/kprobe_open.bpf.c), not a policy: it attaches to
+// a kernel function, fires on open(), and its in-kernel tgid filter keeps
+// other processes' opens out of the ring buffer. Policies on kprobes are
+// policy-kprobe.test.ts.
 import t from 'tap';
 import { mkdtempSync, writeFileSync, openSync, closeSync, statSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject } from '../agent/loader/object.js';
+import { BpfObject } from '../kernel/bpf/object.js';
 import { RingReader } from '../agent/ringbuf/reader.js';
 import { lacking } from './lib/kernel.js';
 

@@ -4,11 +4,14 @@
 // object is closed, which detaches it. A missing feature is a result with
 // a reason, never an exception.
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
-import { BpfObject } from '../loader/object.js';
-import { captureMessages, describeError, errno, isNull, libbpf, type Ptr } from '../loader/libbpf.js';
-import { VigilError } from '../errors.js';
+import { BpfObject } from './bpf/object.js';
+import { captureMessages, describeError, errno, isNull, libbpf, UprobeOpts, type Ptr } from './bpf/libbpf.js';
+import { bpfObjectPath } from './bpf/paths.js';
+import { cgroup2Root } from './cgroup.js';
+import { VigilError } from './errors.js';
+import { unmountFs } from './mounts.js';
+import { ensureTracefs } from './tracefs.js';
 
 export interface FeatureResult {
   feature: string;
@@ -63,17 +66,17 @@ export function disableFeatures(results: FeatureResult[], ids: readonly string[]
   return results.map((r) => (ids.includes(r.feature) ? { ...r, works: false, reason: 'disabled by --disable-feature' } : r));
 }
 
-const OBJECT = fileURLToPath(new URL('../../bpf/features.bpf.o', import.meta.url));
+const OBJECT = bpfObjectPath('features');
 const UPROBE_FUNC = 'getpid';
-const TRACEFS = '/sys/kernel/tracing';
 
 export function probeFeatures(): FeatureResult[] {
-  const { problem: tracefs, unmount } = mountTracefs();
+  // Tracepoint attachment reads event ids from tracefs: mounted for the probe when absent, and unmounted after.
+  const { problem: tracefs, mounted } = ensureTracefs();
   let results: FeatureResult[];
   try {
     results = TABLE.map((f) => probeOne(f));
   } finally {
-    unmount();
+    if (mounted) unmountFs(mounted);
   }
   const byId = new Map(results.map((r) => [r.feature, r]));
   for (const [i, f] of TABLE.entries()) {
@@ -147,51 +150,20 @@ function libbpfLine(log: string, cause: string): string | undefined {
 
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
-/** The first cgroup v2 mount, from /proc/mounts. */
-function cgroup2Root(): string {
-  const line = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
-  if (!line) throw new Error('no cgroup2 file system is mounted');
-  return unescapeMount(line.split(' ')[1]);
-}
-
 /** The libc this process runs on, from /proc/self/maps. */
 function libcPath(): string {
   const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => /\/libc(\.so\.6|-[\d.]+\.so)$/.test(l));
-  if (!line) throw new Error('libc is not mapped into this process');
+  if (!line) throw new VigilError('VIGIL_NOT_SUPPORTED', 'libc is not mapped into this process');
   return line.slice(line.indexOf('/'));
 }
-
-const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/* bpf_program__attach_uprobe_opts, which libbpf.ts does not bind: the
- * struct is libbpf 1.1's bpf_uprobe_opts (newer versions only append). */
-const bpf = koffi.load('libbpf.so.1');
-const UprobeOpts = koffi.struct('vigil_bpf_uprobe_opts', {
-  sz: 'size_t', ref_ctr_offset: 'size_t', bpf_cookie: 'uint64_t', retprobe: 'bool', func_name: 'const char *',
-});
-const attachUprobeOpts = bpf.func('void *bpf_program__attach_uprobe_opts(const void *prog, int pid, const char *binary_path, size_t func_offset, const vigil_bpf_uprobe_opts *opts)');
 
 /** Attaches a uprobe (for this process only) and detaches it at once. */
 function attachUprobe(obj: BpfObject, name: string, lib: string): void {
   const prog = obj.programs().find((p) => p.name === name)?.ptr;
   const opts = { sz: koffi.sizeof(UprobeOpts), ref_ctr_offset: 0, bpf_cookie: 0, retprobe: false, func_name: UPROBE_FUNC };
-  const { value: link } = captureMessages(() => attachUprobeOpts(prog, 0, lib, 0, opts) as Ptr);
+  const { value: link } = captureMessages(() => libbpf.programAttachUprobeOpts(prog, 0, lib, 0, opts) as Ptr);
   if (isNull(link)) throw new VigilError('VIGIL_BPF_ATTACH', `attaching ${name} failed: ${describeError(-errno())}`);
   libbpf.linkDestroy(link);
-}
-
-/* Tracepoint attachment reads event ids from tracefs. When it is not
- * mounted, it is mounted for the probe and unmounted afterwards. */
-function mountTracefs(): { problem?: string; unmount: () => void } {
-  const none = (): void => undefined;
-  if (existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events')) return { unmount: none };
-  const libc = koffi.load('libc.so.6');
-  const mount = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)');
-  const umount = libc.func('int umount(const char *target)');
-  if (mount('tracefs', TRACEFS, 'tracefs', 0, null) !== 0) {
-    return { problem: `tracefs is not mounted and mounting it failed: ${describeError(-errno())}`, unmount: none };
-  }
-  return { unmount: () => umount(TRACEFS) };
 }
 
 export function formatFeatures(results: FeatureResult[]): string {

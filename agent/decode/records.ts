@@ -1,5 +1,6 @@
 // Decoded ring buffer records: what the kernel said, before the process
 // cache and enrichment turn it into an exported event.
+import type { vigil_caps, vigil_creds } from '../../kernel/abi/layouts.generated.js';
 
 export interface ProcessId {
   pid: number;
@@ -7,29 +8,26 @@ export interface ProcessId {
   ktime: bigint;
 }
 
-export interface Creds {
-  uid: number; gid: number; suid: number; sgid: number;
-  euid: number; egid: number; fsuid: number; fsgid: number;
-}
+/** struct vigil_creds: the task's uids and gids. */
+export type Creds = { [K in keyof typeof vigil_creds.offsetof]: number };
 
-export interface Caps {
-  permitted: bigint;
-  effective: bigint;
-  inheritable: bigint;
-}
+/** struct vigil_caps: capability sets, one bit per CAP_*. */
+export type Caps = { [K in keyof typeof vigil_caps.offsetof]: bigint };
 
 interface RecordBase {
   ktime: bigint;
   cpu: number;
 }
 
-export interface ExecRecord extends RecordBase {
-  op: 'exec';
+/** A process as the kernel saw it at exec, or /proc at the agent's start: what the process cache keeps. */
+export interface ProcessImage {
   proc: ProcessId;
-  parent: ProcessId;
+  /** Absent for a process /proc shows without a parent. */
+  parent?: ProcessId;
   tid: number;
   auid: number;
   nspid: number;
+  /** vigil_process_flag bits. */
   flags: number;
   creds: Creds;
   caps: Caps;
@@ -38,6 +36,11 @@ export interface ExecRecord extends RecordBase {
   /** argv, argv[0] included. */
   args: string[];
   cwd: string;
+}
+
+export interface ExecRecord extends RecordBase, ProcessImage {
+  op: 'exec';
+  parent: ProcessId;
 }
 
 export interface CloneRecord extends RecordBase {

@@ -1,7 +1,7 @@
 // Turns ring buffer bytes into records. Every record starts with
 // struct vigil_msg_header; the decoder dispatches on its op code through
 // a table, and counts ops it does not know instead of failing.
-import * as L from './layouts.generated.js';
+import * as L from '../../kernel/abi/layouts.generated.js';
 import type { KernelRecord, ProcessId, ExecRecord, GenericRecord, GenericArg } from './records.js';
 
 type Decoder = (dv: DataView, at: number, len: number) => KernelRecord;

@@ -1,9 +1,12 @@
-// host_ns in matchNamespaces: the host's namespaces, as the inode numbers
-// of /proc/2/ns/* when pid 2 is kthreadd (a kernel thread, always in the
-// initial namespaces), else of /proc/1/ns/* (init).
+// Linux namespace types, as TracingPolicies name them, and the host's
+// namespaces: the inode numbers of /proc/2/ns/* when pid 2 is kthreadd (a
+// kernel thread, always in the initial namespaces), else of /proc/1/ns/*.
 import { readFileSync, statSync } from 'node:fs';
-import { VigilError } from '../../agent/errors.js';
-import type { NamespaceType } from './plan.js';
+import { VigilError } from './errors.js';
+
+/** In the bit order of the kernel side (enum vigil_ns_type). */
+export const NAMESPACE_TYPES = ['Uts', 'Ipc', 'Mnt', 'Pid', 'PidForChildren', 'Net', 'Time', 'TimeForChildren', 'Cgroup', 'User'] as const;
+export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
 
 const FILES: Record<NamespaceType, string> = {
   Uts: 'uts', Ipc: 'ipc', Mnt: 'mnt', Pid: 'pid', PidForChildren: 'pid_for_children', Net: 'net',

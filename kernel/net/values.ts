@@ -1,8 +1,12 @@
 // Network values as TracingPolicies write them: IPv4 and IPv6 addresses
 // and CIDRs, ports and port ranges. One parser for the linter
 // (policies/validate/values.ts), the hook encoder (policies/compiler/
-// net-filter.ts) and the cgroup connect denies (agent/sensors/connect-deny.ts).
+// net-filter.ts) and the cgroup connect denies (policies/compiler/connect.ts).
+// A value that does not parse is a VIGIL_POLICY_INVALID naming it.
 import { isIPv4, isIPv6 } from 'node:net';
+import { VigilError } from '../errors.js';
+
+const invalid = (message: string): VigilError => new VigilError('VIGIL_POLICY_INVALID', message);
 
 export interface Cidr {
   family: 4 | 6;
@@ -15,10 +19,10 @@ export interface Cidr {
 export function parseCidr(text: string): Cidr {
   const [ip, len, extra] = String(text).split('/');
   const family = isIPv4(ip) ? 4 : isIPv6(ip) && !ip.includes('%') ? 6 : 0;
-  if (!family || extra !== undefined) throw new Error(`${JSON.stringify(text)} is not an IP address or CIDR`);
+  if (!family || extra !== undefined) throw invalid(`${JSON.stringify(text)} is not an IP address or CIDR`);
   const bits = family === 4 ? 32 : 128;
   const n = len === undefined ? bits : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
-  if (!(n >= 0 && n <= bits)) throw new Error(`${JSON.stringify(text)} is not an IP address or CIDR: the prefix length must be 0..${bits}`);
+  if (!(n >= 0 && n <= bits)) throw invalid(`${JSON.stringify(text)} is not an IP address or CIDR: the prefix length must be 0..${bits}`);
   const addr = family === 4 ? Buffer.from(ip.split('.').map(Number)) : ipv6Bytes(ip);
   return { family, len: n, addr: masked(addr, n) };
 }
@@ -47,11 +51,11 @@ const PORT = /^\d{1,5}$/;
 /** Parses "port" or "lo:hi" into an inclusive range. Throws a message naming the value. */
 export function parsePortRange(text: string): [number, number] {
   const parts = String(text).trim().split(':');
-  if (parts.length > 2) throw new Error(`${JSON.stringify(text)} is not a port or a range a:b`);
+  if (parts.length > 2) throw invalid(`${JSON.stringify(text)} is not a port or a range a:b`);
   const [lo, hi = lo] = parts.map((p) => (PORT.test(p) ? Number(p) : NaN));
   const bad = parts.find((p) => !PORT.test(p) || Number(p) > 65535);
-  if (bad !== undefined) throw new Error(`${JSON.stringify(bad)} is not a port (0-65535)`);
-  if (lo > hi) throw new Error(`range ${text} is empty: ${lo} > ${hi}`);
+  if (bad !== undefined) throw invalid(`${JSON.stringify(bad)} is not a port (0-65535)`);
+  if (lo > hi) throw invalid(`range ${text} is empty: ${lo} > ${hi}`);
   return [lo, hi];
 }
 

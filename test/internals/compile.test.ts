@@ -1,0 +1,142 @@
+// The policy compiler (policies/compiler/compile.ts, connect.ts): a policy
+// to complete hooks for a kernel described as data, connect denies to
+// cgroup rules, and every problem as an error at its field.
+import t from 'tap';
+import { parse } from 'yaml';
+import { compilePolicy } from '../../policies/compiler/compile.js';
+import { connectRules } from '../../policies/compiler/connect.js';
+import type { KProbeSpec, TracingPolicy } from '../../policies/types.generated.js';
+import { describedKernel, HOST_LIKE, STOCK_LIKE } from '../lib/described-kernel.js';
+
+const policy = (spec: string): TracingPolicy => ({ apiVersion: 'cilium.io/v1alpha1', kind: 'TracingPolicy', metadata: { name: 'p' }, spec: parse(spec) });
+
+const openat = policy(`
+kprobes:
+- call: sys_openat
+  syscall: true
+  args: [{ index: 1, type: string }]
+  selectors:
+  - matchArgs: [{ index: 1, operator: Prefix, values: [/etc/] }]
+tracepoints:
+- subsystem: sched
+  event: sched_process_exec
+`);
+
+t.test('each hook gets its mechanism and its bytes before anything loads', async (t) => {
+  const c = compilePolicy(openat, HOST_LIKE);
+  t.same(c.errors, []);
+  t.same(c.hooks.map((h) => [h.kind, h.path, h.choice.mechanism]), [['generic', 'spec.kprobes[0]', 'tracepoint'], ['generic', 'spec.tracepoints[0]', 'tracepoint']]);
+  const [k] = c.hooks;
+  t.equal(k.kind === 'generic' && k.encoded.prefix.length, 1, 'the Prefix value is in the prefix trie');
+  t.equal(k.choice.functionName, '__x64_sys_openat');
+  t.match(compilePolicy(openat, STOCK_LIKE).hooks[0].choice, { mechanism: 'kprobe', target: { function: '__x64_sys_openat' } });
+});
+
+t.test('a tracepoint the kernel lacks, and a syscall without a mechanism, are errors at the hook', async (t) => {
+  const k = describedKernel(['tracepoints'], { noTracepoints: ['sched_process_exec', 'sys_enter_openat'] });
+  const c = compilePolicy(openat, k);
+  t.same(c.hooks, []);
+  t.match(c.errors, [
+    { path: 'spec.kprobes[0]', code: 'VIGIL_NOT_SUPPORTED', message: /needs kprobes or fentry or syscall tracepoints; .*tracepoint: this kernel has no tracepoint syscalls\/sys_enter_openat/ },
+    { path: 'spec.tracepoints[0]', code: 'VIGIL_NOT_SUPPORTED', message: /sched\/sched_process_exec does not exist/ },
+  ]);
+});
+
+t.test('ignore.callNotFound turns a hook this kernel cannot run into a skip', async (t) => {
+  const p = policy(`
+kprobes:
+- call: commit_creds
+  syscall: false
+  ignore: { callNotFound: true }
+- call: sys_openat
+  syscall: true
+`);
+  const c = compilePolicy(p, HOST_LIKE);
+  t.same(c.hooks.map((h) => h.path), ['spec.kprobes[1]']);
+  t.match(c.errors, [{ path: 'spec.kprobes[0]', skipped: true, code: 'VIGIL_NOT_SUPPORTED' }]);
+});
+
+t.test('encoder problems are errors at the field they are about, with their code', async (t) => {
+  const p = policy(`
+kprobes:
+- call: sys_openat
+  syscall: true
+  args: [{ index: 0, type: int }]
+  selectors:
+  - matchArgs: [{ index: 0, operator: Equal, values: ["4294967296"] }]
+`);
+  t.match(compilePolicy(p, HOST_LIKE).errors, [{ path: 'spec.kprobes[0].selectors[0].matchArgs[0].values[0]', code: 'VIGIL_POLICY_INVALID', message: '4294967296 does not fit int' }]);
+  const many = policy(`
+kprobes:
+- call: sys_openat
+  syscall: true
+  selectors: ${JSON.stringify(Array(33).fill({ matchActions: [{ action: 'Post' }] }))}
+`);
+  t.match(compilePolicy(many, HOST_LIKE).errors, [{ path: 'spec.kprobes[0]', message: '33 selectors, at most 32' }], 'selector limits, checked before load');
+});
+
+t.test('an unsupported part of the language fails the whole policy, never silently dropped', async (t) => {
+  const p = policy(`
+lists:
+- name: all
+  type: generated_syscalls
+kprobes:
+- call: list:all
+  syscall: true
+- call: sys_openat
+  syscall: true
+  selectors:
+  - matchActions: [{ action: FollowFD }]
+`);
+  const c = compilePolicy(p, STOCK_LIKE);
+  t.same(c.hooks, [], 'no hook of a broken policy');
+  t.match(c.errors, [
+    { path: 'spec.kprobes[0].call', message: /generated_syscalls, which Vigil does not expand yet/ },
+    { path: 'spec.kprobes[1].selectors[0].matchActions[0].action', message: 'action "FollowFD" is not supported by Vigil yet' },
+  ]);
+});
+
+const deny = (selectors: string): KProbeSpec => parse(`
+call: tcp_connect
+syscall: false
+args: [{ index: 0, type: sock }]
+selectors: ${selectors}
+`);
+
+t.test('connect rules: destination address, port and protocol with Override only', async (t) => {
+  const rules = connectRules(deny(`
+- matchArgs:
+  - { index: 0, operator: DAddr, values: [192.0.2.0/24, "2001:db8::/32"] }
+  - { index: 0, operator: NotDPort, values: ["80", "8000:8080"] }
+  - { index: 0, operator: Protocol, values: [IPPROTO_TCP] }
+  matchActions: [{ action: Override, argError: -1 }]
+- matchArgs: [{ index: 0, operator: NotDAddr, values: [10.0.0.0/8] }]
+  matchActions: [{ action: Override, argError: -1 }]
+`), 5);
+  t.same(rules, [
+    { id: 5, cidrs: ['192.0.2.0/24', '2001:db8::/32'], notCidrs: false, ports: [[80, 80], [8000, 8080]], notPorts: true, protocol: 'tcp' },
+    { id: 6, cidrs: ['10.0.0.0/8'], notCidrs: true },
+  ]);
+  const no = (why: string, selectors: string) => t.equal(connectRules(deny(selectors), 0), undefined, why);
+  no('a Sigkill is not a connect deny', '[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.1] }], matchActions: [{ action: Sigkill }] }]');
+  no('a process filter cannot be evaluated by the cgroup programs', '[{ matchBinaries: [{ operator: In, values: [/bin/curl] }], matchActions: [{ action: Override, argError: -1 }] }]');
+  no('a source address is not a destination', '[{ matchArgs: [{ index: 0, operator: SAddr, values: [192.0.2.1] }], matchActions: [{ action: Override, argError: -1 }] }]');
+  no('DAddr and NotDAddr in one selector are two sets, not one rule',
+    '[{ matchArgs: [{ index: 0, operator: DAddr, values: [10.0.0.0/8] }, { index: 0, operator: NotDAddr, values: [10.1.0.0/16] }], matchActions: [{ action: Override, argError: -1 }] }]');
+  no('two port filters in one selector', '[{ matchArgs: [{ index: 0, operator: DPort, values: ["1:100"] }, { index: 0, operator: DPort, values: ["50"] }], matchActions: [{ action: Override, argError: -1 }] }]');
+  no('an unknown protocol', '[{ matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_SCTP] }], matchActions: [{ action: Override, argError: -1 }] }]');
+  t.equal(connectRules({ ...deny('[{ matchActions: [{ action: Override, argError: -1 }] }]'), call: 'vfs_open' }, 0), undefined, 'not a connect function');
+});
+
+t.test('a connect deny compiles to cgroup programs where the kernel has them, with its rules and report', async (t) => {
+  const p: TracingPolicy = { ...openat, spec: { kprobes: [deny('[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.0/24] }], matchActions: [{ action: Override, argError: -1 }] }]')] } };
+  const [h] = compilePolicy(p, HOST_LIKE).hooks;
+  t.equal(h.kind, 'connect');
+  if (h.kind !== 'connect') return;
+  t.match(h.choice, { mechanism: 'cgroup_connect', target: { cgroup: '/sys/fs/cgroup' } });
+  t.same(h.rules, [{ id: 0, cidrs: ['192.0.2.0/24'], notCidrs: false }]);
+  t.equal(h.connect.v4.length, 1, 'one IPv4 prefix in the trie');
+  t.same(h.plan.args, [{ index: 0, type: 'sock' }], 'denials are reported with the destination as the sock arg');
+  t.match(compilePolicy(p, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } },
+    'without cgroup hooks the same policy runs on fmod_ret');
+});
