@@ -13,7 +13,7 @@ import { SharedMaps } from './sensors/shared-maps.js';
 import { BpfMap } from '../kernel/bpf/map.js';
 import { RingReader } from './ringbuf/reader.js';
 import { RecordDecoder } from './decode/decode.js';
-import type { TetragonEvent } from '../exporters/tetragon.js';
+import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
 import { ProcessCache } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
 import { ktimeToRfc3339 } from './process/clock.js';
@@ -34,6 +34,8 @@ import type { Exporter } from '../exporters/exporter.js';
 import { StreamExporter } from '../exporters/stream.js';
 import { PolicyManager } from './policy/manager.js';
 import { PolicyDirWatcher } from './policy/watch.js';
+import { PolicyFile } from './policy/file.js';
+import { PolicyChecker } from './policy/checker.js';
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 
@@ -66,16 +68,23 @@ export class Agent {
   private control?: ControlServer;
   private policies?: PolicyManager;
   private watcher?: PolicyDirWatcher;
+  /** --policy files and directories, rescanned on reload(). */
+  private readonly sources: { rescan(): Promise<void> }[] = [];
+  /** Reads, lints and compiles policy files off the event loop. */
+  private readonly checker = new PolicyChecker();
   /** The kernel's facts for the compiler, from the feature probe at the first policy. */
   private facts?: KernelFacts;
   private counters?: BpfMap;
   private lostTimer?: NodeJS.Timeout;
   private lastLost = new Map<string, number>();
+  private lastDropped = new Map<string, number>();
+  private lastUndecodable = 0;
   private readonly started = new Date();
   private ready = false;
   private readonly events: Record<string, number> = { process_exec: 0, process_exit: 0, procfs: 0 };
   private readonly hooks: HookRegistry;
   private unknownHooks = 0;
+  private internalErrors = 0;
   /** The live tail of the control socket, after the caller's exporters. */
   private readonly stream = new StreamExporter();
   private readonly exporters: Exporter[];
@@ -120,17 +129,20 @@ export class Agent {
     this.seedFromProcfs();
     this.readerDone = this.reader.run();
 
-    this.loadPolicies();
     this.control = new ControlServer(this.opts.socketPath, {
       status: () => this.status(),
       'policy-list': () => this.policies!.list(),
       'policy-add': (req) => {
-        if (!isAbsolute(req.path)) throw new VigilError('VIGIL_USAGE', `policy-add needs an absolute path, got ${req.path}`);
+        if (typeof req.path !== 'string' || !isAbsolute(req.path)) throw new VigilError('VIGIL_USAGE', `policy-add needs an absolute path, got ${JSON.stringify(req.path)}`);
         return this.policies!.loadFile(req.path);
       },
-      'policy-delete': (req) => ({ deleted: this.policies!.remove(req.name) }),
+      'policy-delete': (req) => {
+        if (typeof req.name !== 'string') throw new VigilError('VIGIL_USAGE', 'policy-delete needs a policy name');
+        return { deleted: this.policies!.remove(req.name) };
+      },
     }, (socket) => this.stream.subscribe(socket));
     await this.control.listen();
+    await this.loadPolicies();
     this.lostTimer = setInterval(() => this.reportLost(), 2000);
     this.lostTimer.unref();
     log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.exporters.map((e) => e.name) }, 'ready');
@@ -138,24 +150,48 @@ export class Agent {
   }
 
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
-  private loadPolicies(): void {
-    const manager = new PolicyManager(this.opts.log, (hook) => this.hooks.load(hook), () => this.kernel());
+  private async loadPolicies(): Promise<void> {
+    const { log } = this.opts;
+    const manager = new PolicyManager(log, (hook) => this.hooks.load(hook), () => this.kernel(), this.checker);
     this.policies = manager;
     for (const p of this.opts.policies ?? []) {
       let dir = false;
       try {
         dir = statSync(p).isDirectory();
       } catch (err) {
-        this.opts.log.error({ policy: p }, `cannot read policy path: ${(err as Error).message}`);
+        log.error({ policy: p }, `cannot read policy path: ${(err as Error).message}`);
         continue;
       }
-      if (dir) new PolicyDirWatcher(p, manager).rescan();
-      else manager.loadFile(p);
+      this.sources.push(dir ? new PolicyDirWatcher(p, manager, log) : new PolicyFile(p, manager));
     }
+    for (const s of this.sources) await s.rescan();
     if (this.opts.policyDir) {
-      this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager);
-      this.watcher.start();
+      this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager, log);
+      await this.watcher.start();
     }
+  }
+
+  /** An exception nothing caught: logged with its stack and counted in status, and the agent goes on. */
+  internalError(err: unknown): void {
+    this.internalErrors++;
+    this.opts.log.error({ err, internal_errors: this.internalErrors }, 'internal error');
+  }
+
+  /**
+   * SIGHUP: reopen every export file (after logrotate's rename) and reload
+   * the policy files that changed. The agent keeps running whatever fails.
+   */
+  async reload(): Promise<void> {
+    const { log } = this.opts;
+    log.info('reloading: reopening exports, rescanning policy files');
+    for (const e of this.exporters) {
+      try {
+        e.reopen?.();
+      } catch (err) {
+        log.error({ exporter: e.name }, `reopen failed: ${(err as Error).message}`);
+      }
+    }
+    for (const s of [...this.sources, ...(this.watcher ? [this.watcher] : [])]) await s.rescan();
   }
 
   /** Processes that predate the agent: written to the kernel map, cached, and exported as procFS execs. */
@@ -209,14 +245,37 @@ export class Agent {
 
   /** Logs every program whose lost count grew since the last look. */
   private reportLost(): void {
+    const ring: NonNullable<VigilLost['ring_buffer']> = [];
     for (const c of this.readCounters()) {
       const key = `${c.sensor}/${c.program}`;
       const before = this.lastLost.get(key) ?? 0;
       if (c.lost > before) {
         this.opts.log.warn({ sensor: c.sensor, program: c.program, lost: c.lost - before, lost_total: c.lost }, 'ring buffer full: events lost');
+        ring.push({ sensor: c.sensor, program: c.program, hook: c.hook, lost: c.lost - before, lost_total: c.lost });
       }
       this.lastLost.set(key, c.lost);
     }
+    const exporters: NonNullable<VigilLost['exporters']> = [];
+    for (const e of this.exporters) {
+      const total = Number(e.stats().dropped ?? 0);
+      const before = this.lastDropped.get(e.name) ?? 0;
+      if (total > before) exporters.push({ name: e.name, dropped: total - before, dropped_total: total });
+      this.lastDropped.set(e.name, total);
+    }
+    const undecodableTotal = this.undecodable();
+    const undecodable = undecodableTotal - this.lastUndecodable;
+    this.lastUndecodable = undecodableTotal;
+    const lost = ring.reduce((n, r) => n + r.lost, 0) + exporters.reduce((n, e) => n + e.dropped, 0) + undecodable;
+    if (!lost) return;
+    const body: VigilLost = { ...(ring.length ? { ring_buffer: ring } : {}), ...(exporters.length ? { exporters } : {}), ...(undecodable ? { undecodable } : {}), lost };
+    this.emit({ vigil_lost: body, node_name: this.nodeName, time: new Date().toISOString() });
+  }
+
+  /** Records that became no event: unknown ops, malformed records, records of unknown hooks. */
+  private undecodable(): number {
+    let n = this.decoder.malformed.count + this.unknownHooks;
+    for (const v of this.decoder.unknownOps.values()) n += v;
+    return n;
   }
 
   status(): Record<string, unknown> {
@@ -237,6 +296,7 @@ export class Agent {
       process_cache: { size: this.cache.size, ...this.cache.stats },
       exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
+      internal_errors: this.internalErrors,
       rss_bytes: process.memoryUsage().rss,
     };
   }
@@ -248,6 +308,7 @@ export class Agent {
     await this.readerDone;
     this.reportLost();
     this.watcher?.close();
+    this.checker.close();
     this.policies?.close();
     this.hooks.close();
     this.process.close();

@@ -1,5 +1,5 @@
 // One human line per event, as `tetra getevents -o compact` prints them.
-import type { TetragonEvent, TetragonProcess } from './tetragon.js';
+import type { TetragonEvent, TetragonProcess, VigilLost } from './tetragon.js';
 import { kprobeLine, lsmLine, tracepointLine } from './compact-policy.js';
 
 function where(p: TetragonProcess, node: string): string {
@@ -22,5 +22,15 @@ export function compactLine(ev: TetragonEvent): string | undefined {
   if (ev.process_kprobe) return kprobeLine(ev.process_kprobe, ev.node_name);
   if (ev.process_tracepoint) return tracepointLine(ev.process_tracepoint, ev.node_name);
   if (ev.process_lsm) return lsmLine(ev.process_lsm, ev.node_name);
+  if (ev.vigil_lost) return lostLine(ev.vigil_lost, ev.node_name);
   return undefined;
+}
+
+function lostLine(l: VigilLost, node: string): string {
+  const causes = [
+    ...(l.ring_buffer ?? []).filter((r) => r.lost).map((r) => `${r.lost} ${r.program} (ring buffer full)`),
+    ...(l.exporters ?? []).filter((e) => e.dropped).map((e) => `${e.dropped} dropped by ${e.name}`),
+    ...(l.undecodable ? [`${l.undecodable} undecodable`] : []),
+  ];
+  return `⚠️ lost    ${node} ${l.lost} events: ${causes.join(', ')}`;
 }

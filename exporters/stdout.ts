@@ -1,6 +1,8 @@
-// Events on standard output, as JSON lines or compact lines. A closed
-// pipe (EPIPE) stops this exporter, never the agent.
-import type { Exporter } from './exporter.js';
+// Events on standard output, as JSON lines or compact lines. A reader that
+// stops reading never makes the agent hold events without bound: past
+// maxBacklogBytes unwritten, events are dropped and counted. A closed pipe
+// (EPIPE) stops this exporter, never the agent, and is logged once.
+import type { Exporter, ExporterLog } from './exporter.js';
 import type { TetragonEvent } from './tetragon.js';
 import { compactLine } from './compact.js';
 import { eventJson } from './json.js';
@@ -9,21 +11,31 @@ export type StdoutFormat = 'json' | 'compact';
 
 export class StdoutExporter implements Exporter {
   readonly name = 'stdout';
-  private written = 0;
+  private readonly counts = { written: 0, dropped: 0 };
   private closed = false;
 
-  constructor(private readonly format: StdoutFormat, private readonly out: NodeJS.WriteStream = process.stdout) {
+  constructor(private readonly format: StdoutFormat, private readonly out: NodeJS.WriteStream = process.stdout,
+    private readonly log?: ExporterLog, private readonly maxBacklogBytes = 16 << 20) {
     out.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') this.closed = true;
+      if (this.closed) return;
+      this.closed = true;
+      this.log?.warn({ exporter: this.name, error: err.code ?? err.message, written: this.counts.written }, 'standard output closed; events no longer go there');
     });
   }
 
   write(ev: TetragonEvent): void {
-    if (this.closed) return;
+    if (this.closed) {
+      this.counts.dropped++;
+      return;
+    }
+    if (this.out.writableLength > this.maxBacklogBytes) {
+      this.counts.dropped++;
+      return;
+    }
     const line = this.format === 'json' ? eventJson(ev) : compactLine(ev);
     if (line === undefined) return;
     this.out.write(`${line}\n`);
-    this.written++;
+    this.counts.written++;
   }
 
   close(): Promise<void> {
@@ -35,6 +47,6 @@ export class StdoutExporter implements Exporter {
   }
 
   stats(): Record<string, number | string> {
-    return { format: this.format, written: this.written };
+    return { format: this.format, ...this.counts, ...(this.closed ? { error: 'closed' } : {}) };
   }
 }

@@ -176,6 +176,23 @@ export interface ProcessLsm extends PolicyEventBase {
   tags?: string[];
 }
 
+/**
+ * Vigil's own event, not Tetragon's: events that were lost before they
+ * could be exported. Sent whenever a count grew (at most every 2 s), to
+ * every exporter, so loss is visible in the stream it happened to. Counts
+ * are since the previous vigil_lost event, and in total since the start.
+ */
+export interface VigilLost {
+  /** Records the kernel could not put in the ring buffer (it was full), per program. */
+  ring_buffer?: { sensor: string; program: string; hook: string; lost: number; lost_total: number }[];
+  /** Events an exporter dropped (its sink was slow, full or gone), per exporter. */
+  exporters?: { name: string; dropped: number; dropped_total: number }[];
+  /** Records the agent could not decode (unknown op, malformed, unknown hook). */
+  undecodable?: number;
+  /** Every event lost since the previous vigil_lost, all causes together. */
+  lost: number;
+}
+
 /** One exported event: exactly one of the kind keys is set. */
 export interface TetragonEvent {
   process_exec?: ProcessExec;
@@ -183,11 +200,12 @@ export interface TetragonEvent {
   process_kprobe?: ProcessKprobe;
   process_tracepoint?: ProcessTracepoint;
   process_lsm?: ProcessLsm;
+  vigil_lost?: VigilLost;
   node_name: string;
   time: string;
 }
 
-export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm'] as const;
+export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm', 'vigil_lost'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function eventType(ev: TetragonEvent): EventType | undefined {
@@ -197,7 +215,7 @@ export function eventType(ev: TetragonEvent): EventType | undefined {
 /** The event's subject process, whatever its kind (a stub when the cache did not know it). */
 export function eventProcess(ev: TetragonEvent): TetragonProcess | TetragonProcessStub | undefined {
   const t = eventType(ev);
-  return t ? ev[t]?.process : undefined;
+  return t && t !== 'vigil_lost' ? ev[t]?.process : undefined;
 }
 
 export const isFullProcess = (p: TetragonProcess | TetragonProcessStub | undefined): p is TetragonProcess =>

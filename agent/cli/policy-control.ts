@@ -1,17 +1,7 @@
 // vigil policy list | add | delete: the running agent's policies, over its socket.
 import { resolve } from 'node:path';
-import { request } from '../control/client.js';
-import type { Request } from '../control/protocol.js';
-import { VigilError } from '../../kernel/errors.js';
+import { ask } from '../control/client.js';
 import type { PolicyState } from '../policy/manager.js';
-
-async function ask(socket: string, req: Request): Promise<unknown> {
-  let line = '';
-  await request(socket, req, (l) => (line = l));
-  const answer = JSON.parse(line);
-  if (answer && typeof answer === 'object' && 'error' in answer) throw new VigilError('VIGIL_USAGE', String(answer.error));
-  return answer;
-}
 
 export function formatPolicies(policies: PolicyState[]): string {
   if (!policies.length) return 'no policies loaded';

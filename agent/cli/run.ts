@@ -26,8 +26,8 @@ export async function run(opts: RunOptions): Promise<void> {
   }
   disableFeatures([], opts.disableFeature);
   const exporters: Exporter[] = [];
-  if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile));
-  if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output));
+  if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile, { log }));
+  if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output, process.stdout, log));
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
@@ -43,6 +43,14 @@ export async function run(opts: RunOptions): Promise<void> {
       });
     }
   });
+  // SIGHUP (logrotate's postrotate) reopens the exports and reloads policy files; it never stops the agent.
+  let reloading: Promise<void> = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(() => agent.reload()).catch((err) => log.error(`reload failed: ${(err as Error).message}`));
+  });
+  // A bug in one path must not take every policy's enforcement down with the process: log it, count it, go on.
+  process.on('uncaughtException', (err) => agent.internalError(err));
+  process.on('unhandledRejection', (err) => agent.internalError(err));
   try {
     await agent.start();
   } catch (err) {

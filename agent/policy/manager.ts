@@ -1,14 +1,17 @@
-// Loaded TracingPolicies: each file is linted (YAML, schema, semantics,
-// kernel), compiled to hook plans and loaded hook by hook. A broken policy
-// is reported and skipped; the agent and the other policies keep running.
-// Replacing a policy loads the new version before the old one goes.
+// Loaded TracingPolicies: each file is read, linted (YAML, schema,
+// semantics, kernel) and compiled for this kernel off the event loop
+// (checker.ts), then loaded hook by hook, all or none. A broken policy is
+// reported and skipped; the agent and the other policies keep running.
+// A new version of a policy replaces the running one only once it is
+// loaded: one that fails leaves the old one enforcing.
 import { resolve } from 'node:path';
 import type { Logger } from '../log.js';
-import { lintFile, formatPolicyError, type ValidatedPolicy } from '../../policies/validate/index.js';
-import { compilePolicy, type CompiledHook } from '../../policies/compiler/compile.js';
+import { formatPolicyError } from '../../policies/validate/index.js';
+import type { CompiledHook } from '../../policies/compiler/compile.js';
 import type { KernelFacts } from '../../kernel/facts.js';
 import { VigilError } from '../../kernel/errors.js';
 import type { HookHandle } from '../sensors/hooks.js';
+import type { CheckedPolicy, PolicyChecker } from './checker.js';
 
 /** Puts a compiled hook into the kernel. */
 export type HookLoader = (hook: CompiledHook) => HookHandle;
@@ -33,6 +36,8 @@ export interface PolicyState {
   file: string;
   state: 'loaded' | 'error';
   errors: string[];
+  /** A newer version that failed; this one keeps running. */
+  rejected?: string[];
   hooks: HookState[];
 }
 
@@ -47,51 +52,76 @@ export class PolicyManager {
   private readonly broken = new Map<string, PolicyState>();
 
   /** kernel: the running kernel's facts, asked for at the first policy (they take a feature probe). */
-  constructor(private readonly log: Logger, private readonly load: HookLoader, private readonly kernel: () => KernelFacts) {}
+  constructor(private readonly log: Logger, private readonly load: HookLoader, private readonly kernel: () => KernelFacts,
+    private readonly checker: PolicyChecker) {}
 
-  /** Lints, compiles and loads every policy of a file; returns their states. */
-  loadFile(fileArg: string): PolicyState[] {
+  /** Reads, lints, compiles and loads every policy of a file; returns their states. */
+  async loadFile(fileArg: string): Promise<PolicyState[]> {
     const file = resolve(fileArg);
-    const lint = lintFile(file);
-    const errors = lint.errors.filter((e) => e.severity === 'error');
-    for (const e of lint.errors) this.log[e.severity === 'error' ? 'error' : 'warn']({ policy_file: file }, formatPolicyError(e));
-    const states: PolicyState[] = [];
+    let checked;
+    try {
+      checked = await this.checker.check(file, [...this.kernel().features]);
+    } catch (err) {
+      return [this.broke(file, [(err as Error).message])];
+    }
+    for (const e of checked.lint) this.log[e.severity === 'error' ? 'error' : 'warn']({ policy_file: file }, formatPolicyError(e));
+    const errors = checked.lint.filter((e) => e.severity === 'error').map(formatPolicyError);
     this.broken.delete(file);
-    if (!lint.policies.length && errors.length) {
-      const state: PolicyState = { name: `(${file})`, file, state: 'error', errors: errors.map(formatPolicyError), hooks: [] };
-      this.broken.set(file, state);
-      return [state];
+    if (!checked.policies.length && errors.length) return [this.broke(file, errors)];
+    const states: PolicyState[] = [];
+    for (const p of checked.policies) states.push(this.replace(p));
+    // Documents that failed lint: the running version of a policy they name stays, and says why.
+    for (const name of checked.names) {
+      const old = this.policies.get(name);
+      if (old && !checked.policies.some((p) => p.name === name)) {
+        old.state.rejected = errors;
+        this.log.error({ policy: name, file }, 'a new version has errors; the running version stays');
+      }
     }
-    for (const v of lint.policies) {
-      const loaded = this.instantiate(v);
-      const old = this.policies.get(v.name);
-      this.policies.set(v.name, loaded);
-      if (old) this.release(old);
-      states.push(this.view(loaded));
-      this.log[loaded.state.state === 'loaded' ? 'info' : 'error']({ policy: v.name, file, hooks: states.at(-1)!.hooks }, `policy ${loaded.state.state}`);
-    }
-    // Policies this file no longer holds go with the change.
-    const names = new Set(lint.policies.map((v) => v.name));
-    for (const p of [...this.policies.values()]) {
-      if (p.state.file === file && !names.has(p.state.name)) this.remove(p.state.name);
+    // Policies the file no longer names go with the change, unless a YAML error may hide them.
+    if (!checked.lint.some((e) => e.severity === 'error' && e.layer === 'yaml')) {
+      for (const p of [...this.policies.values()]) {
+        if (p.state.file === file && !checked.names.includes(p.state.name)) this.remove(p.state.name);
+      }
     }
     return states;
   }
 
-  /** Compiles a validated policy for this kernel and loads its hooks, all or none. */
-  private instantiate(v: ValidatedPolicy): Loaded {
-    const compiled = compilePolicy(v.policy, this.kernel());
-    const state: PolicyState = { name: v.name, file: v.file, state: 'loaded', errors: [], hooks: [] };
+  /** A file none of whose documents yields a policy; the policies it held keep running. */
+  private broke(file: string, errors: string[]): PolicyState {
+    const state: PolicyState = { name: `(${file})`, file, state: 'error', errors, hooks: [] };
+    this.broken.set(file, state);
+    for (const p of this.policies.values()) if (p.state.file === file) p.state.rejected = errors;
+    return state;
+  }
+
+  /** Loads a checked policy; it takes the place of the running version only once loaded. */
+  private replace(p: CheckedPolicy): PolicyState {
+    const loaded = this.instantiate(p);
+    const old = this.policies.get(p.name);
+    if (loaded.state.state === 'error' && old) {
+      old.state.rejected = loaded.state.errors;
+      this.log.error({ policy: p.name, file: p.file, errors: loaded.state.errors }, 'a new version failed to load; the running version stays');
+      return this.view(old);
+    }
+    this.policies.set(p.name, loaded);
+    if (old) this.release(old);
+    this.log[loaded.state.state === 'loaded' ? 'info' : 'error']({ policy: p.name, file: p.file, hooks: this.view(loaded).hooks }, `policy ${loaded.state.state}`);
+    return this.view(loaded);
+  }
+
+  /** Loads a compiled policy's hooks, all or none. */
+  private instantiate({ name, file, compiled, placed }: CheckedPolicy): Loaded {
+    const state: PolicyState = { name, file, state: 'loaded', errors: [], hooks: [] };
     const handles: Loaded['handles'] = [];
-    for (const e of compiled.errors) {
-      const where = formatPolicyError(v.place({ path: e.path, message: e.message, severity: e.skipped ? 'warning' : 'error' }, 'compile'));
+    compiled.errors.forEach((e, i) => {
       if (!e.skipped) {
-        state.errors.push(where);
-        continue;
+        state.errors.push(placed[i]);
+        return;
       }
       state.hooks.push({ path: e.path, state: 'skipped', error: e.message, matches: 0, lost: 0 });
-      this.log.warn({ policy: v.name, hook: e.path }, `hook skipped (ignore.callNotFound): ${where}`);
-    }
+      this.log.warn({ policy: name, hook: e.path }, `hook skipped (ignore.callNotFound): ${placed[i]}`);
+    });
     if (state.errors.length) {
       state.state = 'error';
       return { state, handles };

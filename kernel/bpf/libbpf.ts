@@ -119,6 +119,7 @@ export const libc_ = {
   sysconf: c('long sysconf(int name)'),
   mount: c('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   umount: c('int umount(const char *target)'),
+  getsockopt: c('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)'),
 };
 
 export const errno = (): number => koffi.errno();

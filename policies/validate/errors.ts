@@ -36,9 +36,12 @@ export function formatPolicyError(e: PolicyError): string {
   return `${where}${path}${e.severity === 'warning' ? ' warning:' : ''} ${e.message}`;
 }
 
+/** A message or path echoing a huge value is cut: the line and column say where the rest is. */
+const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s);
+
 export function toPolicyError(f: Finding, file: string, pos: { line: number; column: number }, layer: Layer): PolicyError {
   return {
-    file, line: pos.line, column: pos.column, path: formatPath(f.path),
-    message: f.message, severity: f.severity ?? 'error', layer,
+    file, line: pos.line, column: pos.column, path: clip(formatPath(f.path), 300),
+    message: clip(f.message, 500), severity: f.severity ?? 'error', layer,
   };
 }

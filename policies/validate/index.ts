@@ -2,11 +2,12 @@
 // strict YAML, the JSON Schema, semantics, and the running kernel (BTF and
 // tracefs). Every problem is placed at its file, line, column and field
 // path; each document stands alone, and bad input never throws.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TracingPolicy } from '../types.generated.js';
 import { toPolicyError, type Finding, type Layer, type PolicyError, type Severity } from './errors.js';
 import { parsePath } from './path.js';
+import { INPUT_LIMITS, readPolicyText, tooDeep } from './input.js';
 import { compilePolicy } from '../compiler/compile.js';
 import type { KernelFacts } from '../../kernel/facts.js';
 import { checkKernel, kernelEnv } from './kernel.js';
@@ -45,18 +46,26 @@ export interface LintResult {
   files: string[];
   /** Non-empty YAML documents read. */
   documents: number;
+  /** metadata.name of every document that has one, valid or not. */
+  names: string[];
 }
 
 const isError = (f: Finding): boolean => (f.severity ?? 'error') === 'error';
 const START = { line: 1, column: 1 };
 
 export function lintFile(file: string, opts: LintOptions = {}): LintResult {
-  const result: LintResult = { policies: [], errors: [], files: [file], documents: 0 };
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    result.errors.push(toPolicyError({ path: [], message: `cannot read the file: ${(err as Error).message}` }, file, START, 'yaml'));
+  const result: LintResult = { policies: [], errors: [], files: [file], documents: 0, names: [] };
+  const read = readPolicyText(file);
+  if ('problem' in read) {
+    result.errors.push(toPolicyError({ path: [], message: read.problem }, file, START, 'yaml'));
+    return result;
+  }
+  const { text } = read;
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    const at = { line: text.slice(0, deep).split('\n').length, column: deep - text.lastIndexOf('\n', deep - 1) };
+    const message = `nested deeper than Vigil reads (${INPUT_LIMITS.depth} levels of brackets, 512 columns of indentation)`;
+    result.errors.push(toPolicyError({ path: [], message }, file, at, 'yaml'));
     return result;
   }
   const yaml = parseYaml(text);
@@ -64,16 +73,23 @@ export function lintFile(file: string, opts: LintOptions = {}): LintResult {
   for (const doc of yaml.docs) {
     if (doc.empty) continue;
     result.documents++;
+    const name = (doc.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+    if (typeof name === 'string') result.names.push(name);
+    let reported = 0;
     const report = (layer: Layer, findings: Finding[]): Finding[] => {
-      for (const f of findings) result.errors.push(toPolicyError(f, file, position(yaml, doc, f), layer));
+      for (const f of findings) {
+        // Past the limit, only a count: placing each finding walks the document.
+        if (reported++ < INPUT_LIMITS.findings) result.errors.push(toPolicyError(f, file, position(yaml, doc, f), layer));
+      }
       return findings;
     };
-    if (report('yaml', doc.findings).length || report('schema', checkSchema(doc.value)).length) continue;
-    const policy = doc.value as TracingPolicy;
-    const semantic = report('semantic', checkSemantics(policy));
-    const kernel = opts.kernel === false ? [] : report('kernel', kernelFindings(policy, !kernelNoted));
-    kernelNoted = true;
-    if ([...semantic, ...kernel].some(isError)) continue;
+    const policy = lintDocument(doc, opts, report, !kernelNoted);
+    kernelNoted ||= policy !== 'syntax';
+    if (reported > INPUT_LIMITS.findings) {
+      const more: Finding = { path: [], message: `${reported - INPUT_LIMITS.findings} more problems in this document are not listed` };
+      result.errors.push(toPolicyError(more, file, position(yaml, doc, more), 'yaml'));
+    }
+    if (typeof policy === 'string') continue;
     const place = (f: { path: string; message: string; severity?: Severity }, layer: Layer): PolicyError => {
       const finding: Finding = { path: parsePath(f.path), message: f.message, severity: f.severity };
       return toPolicyError(finding, file, position(yaml, doc, finding), layer);
@@ -86,8 +102,32 @@ export function lintFile(file: string, opts: LintOptions = {}): LintResult {
     result.policies.push({ file, document: doc.index, name: policy.metadata.name, policy, place });
   }
   if (!result.documents) result.errors.push(toPolicyError({ path: [], severity: 'warning', message: 'the file holds no YAML document' }, file, START, 'yaml'));
+  warnDuplicateNames(result, yaml, file);
   result.errors.sort((a, b) => a.line - b.line || a.column - b.column);
   return result;
+}
+
+/** Two documents of one file with the same metadata.name: the later replaces the earlier when loaded. */
+function warnDuplicateNames(result: LintResult, yaml: YamlFile, file: string): void {
+  const seen = new Set<string>();
+  for (const doc of yaml.docs) {
+    const name = (doc.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+    if (typeof name !== 'string') continue;
+    if (seen.has(name)) {
+      const f: Finding = { path: ['metadata', 'name'], severity: 'warning', message: `another document of this file is also named "${name}"; loaded, the later replaces the earlier` };
+      result.errors.push(toPolicyError(f, file, position(yaml, doc, f), 'semantic'));
+    }
+    seen.add(name);
+  }
+}
+
+/** The layers on one document: its policy, or at which layer it failed. */
+function lintDocument(doc: YamlDocument, opts: LintOptions, report: (layer: Layer, f: Finding[]) => Finding[], noteKernel: boolean): TracingPolicy | 'syntax' | 'invalid' {
+  if (report('yaml', doc.findings).length || report('schema', checkSchema(doc.value)).length) return 'syntax';
+  const policy = doc.value as TracingPolicy;
+  const semantic = report('semantic', checkSemantics(policy));
+  const kernel = opts.kernel === false ? [] : report('kernel', kernelFindings(policy, noteKernel));
+  return [...semantic, ...kernel].some(isError) ? 'invalid' : policy;
 }
 
 /** Kernel findings; without BTF, a note (once per file when `note`). */
@@ -103,7 +143,7 @@ function position(yaml: YamlFile, doc: YamlDocument, f: Finding): Position {
 
 /** Lints files and directories (their *.yaml and *.yml files, recursively, in name order). */
 export function lintPaths(paths: string[], opts: LintOptions = {}): LintResult {
-  const total: LintResult = { policies: [], errors: [], files: [], documents: 0 };
+  const total: LintResult = { policies: [], errors: [], files: [], documents: 0, names: [] };
   const files: string[] = [];
   for (const p of paths) {
     let dir: boolean;
@@ -123,6 +163,7 @@ export function lintPaths(paths: string[], opts: LintOptions = {}): LintResult {
     total.errors.push(...r.errors);
     total.files.push(file);
     total.documents += r.documents;
+    total.names.push(...r.names);
   }
   return total;
 }

@@ -23,6 +23,7 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
     }
   }
   checkActions(hook, sel.matchActions ?? [], [...path, 'matchActions'], false, spec, out);
+  warnMatchesEverything(sel, path, out);
   checkActions(hook, sel.matchReturnActions ?? [], [...path, 'matchReturnActions'], true, spec, out);
 
   overLimit(out, [...path, 'matchPIDs'], sel.matchPIDs?.length ?? 0, 'pidFiltersPerSelector', 'matchPIDs filters');
@@ -80,4 +81,20 @@ function checkBinaries(b: BinarySelector, path: PathSeg[], out: Finding[]): void
       out.push({ path: [...path, 'values', j], severity: 'warning', message: `${JSON.stringify(v)} is not an absolute path; ${b.operator} compares the whole path of the executed file` });
     }
   });
+}
+
+const ENFORCING = new Set(['Sigkill', 'Signal', 'Override']);
+
+/** An empty Prefix or Postfix value matches every string; on an enforcing selector that acts on every call. */
+function warnMatchesEverything(sel: KProbeSelector, path: PathSeg[], out: Finding[]): void {
+  const acts = (sel.matchActions ?? []).map((a) => a.action).filter((a) => ENFORCING.has(a));
+  const check = (field: string, i: number, operator: string, values: string[] | undefined) => {
+    const j = (values ?? []).indexOf('');
+    if (j < 0 || !/^(Not)?(Prefix|Postfix)$/.test(operator)) return;
+    const what = operator.startsWith('Not') ? 'matches no value' : 'matches every value';
+    const then = acts.length && !operator.startsWith('Not') ? `: this selector's ${acts.join(' and ')} acts on every call that passes its other filters` : '';
+    out.push({ path: [...path, field, i, 'values', j], severity: 'warning', message: `an empty ${operator} value ${what}${then}` });
+  };
+  (sel.matchArgs ?? []).forEach((m, i) => check('matchArgs', i, m.operator, m.values));
+  (sel.matchBinaries ?? []).forEach((m, i) => check('matchBinaries', i, m.operator, m.values));
 }

@@ -13,14 +13,19 @@ export function distance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
+/** Names longer than this get no suggestion: no kernel or policy name is, and the cost grows with length. */
+const MAX_WORD = 128;
+
 /** The closest candidate within a third of the word's length, or undefined. */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length > MAX_WORD) return undefined;
   const max = Math.max(1, Math.floor(word.length / 3));
+  const lower = word.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
     if (c === word) continue;
-    if (c.toLowerCase() === word.toLowerCase()) return c;
+    if (c.length === word.length && c.toLowerCase() === lower) return c;
     if (Math.abs(c.length - word.length) > max) continue;
     const dist = distance(word, c);
     if (dist <= max && dist < bestD) [best, bestD] = [c, dist];

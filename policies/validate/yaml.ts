@@ -1,7 +1,7 @@
 // Layer 1: strict YAML. Every document of a file is parsed on its own, so
 // one broken document never hides the others. Each keeps its node tree, to
 // map a field path back to a line and column (locate.ts).
-import { parseAllDocuments, LineCounter, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, parseAllDocuments, LineCounter, type Document } from 'yaml';
 import type { Finding } from './errors.js';
 import { nodePath } from './locate.js';
 import type { PathSeg } from './path.js';
@@ -28,7 +28,8 @@ export interface YamlFile {
 export function parseYaml(text: string): YamlFile {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, {
-    lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true, logLevel: 'error',
+    // Duplicate keys are found by duplicateKeys(): the parser's own check is quadratic in a map's size.
+    lineCounter: lines, prettyErrors: false, uniqueKeys: false, strict: true, logLevel: 'error',
   });
   const list = Array.isArray(docs) ? docs : [];
   return { lines, docs: list.map((doc, index) => readDocument(doc, index)) };
@@ -46,6 +47,10 @@ function readDocument(doc: Document, index: number): YamlDocument {
     const offset = e.code === 'MISSING_CHAR' ? undefined : e.pos[0];
     findings.push({ path, message: yamlMessage(e.code, e.message, path), offset });
   }
+  for (const offset of duplicateKeys(doc)) {
+    const path = nodePath(doc, offset);
+    findings.push({ path, message: yamlMessage('DUPLICATE_KEY', '', path), offset });
+  }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIASES });
@@ -60,4 +65,27 @@ function yamlMessage(code: string, message: string, path: PathSeg[]): string {
   if (code === 'TAB_AS_INDENT') return 'tabs are not allowed as indentation';
   const text = message.split('\n')[0];
   return `invalid YAML: ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
+}
+
+/** Offsets of keys that repeat an earlier key of the same map, in one pass over the document. */
+function duplicateKeys(doc: Document): number[] {
+  const out: number[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const keys = new Set<unknown>();
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        if (isScalar(pair.key)) {
+          if (keys.has(pair.key.value) && pair.key.range) out.push(pair.key.range[0]);
+          keys.add(pair.key.value);
+        }
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      stack.push(...node.items);
+    }
+  }
+  return out.sort((a, b) => a - b);
 }
