@@ -13,23 +13,38 @@ problem() { echo "cluster: down: $*" >&2; problems=$((problems + 1)); }
 
 pid_of() { cat "$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
 
-# stop NAME: SIGTERM, up to 15 s, then SIGKILL. The pid file goes once the process has.
+# stop NAME...: SIGTERM to each, up to 15 s for all to exit, then SIGKILL.
+# A pid file goes once its process has.
 stop() {
-  local name=$1 pid i
-  pid=$(pid_of "$name")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  local name pid i alive=()
+  for name in "$@"; do
+    pid=$(pid_of "$name")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      log "stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null
+      alive+=("$name")
+    else
+      rm -f "$RUN_DIR/pids/$name.pid"
+    fi
+  done
+  local any
+  for i in $(seq 75); do
+    any=0
+    for name in "${alive[@]}"; do kill -0 "$(pid_of "$name")" 2>/dev/null && any=1; done
+    [ "$any" = 0 ] && break
+    sleep 0.2
+  done
+  for name in "${alive[@]}"; do
+    pid=$(pid_of "$name")
     if kill -0 "$pid" 2>/dev/null; then
       log "$name ignored SIGTERM for 15 s: SIGKILL"
       [ -f "$RUN_DIR/logs/$name.log" ] && tail_log "$RUN_DIR/logs/$name.log" 10
       kill -KILL "$pid" 2>/dev/null
       for i in $(seq 10); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && { problem "$name (pid $pid) survived SIGKILL"; return 0; }
+      kill -0 "$pid" 2>/dev/null && { problem "$name (pid $pid) survived SIGKILL"; continue; }
     fi
-  fi
-  rm -f "$RUN_DIR/pids/$name.pid"
+    rm -f "$RUN_DIR/pids/$name.pid"
+  done
 }
 
 # Processes of ours whose pid file was lost (say, a down.sh cut short): every
@@ -74,6 +89,8 @@ remove_containers() {
   for id in $(ctr_ containers ls -q 2>/dev/null); do
     ctr_ tasks rm -f "$id" >/dev/null 2>&1
     ctr_ containers rm "$id" >/dev/null 2>&1 || problem "could not remove container $id"
+    # CNI's cached results for a sandbox torn down without CNI DEL.
+    rm -f /var/lib/cni/results/*-"$id"-*
   done
   local ns
   for ns in $(printf '%s\n' "${netns[@]}" | sort -u); do
@@ -147,8 +164,7 @@ main() {
   remove_containers
   stop containerd
   kill_shims
-  stop kube-scheduler
-  stop kube-controller-manager
+  stop kube-scheduler kube-controller-manager
   stop kube-apiserver
   stop etcd
   sweep
@@ -157,10 +173,13 @@ main() {
   ip link show vigil0 >/dev/null 2>&1 && { ip link delete vigil0 || problem "could not delete the bridge vigil0"; }
   remove_iptables_chains
   restore_sysctls
+  # The kubelet's links to pod logs, when a pod went without it.
+  [ -d /var/log/containers ] && find /var/log/containers -maxdepth 1 -type l -lname "$RUN_DIR/*" -delete
   # Folders outside $RUN_DIR that the cluster's programs made, when empty.
   local d
   for d in $(cat "$RUN_DIR/made-dirs" 2>/dev/null); do
-    [ -d "$d" ] && find "$d" -depth -type d -empty -delete
+    # Sockets whose server is gone (the kubelet's device plugin socket), then empty folders.
+    [ -d "$d" ] && find "$d" -type s -delete && find "$d" -depth -type d -empty -delete
     [ -e "$d" ] && problem "$d is not empty: $(ls -A "$d" | head -5 | tr '\n' ' ')"
   done
   # Everything but the logs.

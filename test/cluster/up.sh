@@ -54,16 +54,17 @@ start() {
   echo $! >"$RUN_DIR/pids/$name.pid"
 }
 
-# wait_for NAME SECONDS CMD...: polls CMD until it succeeds; fails if NAME dies or time runs out.
+# wait_for NAME WHAT SECONDS CMD...: polls CMD until it succeeds; fails if
+# NAME, the component WHAT waits on, dies or time runs out.
 wait_for() {
-  local name=$1 secs=$2; shift 2
+  local name=$1 what=$2 secs=$3; shift 3
   local deadline=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
     if ! running "$name"; then failed_component=$name; die "$name exited"; fi
-    if [ $SECONDS -ge $deadline ]; then failed_component=$name; die "$name not ready after ${secs}s ($*)"; fi
+    if [ $SECONDS -ge $deadline ]; then failed_component=$name; die "$what: not after ${secs}s ($*)"; fi
     sleep 0.5
   done
-  log "$name ready ($((SECONDS - started_at)) s)"
+  log "$what ($((SECONDS - started_at)) s)"
 }
 
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
@@ -153,7 +154,7 @@ start_etcd() {
     --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "vigil=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new
-  wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+  wait_for etcd "etcd ready" 60 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 }
 
 start_apiserver() {
@@ -170,7 +171,7 @@ start_apiserver() {
     --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP,Hostname \
     --profiling=false --v=1
-  wait_for kube-apiserver 120 k get --raw=/readyz --request-timeout=5s
+  wait_for kube-apiserver "kube-apiserver ready" 120 k get --raw=/readyz --request-timeout=5s
 }
 
 start_controller_manager() {
@@ -184,7 +185,7 @@ start_controller_manager() {
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --leader-elect=false --profiling=false --v=1
-  wait_for kube-controller-manager 60 curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
+  wait_for kube-controller-manager "kube-controller-manager ready" 60 curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
 }
 
 start_scheduler() {
@@ -193,7 +194,7 @@ start_scheduler() {
   start kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig="$kc" \
     --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" \
     --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false --v=1
-  wait_for kube-scheduler 60 curl -skf "https://127.0.0.1:$SCHEDULER_PORT/healthz"
+  wait_for kube-scheduler "kube-scheduler ready" 60 curl -skf "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 }
 
 # overlayfs needs an upper dir on a file system that supports it; else native.
@@ -271,11 +272,8 @@ EOF
   ]
 }
 EOF
-  # containerd 1.6 puts its shims' sockets in /run/containerd/s whatever its
-  # state dir: down.sh removes that folder when this cluster made it.
-  [ -e /run/containerd ] || echo /run/containerd >>"$RUN_DIR/made-dirs"
   start containerd /usr/bin/containerd --config "$c/config.toml"
-  wait_for containerd 60 ctr -a "$CONTAINERD_SOCK" version
+  wait_for containerd "containerd ready" 60 ctr -a "$CONTAINERD_SOCK" version
   log "containerd snapshotter: $snap"
   local img
   for img in pause busybox; do
@@ -295,7 +293,7 @@ kind: KubeletConfiguration
 port: $KUBELET_PORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
-healthzPort: 10248
+healthzPort: $KUBELET_HEALTHZ_PORT
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -324,7 +322,7 @@ EOF
   start kubelet "$K8S_BIN/kubelet" --config="$RUN_DIR/kubelet-config.yaml" \
     --kubeconfig="$RUN_DIR/kubelet.kubeconfig" --root-dir="$d" --cert-dir="$d/pki" \
     --hostname-override="$NODE_NAME" --node-ip="${VIGIL_NODE_IP:-$(node_ip)}" --v=1
-  wait_for kubelet 120 curl -sf http://127.0.0.1:10248/healthz
+  wait_for kubelet "kubelet ready" 120 curl -sf "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"
 }
 
 node_ready() {
@@ -352,7 +350,7 @@ EOF
 # A busybox pod in its own namespace must run before the cluster counts as up.
 smoke_test() {
   k create namespace vigil-smoke --dry-run=client -o yaml | k apply -f - >/dev/null
-  wait_for kube-controller-manager 60 k -n vigil-smoke get serviceaccount default
+  wait_for kube-controller-manager "service account vigil-smoke/default made" 60 k -n vigil-smoke get serviceaccount default
   k -n vigil-smoke apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
@@ -389,6 +387,13 @@ main() {
   mkdir -p "$RUN_DIR/pids" "$LOGS"
   local s
   for s in "${SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")"; done >"$RUN_DIR/sysctl.saved"
+  # Fixed paths outside $RUN_DIR the programs write to whatever they are told:
+  # containerd 1.6 its shims' sockets (/run/containerd/s), CNI its result cache,
+  # the kubelet its device plugin socket folder and log links. down.sh
+  # removes those this cluster made, once empty.
+  for s in /run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers; do
+    [ -e "$s" ] || echo "$s"
+  done >"$RUN_DIR/made-dirs"
   make_pki
   make_tokens
   kubeconfig "$ADMIN_KUBECONFIG" vigil-admin "$(cat "$PKI/admin.token")"
@@ -400,7 +405,7 @@ main() {
   start_scheduler
   start_containerd
   start_kubelet
-  wait_for kubelet 120 node_ready
+  wait_for kubelet "node $NODE_NAME Ready" 120 node_ready
   smoke_test
   write_env
   log "up in $((SECONDS - started_at)) s: source $RUN_DIR/env"
