@@ -2,8 +2,8 @@
 # Builds what Vigil's test cluster runs, cached per machine in
 # ~/.cache/vigil/kubernetes-<version>/ (outside the checkout, so a fresh clone
 # reuses it):
-#   bin/     kube-apiserver, kube-controller-manager, kubelet, kubectl, built
-#            from the Go module proxy at the release pinned in versions.env
+#   bin/     the commands named in versions.env (kube-apiserver, kubelet, ...),
+#            built from the Go module proxy at the release pinned there
 #   images/  the pause and busybox OCI images, built from local files
 # It also installs the Debian packages the cluster runs on (containerd, runc,
 # etcd, CNI plugins). Each part is marked done by a stamp naming its inputs and
@@ -22,13 +22,19 @@ k8s_stamp() {
   echo "$(go env GOVERSION) $(sed -n '/^build_kubernetes()/,/^}/p' "${BASH_SOURCE[0]}" | md5sum | cut -c1-12)"
 }
 
+# download_field FIELD: a file that `go mod download -json` names for the release.
+download_field() {
+  local f
+  f=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",*\$/\1/p")
+  [ -f "$f" ] || die "go mod download gave no $1 for k8s.io/kubernetes@$KUBERNETES_VERSION"
+  echo "$f"
+}
+
 # Writes a wrapper module that requires k8s.io/kubernetes and replaces each of
 # its staging modules (required at v0.0.0, found under ./staging upstream)
 # with the published release of the same patch.
 write_wrapper_module() {
-  local dir=$1 gomod
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
-  [ -f "$gomod" ] || die "go mod download gave no go.mod for k8s.io/kubernetes@$KUBERNETES_VERSION"
+  local dir=$1 gomod=$2
   local staging
   staging=$(awk '/^require[[:space:]]*\(/{r=1;next} r&&/^\)/{r=0} r&&$1 ~ /^k8s\.io\// && $2=="v0.0.0"{print $1}' "$gomod" | sort -u)
   [ -n "$staging" ] || die "no k8s.io/* v0.0.0 requirements in $gomod"
@@ -52,15 +58,22 @@ build_kubernetes() {
   local src="$K8S_HOME/src" out="$K8S_HOME/bin.partial"
   rm -rf "$src" "$out" "$K8S_HOME/stamp"
   mkdir -p "$src" "$out"
-  write_wrapper_module "$src"
+  local gomod info date
+  gomod=$(download_field GoMod)
+  info=$(download_field Info)
+  write_wrapper_module "$src" "$gomod"
+  # The release's date, as the module proxy gives it (it gives no commit).
+  date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
   local v=${KUBERNETES_VERSION#v} pkgs=() c
   for c in $KUBERNETES_COMMANDS; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  # Both version packages: component-base's serves the components' --version
-  # and /version, client-go's serves kubectl's client version.
+  # Both version packages: component-base's is what --version, the API
+  # server's /version and kubectl version print; client-go's goes into the
+  # clients' User-Agent.
   local ldflags="-s -w" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=${v%%.*}"
     ldflags+=" -X $p.gitMinor=$(echo "$v" | cut -d. -f2) -X $p.gitTreeState=clean"
+    ldflags+=" -X $p.gitCommit= -X $p.buildDate=${date:-1970-01-01T00:00:00Z}"
   done
   log "building ${KUBERNETES_COMMANDS} $KUBERNETES_VERSION (CGO_ENABLED=0; cold: tens of minutes)"
   # One go build for all commands: shared packages compile once.

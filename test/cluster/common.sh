@@ -1,4 +1,5 @@
 # Shared by build.sh, up.sh and down.sh: paths, pins and helpers. Sourced, not run.
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CLUSTER_DIR/versions.env"
 

@@ -16,7 +16,7 @@ pid_of() { cat "$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
 # stop NAME...: SIGTERM to each, up to 15 s for all to exit, then SIGKILL.
 # A pid file goes once its process has.
 stop() {
-  local name pid i alive=()
+  local name pid alive=()
   for name in "$@"; do
     pid=$(pid_of "$name")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -28,7 +28,7 @@ stop() {
     fi
   done
   local any
-  for i in $(seq 75); do
+  for _ in $(seq 75); do
     any=0
     for name in "${alive[@]}"; do kill -0 "$(pid_of "$name")" 2>/dev/null && any=1; done
     [ "$any" = 0 ] && break
@@ -40,7 +40,7 @@ stop() {
       log "$name ignored SIGTERM for 15 s: SIGKILL"
       [ -f "$RUN_DIR/logs/$name.log" ] && tail_log "$RUN_DIR/logs/$name.log" 10
       kill -KILL "$pid" 2>/dev/null
-      for i in $(seq 10); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      for _ in $(seq 10); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
       kill -0 "$pid" 2>/dev/null && { problem "$name (pid $pid) survived SIGKILL"; continue; }
     fi
     rm -f "$RUN_DIR/pids/$name.pid"
@@ -65,12 +65,12 @@ ctr_() { ctr -a "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 
 # Asks the kubelet to stop every pod, so it tears their sandboxes and networks down.
 delete_pods() {
-  local kc="$RUN_DIR/admin.kubeconfig" i
+  local kc="$RUN_DIR/admin.kubeconfig"
   [ -x "$KUBECTL" ] && [ -f "$kc" ] || return 0
   kill -0 "$(pid_of kubelet)" 2>/dev/null && kill -0 "$(pid_of kube-apiserver)" 2>/dev/null || return 0
   log "deleting all pods"
   "$KUBECTL" --kubeconfig "$kc" delete pods --all -A --grace-period=1 --wait=false --request-timeout=10s >/dev/null 2>&1
-  for i in $(seq 40); do
+  for _ in $(seq 40); do
     [ -z "$(ctr_ tasks ls -q 2>/dev/null)" ] && break
     sleep 0.5
   done
@@ -82,7 +82,8 @@ remove_containers() {
   [ -S "$CONTAINERD_SOCK" ] && kill -0 "$(pid_of containerd)" 2>/dev/null || return 0
   local id netns=()
   for id in $(ctr_ containers ls -q 2>/dev/null); do
-    netns+=($(ctr_ containers info "$id" 2>/dev/null | grep -o '"path": *"[^"]*netns[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'))
+    mapfile -t -O "${#netns[@]}" netns < <(ctr_ containers info "$id" 2>/dev/null \
+      | grep -o '"path": *"[^"]*netns[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
     ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1
   done
   sleep 1
@@ -110,17 +111,18 @@ kill_shims() {
 
 unmount_run_dir() {
   local m
-  for m in $(awk -v d="$RUN_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | awk '{print length, $0}' | sort -rn | cut -d' ' -f2-); do
+  # Deepest first: sorted by length, longest first.
+  while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || problem "could not unmount $m"
-  done
+  done < <(awk -v d="$RUN_DIR/" 'index($5, d) == 1 {print length($5), $5}' /proc/self/mountinfo | sort -rn | cut -d' ' -f2-)
 }
 
 # The pods' cgroups, under every hierarchy: kill what is left in them, then rmdir deepest first.
 remove_cgroups() {
-  local root dir p
+  local root p
   for root in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
     [ -d "$root" ] || continue
-    for p in $(cat $(find "$root" -name cgroup.procs) 2>/dev/null | sort -u); do kill -KILL "$p" 2>/dev/null; done
+    for p in $(find "$root" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u); do kill -KILL "$p" 2>/dev/null; done
   done
   sleep 0.2
   for root in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
@@ -177,11 +179,11 @@ main() {
   [ -d /var/log/containers ] && find /var/log/containers -maxdepth 1 -type l -lname "$RUN_DIR/*" -delete
   # Folders outside $RUN_DIR that the cluster's programs made, when empty.
   local d
-  for d in $(cat "$RUN_DIR/made-dirs" 2>/dev/null); do
+  while read -r d; do
     # Sockets whose server is gone (the kubelet's device plugin socket), then empty folders.
     [ -d "$d" ] && find "$d" -type s -delete && find "$d" -depth -type d -empty -delete
-    [ -e "$d" ] && problem "$d is not empty: $(ls -A "$d" | head -5 | tr '\n' ' ')"
-  done
+    [ -e "$d" ] && problem "$d is not empty: $(find "$d" -mindepth 1 | head -5 | tr '\n' ' ')"
+  done < <(cat "$RUN_DIR/made-dirs" 2>/dev/null)
   # Everything but the logs.
   find "$RUN_DIR" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} + 2>/dev/null \
     || problem "could not remove all of $RUN_DIR"

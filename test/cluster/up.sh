@@ -78,7 +78,7 @@ already_up() {
 }
 
 node_ip() {
-  local dev ip
+  local dev
   dev=$(ip -4 route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')
   [ -n "$dev" ] || die "no IPv4 default route: the kubelet needs a non-loopback node IP (set VIGIL_NODE_IP)"
   ip -4 -o addr show dev "$dev" | awk '{split($4, a, "/"); print a[1]; exit}'
