@@ -170,6 +170,7 @@ start_apiserver() {
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP,Hostname \
+    --endpoint-reconciler-type=none \
     --profiling=false --v=1
   wait_for kube-apiserver "kube-apiserver ready" 120 k get --raw=/readyz --request-timeout=5s
 }
@@ -178,7 +179,6 @@ start_controller_manager() {
   kubeconfig "$RUN_DIR/kcm.kubeconfig" system:kube-controller-manager "$(cat "$PKI/kcm.token")"
   start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
     --kubeconfig="$RUN_DIR/kcm.kubeconfig" \
-    --authentication-kubeconfig="$RUN_DIR/kcm.kubeconfig" --authorization-kubeconfig="$RUN_DIR/kcm.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
     --controllers='*' --use-service-account-credentials=true \
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
@@ -192,7 +192,6 @@ start_scheduler() {
   local kc="$RUN_DIR/scheduler.kubeconfig"
   kubeconfig "$kc" system:kube-scheduler "$(cat "$PKI/scheduler.token")"
   start kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig="$kc" \
-    --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" \
     --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false --v=1
   wait_for kube-scheduler "kube-scheduler ready" 60 curl -skf "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 }
