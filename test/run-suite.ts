@@ -4,13 +4,17 @@
 //   node dist/test/run-suite.js [--host-only | --vm-only] [--inner] [files…]
 //
 // Each test file runs in its own node process and prints TAP; its
-// top-level subtests are the tests counted here. A skip counts only when
+// top-level subtests are the tests counted here. Kubernetes tests
+// (test/k8s-*.test.ts) run on the host only, last, against the test cluster
+// (test/cluster/): its build starts with the suite, runs beside the other
+// files and the VM, and the cluster is stopped after them. A skip counts only when
 // its reason is a feature the kernel's probe reports missing; in CI any
 // other skip, and a VM that did not boot, are failures. The last line is
 // "N passed, N failed".
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync as readText } from 'node:fs';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FEATURE_SKIP, KERNEL } from './lib/kernel.js';
 import type { FeatureResult } from '../kernel/features.js';
@@ -131,6 +135,48 @@ function summary(tallies: Tally[]): number {
   return failed ? 1 : 0;
 }
 
+const isK8s = (file: string): boolean => basename(file).startsWith('k8s-');
+const CLUSTER_LOG = join(REPO, '.cache/cluster-build.log');
+
+/** Builds (or finds cached) the test cluster's binaries and images, in the background. */
+function startClusterBuild(): { child: ChildProcess; done: Promise<number>; t0: number } {
+  mkdirSync(join(REPO, '.cache'), { recursive: true });
+  const out = openSync(CLUSTER_LOG, 'w');
+  const child = spawn('bash', [join(REPO, 'test/cluster/build.sh')], { cwd: REPO, stdio: ['ignore', out, out] });
+  const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  console.log(`# test cluster: building in the background (${relative(REPO, CLUSTER_LOG)})`);
+  return { child, done, t0: Date.now() };
+}
+
+/** Brings the cluster up once its build is done, runs the Kubernetes files, and takes it down. */
+async function runK8s(files: string[], build: ReturnType<typeof startClusterBuild>, tally: Tally): Promise<void> {
+  const code = await build.done;
+  console.log(`# test cluster: build ${code === 0 ? 'done' : `failed (exit ${code})`} after ${Math.round((Date.now() - build.t0) / 1000)} s`);
+  const fail = (why: string): void => {
+    tally.failed++;
+    tally.failures.push(`test cluster: ${why}`);
+    console.log(readText(CLUSTER_LOG, 'utf8').split('\n').slice(-40).map((l) => `    | ${l}`).join('\n'));
+  };
+  if (code !== 0) return fail('the build failed');
+  const t0 = Date.now();
+  const up = spawnSync('bash', [join(REPO, 'test/cluster/up.sh')], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (up.status !== 0) {
+    console.log(`${up.stdout}${up.stderr}`.split('\n').slice(-40).map((l) => `    | ${l}`).join('\n'));
+    return fail('up.sh failed');
+  }
+  console.log(`# test cluster: up in ${Math.round((Date.now() - t0) / 1000)} s`);
+  try {
+    const t = await runHere(files);
+    tally.passed += t.passed;
+    tally.failed += t.failed;
+    tally.skipped += t.skipped;
+    tally.failures.push(...t.failures);
+  } finally {
+    spawnSync('bash', [join(REPO, 'test/cluster/down.sh')], { cwd: REPO, stdio: 'ignore' });
+    console.log('# test cluster: down');
+  }
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const flags = new Set(args.filter((a) => a.startsWith('--')));
@@ -141,15 +187,21 @@ async function main(): Promise<number> {
     console.log(`${RESULT_TAG}${JSON.stringify(t)}`);
     return t.failed ? 1 : 0;
   }
+  const k8s = flags.has('--vm-only') ? [] : selected.filter(isK8s);
+  const plain = selected.filter((f) => !isK8s(f));
+  const build = k8s.length ? startClusterBuild() : undefined;
   const tallies: Tally[] = [];
+  let host: Tally | undefined;
   if (!flags.has('--vm-only')) {
-    console.log(`# host kernel: ${selected.length} test files`);
-    tallies.push(await runHere(selected));
+    console.log(`# host kernel: ${plain.length} test files${k8s.length ? `, then ${k8s.length} Kubernetes test files` : ''}`);
+    host = await runHere(plain);
+    tallies.push(host);
   }
-  if (!flags.has('--host-only')) {
-    console.log('# stock kernel under qemu: one boot for the whole run');
-    tallies.push(runInVm(files));
+  if (!flags.has('--host-only') && plain.length) {
+    console.log(`# stock kernel under qemu: one boot for the whole run${k8s.length ? ' (the Kubernetes tests run on the host only)' : ''}`);
+    tallies.push(runInVm(files.length || k8s.length ? plain : []));
   }
+  if (build && host) await runK8s(k8s, build, host);
   return summary(tallies);
 }
 
