@@ -16,6 +16,7 @@ import { RecordDecoder } from './decode/decode.js';
 import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
 import { ProcessCache } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
+import { ContainerResolver } from './process/container.js';
 import { ktimeToRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
@@ -62,6 +63,7 @@ export class Agent {
   private readonly slots = new CounterSlots();
   private readonly decoder = new RecordDecoder();
   private readonly cache: ProcessCache;
+  private readonly containers = new ContainerResolver();
   private readonly process = new ProcessSensor();
   private reader?: RingReader;
   private readerDone?: Promise<void>;
@@ -125,6 +127,7 @@ export class Agent {
     log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
     this.counters = new BpfMap('vigil_counters', this.shared.fd('vigil_counters')!, 4, 16, true);
 
+    this.containers.open();
     this.reader = new RingReader(this.shared.fd('vigil_events')!, this.opts.ringBytes, (dv, at, len) => this.onRecord(dv, at, len));
     this.seedFromProcfs();
     this.readerDone = this.reader.run();
@@ -199,7 +202,7 @@ export class Agent {
     const procs = this.process.seed(scanProcfs());
     const time = ktimeToRfc3339(process.hrtime.bigint());
     for (const p of procs) {
-      const node = this.cache.addImage(p);
+      const node = this.cache.addImage(p, p.kernelThread ? undefined : this.containers.ofPid(p.proc.pid));
       if (p.kernelThread) continue;
       this.events.procfs++;
       this.emit(execEvent(this.cache, node, time, this.opts.ancestors));
@@ -211,7 +214,7 @@ export class Agent {
     if (!rec) return;
     switch (rec.op) {
       case 'exec': {
-        const node = this.cache.addExec(rec);
+        const node = this.cache.addExec(rec, this.containers.ofExec(rec.cgroupId, rec.proc.pid));
         this.emit(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors));
         break;
       }
@@ -294,6 +297,7 @@ export class Agent {
       decoder: { unknown_ops: Object.fromEntries(this.decoder.unknownOps), malformed: this.decoder.malformed.count, unknown_hooks: this.unknownHooks },
       events: this.events,
       process_cache: { size: this.cache.size, ...this.cache.stats },
+      containers: this.containers.stats(),
       exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
       internal_errors: this.internalErrors,
@@ -313,6 +317,7 @@ export class Agent {
     this.hooks.close();
     this.process.close();
     this.reader?.close();
+    this.containers.close();
     await this.control?.close();
     await Promise.all(this.exporters.map((e) => e.close()));
     if (this.ready) log.info({ events: this.events, lost_events: [...this.lastLost.values()].reduce((a, b) => a + b, 0) }, 'stopped');

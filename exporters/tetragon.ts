@@ -12,10 +12,21 @@ export interface TetragonCredentials {
   suid: number; sgid: number; fsuid: number; fsgid: number;
 }
 
+/** A pod's container: `id` as the kubelet reports it (containerd://<64 hex>), `pid` the process's pid in its pid namespace. */
+export interface TetragonContainer {
+  id: string;
+  name?: string;
+  image?: { id?: string; name?: string };
+  start_time?: string;
+  pid?: number;
+}
+
+/** Tetragon's Pod: the Kubernetes pod of a process. */
 export interface TetragonPod {
   namespace: string;
   name: string;
-  container?: { id: string; name?: string; image?: { id?: string; name: string }; start_time?: string; pid?: number };
+  uid?: string;
+  container?: TetragonContainer;
   pod_labels?: Record<string, string>;
   workload?: string;
   workload_kind?: string;
@@ -36,6 +47,8 @@ export interface TetragonProcess {
   cap: TetragonCaps;
   process_credentials: TetragonCredentials;
   pod?: TetragonPod;
+  /** The container ID's first 31 characters, as Tetragon gives it. */
+  docker?: string;
 }
 
 export interface ProcessExec {
