@@ -125,7 +125,8 @@ export class ProcessCache {
     };
     return this.insert({
       execId, pid: rec.proc.pid, ktime: rec.proc.ktime, parentExecId: parent.execId, cgroupId: parent.cgroupId,
-      container: parent.container, nspid: parent.nspid, argv: parent.argv, json, refs: 1, exited: false,
+      // The clone record has no pid namespace pid: 0, unknown, until it execs.
+      container: parent.container, nspid: 0, argv: parent.argv, json, refs: 1, exited: false,
     }, parent);
   }
 
