@@ -21,7 +21,10 @@ export function program(): Command {
     .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'none']).default('compact'))
     .option('--ancestors', 'add every ancestor to process_exec events', false)
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
-    .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
+    .option('--node-name <name>', 'node name in events and exec ids, and the Kubernetes node whose pods are watched (default: hostname)')
+    .option('--kubeconfig <path>', 'watch this node\'s pods through this kubeconfig (in a pod, the service account is used without it)')
+    .option('--no-k8s', 'no Kubernetes: no pod data, even in a pod (containers still get docker)')
+    .option('--pod-wait <seconds>', 'how long an event waits for its process\'s pod before it goes out without it', (v) => Number(v), 30)
     .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)
     .option('--disable-feature <id>', 'treat a kernel feature as missing, so hooks take the next mechanism (repeatable; see vigil probe)', collect, [])
     .action(async (opts) => (await import('./run.js')).run(opts));

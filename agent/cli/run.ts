@@ -6,6 +6,7 @@ import { StdoutExporter } from '../../exporters/stdout.js';
 import type { Exporter } from '../../exporters/exporter.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
+import { k8sSource } from '../k8s/source.js';
 
 export interface RunOptions {
   policy: string[];
@@ -17,6 +18,10 @@ export interface RunOptions {
   nodeName?: string;
   ringSize: number;
   disableFeature: string[];
+  kubeconfig?: string;
+  /** false with --no-k8s. */
+  k8s: boolean;
+  podWait: number;
 }
 
 export async function run(opts: RunOptions): Promise<void> {
@@ -25,13 +30,15 @@ export async function run(opts: RunOptions): Promise<void> {
     throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
   }
   disableFeatures([], opts.disableFeature);
+  if (!(opts.podWait >= 0)) throw new VigilError('VIGIL_USAGE', `--pod-wait ${opts.podWait}: seconds, 0 or more`);
+  const k8s = k8sSource({ kubeconfig: opts.kubeconfig, k8s: opts.k8s });
   const exporters: Exporter[] = [];
   if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile, { log }));
   if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output, process.stdout, log));
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
-    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature,
+    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, k8s, podWaitMs: opts.podWait * 1000,
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= agent.stop());

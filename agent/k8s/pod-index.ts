@@ -48,8 +48,12 @@ export class PodIndex {
   remove(pod: PodObject, now: number): void {
     const uid = pod.metadata?.uid ?? '';
     // The final object names its containers best; the kept record is built from it.
-    const rec = this.byUid.has(uid) || pod.status ? this.upsert(pod) : undefined;
-    if (!rec || rec.deletedAt !== undefined) return;
+    if (this.byUid.has(uid) || pod.status) this.markDeleted(this.upsert(pod), now);
+  }
+
+  /** Keeps a pod's record until now + retainMs, as deleted. */
+  markDeleted(rec: PodRecord, now: number): void {
+    if (rec.deletedAt !== undefined) return;
     rec.deletedAt = now;
     this.deleted.add(rec);
     for (const r of this.deleted) {
