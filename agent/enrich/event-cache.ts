@@ -71,9 +71,11 @@ export class EventCache {
 
   /** At stop: everything out, as it is. */
   flush(): void {
-    this.retry();
-    this.stats.flushed_at_stop += this.held.length;
-    for (const h of this.held) this.release(h);
+    for (const h of this.held) {
+      if (this.waits(h.nodes)) this.stats.flushed_at_stop++;
+      else this.stats.resolved++;
+      this.release(h);
+    }
     this.held = [];
   }
 

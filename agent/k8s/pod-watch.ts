@@ -91,6 +91,7 @@ export class PodWatch {
     this.connectOnce = () => {
       const list = async () => {
         const res = await api.listPodForAllNamespaces({ fieldSelector });
+        if (lw !== this.current) return res;
         this.counts.lists++;
         this.sink.listed(res.items as PodObject[]);
         this.enter('connected', undefined, { pods: res.items.length });
@@ -99,11 +100,15 @@ export class PodWatch {
       };
       const lw = new k8s.ListWatch<import('@kubernetes/client-node').V1Pod>('/api/v1/pods', new k8s.Watch(kc), list, false, undefined, fieldSelector);
       this.current = lw;
-      lw.on('add', (p) => this.sink.upsert(p as PodObject));
-      lw.on('update', (p) => this.sink.upsert(p as PodObject));
-      lw.on('delete', (p) => this.sink.remove(p as PodObject));
+      // A ListWatch replaced or stopped may still finish a list and start a watch: it is ignored, and stopped again.
+      const live = (): boolean => lw === this.current;
+      lw.on('add', (p) => live() && this.sink.upsert(p as PodObject));
+      lw.on('update', (p) => live() && this.sink.upsert(p as PodObject));
+      lw.on('delete', (p) => live() && this.sink.remove(p as PodObject));
       lw.on('error', (err) => this.failed(lw, err));
-      lw.start().catch((err) => this.failed(lw, err));
+      lw.start().then(() => {
+        if (!live()) void lw.stop();
+      }, (err) => this.failed(lw, err));
     };
     this.connectOnce();
   }
