@@ -39,7 +39,7 @@ export class EventCache {
 
   /** Emits the event (built after waits()) now, or keeps it while one of its processes waits. */
   offer(ev: TetragonEvent, nodes: ProcessNode[], wait: boolean, now = Date.now()): void {
-    if (!wait) {
+    if (!wait || this.waitMs === 0) {
       this.emit(ev);
       return;
     }

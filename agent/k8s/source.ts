@@ -25,13 +25,13 @@ const readable = (p: string): boolean => {
   }
 };
 
-export function k8sSource(opts: K8sSourceOptions, env: NodeJS.ProcessEnv = process.env): K8sSource | undefined {
+export function k8sSource(opts: K8sSourceOptions, env: NodeJS.ProcessEnv = process.env, token = SERVICE_ACCOUNT_TOKEN): K8sSource | undefined {
   if (opts.k8s === false) return undefined;
   if (opts.kubeconfig) {
     if (!readable(opts.kubeconfig)) throw new VigilError('VIGIL_USAGE', `--kubeconfig ${opts.kubeconfig}: cannot read it`);
     return { kind: 'kubeconfig', path: opts.kubeconfig };
   }
-  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && readable(SERVICE_ACCOUNT_TOKEN)) return { kind: 'in-cluster' };
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && readable(token)) return { kind: 'in-cluster' };
   return undefined;
 }
 
