@@ -360,6 +360,7 @@ export class Agent {
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
       internal_errors: this.internalErrors,
       rss_bytes: process.memoryUsage().rss,
+      heap_used_bytes: process.memoryUsage().heapUsed,
     };
   }
 
