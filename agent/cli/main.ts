@@ -24,6 +24,9 @@ export function program(): Command {
     .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
     .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)
     .option('--disable-feature <id>', 'treat a kernel feature as missing, so hooks take the next mechanism (repeatable; see vigil probe)', collect, [])
+    .option('--pin-dir <dir>', 'bpffs directory where enforcement is pinned, so it outlives a crash of the agent', '/sys/fs/bpf/vigil')
+    .option('--no-pin', 'do not pin: enforcement stops with the agent')
+    .option('--cleanup', 'remove what an earlier agent left pinned (its enforcement stops), then exit', false)
     .action(async (opts) => (await import('./run.js')).run(opts));
 
   cli.command('probe')

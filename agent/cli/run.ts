@@ -1,5 +1,7 @@
 // vigil run
+import { dirname, join } from 'node:path';
 import { Agent } from '../agent.js';
+import { PinStore } from '../sensors/pins.js';
 import { createLogger } from '../log.js';
 import { JsonFileExporter } from '../../exporters/json-file.js';
 import { StdoutExporter } from '../../exporters/stdout.js';
@@ -17,6 +19,9 @@ export interface RunOptions {
   nodeName?: string;
   ringSize: number;
   disableFeature: string[];
+  pinDir: string;
+  pin: boolean;
+  cleanup: boolean;
 }
 
 export async function run(opts: RunOptions): Promise<void> {
@@ -25,13 +30,20 @@ export async function run(opts: RunOptions): Promise<void> {
     throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
   }
   disableFeatures([], opts.disableFeature);
+  if (opts.cleanup) {
+    const store = new PinStore(opts.pinDir, join(dirname(opts.socket), 'pins.json'));
+    const found = store.read();
+    store.clear();
+    log.info({ pin_dir: opts.pinDir, hooks: found.hooks.length, process_sensor: !!found.process }, 'removed the pins of an earlier agent');
+    return;
+  }
   const exporters: Exporter[] = [];
   if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile, { log }));
   if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output, process.stdout, log));
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
-    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature,
+    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= agent.stop());

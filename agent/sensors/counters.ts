@@ -28,6 +28,12 @@ export class CounterSlots {
     return first;
   }
 
+  /** Takes the given slot again (a pinned hook's, whose program has it in its rodata). */
+  registerAt(slot: number, sensor: string, program: { program: string; hook: string }): void {
+    if (this.slots.has(slot)) throw new VigilError('VIGIL_INTERNAL', `counter slot ${slot} is taken twice`);
+    this.slots.set(slot, { sensor, ...program });
+  }
+
   /** Frees slots for reuse; zero them in the kernel before they count again. */
   release(first: number, count: number): void {
     for (let i = 0; i < count; i++) this.slots.delete(first + i);

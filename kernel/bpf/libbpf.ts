@@ -76,6 +76,10 @@ export const libbpf = {
   programSetAttachTarget: b('int bpf_program__set_attach_target(void *prog, int attach_prog_fd, const char *attach_func_name)'),
 
   linkDestroy: b('int bpf_link__destroy(void *link)'),
+  linkPin: b('int bpf_link__pin(void *link, const char *path)'),
+  mapPin: b('int bpf_map__pin(void *map, const char *path)'),
+  objGet: b('int bpf_obj_get(const char *pathname)'),
+  objGetInfoByFd: b('int bpf_obj_get_info_by_fd(int bpf_fd, _Out_ uint8_t *info, _Inout_ uint32_t *info_len)'),
 
   mapName: b('const char *bpf_map__name(const void *map)'),
   mapFd: b('int bpf_map__fd(const void *map)'),

@@ -3,7 +3,7 @@
 // hook plans loaded through agent.loadHook().
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { createLogger } from '../../agent/log.js';
 import { JsonFileExporter } from '../../exporters/json-file.js';
@@ -33,6 +33,7 @@ export async function startPolicyAgent(opts: { features?: FeatureResult[] } = {}
   const agent = new Agent({
     nodeName: NODE_NAME, exporters: [new JsonFileExporter(file)], ancestors: false, socketPath: join(dir, 'vigil.sock'),
     ringBytes: 4 << 20, log: createLogger(process.env.VIGIL_LOG_LEVEL ?? 'warn'), features: opts.features ?? suiteFeatures(),
+    pinDir: `/sys/fs/bpf/${basename(dir)}`,
   });
   await agent.start();
   const events = (): TetragonEvent[] =>
