@@ -1,7 +1,8 @@
 /* The generic hook pipeline, shared by the thin program of each hook type
- * (generic_tracepoint.bpf.c, generic_kprobe.bpf.c, generic_fentry.bpf.c,
- * generic_lsm.bpf.c). Each fetches its raw argument values its own way,
- * then calls vigil_generic_run(), which returns what the hook returns:
+ * (generic_tracepoint.bpf.c, generic_syscall.bpf.c, generic_kprobe.bpf.c,
+ * generic_fentry.bpf.c, generic_lsm.bpf.c). Each fetches its raw argument
+ * values (generic_fetch.h), then calls vigil_generic_run(), which returns
+ * what the hook returns:
  *
  *   each selector's process filters (matchPIDs, matchBinaries,
  *     matchParentBinaries, matchCapabilities, matchNamespaces and

@@ -96,35 +96,6 @@ static __always_inline struct file *fd_file(__u64 fd)
 	return f;
 }
 
-/* Argument i of a kernel function, from a kprobe's registers. */
-static __always_inline __u64 function_arg(struct pt_regs *ctx, __u8 i)
-{
-	switch (i) {
-	case 0: return PT_REGS_PARM1_CORE(ctx);
-	case 1: return PT_REGS_PARM2_CORE(ctx);
-	case 2: return PT_REGS_PARM3_CORE(ctx);
-	case 3: return PT_REGS_PARM4_CORE(ctx);
-	case 4: return PT_REGS_PARM5_CORE(ctx);
-	case 5: return BPF_CORE_READ(ctx, r9);
-	}
-	return 0;
-}
-
-/* Argument i of a syscall, from the pt_regs its x86-64 wrapper receives
- * (the kprobe and fentry programs of syscall hooks). */
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
-{
-	switch (i) {
-	case 0: return PT_REGS_PARM1_CORE_SYSCALL(regs);
-	case 1: return PT_REGS_PARM2_CORE_SYSCALL(regs);
-	case 2: return PT_REGS_PARM3_CORE_SYSCALL(regs);
-	case 3: return PT_REGS_PARM4_CORE_SYSCALL(regs);
-	case 4: return PT_REGS_PARM5_CORE_SYSCALL(regs);
-	case 5: return BPF_CORE_READ(regs, r9);
-	}
-	return 0;
-}
-
 /* Reads arg k into data[pos]; returns its length in bytes. */
 static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64 raw, __u32 pos)
 {
