@@ -18,7 +18,8 @@
  * selectors are walked in bpf_loop callbacks, and each filter kind is a
  * static subprogram, so the verifier checks one selector's code once,
  * however many selectors a hook has. The stages: generic_state.h (config,
- * scratch, value maps), generic_filter.h, generic_args.h, generic_act.h.
+ * scratch), generic_values.h (selector values), generic_filter.h,
+ * generic_args.h, generic_act.h.
  */
 #ifndef VIGIL_GENERIC_H
 #define VIGIL_GENERIC_H
