@@ -114,7 +114,7 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 		if (!c.pass)
 			return 0;
 	}
-	size = read_args(s, raw);
+	size = read_args(s, raw, false);
 	if (vigil_hook.nselectors) {
 		c.matched = args_match(s, &c);
 		if (c.matched < 0)
