@@ -1,8 +1,8 @@
 /* Return probes of the generic hook pipeline (kprobes with return: true).
  * Two programs share one per-thread map: the entry program reads what it
  * can at entry (a pointer's memory may change by return) and saves it;
- * the return program adds what only the return knows, then filters and
- * acts as vigil_generic_run() does.
+ * the return program adds what only the return knows, then ends as
+ * vigil_generic_run() does, in vigil_generic_finish().
  *
  *   entry:  process filters (matchPIDs, matchBinaries)           none pass: done
  *           read the args, except returnCopy ones (raw values kept)
@@ -179,22 +179,7 @@ static __always_inline void vigil_ret_exit(__u64 ret)
 		pos = put_arg(s, r, ret, pos, false);
 	bpf_map_delete_elem(&vigil_ret_saved, &pid_tgid);
 	s->msg.arg_count = r + 1;
-
-	vigil_process_id_of(c.tgid, &s->msg.proc);
-	s->msg.tid = (__u32)pid_tgid;
-	s->msg.hook_id = vigil_hook.hook_id;
-	s->msg.pad0 = 0;
-	s->msg.pad1 = 0;
-	if (!vigil_hook.nselectors) {
-		s->msg.action = VIGIL_ACTION_POST;
-		s->msg.selector = 0;
-		s->msg.ret = 0;
-		emit(s, pos);
-		return;
-	}
-	bpf_loop(vigil_hook.nselectors, args_step, &c, 0);
-	if (c.matched >= 0)
-		act(s, pos, c.matched);
+	vigil_generic_finish(s, &c, pid_tgid, pos);
 }
 
 #endif
