@@ -7,21 +7,11 @@
 #define VIGIL_GENERIC_FILTER_H
 
 #include "generic_state.h"
+#include "generic_values.h"
+#include "generic_net_filter.h"
 #include "generic_cred.h"
 #include "process_map.h"
 #include "task.h"
-
-/* Is v one of the integers of filter id? */
-static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v)
-{
-	s->ikey.id = id;
-	s->ikey.pad0 = 0;
-	s->ikey.pad1 = 0;
-	s->ikey.value = v;
-	return bpf_map_lookup_elem(&vigil_int_eq, &s->ikey) != NULL;
-}
-
-#include "generic_net_filter.h" /* uses int_in() */
 
 /* InMap, InRange: is v in the values and ranges of filter id? Signed
  * values are keyed with the sign bit flipped, which keeps their order. */
