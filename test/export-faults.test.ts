@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realpathSync } from 'node:fs';
+import { SLOWDOWN } from './lib/kernel.js';
 import { startAgent, runCommand, VIGIL, completeLines } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
 import type { TetragonEvent } from '../exporters/tetragon.js';
@@ -34,7 +35,7 @@ async function exporterStats(socket: string): Promise<Record<string, number | st
   return (JSON.parse(line).exporters as Record<string, number | string>[]).find((e) => e.name === 'json-file')!;
 }
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000 * SLOWDOWN): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
