@@ -114,7 +114,7 @@ export class Agent {
 
     this.process.load(this.shared, this.slots, { ringBytes: this.opts.ringBytes });
     log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
-    this.counters = new BpfMap('vigil_counters', this.shared.fd('vigil_counters')!, 4, 16, true);
+    this.counters = CounterSlots.map(this.shared.fd('vigil_counters')!);
 
     this.reader = new RingReader(this.shared.fd('vigil_events')!, this.opts.ringBytes, (dv, at, len) => this.onRecord(dv, at, len));
     this.seedFromProcfs();

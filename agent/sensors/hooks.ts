@@ -8,7 +8,6 @@ import type { Logger } from '../log.js';
 import type { SharedMaps } from './shared-maps.js';
 import { CounterSlots } from './counters.js';
 import { ConnectDenySensor } from './connect-deny.js';
-import { BpfMap } from '../../kernel/bpf/map.js';
 import { GenericHook, type GenericHookState } from './generic.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
@@ -25,7 +24,8 @@ export interface HookHandle {
   reason: string;
   /** What the kernel guarantees: 'none' (observe), 'sigkill', 'signal', 'override'. */
   enforcement: string;
-  counters(): { matches: number; lost: number };
+  /** undecided: calls with an arg that could not be read, on which no filter could decide. */
+  counters(): { matches: number; lost: number; undecided: number };
   close(): void;
 }
 
@@ -64,7 +64,7 @@ export class HookRegistry {
       hookId, mechanism: state.mechanism, target: targetName(state.target), reason: state.reason, enforcement: enforcementOf(compiled),
       counters: () => {
         const c = hook.counters();
-        return { matches: c.emitted, lost: c.lost };
+        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
       },
       close: () => this.unload(hookId),
     };
@@ -91,7 +91,8 @@ export class HookRegistry {
       hookId, mechanism: choice.mechanism, target: cgroup, reason: choice.reason, enforcement: enforcementOf(c),
       counters: () => ({
         matches: [...sensor.counts().values()].reduce((a, b) => a + b, 0),
-        lost: counters === undefined ? 0 : CounterSlots.readSlot(new BpfMap('vigil_counters', counters, 4, 16, true), slot).lost,
+        lost: counters === undefined ? 0 : CounterSlots.readSlot(CounterSlots.map(counters), slot).lost,
+        undecided: 0,
       }),
       close: () => {
         sensor.close();

@@ -113,6 +113,7 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 			return 0;
 	}
 	size = read_args(s, raw);
+	count_undecided(s);
 	if (vigil_hook.nselectors) {
 		c.matched = args_match(s, &c);
 		if (c.matched < 0)

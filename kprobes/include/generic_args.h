@@ -40,8 +40,9 @@ static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos
 	}
 	BPF_CORE_READ_INTO(&root, task, fs, root);
 	off = vigil_path_resolve(p, &root, buf, &truncated);
+	/* Longer than the buffer: its beginning is missing, so no filter can decide on it. */
 	if (truncated)
-		*flags |= VIGIL_ARG_TRUNCATED;
+		*flags |= VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR;
 	if (off > VIGIL_PATH_MAX - 1)
 		return 0;
 	len = VIGIL_PATH_MAX - off;
@@ -203,7 +204,7 @@ static __always_inline __u32 read_args(struct vigil_generic_scratch *s, __u64 *r
 
 		if (k >= vigil_hook.nargs)
 			break;
-		s->msg.arg_flags[k] = VIGIL_ARG_TRUNCATED;
+		s->msg.arg_flags[k] = VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR; /* no room left: not read */
 		if (pos < ARGS_DATA_MAX)
 			n = read_arg(s, k, raw[k], pos);
 		s->off[k] = pos;

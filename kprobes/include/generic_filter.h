@@ -10,6 +10,7 @@
 #include "generic_cred.h"
 #include "process_map.h"
 #include "task.h"
+#include "generic_undecided.h"
 
 /* Is v one of the integers of filter id? */
 static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v)
@@ -172,6 +173,8 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 	if (a >= VIGIL_HOOK_ARGS_MAX)
 		return false;
+	if (undecidable(s->msg.arg_flags[a], f->op))
+		return undecided_match(sel);
 	if (f->op == VIGIL_FOP_CAPS_GAINED)
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)

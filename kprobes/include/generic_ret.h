@@ -114,6 +114,7 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 		s->msg.arg_len[k] = n;
 		pos += n;
 	}
+	count_undecided(s);
 	if (vigil_hook.nselectors) {
 		bpf_loop(vigil_hook.nselectors, entry_step, &c, 0);
 		if (!c.pass)

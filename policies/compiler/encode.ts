@@ -14,6 +14,11 @@
 //      9  u8   nselectors   0: every call is posted
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
+//     11  u8   fail_closed  1: spec.options fail-closed; a filter on an arg
+//                           that could not be read (flagged error in the
+//                           record) matches in selectors whose action signals
+//                           or overrides; 0: it does not match
+//                           (kprobes/include/generic_undecided.h)
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
@@ -226,6 +231,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   b.writeUInt8(plan.args.length, HC.offsetof.nargs);
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
+  b.writeUInt8(plan.failClosed ? 1 : 0, HC.offsetof.fail_closed);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
   if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };

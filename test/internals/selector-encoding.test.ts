@@ -83,6 +83,11 @@ t.test('struct vigil_hook_config, field by field', async (t) => {
   t.equal(e.config.readUInt32LE(0) + e.config.readUInt32LE(4), 0, 'the hook id and slot are the agent\'s to write');
 });
 
+t.test('fail-closed (spec.options) is byte 11; without it, 0', async (t) => {
+  t.equal(encodeHook({ ...plan, failClosed: true }, ctx).config[11], 1);
+  t.equal(encodeHook(plan, ctx).config[11], 0);
+});
+
 t.test('value lists go to the maps under their filter id', async (t) => {
   const e = encodeHook(plan, ctx);
   const one = Buffer.from([1]);
