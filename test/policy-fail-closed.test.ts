@@ -42,8 +42,8 @@ async function open(how: 'page-open' | 'exec') {
 }
 
 /** Loads a sys_openat hook of the path for this test; returns its policy's counters. */
-function load(t: { teardown(fn: () => unknown): unknown }, name: string, plan: Pick<HookPlan, 'selectors' | 'failClosed'>) {
-  const full: HookPlan = { ...syscallPlan('sys_openat', [{ index: 1, type: 'string' }], plan.selectors, name), failClosed: plan.failClosed };
+function load(t: { teardown(fn: () => unknown): unknown }, name: string, plan: Pick<HookPlan, 'selectors' | 'failClosed'> & { call?: string; args?: HookPlan['args'] }) {
+  const full: HookPlan = { ...syscallPlan(plan.call ?? 'sys_openat', plan.args ?? [{ index: 1, type: 'string' }], plan.selectors, name), failClosed: plan.failClosed };
   const { hookId } = p.agent.loadHook(full);
   t.teardown(() => p.agent.unloadHook(hookId));
   return () => (p.agent.status().programs as { sensor: string; undecided: number }[]).find((c) => c.sensor === `policy ${name}`)!;
@@ -80,4 +80,16 @@ t.test('fail-closed: the selector that kills matches an undecided path; readable
   t.ok(counters().undecided >= 1);
   const ok = await runCommand(forms, ['exec', '/bin/true']);
   t.equal(ok.code, 0, 'a readable path outside /nowhere/ is not killed');
+});
+
+t.test('an fd that names no file is an empty path, not an unreadable one', { skip }, async (t) => {
+  const PERL = realpathSync('/usr/bin/perl');
+  const counters = load(t, 'close-nothing', {
+    call: 'sys_close', args: [{ index: 0, type: 'fd' }], failClosed: true,
+    selectors: [selector({ matchArgs: [{ index: 0, operator: 'NotPrefix', values: ['/'] }], matchBinaries: [{ operator: 'In', values: [PERL] }] })],
+  });
+  const r = await runCommand(PERL, ['-MPOSIX', '-e', 'POSIX::close(77)']);
+  const ev = (await p.waitFor((e) => e.process_kprobe?.policy_name === 'close-nothing' && e.process_kprobe.process.pid === r.pid, 'the close of fd 77')).process_kprobe!;
+  t.same(ev.args, [{ file_arg: { path: '' } }], 'no path: NotPrefix / matches');
+  t.equal(counters().undecided, 0, 'nothing was unreadable');
 });

@@ -34,10 +34,13 @@ static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos
 	bool truncated;
 	__u32 off, len;
 
-	if (!buf || !p->dentry) {
+	if (!buf) {
 		*flags |= VIGIL_ARG_ERROR;
 		return 0;
 	}
+	/* No file (NULL, an fd that names none, an anonymous mapping): an empty path, not an unreadable one. */
+	if (!p->dentry)
+		return 0;
 	BPF_CORE_READ_INTO(&root, task, fs, root);
 	off = vigil_path_resolve(p, &root, buf, &truncated);
 	/* Longer than the buffer: its beginning is missing, so no filter can decide on it. */
