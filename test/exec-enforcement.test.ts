@@ -200,7 +200,7 @@ function makeTree(name: string): Tree {
 }
 
 /** The library policy with its directories replaced by the tree's bad one. */
-function policyFile(tree: Tree, policy: Column['policy']): string {
+function policyFile(tree: Tree, policy: Column['policy'] | 'mmap-exec-from-tmp-kill'): string {
   const doc = parse(readFileSync(join(REPO, 'policies/library', `${policy}.yaml`), 'utf8')) as TracingPolicy;
   const hooks = [...(doc.spec.kprobes ?? []), ...(doc.spec.lsmhooks ?? [])];
   for (const h of hooks) for (const s of h.selectors ?? []) for (const m of s.matchArgs ?? []) if (m.operator === 'Prefix') m.values = [`${tree.bad}/`];
@@ -271,6 +271,27 @@ for (const col of COLUMNS) {
     }
   });
 }
+
+t.test('ld.so bad/x is killed where it maps bad/x executable (mmap-exec-from-tmp-kill, security_mmap_file)', { skip: noAgent || await lacking(['kprobes', 'bpf_send_signal']) }, async (t) => {
+  const tree = makeTree('mmap');
+  const agent = await startAgent(['--policy', policyFile(tree, 'mmap-exec-from-tmp-kill')]);
+  t.teardown(() => agent.stop());
+  const [state] = await policyList(agent);
+  t.equal(state.state, 'loaded', JSON.stringify(state.errors));
+  t.match(state.hooks[0], { mechanism: 'kprobe', target: 'security_mmap_file', enforcement: 'sigkill' });
+  const ldso = CASES.find((c) => c.name.startsWith('ld.so'))!;
+  const out = await attempt(tree, ldso, 'ldso');
+  t.equal(out.fate, 'stop', `ld.so bad/x: ${out.detail}`);
+  const ev = (await agent.waitFor((e) => e.process_kprobe?.policy_name === 'mmap-exec-from-tmp-kill' && e.process_kprobe.process.pid === out.pid, 'the kill event')).process_kprobe!;
+  t.equal(ev.function_name, 'security_mmap_file');
+  t.equal(ev.args[0]?.file_arg?.path, x(tree), 'the file mapped');
+  t.equal((ev.process as { binary?: string }).binary, LDSO, 'the process is ld.so: the kernel executed it');
+  const elsewhere = await runCommand(tools.forms, ['exec', LDSO, tools.marker], { env: { PATH: '/usr/bin:/bin', VIGIL_MARKER: join(tree.root, 'marker-elsewhere') } });
+  t.equal(elsewhere.code, 0, 'ld.so runs a binary outside the directory');
+  t.ok(existsSync(join(tree.root, 'marker-elsewhere')));
+  const cat = await runCommand('/bin/cat', [join(tree.bad, 's.sh')]);
+  t.equal(cat.code, 0, 'reading a file there is fine');
+});
 
 t.test('summary', { skip: noAgent }, async (t) => {
   const cols = [...seen.keys()];
