@@ -130,7 +130,7 @@ export class Agent {
     if (pre.mounted.length) log.info({ mounted: pre.mounted }, 'mounted kernel file systems');
 
     this.loadSensors();
-    this.counters = new BpfMap('vigil_counters', this.shared.fd('vigil_counters')!, 4, 16, true);
+    this.counters = CounterSlots.map(this.shared.fd('vigil_counters')!);
 
     this.reader = new RingReader(this.shared.fd('vigil_events')!, this.opts.ringBytes, (dv, at, len) => this.onRecord(dv, at, len));
     this.seedFromProcfs();

@@ -60,7 +60,7 @@ export function program(): Command {
       }
     });
   policy.command('list')
-    .description('loaded policies: each hook, its mechanism and why, its enforcement, state, matches and lost events')
+    .description('loaded policies: each hook, its mechanism and why, its enforcement, state, matches, lost events and undecided calls')
     .option('--json', 'print JSON', false)
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./policy-control.js')).policyList(opts));

@@ -8,10 +8,9 @@
 //   ids (hook id, counter slot, followChildren bits) -> open, configure,
 //   load -> fill maps -> attach (the entry program first)
 import { BpfObject } from '../../kernel/bpf/object.js';
-import { BpfMap } from '../../kernel/bpf/map.js';
 import { bpfObjectPath } from '../../kernel/bpf/paths.js';
 import type { SharedMaps } from './shared-maps.js';
-import { CounterSlots } from './counters.js';
+import { CounterSlots, type SlotCounts } from './counters.js';
 import type { DispatchSlot, SyscallDispatch } from './syscall-dispatch.js';
 import { bindHook, type EncodedHook } from '../../policies/compiler/encode.js';
 import { explainLoadFailure, targetName, type Mechanism, type MechanismTarget } from '../../policies/compiler/mechanism.js';
@@ -81,7 +80,7 @@ export class GenericHook {
     for (const f of followFilters(plan)) this.followBits.push(this.ctx.follow.acquire(f.values));
     const config = bindHook(encoded, { hookId: this.ctx.hookId, slot: this.counterSlot, followBits: this.followBits });
     const counters = this.ctx.shared.fd('vigil_counters');
-    if (counters !== undefined) CounterSlots.reset(new BpfMap('vigil_counters', counters, 4, 16, true), this.counterSlot);
+    if (counters !== undefined) CounterSlots.reset(CounterSlots.map(counters), this.counterSlot);
 
     const obj = BpfObject.open(bpfObjectPath(choice.object)).selectPrograms(programs);
     this.obj = obj;
@@ -129,11 +128,11 @@ export class GenericHook {
     this.obj?.pin(dir);
   }
 
-  /** Records emitted and lost by this hook's program. */
-  counters(): { emitted: number; lost: number } {
+  /** Records emitted and lost by this hook's program, and its calls with an unreadable arg. */
+  counters(): SlotCounts {
     const fd = this.ctx.shared.fd('vigil_counters');
-    if (fd === undefined || this.counterSlot === undefined) return { emitted: 0, lost: 0 };
-    return CounterSlots.readSlot(new BpfMap('vigil_counters', fd, 4, 16, true), this.counterSlot);
+    if (fd === undefined || this.counterSlot === undefined) return { emitted: 0, lost: 0, undecided: 0 };
+    return CounterSlots.readSlot(CounterSlots.map(fd), this.counterSlot);
   }
 
   close(): void {

@@ -11,7 +11,6 @@ import type { Logger } from '../log.js';
 import type { SharedMaps } from './shared-maps.js';
 import { CounterSlots } from './counters.js';
 import { ConnectDenySensor } from './connect-deny.js';
-import { BpfMap } from '../../kernel/bpf/map.js';
 import { GenericHook, type GenericHookState } from './generic.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
@@ -32,7 +31,8 @@ export interface HookHandle {
   reason: string;
   /** What the kernel guarantees: 'none' (observe), 'sigkill', 'signal', 'override'. */
   enforcement: string;
-  counters(): { matches: number; lost: number };
+  /** undecided: calls with an arg that could not be read, on which no filter could decide. */
+  counters(): { matches: number; lost: number; undecided: number };
   close(): void;
 }
 
@@ -109,8 +109,8 @@ export class HookRegistry {
       hookId: p.hookId, slot: p.slot, mechanism: hook.choice.mechanism, target: targetName(hook.choice.target),
       reason: `${hook.choice.reason}; adopted from the pins of an earlier agent`, enforcement: enforcementOf(hook),
       counters: () => {
-        const c = counters === undefined ? { emitted: 0, lost: 0 } : CounterSlots.readSlot(new BpfMap('vigil_counters', counters, 4, 16, true), p.slot);
-        return { matches: c.emitted, lost: c.lost };
+        const c = counters === undefined ? { emitted: 0, lost: 0, undecided: 0 } : CounterSlots.readSlot(CounterSlots.map(counters), p.slot);
+        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
       },
       close: () => {
         this.slots.release(p.slot, 1);
@@ -177,7 +177,7 @@ export class HookRegistry {
       hookId, slot: hook.slot!, mechanism: state.mechanism, target: targetName(state.target), reason: state.reason, enforcement: enforcementOf(compiled),
       counters: () => {
         const c = hook.counters();
-        return { matches: c.emitted, lost: c.lost };
+        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
       },
       close: () => this.unload(hookId),
     };
@@ -205,7 +205,8 @@ export class HookRegistry {
       hookId, slot, mechanism: choice.mechanism, target: cgroup, reason: choice.reason, enforcement: enforcementOf(c),
       counters: () => ({
         matches: [...sensor.counts().values()].reduce((a, b) => a + b, 0),
-        lost: counters === undefined ? 0 : CounterSlots.readSlot(new BpfMap('vigil_counters', counters, 4, 16, true), slot).lost,
+        lost: counters === undefined ? 0 : CounterSlots.readSlot(CounterSlots.map(counters), slot).lost,
+        undecided: 0,
       }),
       close: () => {
         sensor.close();

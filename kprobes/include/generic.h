@@ -138,6 +138,7 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 			return 0;
 	}
 	size = read_args(s, raw, false);
+	count_undecided(s);
 	return vigil_generic_finish(s, &c, pid_tgid, size);
 }
 

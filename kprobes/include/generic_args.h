@@ -34,14 +34,18 @@ static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos
 	bool truncated;
 	__u32 off, len;
 
-	if (!buf || !p->dentry) {
+	if (!buf) {
 		*flags |= VIGIL_ARG_ERROR;
 		return 0;
 	}
+	/* No file (NULL, an fd that names none, an anonymous mapping): an empty path, not an unreadable one. */
+	if (!p->dentry)
+		return 0;
 	BPF_CORE_READ_INTO(&root, task, fs, root);
 	off = vigil_path_resolve(p, &root, buf, &truncated);
+	/* Longer than the buffer: its beginning is missing, so no filter can decide on it. */
 	if (truncated)
-		*flags |= VIGIL_ARG_TRUNCATED;
+		*flags |= VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR;
 	if (off > VIGIL_PATH_MAX - 1)
 		return 0;
 	len = VIGIL_PATH_MAX - off;
@@ -180,7 +184,7 @@ static __always_inline __u32 put_arg(struct vigil_generic_scratch *s, __u32 k, _
 {
 	__u32 n = 0;
 
-	s->msg.arg_flags[k] = later ? 0 : VIGIL_ARG_TRUNCATED;
+	s->msg.arg_flags[k] = later ? 0 : VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR; /* no room left: not read */
 	if (!later && pos < ARGS_DATA_MAX)
 		n = read_arg(s, k, raw, pos);
 	return arg_placed(s, k, pos, n);

@@ -12,6 +12,7 @@
 #include "generic_cred.h"
 #include "process_map.h"
 #include "task.h"
+#include "generic_undecided.h"
 
 /* InMap, InRange: is v in the values and ranges of filter id? Signed
  * values are keyed with the sign bit flipped, which keeps their order. */
@@ -162,6 +163,8 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 	if (a >= VIGIL_HOOK_ARGS_MAX)
 		return false;
+	if (undecidable(s->msg.arg_flags[a], f->op))
+		return undecided_match(sel);
 	if (f->op == VIGIL_FOP_CAPS_GAINED)
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)

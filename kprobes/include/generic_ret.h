@@ -90,6 +90,7 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 	if (!c.pass)
 		return;
 	pos = read_args(s, raw, true);
+	count_undecided(s);
 	if (vigil_hook.nselectors) {
 		bpf_loop(vigil_hook.nselectors, entry_step, &c, 0);
 		if (!c.pass)

@@ -95,9 +95,9 @@ export function cleanupPins(pinDir: string, socket: string): void {
 }
 
 /** Runs a command to completion; resolves with its pid, exit code and signal. */
-export function runCommand(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+export function runCommand(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     c.once('error', reject);
