@@ -187,7 +187,8 @@ async function main(): Promise<number> {
     console.log(`${RESULT_TAG}${JSON.stringify(t)}`);
     return t.failed ? 1 : 0;
   }
-  const k8s = flags.has('--vm-only') ? [] : selected.filter(isK8s);
+  const k8sFiles = selected.filter(isK8s);
+  const k8s = flags.has('--vm-only') ? [] : k8sFiles;
   const plain = selected.filter((f) => !isK8s(f));
   const build = k8s.length ? startClusterBuild() : undefined;
   const tallies: Tally[] = [];
@@ -198,8 +199,8 @@ async function main(): Promise<number> {
     tallies.push(host);
   }
   if (!flags.has('--host-only') && plain.length) {
-    console.log(`# stock kernel under qemu: one boot for the whole run${k8s.length ? ' (the Kubernetes tests run on the host only)' : ''}`);
-    tallies.push(runInVm(files.length || k8s.length ? plain : []));
+    console.log(`# stock kernel under qemu: one boot for the whole run${k8sFiles.length ? ' (the Kubernetes tests run on the host only)' : ''}`);
+    tallies.push(runInVm(files.length || k8sFiles.length ? plain : []));
   }
   if (build && host) await runK8s(k8s, build, host);
   return summary(tallies);
