@@ -3,6 +3,7 @@ import { Command, Option, CommanderError } from 'commander';
 import { VigilError } from '../../kernel/errors.js';
 import { DEFAULT_SOCKET } from '../control/protocol.js';
 import { DEFAULT_EXPORT_FILE } from '../../exporters/json-file.js';
+import { addExportOptions } from './export-options.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -12,7 +13,7 @@ export function program(): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  cli.command('run')
+  addExportOptions(cli.command('run'))
     .description('run the agent: load the sensors and export events until SIGINT/SIGTERM')
     .option('--policy <file|dir>', 'TracingPolicy file or directory (repeatable)', collect, [])
     .option('--policy-dir <dir>', 'load the policies of this directory and follow its changes')

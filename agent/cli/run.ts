@@ -1,17 +1,13 @@
 // vigil run
 import { Agent } from '../agent.js';
 import { createLogger } from '../log.js';
-import { JsonFileExporter } from '../../exporters/json-file.js';
-import { StdoutExporter } from '../../exporters/stdout.js';
-import type { Exporter } from '../../exporters/exporter.js';
+import { buildExporters, type OutputOptions } from './exports.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
 
-export interface RunOptions {
+export interface RunOptions extends OutputOptions {
   policy: string[];
   policyDir?: string;
-  exportFile: string | false;
-  output: 'compact' | 'json' | 'none';
   ancestors: boolean;
   socket: string;
   nodeName?: string;
@@ -25,9 +21,7 @@ export async function run(opts: RunOptions): Promise<void> {
     throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
   }
   disableFeatures([], opts.disableFeature);
-  const exporters: Exporter[] = [];
-  if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile, { log }));
-  if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output, process.stdout, log));
+  const exporters = buildExporters(opts, log);
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,

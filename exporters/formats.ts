@@ -1,0 +1,18 @@
+// The line formats an output can write, one event a line: Tetragon's JSON,
+// and the compact line `tetra getevents -o compact` prints.
+import type { TetragonEvent } from './tetragon.js';
+import { eventJson } from './json.js';
+import { compactLine } from './compact.js';
+
+export const OUTPUT_FORMATS = ['json', 'compact'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** One event as a line of the format, without the newline; undefined when the format has no line for it. */
+export type LineFormat = (ev: TetragonEvent) => string | undefined;
+
+const FORMATS: Record<OutputFormat, LineFormat> = {
+  json: eventJson,
+  compact: compactLine,
+};
+
+export const lineFormat = (format: OutputFormat): LineFormat => FORMATS[format];
