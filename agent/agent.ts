@@ -54,6 +54,8 @@ export interface AgentOptions {
   features?: FeatureResult[];
   /** Features treated as missing, so hooks take the next mechanism. */
   disabledFeatures?: string[];
+  /** Redacts a process's arguments once, as it enters the process cache (--redaction-filters). */
+  redact?: (binary: string, args: string) => string;
 }
 
 export class Agent {
@@ -91,7 +93,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
-    this.cache = new ProcessCache(this.nodeName);
+    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact);
     this.exporters = [...opts.exporters, this.stream];
     this.hooks = new HookRegistry(this.shared, this.slots, opts.log);
   }

@@ -11,6 +11,11 @@ export interface ExportOptions {
   exportFileRotationInterval: string;
   exportFilePerm: string;
   exportFileFormat: OutputFormat;
+  exportAllowlist?: string;
+  exportDenylist?: string;
+  fieldFilters?: string;
+  redactionFilters?: string;
+  exportRateLimit: string;
 }
 
 export function addExportOptions(cmd: Command): Command {
@@ -20,7 +25,12 @@ export function addExportOptions(cmd: Command): Command {
     .option('--export-file-compress', 'gzip the rotated export files', false)
     .option('--export-file-rotation-interval <duration>', 'also rotate the export file this often, e.g. 1h, 30m (0: never by time)', '0')
     .option('--export-file-perm <octal>', 'file mode of the export file and its backups', '600')
-    .addOption(new Option('--export-file-format <format>', 'line format of the export file').choices(OUTPUT_FORMATS).default('json'));
+    .addOption(new Option('--export-file-format <format>', 'line format of the export file').choices(OUTPUT_FORMATS).default('json'))
+    .option('--export-allowlist <json>', 'export only events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--export-denylist <json>', 'never export events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--field-filters <json>', 'fields to include or exclude per event type (Tetragon field filters, JSON, one object a line)')
+    .option('--redaction-filters <json>', 'regexes whose capture groups are replaced with ***** in process arguments (JSON, one object a line)')
+    .option('--export-rate-limit <n>', 'events exported per minute, the rest counted in rate_limit_info events (-1: no limit)', '-1');
 }
 
 /** A whole number of at least 0 from a flag. */

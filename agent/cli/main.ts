@@ -44,6 +44,9 @@ export function program(): Command {
     .option('--process <regex>', 'only events whose process binary matches')
     .option('--pid <pid>', 'only events of this pid (repeatable)', collect, [])
     .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_lsm')
+    .option('--allowlist <json>', 'only events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--denylist <json>', 'no events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--field-filters <json>', 'fields to include or exclude per event type (Tetragon field filters)')
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./events.js')).events(opts));
 

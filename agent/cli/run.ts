@@ -1,7 +1,7 @@
 // vigil run
 import { Agent } from '../agent.js';
 import { createLogger } from '../log.js';
-import { buildExporters, type OutputOptions } from './exports.js';
+import { buildExporters, buildRedactor, type OutputOptions } from './exports.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
 
@@ -25,7 +25,7 @@ export async function run(opts: RunOptions): Promise<void> {
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
-    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature,
+    policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, redact: buildRedactor(opts),
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= agent.stop());
