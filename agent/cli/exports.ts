@@ -8,12 +8,12 @@ import { redactionFilters, type Redactor } from '../../exporters/filters/redacti
 import { VigilError } from '../../kernel/errors.js';
 import { JsonFileExporter } from '../../exporters/json-file.js';
 import { StdoutExporter } from '../../exporters/stdout.js';
-import { lineFormat } from '../../exporters/formats.js';
+import { lineFormat, type OutputFormat } from '../../exporters/formats.js';
 import { count, duration, fileMode, type ExportOptions } from './export-options.js';
 
 export interface OutputOptions extends ExportOptions {
   exportFile: string | false;
-  output: 'compact' | 'json' | 'none';
+  output: OutputFormat | 'none';
   ancestors: boolean;
 }
 

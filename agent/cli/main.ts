@@ -19,7 +19,7 @@ export function program(): Command {
     .option('--policy-dir <dir>', 'load the policies of this directory and follow its changes')
     .option('--export-file <path>', 'append events as JSON lines to this file', DEFAULT_EXPORT_FILE)
     .option('--no-export-file', 'do not write an export file')
-    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'none']).default('compact'))
+    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'ecs', 'ocsf', 'none']).default('compact'))
     .option('--ancestors', 'add every ancestor to process_exec events', false)
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
     .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
