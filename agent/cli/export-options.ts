@@ -2,6 +2,7 @@
 // them where it has them, and their parsing. main.ts adds them with one call.
 import { Option, type Command } from 'commander';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../exporters/formats.js';
+import { FACILITIES } from '../../exporters/syslog.js';
 import { VigilError } from '../../kernel/errors.js';
 
 export interface ExportOptions {
@@ -16,6 +17,13 @@ export interface ExportOptions {
   fieldFilters?: string;
   redactionFilters?: string;
   exportRateLimit: string;
+  syslogAddress?: string;
+  syslogFormat: 'json' | 'ecs' | 'ocsf';
+  syslogFacility: string;
+  syslogTlsCa?: string;
+  syslogTlsCert?: string;
+  syslogTlsKey?: string;
+  syslogTlsServerName?: string;
 }
 
 export function addExportOptions(cmd: Command): Command {
@@ -30,7 +38,22 @@ export function addExportOptions(cmd: Command): Command {
     .option('--export-denylist <json>', 'never export events that match one of these Tetragon filters (JSON, one object a line)')
     .option('--field-filters <json>', 'fields to include or exclude per event type (Tetragon field filters, JSON, one object a line)')
     .option('--redaction-filters <json>', 'regexes whose capture groups are replaced with ***** in process arguments (JSON, one object a line)')
-    .option('--export-rate-limit <n>', 'events exported per minute, the rest counted in rate_limit_info events (-1: no limit)', '-1');
+    .option('--export-rate-limit <n>', 'events exported per minute, the rest counted in rate_limit_info events (-1: no limit)', '-1')
+    .option('--syslog-address <url>', 'also send events to a syslog server, RFC 5424 octet-counted: tcp://HOST:PORT or tls://HOST:PORT')
+    .addOption(new Option('--syslog-format <format>', 'the message of each syslog event').choices(['json', 'ecs', 'ocsf']).default('json'))
+    .addOption(new Option('--syslog-facility <name>', 'syslog facility').choices(Object.keys(FACILITIES)).default('local0'))
+    .option('--syslog-tls-ca <file>', 'CA certificates (PEM) that sign the syslog server\'s certificate (default: the system\'s)')
+    .option('--syslog-tls-cert <file>', 'client certificate (PEM) for servers that ask for one')
+    .option('--syslog-tls-key <file>', 'the client certificate\'s key (PEM)')
+    .option('--syslog-tls-server-name <name>', 'name the server\'s certificate must carry (default: the host of --syslog-address)');
+}
+
+/** host and port of tcp://HOST:PORT or tls://HOST:PORT (an IPv6 host in brackets). */
+export function syslogAddress(value: string): { tls: boolean; host: string; port: number } {
+  const m = /^(tcp|tls):\/\/(\[[^\]]+\]|[^:/\[\]]+):(\d{1,5})$/.exec(value.trim());
+  const port = Number(m?.[3]);
+  if (!m || port < 1 || port > 65535) throw new VigilError('VIGIL_USAGE', `--syslog-address takes tcp://HOST:PORT or tls://HOST:PORT, got ${JSON.stringify(value)}`);
+  return { tls: m[1] === 'tls', host: m[2].replace(/^\[|\]$/g, ''), port };
 }
 
 /** A whole number of at least 0 from a flag. */
