@@ -56,6 +56,8 @@ export interface AgentOptions {
   disabledFeatures?: string[];
   /** Redacts a process's arguments once, as it enters the process cache (--redaction-filters). */
   redact?: (binary: string, args: string) => string;
+  /** Sees every emitted event before the exporters (the metrics count them). */
+  observe?: (ev: TetragonEvent) => void;
 }
 
 export class Agent {
@@ -238,6 +240,7 @@ export class Agent {
   private emit(ev: TetragonEvent): void {
     const type = eventType(ev);
     if (type) this.events[type] = (this.events[type] ?? 0) + 1;
+    this.opts.observe?.(ev);
     for (const e of this.exporters) e.write(ev);
   }
 
@@ -285,6 +288,7 @@ export class Agent {
     return {
       node_name: this.nodeName,
       pid: process.pid,
+      ready: this.ready,
       started: this.started.toISOString(),
       uptime_seconds: Math.round((Date.now() - this.started.getTime()) / 1000),
       sensors: [{ name: this.process.name, programs: this.process.attached() }],

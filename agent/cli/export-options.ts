@@ -24,6 +24,7 @@ export interface ExportOptions {
   syslogTlsCert?: string;
   syslogTlsKey?: string;
   syslogTlsServerName?: string;
+  metricsAddress?: string;
 }
 
 export function addExportOptions(cmd: Command): Command {
@@ -45,7 +46,8 @@ export function addExportOptions(cmd: Command): Command {
     .option('--syslog-tls-ca <file>', 'CA certificates (PEM) that sign the syslog server\'s certificate (default: the system\'s)')
     .option('--syslog-tls-cert <file>', 'client certificate (PEM) for servers that ask for one')
     .option('--syslog-tls-key <file>', 'the client certificate\'s key (PEM)')
-    .option('--syslog-tls-server-name <name>', 'name the server\'s certificate must carry (default: the host of --syslog-address)');
+    .option('--syslog-tls-server-name <name>', 'name the server\'s certificate must carry (default: the host of --syslog-address)')
+    .option('--metrics-address <host:port>', 'serve Prometheus metrics on /metrics, and /healthz and /readyz, e.g. 127.0.0.1:2112 or :2112');
 }
 
 /** host and port of tcp://HOST:PORT or tls://HOST:PORT (an IPv6 host in brackets). */

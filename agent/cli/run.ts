@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { buildExporters, buildRedactor, type OutputOptions } from './exports.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
+import { startMetrics } from './metrics.js';
 
 export interface RunOptions extends OutputOptions {
   policy: string[];
@@ -22,13 +23,15 @@ export async function run(opts: RunOptions): Promise<void> {
   }
   disableFeatures([], opts.disableFeature);
   const exporters = buildExporters(opts, log);
+  const metrics = startMetrics(opts.metricsAddress, () => agent.status());
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, redact: buildRedactor(opts),
+    observe: metrics?.observe,
   });
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= agent.stop());
+  const stop = (): Promise<void> => (stopping ??= (metrics?.draining(), agent.stop().finally(() => metrics?.close())));
   const stopped = new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.on(sig, () => {
@@ -46,6 +49,7 @@ export async function run(opts: RunOptions): Promise<void> {
   process.on('uncaughtException', (err) => agent.internalError(err));
   process.on('unhandledRejection', (err) => agent.internalError(err));
   try {
+    await metrics?.listen();
     await agent.start();
   } catch (err) {
     await stop().catch(() => undefined);
