@@ -75,11 +75,14 @@ t.test('redaction: the password is in no output: file, stdout, live tail', async
 });
 
 t.test('rate limit: what passes, and rate_limit_info events that count every dropped event', async (t) => {
+  const t0 = Date.now();
   const agent = await startAgent(['--export-rate-limit', '40']);
   t.teardown(() => rmSync(agent.dir, { recursive: true, force: true }));
   for (let i = 0; i < 30; i++) await runCommand(ECHO, [`limited-${i}`]);
   await sleep(500);
   await agent.stop();
+  // The bucket starts with a minute's worth and refills 40 a minute: on a slow machine (the VM) more pass.
+  const refill = Math.ceil(((Date.now() - t0) / 60_000) * 40);
   const lines = fileLines(agent.exportFile);
   const events = lines.map((l) => JSON.parse(l) as TetragonEvent);
   const info = events.filter((e) => e.rate_limit_info);
@@ -87,7 +90,7 @@ t.test('rate limit: what passes, and rate_limit_info events that count every dro
   t.same(lines.filter((l) => l.startsWith('{"rate_limit_info"')).flatMap(tetragonLineErrors), [], 'rate_limit_info is a Tetragon event line');
   const dropped = info.reduce((n, e) => n + Number(e.rate_limit_info!.number_of_dropped_process_events), 0);
   const passed = events.filter((e) => !e.rate_limit_info && !e.vigil_lost).length;
-  t.ok(passed >= 40 && passed <= 48, `${passed} events passed a limit of 40 a minute (and its refill)`);
+  t.ok(passed >= 40 && passed <= 40 + refill, `${passed} events passed a limit of 40 a minute (and its refill of at most ${refill})`);
   const stopped = JSON.parse(agent.stderr().split('\n').find((l) => l.includes('"msg":"stopped"'))!);
   const emitted = Object.entries(stopped.events as Record<string, number>).filter(([k]) => k.startsWith('process_')).reduce((n, [, v]) => n + v, 0);
   t.equal(passed + dropped, emitted, `every one of the ${emitted} events was exported (${passed}) or counted in rate_limit_info (${dropped})`);
