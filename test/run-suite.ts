@@ -190,7 +190,8 @@ async function runK8s(files: string[], build: ReturnType<typeof startClusterBuil
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const flags = new Set(args.filter((a) => a.startsWith('--')));
-  const files = args.filter((a) => !a.startsWith('--')).map((f) => join(REPO, f));
+  // A file may be named by its source (test/x.test.ts) or its build (dist/test/x.test.js).
+  const files = args.filter((a) => !a.startsWith('--')).map((f) => join(REPO, f.replace(/^(?:\.\/)?test\/(.*)\.ts$/, 'dist/test/$1.js')));
   const selected = files.length ? files : testFiles();
   if (flags.has('--inner')) {
     const t = await runHere(selected.filter((f) => !isHostOnly(f)));
