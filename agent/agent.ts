@@ -23,6 +23,7 @@ import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
 import { execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
+import { PinStore } from './sensors/pins.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 import { compilePlan } from '../policies/compiler/compile.js';
 import type { MechanismChoice } from '../policies/compiler/mechanism.js';
@@ -43,7 +44,7 @@ import { KubernetesPods } from './k8s/pods.js';
 import type { K8sSource } from './k8s/source.js';
 import { PodEnricher, eventNodes } from './enrich/pods.js';
 import { EventCache } from './enrich/event-cache.js';
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 
 export interface AgentOptions {
   nodeName?: string;
@@ -64,6 +65,14 @@ export interface AgentOptions {
   k8s?: K8sSource;
   /** How long an event waits for its process's pod (ms). */
   podWaitMs?: number;
+  /** Pin enforcement in bpffs so it outlives a crash of the agent (default true). */
+  pin?: boolean;
+  /** Where in bpffs (default /sys/fs/bpf/vigil); what they are is recorded beside the control socket. */
+  pinDir?: string;
+  /** Redacts a process's arguments once, as it enters the process cache (--redaction-filters). */
+  redact?: (binary: string, args: string) => string;
+  /** Sees every emitted event before the exporters (the metrics count them). */
+  observe?: (ev: TetragonEvent) => void;
 }
 
 export class Agent {
@@ -93,7 +102,10 @@ export class Agent {
   private readonly started = new Date();
   private ready = false;
   private readonly events: Record<string, number> = { process_exec: 0, process_exit: 0, procfs: 0 };
-  private readonly hooks: HookRegistry;
+  private hooks!: HookRegistry;
+  /** Enforcement pinned in bpffs (pins.ts); undefined with --no-pin. */
+  private readonly pinStore?: PinStore;
+  private processFingerprint?: string;
   private unknownHooks = 0;
   private internalErrors = 0;
   /** The live tail of the control socket, after the caller's exporters. */
@@ -107,9 +119,9 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
-    this.cache = new ProcessCache(this.nodeName);
+    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact);
     this.exporters = [...opts.exporters, this.stream];
-    this.hooks = new HookRegistry(this.shared, this.slots, opts.log);
+    if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }
 
   /** The running kernel as the policy compiler sees it; probes its features once. */
@@ -137,9 +149,8 @@ export class Agent {
     const pre = preflight();
     if (pre.mounted.length) log.info({ mounted: pre.mounted }, 'mounted kernel file systems');
 
-    this.process.load(this.shared, this.slots, { ringBytes: this.opts.ringBytes });
-    log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
-    this.counters = new BpfMap('vigil_counters', this.shared.fd('vigil_counters')!, 4, 16, true);
+    this.loadSensors();
+    this.counters = CounterSlots.map(this.shared.fd('vigil_counters')!);
 
     this.containers.open();
     await this.startKubernetes();
@@ -161,6 +172,7 @@ export class Agent {
     }, (socket) => this.stream.subscribe(socket));
     await this.control.listen();
     await this.loadPolicies();
+    this.prunePins();
     this.lostTimer = setInterval(() => this.reportLost(), 2000);
     this.lostTimer.unref();
     log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.exporters.map((e) => e.name) }, 'ready');
@@ -193,6 +205,37 @@ export class Agent {
     if (!this.held || !node) return { nodes: [], wait: false };
     const nodes = eventNodes(this.cache, node, withAncestors);
     return { nodes, wait: this.held.waits(nodes) };
+  }
+
+  /**
+   * The process sensor and the hook registry. Pinned by an earlier agent of
+   * this build (kill -9, a crash), the process sensor and the enforcing hooks
+   * are adopted, not attached twice: they kept enforcing in between.
+   */
+  private loadSensors(): void {
+    const { log } = this.opts;
+    const store = this.pinStore;
+    const found = store?.read() ?? { hooks: [] };
+    const fp = store?.processFingerprint(this.opts.ringBytes);
+    const adopt = store && fp && found.process === fp;
+    if (adopt) {
+      this.process.adopt(this.shared, this.slots, store.processDir(fp));
+      log.info({ sensor: 'process', pinned: this.process.attached(), hooks: found.hooks.length }, 'adopted the pinned process sensor of an earlier agent');
+    } else {
+      this.process.load(this.shared, this.slots, { ringBytes: this.opts.ringBytes });
+      if (store && fp) this.process.pin(store.processDir(fp));
+      log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
+    }
+    this.processFingerprint = fp;
+    this.hooks = new HookRegistry(this.shared, this.slots, log, store && fp ? { store, processFingerprint: fp, found: adopt ? found.hooks : [] } : undefined);
+  }
+
+  /** After the first policies: pins no loaded policy took over (an old build's, a deleted policy's) are removed. */
+  private prunePins(): void {
+    if (!this.pinStore) return;
+    this.hooks.dropUnadopted();
+    const removed = this.pinStore.prune(this.processFingerprint, this.hooks.pinnedIds());
+    if (removed.length) this.opts.log.info({ removed }, 'removed pins of an earlier agent');
   }
 
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
@@ -291,6 +334,7 @@ export class Agent {
   private emit(ev: TetragonEvent): void {
     const type = eventType(ev);
     if (type) this.events[type] = (this.events[type] ?? 0) + 1;
+    this.opts.observe?.(ev);
     for (const e of this.exporters) e.write(ev);
   }
 
@@ -343,6 +387,7 @@ export class Agent {
     return {
       node_name: this.nodeName,
       pid: process.pid,
+      ready: this.ready,
       started: this.started.toISOString(),
       uptime_seconds: Math.round((Date.now() - this.started.getTime()) / 1000),
       sensors: [{ name: this.process.name, programs: this.process.attached() }],
@@ -376,8 +421,10 @@ export class Agent {
     this.watcher?.close();
     this.checker.close();
     this.policies?.close();
-    this.hooks.close();
+    this.hooks?.close();
     this.process.close();
+    // A clean stop leaves nothing behind; only a crash leaves enforcement pinned.
+    if (this.hooks) this.pinStore?.clear();
     this.reader?.close();
     this.containers.close();
     await this.control?.close();

@@ -19,6 +19,8 @@ export interface TetragonContainer {
   image?: { id?: string; name?: string };
   start_time?: string;
   pid?: number;
+  /** Tetragon's guess that an exec is the kubelet's probe; Vigil does not set it, the export filters read it. */
+  maybe_exec_probe?: boolean;
 }
 
 /** Tetragon's Pod: the Kubernetes pod of a process. */
@@ -49,6 +51,7 @@ export interface TetragonProcess {
   pod?: TetragonPod;
   /** The container ID's first 31 characters, as Tetragon gives it. */
   docker?: string;
+  in_init_tree?: boolean;
 }
 
 export interface ProcessExec {
@@ -206,6 +209,11 @@ export interface VigilLost {
   lost: number;
 }
 
+/** Tetragon's report of events its export rate limit dropped (uint64, a string as protojson writes it). */
+export interface RateLimitInfo {
+  number_of_dropped_process_events: string;
+}
+
 /** One exported event: exactly one of the kind keys is set. */
 export interface TetragonEvent {
   process_exec?: ProcessExec;
@@ -214,11 +222,12 @@ export interface TetragonEvent {
   process_tracepoint?: ProcessTracepoint;
   process_lsm?: ProcessLsm;
   vigil_lost?: VigilLost;
+  rate_limit_info?: RateLimitInfo;
   node_name: string;
   time: string;
 }
 
-export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm', 'vigil_lost'] as const;
+export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm', 'vigil_lost', 'rate_limit_info'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function eventType(ev: TetragonEvent): EventType | undefined {
@@ -228,7 +237,7 @@ export function eventType(ev: TetragonEvent): EventType | undefined {
 /** The event's subject process, whatever its kind (a stub when the cache did not know it). */
 export function eventProcess(ev: TetragonEvent): TetragonProcess | TetragonProcessStub | undefined {
   const t = eventType(ev);
-  return t && t !== 'vigil_lost' ? ev[t]?.process : undefined;
+  return t && t !== 'vigil_lost' && t !== 'rate_limit_info' ? ev[t]?.process : undefined;
 }
 
 export const isFullProcess = (p: TetragonProcess | TetragonProcessStub | undefined): p is TetragonProcess =>

@@ -3,12 +3,13 @@
  * where kprobes are missing, fmod_ret where the hook overrides the return
  * value. The target is set before load (bpf_program__set_attach_target).
  *
- *   fetch raw args: function -> bpf_get_func_arg(index)
- *                   syscall  -> the wrapper's pt_regs (arg 0), then PT_REGS_PARMn_CORE_SYSCALL
+ *   fetch_trampoline_args(): function -> bpf_get_func_arg(index)
+ *                            syscall  -> the wrapper's pt_regs (arg 0), then PT_REGS_PARMn_CORE_SYSCALL
  *   vigil_generic_run(): filter, read, act, emit
  *   fmod_ret: a non-zero return (Override's argError) skips the function and is its result
  */
 #include "api.h"
+#include "generic_fetch.h"
 #include "generic.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -16,21 +17,8 @@ char LICENSE[] SEC("license") = "GPL";
 static __always_inline long run(__u64 *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
-	__u64 regs = 0;
 
-	if (vigil_hook.syscall)
-		bpf_get_func_arg(ctx, 0, &regs);
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u8 i = vigil_hook.args[k].index;
-
-		if (k >= vigil_hook.nargs)
-			break;
-		if (vigil_hook.syscall)
-			raw[k] = syscall_arg((struct pt_regs *)regs, i);
-		else
-			bpf_get_func_arg(ctx, i, &raw[k]);
-	}
+	fetch_trampoline_args(ctx, raw);
 	return vigil_generic_run(raw);
 }
 

@@ -3,10 +3,11 @@
  * kprobes are missing: fentry at entry, fexit at return, sharing a
  * per-thread map. Both targets are set before load.
  *
- *   entry  (fentry): fetch raw args as generic_fentry.bpf.c does; vigil_ret_entry(): filter, read, save
+ *   entry  (fentry): fetch_trampoline_args(); vigil_ret_entry(): filter, read, save
  *   return (fexit):  bpf_get_func_ret(); vigil_ret_exit(): rebuild, filter, act, emit
  */
 #include "api.h"
+#include "generic_fetch.h"
 #include "generic_ret.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -15,21 +16,8 @@ SEC("fentry")
 int vigil_generic_fexit_entry(__u64 *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
-	__u64 regs = 0;
 
-	if (vigil_hook.syscall)
-		bpf_get_func_arg(ctx, 0, &regs);
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u8 i = vigil_hook.args[k].index;
-
-		if (k >= vigil_hook.nargs)
-			break;
-		if (vigil_hook.syscall)
-			raw[k] = syscall_arg((struct pt_regs *)regs, i);
-		else
-			bpf_get_func_arg(ctx, i, &raw[k]);
-	}
+	fetch_trampoline_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
 }

@@ -2,10 +2,11 @@
 /* Generic return probe on a kernel function: a kprobe at entry and a
  * kretprobe at return, attached at run time, sharing a per-thread map.
  *
- *   entry  (kprobe):    fetch raw args as generic_kprobe.bpf.c does; vigil_ret_entry(): filter, read, save
+ *   entry  (kprobe):    fetch_kprobe_args(); vigil_ret_entry(): filter, read, save
  *   return (kretprobe): the return register; vigil_ret_exit(): rebuild, filter, act, emit
  */
 #include "api.h"
+#include "generic_fetch.h"
 #include "generic_ret.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -14,18 +15,8 @@ SEC("kprobe")
 int vigil_generic_kretprobe_entry(struct pt_regs *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
-	struct pt_regs *regs = NULL;
 
-	if (vigil_hook.syscall)
-		regs = (struct pt_regs *)PT_REGS_PARM1_CORE(ctx);
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u8 i = vigil_hook.args[k].index;
-
-		if (k >= vigil_hook.nargs)
-			break;
-		raw[k] = vigil_hook.syscall ? syscall_arg(regs, i) : function_arg(ctx, i);
-	}
+	fetch_kprobe_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
 }

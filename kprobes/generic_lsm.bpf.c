@@ -2,11 +2,12 @@
 /* Generic hook on an LSM hook (BPF LSM). The hook is set before load
  * (bpf_program__set_attach_target).
  *
- *   fetch raw args: bpf_get_func_arg(index)
+ *   fetch_trampoline_args(): bpf_get_func_arg(index) (an LSM hook is never a syscall)
  *   vigil_generic_run(): filter, read, act, emit
  *   return: an earlier BPF LSM program's denial, else Override's argError, else 0
  */
 #include "api.h"
+#include "generic_fetch.h"
 #include "generic.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -19,12 +20,7 @@ int vigil_generic_lsm(__u64 *ctx)
 	__u64 prior = 0;
 	long ret;
 
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		if (k >= vigil_hook.nargs)
-			break;
-		bpf_get_func_arg(ctx, vigil_hook.args[k].index, &raw[k]);
-	}
+	fetch_trampoline_args(ctx, raw);
 	ret = vigil_generic_run(raw);
 	/* The hook's return so far sits after its arguments. */
 	bpf_probe_read_kernel(&prior, sizeof(prior), &ctx[nr & 15]);

@@ -3,10 +3,11 @@
  * with neither kprobes nor fexit: syscalls/sys_enter_<name> at entry and
  * syscalls/sys_exit_<name> at return, sharing a per-thread map.
  *
- *   entry  (sys_enter): ctx->args[index]; vigil_ret_entry(): filter, read, save
+ *   entry  (sys_enter): fetch_sys_enter_args(): ctx->args[index]; vigil_ret_entry(): filter, read, save
  *   return (sys_exit):  ctx->ret; vigil_ret_exit(): rebuild, filter, act, emit
  */
 #include "api.h"
+#include "generic_fetch.h"
 #include "generic_ret.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -16,15 +17,7 @@ int vigil_generic_tp_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
 
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u32 i = vigil_hook.args[k].index & 7;
-
-		if (k >= vigil_hook.nargs)
-			break;
-		if (i <= 5)
-			bpf_core_read(&raw[k], sizeof(raw[k]), &ctx->args[i]);
-	}
+	fetch_sys_enter_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
 }

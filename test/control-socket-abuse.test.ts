@@ -9,9 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { startAgent, VIGIL } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
+import { SLOWDOWN } from './lib/kernel.js';
 
 /** Sends raw bytes, returns what the agent answered before it hung up. */
-function raw(socket: string, data: string | Buffer, timeoutMs = 10_000): Promise<string> {
+function raw(socket: string, data: string | Buffer, timeoutMs = 10_000 * SLOWDOWN): Promise<string> {
   return new Promise((resolve) => {
     const c = createConnection(socket);
     let out = '';
@@ -87,7 +88,7 @@ t.test('a request that never ends is cut at 64 KiB: no memory growth, no stall',
   t.ok(closed, `the agent hung up after ${sent >> 20} MiB`);
   const started = Date.now();
   const s = await status(agent.socket);
-  t.ok(Date.now() - started < 5000, `status still answers at once (${Date.now() - started} ms)`);
+  t.ok(Date.now() - started < 5000 * SLOWDOWN, `status still answers at once (${Date.now() - started} ms)`);
   t.ok((s.rss_bytes as number) - before < 64 << 20, `RSS grew by ${((s.rss_bytes as number) - before) >> 20} MiB`);
 });
 
@@ -108,8 +109,8 @@ t.test('a client that connects and never finishes its request is dropped, not wa
   const agent = await startAgent();
   t.teardown(() => agent.stop());
   const t0 = Date.now();
-  const answer = await raw(agent.socket, '{"op":"sta', 30_000);
+  const answer = await raw(agent.socket, '{"op":"sta', 30_000 * SLOWDOWN);
   t.equal(answer, '', 'no answer');
   const ms = Date.now() - t0;
-  t.ok(ms >= 9_000 && ms < 25_000, `the agent hung up after ${ms} ms`);
+  t.ok(ms >= 9_000 && ms < 25_000 * SLOWDOWN, `the agent hung up after ${ms} ms`);
 });

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realpathSync } from 'node:fs';
+import { SLOWDOWN } from './lib/kernel.js';
 import { startAgent, runCommand, VIGIL, completeLines } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
 import type { TetragonEvent } from '../exporters/tetragon.js';
@@ -34,7 +35,7 @@ async function exporterStats(socket: string): Promise<Record<string, number | st
   return (JSON.parse(line).exporters as Record<string, number | string>[]).find((e) => e.name === 'json-file')!;
 }
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000 * SLOWDOWN): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -64,6 +65,8 @@ t.test('a full disk: whole lines only, events counted while it is full, and writ
   const marker = `after-free-${Date.now()}`;
   await runCommand(ECHO, [marker]);
   await until('the marker in the file', () => lines(file).some((e) => e.process_exec?.process.arguments === marker));
+  // The log line follows the write; the agent's stderr pipe may deliver it a little later.
+  await until('the recovery in the log', () => /export file writable again/.test(agent.stderr()), 10_000 * SLOWDOWN).catch(() => {});
   t.match(agent.stderr(), /export file writable again/, 'the recovery is logged');
   const events = lines(file);
   const seen = new Set(events.map((e) => e.process_exec?.process.arguments).filter(Boolean));

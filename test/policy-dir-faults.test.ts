@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { startAgent, runCommand, VIGIL, type AgentHandle } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
 import type { PolicyState } from '../agent/policy/manager.js';
+import { SLOWDOWN } from './lib/kernel.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -45,7 +46,7 @@ async function statusMs(agent: AgentHandle): Promise<number> {
   return Date.now() - t0;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000 * SLOWDOWN): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -91,8 +92,8 @@ t.test('a FIFO, a huge file and a 100k-deep file neither hang nor stall the agen
     worst = Math.max(worst, await statusMs(agent));
     const l = await list(agent);
     return l.filter((p) => p.state === 'error').length >= 4 ? l : undefined;
-  }, 120_000);
-  t.ok(worst < 3000, `status answered within ${worst} ms at worst while the files were checked`);
+  }, 120_000 * SLOWDOWN);
+  t.ok(worst < 3000 * SLOWDOWN, `status answered within ${worst} ms at worst while the files were checked`);
   const errorOf = (file: string) => states.find((s) => s.file === join(dir, file))?.errors.join('\n') ?? '';
   t.match(errorOf('fifo.yaml'), /not a regular file/);
   t.match(errorOf('huge.yaml'), /holds at most 1048576/);

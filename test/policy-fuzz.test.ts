@@ -12,13 +12,13 @@ import { lintFile } from '../policies/validate/index.js';
 import { runningKernel } from '../kernel/facts.js';
 import { FEATURES } from '../kernel/features.js';
 import { startAgent, REPO, type AgentHandle } from './lib/agent.js';
-import { KERNEL } from './lib/kernel.js';
+import { SLOWDOWN } from './lib/kernel.js';
 import { suiteFeatures } from './lib/policy-agent.js';
 import { request } from '../agent/control/client.js';
 
 const SEED = Number(process.env.VIGIL_FUZZ_SEED ?? 20261203);
 // Software emulation runs the stock kernel about ten times slower: fewer cases there, the same kinds.
-const SCALE = KERNEL.startsWith('stock') ? 0.2 : 1;
+const SCALE = 1 / SLOWDOWN;
 const LINT_CASES = Math.round(3000 * SCALE);
 const AGENT_CASES = Math.round(300 * SCALE);
 const SOCKET_CASES = Math.round(2000 * SCALE);

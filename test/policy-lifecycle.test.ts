@@ -106,7 +106,7 @@ t.test('vigil policy add, list and delete talk to the running agent', { skip: aw
   const vigil = (...args: string[]) => runCommand(process.execPath, [VIGIL, 'policy', ...args, '--socket', agent.socket]);
   const add = await vigil('add', file);
   t.equal(add.code, 0);
-  t.match(add.stdout, /^added-egress  loaded  .*added\.yaml\n  spec\.kprobes\[0\]  cgroup_connect \S+  enforcement: override  matches: 0  lost: 0\n    why: cgroup\/connect4/);
+  t.match(add.stdout, /^added-egress  loaded  .*added\.yaml\n  spec\.kprobes\[0\]  cgroup_connect \S+  enforcement: override  matches: 0  lost: 0  undecided: 0\n    why: cgroup\/connect4/);
   t.equal(await tryConnect('127.0.0.2', port), 'EPERM');
   const list = await vigil('list', '--json');
   t.match(JSON.parse(list.stdout), [{ name: 'added-egress', state: 'loaded', hooks: [{ mechanism: 'cgroup_connect', matches: 1 }] }]);

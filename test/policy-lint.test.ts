@@ -35,7 +35,7 @@ tap.test('valid policies pass every layer but the compiler, which names what Vig
 });
 
 tap.test('every file is linted, and errors make the exit code 1', async (t) => {
-  t.match(invalid.stdout, /^16 files, 17 policies: \d+ errors, \d+ warnings?\n$/m);
+  t.match(invalid.stdout, /^17 files, 18 policies: \d+ errors, \d+ warnings?\n$/m);
   t.equal(invalid.code, 1);
   t.match(invalid.stderr, /VIGIL_POLICY_INVALID/);
 });
@@ -44,6 +44,10 @@ tap.test('malformed YAML: an unclosed quote, a duplicate key, a tab', async (t) 
   t.same(linesOf('malformed.yaml'), ['7:11: spec.kprobes[0].call: invalid YAML: missing closing "quote']);
   t.same(linesOf('duplicate-key.yaml'), ['9:5: spec.kprobes[0].call: duplicate key "call"']);
   t.same(linesOf('tab-indent.yaml'), ['8:1: spec.kprobes[0]: tabs are not allowed as indentation']);
+});
+
+tap.test('spec.options: fail-closed takes "true" or "false"; Tetragon\'s other options pass', async (t) => {
+  t.same(linesOf('bad-option.yaml'), ['10:12: spec.options[1].value: fail-closed takes "true" or "false", not "yes"']);
 });
 
 tap.test('an unknown field, with the nearest known one', async (t) => {

@@ -3,6 +3,7 @@ import { Command, Option, CommanderError } from 'commander';
 import { VigilError } from '../../kernel/errors.js';
 import { DEFAULT_SOCKET } from '../control/protocol.js';
 import { DEFAULT_EXPORT_FILE } from '../../exporters/json-file.js';
+import { addExportOptions } from './export-options.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -12,13 +13,13 @@ export function program(): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  cli.command('run')
+  addExportOptions(cli.command('run'))
     .description('run the agent: load the sensors and export events until SIGINT/SIGTERM')
     .option('--policy <file|dir>', 'TracingPolicy file or directory (repeatable)', collect, [])
     .option('--policy-dir <dir>', 'load the policies of this directory and follow its changes')
     .option('--export-file <path>', 'append events as JSON lines to this file', DEFAULT_EXPORT_FILE)
     .option('--no-export-file', 'do not write an export file')
-    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'none']).default('compact'))
+    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'ecs', 'ocsf', 'none']).default('compact'))
     .option('--ancestors', 'add every ancestor to process_exec events', false)
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
     .option('--node-name <name>', 'node name in events and exec ids, and the Kubernetes node whose pods are watched (default: hostname)')
@@ -27,6 +28,9 @@ export function program(): Command {
     .option('--pod-wait <seconds>', 'how long an event waits for its process\'s pod before it goes out without it', (v) => Number(v), 30)
     .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)
     .option('--disable-feature <id>', 'treat a kernel feature as missing, so hooks take the next mechanism (repeatable; see vigil probe)', collect, [])
+    .option('--pin-dir <dir>', 'bpffs directory where enforcement is pinned, so it outlives a crash of the agent', '/sys/fs/bpf/vigil')
+    .option('--no-pin', 'do not pin: enforcement stops with the agent')
+    .option('--cleanup', 'remove what an earlier agent left pinned (its enforcement stops), then exit', false)
     .action(async (opts) => (await import('./run.js')).run(opts));
 
   cli.command('probe')
@@ -49,6 +53,9 @@ export function program(): Command {
     .option('--namespace <ns>', 'only events of processes in pods of this Kubernetes namespace')
     .option('--pod <regex>', 'only events of processes in pods whose name matches')
     .option('--container <name>', 'only events of processes in containers of this name')
+    .option('--allowlist <json>', 'only events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--denylist <json>', 'no events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--field-filters <json>', 'fields to include or exclude per event type (Tetragon field filters)')
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./events.js')).events(opts));
 
@@ -63,7 +70,7 @@ export function program(): Command {
       }
     });
   policy.command('list')
-    .description('loaded policies: each hook, its mechanism and why, its enforcement, state, matches and lost events')
+    .description('loaded policies: each hook, its mechanism and why, its enforcement, state, matches, lost events and undecided calls')
     .option('--json', 'print JSON', false)
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./policy-control.js')).policyList(opts));

@@ -14,7 +14,7 @@ export function formatPolicies(policies: PolicyState[]): string {
         lines.push(`  ${h.path}  ${h.state}: ${h.error}`);
         continue;
       }
-      lines.push(`  ${h.path}  ${h.mechanism} ${h.target}  enforcement: ${h.enforcement}  matches: ${h.matches}  lost: ${h.lost}`);
+      lines.push(`  ${h.path}  ${h.mechanism} ${h.target}  enforcement: ${h.enforcement}  matches: ${h.matches}  lost: ${h.lost}  undecided: ${h.undecided}`);
       lines.push(`    why: ${h.reason}`);
     }
   }

@@ -1,7 +1,7 @@
 // vigil status
 import { ask } from '../control/client.js';
 
-interface ProgramRow { sensor: string; program: string; hook: string; emitted: number; lost: number }
+interface ProgramRow { sensor: string; program: string; hook: string; emitted: number; lost: number; undecided: number }
 
 /** The fields of the agent's status this view prints (Agent.status()). */
 interface StatusAnswer {
@@ -42,7 +42,7 @@ export async function status(opts: { json: boolean; socket: string }): Promise<v
     `kubernetes:     ${kubernetesLine(s.kubernetes)}`,
     'programs:',
     ...s.programs.map((p) =>
-      `  ${`${p.sensor}/${p.program}`.padEnd(24)} ${p.hook.padEnd(28)} emitted ${String(p.emitted).padStart(9)}  lost ${p.lost}`),
+      `  ${`${p.sensor}/${p.program}`.padEnd(24)} ${p.hook.padEnd(28)} emitted ${String(p.emitted).padStart(9)}  lost ${p.lost}${p.undecided ? `  undecided ${p.undecided}` : ''}`),
     'exporters:',
     ...s.exporters.map((e) => `  ${Object.entries(e).map(([k, v]) => `${k}=${v}`).join(' ')}`),
   ];

@@ -29,6 +29,8 @@ export interface HookState {
   log?: string;
   matches: number;
   lost: number;
+  /** Calls with an arg that could not be read (a faulting user page, a path too long): no filter could judge them. */
+  undecided: number;
 }
 
 export interface PolicyState {
@@ -119,7 +121,7 @@ export class PolicyManager {
         state.errors.push(placed[i]);
         return;
       }
-      state.hooks.push({ path: e.path, state: 'skipped', error: e.message, matches: 0, lost: 0 });
+      state.hooks.push({ path: e.path, state: 'skipped', error: e.message, matches: 0, lost: 0, undecided: 0 });
       this.log.warn({ policy: name, hook: e.path }, `hook skipped (ignore.callNotFound): ${placed[i]}`);
     });
     if (state.errors.length) {
@@ -131,7 +133,7 @@ export class PolicyManager {
         handles.push({ path: hook.path, handle: this.load(hook) });
       } catch (err) {
         const log = err instanceof VigilError ? err.log : undefined;
-        state.hooks.push({ path: hook.path, state: 'error', error: (err as Error).message, log, matches: 0, lost: 0 });
+        state.hooks.push({ path: hook.path, state: 'error', error: (err as Error).message, log, matches: 0, lost: 0, undecided: 0 });
       }
     }
     if (state.hooks.some((h) => h.state === 'error')) {

@@ -69,6 +69,11 @@ export class ConnectDenySensor {
     return out;
   }
 
+  /** Pins its links under dir: the deny stays after the agent is gone. */
+  pin(dir: string): void {
+    this.obj?.pin(dir);
+  }
+
   attached(): string[] {
     return this.obj?.attachedPrograms() ?? [];
   }

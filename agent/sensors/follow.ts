@@ -53,6 +53,17 @@ export class FollowBits {
     return bit;
   }
 
+  /** Takes a bit a pinned hook was given: the kernel's follow map and process entries already carry it. */
+  adopt(bit: number, values: string[]): void {
+    if (this.used.has(bit)) throw new VigilError('VIGIL_INTERNAL', `followChildren bit ${bit} is taken twice`);
+    this.used.set(bit, values.map((v) => stringKey(0, Buffer.from(v))));
+  }
+
+  /** The binaries a bit follows. */
+  valuesOf(bit: number): string[] {
+    return (this.used.get(bit) ?? []).map((k) => k.subarray(L.vigil_string_key.offsetof.s, L.vigil_string_key.offsetof.s + k.readUInt16LE(L.vigil_string_key.offsetof.len)).toString());
+  }
+
   release(bit: number): void {
     const keys = this.used.get(bit);
     if (!keys) return;

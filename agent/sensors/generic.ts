@@ -8,10 +8,9 @@
 //   ids (hook id, counter slot, followChildren bits) -> open, configure,
 //   load -> fill maps -> attach (the entry program first)
 import { BpfObject } from '../../kernel/bpf/object.js';
-import { BpfMap } from '../../kernel/bpf/map.js';
 import { bpfObjectPath } from '../../kernel/bpf/paths.js';
 import type { SharedMaps } from './shared-maps.js';
-import { CounterSlots } from './counters.js';
+import { CounterSlots, type SlotCounts } from './counters.js';
 import type { DispatchSlot, SyscallDispatch } from './syscall-dispatch.js';
 import { bindHook, type EncodedHook } from '../../policies/compiler/encode.js';
 import { explainLoadFailure, targetName, type Mechanism, type MechanismTarget } from '../../policies/compiler/mechanism.js';
@@ -48,7 +47,7 @@ const valuesOf = (e: EncodedHook): Record<(typeof VALUE_MAPS)[number], EncodedHo
 
 export class GenericHook {
   private obj?: BpfObject;
-  private slot?: number;
+  private counterSlot?: number;
   private route?: DispatchSlot;
   private followBits: number[] = [];
   readonly state: GenericHookState;
@@ -77,11 +76,11 @@ export class GenericHook {
     const { plan, choice, encoded } = this.hook;
     const { program, entryProgram: entry } = choice;
     const programs = entry ? [entry, program] : [program];
-    this.slot = this.ctx.slots.register(`policy ${plan.policyName}`, [{ program, hook: `${this.state.hook} (${choice.mechanism} ${targetName(choice.target)})` }]);
+    this.counterSlot = this.ctx.slots.register(`policy ${plan.policyName}`, [{ program, hook: `${this.state.hook} (${choice.mechanism} ${targetName(choice.target)})` }]);
     for (const f of followFilters(plan)) this.followBits.push(this.ctx.follow.acquire(f.values));
-    const config = bindHook(encoded, { hookId: this.ctx.hookId, slot: this.slot, followBits: this.followBits });
+    const config = bindHook(encoded, { hookId: this.ctx.hookId, slot: this.counterSlot, followBits: this.followBits });
     const counters = this.ctx.shared.fd('vigil_counters');
-    if (counters !== undefined) CounterSlots.reset(new BpfMap('vigil_counters', counters, 4, 16, true), this.slot);
+    if (counters !== undefined) CounterSlots.reset(CounterSlots.map(counters), this.counterSlot);
 
     const obj = BpfObject.open(bpfObjectPath(choice.object)).selectPrograms(programs);
     this.obj = obj;
@@ -114,11 +113,26 @@ export class GenericHook {
     else obj.attach([name]);
   }
 
-  /** Records emitted and lost by this hook's program. */
-  counters(): { emitted: number; lost: number } {
+  /** Its counter slot, while loaded. */
+  get slot(): number | undefined {
+    return this.counterSlot;
+  }
+
+  /** The followChildren bits it was given, in followFilters(plan) order. */
+  get follow(): number[] {
+    return [...this.followBits];
+  }
+
+  /** Pins its links under dir: the hook stays attached after the agent is gone. */
+  pin(dir: string): void {
+    this.obj?.pin(dir);
+  }
+
+  /** Records emitted and lost by this hook's program, and its calls with an unreadable arg. */
+  counters(): SlotCounts {
     const fd = this.ctx.shared.fd('vigil_counters');
-    if (fd === undefined || this.slot === undefined) return { emitted: 0, lost: 0 };
-    return CounterSlots.readSlot(new BpfMap('vigil_counters', fd, 4, 16, true), this.slot);
+    if (fd === undefined || this.counterSlot === undefined) return { emitted: 0, lost: 0, undecided: 0 };
+    return CounterSlots.readSlot(CounterSlots.map(fd), this.counterSlot);
   }
 
   close(): void {
@@ -128,8 +142,8 @@ export class GenericHook {
     this.obj = undefined;
     for (const bit of this.followBits) this.ctx.follow.release(bit);
     this.followBits = [];
-    if (this.slot !== undefined) this.ctx.slots.release(this.slot, 1);
-    this.slot = undefined;
+    if (this.counterSlot !== undefined) this.ctx.slots.release(this.counterSlot, 1);
+    this.counterSlot = undefined;
     this.state.state = 'closed';
   }
 }

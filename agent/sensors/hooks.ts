@@ -3,31 +3,50 @@
 // program, or cgroup connect programs), and the compiled hook its records
 // need to become events. Ids are never reused; a hook's compiled form
 // outlives its unload briefly, for the records still in the ring buffer.
+// Enforcing hooks are pinned (pins.ts), so they keep enforcing while the
+// agent is down; one that an earlier agent pinned, with the same
+// fingerprint, is adopted rather than attached twice.
 import { FollowBits } from './follow.js';
 import type { Logger } from '../log.js';
 import type { SharedMaps } from './shared-maps.js';
 import { CounterSlots } from './counters.js';
 import { ConnectDenySensor } from './connect-deny.js';
-import { BpfMap } from '../../kernel/bpf/map.js';
 import { GenericHook, type GenericHookState } from './generic.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
 import { planActions } from '../../policies/compiler/plan.js';
 import type { CompiledConnectHook, CompiledGenericHook, CompiledHook } from '../../policies/compiler/compile.js';
+import { unpin } from '../../kernel/bpf/pins.js';
+import type { PinnedHook, PinStore } from './pins.js';
 
 const RETIRED_MS = 10_000;
 
 /** A loaded hook, whatever program runs it. */
 export interface HookHandle {
   hookId: number;
+  /** Its counter slot (output.h). */
+  slot: number;
   mechanism: string;
   target: string;
   reason: string;
   /** What the kernel guarantees: 'none' (observe), 'sigkill', 'signal', 'override'. */
   enforcement: string;
-  counters(): { matches: number; lost: number };
+  /** undecided: calls with an arg that could not be read, on which no filter could decide. */
+  counters(): { matches: number; lost: number; undecided: number };
   close(): void;
 }
+
+/** Pinning: where pins go, the process sensor they sit on, and what an earlier agent pinned. */
+export interface HookPins {
+  store: PinStore;
+  processFingerprint: string;
+  /** Pinned by an earlier agent, not adopted yet. */
+  found: PinnedHook[];
+}
+
+/** Hooks that enforce are pinned; those that only report go with the agent. */
+const enforcing = (hook: CompiledHook): boolean =>
+  hook.kind === 'connect' || ['Sigkill', 'Signal', 'Override'].some((a) => planActions(hook.plan).has(a as never));
 
 /** The strongest enforcement a hook's actions ask of its mechanism. */
 function enforcementOf(hook: CompiledHook): string {
@@ -40,31 +59,125 @@ function enforcementOf(hook: CompiledHook): string {
 export class HookRegistry {
   private readonly hooks = new Map<number, GenericHook>();
   private readonly compiled = new Map<number, CompiledHook>();
+  /** What runs each loaded hook, to pin it. */
+  private readonly sensors = new Map<number, { pin(dir: string): void }>();
+  private readonly followBits = new Map<number, number[]>();
   private nextId = 1;
   private readonly dispatch = new SyscallDispatch();
   private readonly follow: FollowBits;
+  /** The pinned hooks of this agent, by hook id, as the state file records them. */
+  private readonly pinned = new Map<number, PinnedHook>();
 
-  constructor(private readonly shared: SharedMaps, private readonly slots: CounterSlots, private readonly log: Logger) {
+  constructor(private readonly shared: SharedMaps, private readonly slots: CounterSlots, private readonly log: Logger,
+    private readonly pins?: HookPins) {
     this.follow = new FollowBits(shared);
+    // What an earlier agent's pinned programs hold in their rodata stays theirs until they are adopted or removed:
+    // hook ids, counter slots, followChildren bits.
+    for (const p of pins?.found ?? []) {
+      this.nextId = Math.max(this.nextId, p.hookId + 1);
+      this.slots.registerAt(p.slot, `policy ${p.compiled.plan.policyName}`, { program: p.compiled.choice.program, hook: `${p.compiled.path} (pinned)` });
+      for (const f of p.follow) this.follow.adopt(f.bit, f.values);
+    }
   }
 
-  /** Loads and attaches a compiled hook; throws with nothing left behind. */
+  /** Loads and attaches a compiled hook (or adopts the same one pinned earlier); throws with nothing left behind. */
   load(hook: CompiledHook): HookHandle {
-    return hook.kind === 'connect' ? this.connect(hook) : this.generic(hook);
+    const pins = this.pins && enforcing(hook) && hook.choice.mechanism !== 'syscall_dispatch' ? this.pins : undefined;
+    if (!pins) return hook.kind === 'connect' ? this.connect(hook) : this.generic(hook);
+    const fingerprint = pins.store.hookFingerprint(hook, pins.processFingerprint);
+    const found = pins.found.findIndex((p) => p.fingerprint === fingerprint);
+    if (found >= 0) return this.adopt(pins.found.splice(found, 1)[0], hook);
+    const handle = hook.kind === 'connect' ? this.connect(hook) : this.generic(hook);
+    try {
+      const dir = pins.store.hookDir(handle.hookId);
+      this.sensors.get(handle.hookId)?.pin(dir);
+      this.record({ hookId: handle.hookId, slot: handle.slot, fingerprint, follow: this.followOf(handle.hookId), compiled: hook });
+    } catch (err) {
+      handle.close();
+      throw err;
+    }
+    return this.pinnedHandle(handle);
+  }
+
+  /** The same hook pinned by an earlier agent: its programs stay as they are, this agent takes over their ids. */
+  private adopt(p: PinnedHook, hook: CompiledHook): HookHandle {
+    this.compiled.set(p.hookId, hook);
+    this.record(p);
+    this.log.info({ hook: { hookId: p.hookId, policyName: hook.plan.policyName, path: hook.path, mechanism: hook.choice.mechanism } }, 'hook adopted from its pins');
+    const counters = this.shared.fd('vigil_counters');
+    return this.pinnedHandle({
+      hookId: p.hookId, slot: p.slot, mechanism: hook.choice.mechanism, target: targetName(hook.choice.target),
+      reason: `${hook.choice.reason}; adopted from the pins of an earlier agent`, enforcement: enforcementOf(hook),
+      counters: () => {
+        const c = counters === undefined ? { emitted: 0, lost: 0, undecided: 0 } : CounterSlots.readSlot(CounterSlots.map(counters), p.slot);
+        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
+      },
+      close: () => {
+        this.slots.release(p.slot, 1);
+        for (const f of p.follow) this.follow.release(f.bit);
+        this.retire(p.hookId);
+      },
+    });
+  }
+
+  /** Closing a pinned hook removes its pins (the kernel then detaches it) and its record. */
+  private pinnedHandle(handle: HookHandle): HookHandle {
+    return {
+      ...handle,
+      close: () => {
+        if (this.pins) unpin(this.pins.store.hookDir(handle.hookId));
+        this.pinned.delete(handle.hookId);
+        this.save();
+        handle.close();
+      },
+    };
+  }
+
+  private record(p: PinnedHook): void {
+    this.pinned.set(p.hookId, p);
+    this.save();
+  }
+
+  private save(): void {
+    if (!this.pins) return;
+    this.pins.store.write({ process: this.pins.processFingerprint, hooks: [...this.pinned.values()] });
+  }
+
+  private followOf(hookId: number): { bit: number; values: string[] }[] {
+    return (this.followBits.get(hookId) ?? []).map((bit) => ({ bit, values: this.follow.valuesOf(bit) }));
+  }
+
+  /** Ids of the hooks this agent keeps pinned. */
+  pinnedIds(): Set<number> {
+    return new Set(this.pinned.keys());
+  }
+
+  /** Pins of an earlier agent that no loaded policy adopted: removed, which detaches them. */
+  dropUnadopted(): void {
+    if (!this.pins) return;
+    for (const p of this.pins.found.splice(0)) {
+      unpin(this.pins.store.hookDir(p.hookId));
+      this.slots.release(p.slot, 1);
+      for (const f of p.follow) this.follow.release(f.bit);
+      this.log.info({ hookId: p.hookId, policyName: p.compiled.plan.policyName, path: p.compiled.path }, 'pinned hook of an earlier agent removed: no loaded policy has it');
+    }
+    this.save();
   }
 
   private generic(compiled: CompiledGenericHook): HookHandle {
     const hookId = this.nextId++;
     const hook = GenericHook.load(compiled, { hookId, shared: this.shared, slots: this.slots, dispatch: this.dispatch, follow: this.follow });
     this.hooks.set(hookId, hook);
+    this.sensors.set(hookId, hook);
+    this.followBits.set(hookId, hook.follow);
     this.compiled.set(hookId, compiled);
     this.log.info({ hook: hook.state }, 'hook attached');
     const { state } = hook;
     return {
-      hookId, mechanism: state.mechanism, target: targetName(state.target), reason: state.reason, enforcement: enforcementOf(compiled),
+      hookId, slot: hook.slot!, mechanism: state.mechanism, target: targetName(state.target), reason: state.reason, enforcement: enforcementOf(compiled),
       counters: () => {
         const c = hook.counters();
-        return { matches: c.emitted, lost: c.lost };
+        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
       },
       close: () => this.unload(hookId),
     };
@@ -85,16 +198,19 @@ export class HookRegistry {
       throw err;
     }
     this.compiled.set(hookId, c);
+    this.sensors.set(hookId, sensor);
     const counters = this.shared.fd('vigil_counters');
     this.log.info({ hook: { hookId, policyName: plan.policyName, path: c.path, mechanism: choice.mechanism, target: cgroup } }, 'hook attached');
     return {
-      hookId, mechanism: choice.mechanism, target: cgroup, reason: choice.reason, enforcement: enforcementOf(c),
+      hookId, slot, mechanism: choice.mechanism, target: cgroup, reason: choice.reason, enforcement: enforcementOf(c),
       counters: () => ({
         matches: [...sensor.counts().values()].reduce((a, b) => a + b, 0),
-        lost: counters === undefined ? 0 : CounterSlots.readSlot(new BpfMap('vigil_counters', counters, 4, 16, true), slot).lost,
+        lost: counters === undefined ? 0 : CounterSlots.readSlot(CounterSlots.map(counters), slot).lost,
+        undecided: 0,
       }),
       close: () => {
         sensor.close();
+        this.sensors.delete(hookId);
         this.slots.release(slot, 1);
         this.retire(hookId);
       },
@@ -104,8 +220,14 @@ export class HookRegistry {
   unload(hookId: number): boolean {
     const hook = this.hooks.get(hookId);
     if (!hook) return false;
+    if (this.pinned.delete(hookId)) {
+      unpin(this.pins!.store.hookDir(hookId));
+      this.save();
+    }
     hook.close();
     this.hooks.delete(hookId);
+    this.sensors.delete(hookId);
+    this.followBits.delete(hookId);
     this.retire(hookId);
     this.log.info({ hook: hook.state }, 'hook detached');
     return true;

@@ -5,7 +5,9 @@ import { statSync } from 'node:fs';
 import { BpfObject } from '../../kernel/bpf/object.js';
 import { bpfObjectPath } from '../../kernel/bpf/paths.js';
 import { BPF_NOEXIST } from '../../kernel/bpf/map.js';
-import type { SharedMaps } from './shared-maps.js';
+import { SHARED_MAPS, type SharedMaps } from './shared-maps.js';
+import { BpfMap } from '../../kernel/bpf/map.js';
+import { openPinned, pinsIn } from '../../kernel/bpf/pins.js';
 import type { CounterSlots } from './counters.js';
 import type { ProcfsProcess } from '../process/procfs.js';
 import * as L from '../../kernel/abi/layouts.generated.js';
@@ -26,6 +28,9 @@ export interface ProcessSensorOptions {
 export class ProcessSensor {
   readonly name = 'process';
   private obj?: BpfObject;
+  private shared?: SharedMaps;
+  /** Where the pinned sensor this agent adopted lives. */
+  private adopted?: string;
 
   load(shared: SharedMaps, slots: CounterSlots, opts: ProcessSensorOptions): void {
     const first = slots.register(this.name, PROCESS_PROGRAMS);
@@ -42,13 +47,27 @@ export class ProcessSensor {
       this.close();
       throw err;
     }
+    this.shared = shared;
+  }
+
+  /** An earlier agent's pinned sensor: its maps become the shared maps, its programs stay attached. */
+  adopt(shared: SharedMaps, slots: CounterSlots, dir: string): void {
+    if (slots.register(this.name, PROCESS_PROGRAMS) !== 0) throw new VigilError('VIGIL_INTERNAL', 'the process sensor must own counter slots 0..2');
+    for (const name of SHARED_MAPS) shared.set(name, openPinned(`${dir}/map-${name}`));
+    this.shared = shared;
+    this.adopted = dir;
+  }
+
+  /** Pins the programs and the shared maps under dir, so they outlive the agent. */
+  pin(dir: string): void {
+    this.obj?.pin(dir, SHARED_MAPS);
   }
 
   /** Writes /proc's processes into the kernel maps, unless the kernel already saw them. Returns those written. */
   seed(procs: ProcfsProcess[]): ProcfsProcess[] {
-    const map = this.obj!.map('vigil_processes');
-    const binaries = this.obj!.map('vigil_binaries');
     const E = L.vigil_process_entry;
+    const map = new BpfMap('vigil_processes', this.shared!.fd('vigil_processes')!, 4, E.sizeof, false);
+    const binaries = new BpfMap('vigil_binaries', this.shared!.fd('vigil_binaries')!, 4, L.vigil_binary.sizeof, false);
     const P = L.vigil_process_id.offsetof;
     const written: ProcfsProcess[] = [];
     for (const p of procs) {
@@ -74,6 +93,7 @@ export class ProcessSensor {
   }
 
   attached(): string[] {
+    if (this.adopted) return pinsIn(this.adopted).filter((p) => !p.includes('/map-')).map((p) => p.slice(this.adopted!.length + 1));
     return this.obj?.attachedPrograms() ?? [];
   }
 

@@ -25,6 +25,11 @@ export class SharedMaps {
     }
   }
 
+  /** A map opened otherwise (a pin of an earlier agent's). */
+  set(name: SharedMapName, fd: number): void {
+    this.fds.set(name, fd);
+  }
+
   fd(name: SharedMapName): number | undefined {
     return this.fds.get(name);
   }

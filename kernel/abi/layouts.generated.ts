@@ -139,10 +139,11 @@ export const vigil_cred_arg = {
 } as const;
 
 export const vigil_counter = {
-  sizeof: 16,
+  sizeof: 24,
   offsetof: {
     emitted: 0,
     lost: 8,
+    undecided: 16,
   },
 } as const;
 
@@ -242,7 +243,7 @@ export const vigil_hook_config = {
     nargs: 8,
     nselectors: 9,
     syscall: 10,
-    pad0: 11,
+    fail_closed: 11,
     pad1: 12,
     args: 16,
     selectors: 80,

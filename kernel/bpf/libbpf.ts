@@ -2,6 +2,7 @@
 // Vigil needs, through koffi. Raw calls stay in kernel/; kernel/bpf/object.ts
 // wraps them in a lifecycle. A missing library does not fail the import:
 // each of its calls then throws VIGIL_NO_LIBBPF, and libbpfProblem() says why.
+import { isMainThread } from 'node:worker_threads';
 import koffi from 'koffi';
 import { VigilError } from '../errors.js';
 
@@ -76,6 +77,10 @@ export const libbpf = {
   programSetAttachTarget: b('int bpf_program__set_attach_target(void *prog, int attach_prog_fd, const char *attach_func_name)'),
 
   linkDestroy: b('int bpf_link__destroy(void *link)'),
+  linkPin: b('int bpf_link__pin(void *link, const char *path)'),
+  mapPin: b('int bpf_map__pin(void *map, const char *path)'),
+  objGet: b('int bpf_obj_get(const char *pathname)'),
+  objGetInfoByFd: b('int bpf_obj_get_info_by_fd(int bpf_fd, _Out_ uint8_t *info, _Inout_ uint32_t *info_len)'),
 
   mapName: b('const char *bpf_map__name(const void *map)'),
   mapFd: b('int bpf_map__fd(const void *map)'),
@@ -121,6 +126,7 @@ export const libc_ = {
   umount: c('int umount(const char *target)'),
   getsockopt: c('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)'),
   openByHandleAt: c('int open_by_handle_at(int mount_fd, const uint8_t *handle, int flags)'),
+  ioctlInt: c('int ioctl(int fd, unsigned long request, _Out_ int *arg)'),
 };
 
 export const errno = (): number => koffi.errno();
@@ -174,7 +180,11 @@ const printCallback = koffi.register((level: number, fmt: string, args: Ptr) => 
   sink?.(lvl, text.trimEnd());
   return 0;
 }, koffi.pointer(PrintFn));
-if (bpf) libbpf.setPrint(printCallback);
+// libbpf has one print function per process. A worker thread (the policy
+// checker reads BTF through libbpf) must not take it: the main thread's
+// loads would then print into another thread's isolate, and into a dead one
+// once that thread is gone.
+if (bpf && isMainThread) libbpf.setPrint(printCallback);
 
 export function setLibbpfSink(fn: typeof sink): void {
   sink = fn;

@@ -1,7 +1,8 @@
 // A BPF object's lifecycle as explicit steps: open, configure (rodata,
 // map sizes, shared maps, which programs load), load, attach, close.
 // Cleanup runs in reverse order of attachment.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { libbpf, libc_, captureMessages, withSignalsBlocked, describeError, errno, isNull, decodeCString, view, type Ptr } from './libbpf.js';
 import { BpfMap } from './map.js';
 import { VigilError } from '../errors.js';
@@ -177,6 +178,25 @@ export class BpfObject {
 
   attachedPrograms(): string[] {
     return this.links.map((l) => l.program);
+  }
+
+  /**
+   * Pins every attached link under dir (created), each named by its program,
+   * and the named maps as map-<name>: what is pinned stays in the kernel after
+   * close() and after the process ends, until the pins are removed.
+   */
+  pin(dir: string, maps: readonly string[] = []): void {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.links.forEach(({ program, link }, i) => {
+      const path = join(dir, this.links.findIndex((l) => l.program === program) === i ? program : `${program}-${i}`);
+      const rc = libbpf.linkPin(link, path) as number;
+      if (rc < 0) throw new VigilError('VIGIL_BPF_ATTACH', `pinning ${program} at ${path} failed: ${describeError(rc)}`);
+    });
+    for (const name of maps) {
+      const m = this.mapPtr(name);
+      const rc = libbpf.mapPin(m, join(dir, `map-${name}`)) as number;
+      if (rc < 0) throw new VigilError('VIGIL_BPF_MAP', `pinning map ${name} in ${dir} failed: ${describeError(rc)}`);
+    }
   }
 
   map(name: string): BpfMap {

@@ -1,7 +1,8 @@
 /* The generic hook pipeline, shared by the thin program of each hook type
- * (generic_tracepoint.bpf.c, generic_kprobe.bpf.c, generic_fentry.bpf.c,
- * generic_lsm.bpf.c). Each fetches its raw argument values its own way,
- * then calls vigil_generic_run(), which returns what the hook returns:
+ * (generic_tracepoint.bpf.c, generic_syscall.bpf.c, generic_kprobe.bpf.c,
+ * generic_fentry.bpf.c, generic_lsm.bpf.c). Each fetches its raw argument
+ * values (generic_fetch.h), then calls vigil_generic_run(), which returns
+ * what the hook returns:
  *
  *   each selector's process filters (matchPIDs, matchBinaries,
  *     matchParentBinaries, matchCapabilities, matchNamespaces and
@@ -17,7 +18,8 @@
  * selectors are walked in bpf_loop callbacks, and each filter kind is a
  * static subprogram, so the verifier checks one selector's code once,
  * however many selectors a hook has. The stages: generic_state.h (config,
- * scratch, value maps), generic_filter.h, generic_args.h, generic_act.h.
+ * scratch), generic_values.h (selector values), generic_filter.h,
+ * generic_args.h, generic_act.h.
  */
 #ifndef VIGIL_GENERIC_H
 #define VIGIL_GENERIC_H
@@ -97,7 +99,30 @@ static __always_inline __s32 args_match(struct vigil_generic_scratch *s, struct 
 	return c->matched;
 }
 
-/* raw[k]: the raw value of vigil_hook.args[k]. Returns what the hook returns (0, or Override's error). */
+/* The end of the pipeline, once the args are in the record (size bytes of
+ * data): the first selector whose matchArgs pass (none: done), the
+ * record's header, then act; no selectors: post. Returns what the hook
+ * returns (0, or Override's error). */
+static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s, struct select_ctx *c, __u64 pid_tgid,
+						 __u32 size)
+{
+	if (vigil_hook.nselectors) {
+		c->matched = args_match(s, c);
+		if (c->matched < 0)
+			return 0;
+	}
+	record_header(s, pid_tgid);
+	if (!vigil_hook.nselectors) {
+		s->msg.action = VIGIL_ACTION_POST;
+		s->msg.selector = 0;
+		s->msg.ret = 0;
+		emit(s, size);
+		return 0;
+	}
+	return act(s, size, c->matched);
+}
+
+/* raw[k]: the raw value of vigil_hook.args[k]. Returns what the hook returns. */
 static __always_inline long vigil_generic_run(__u64 *raw)
 {
 	struct vigil_generic_scratch *s = generic_scratch();
@@ -112,27 +137,9 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 		if (!c.pass)
 			return 0;
 	}
-	size = read_args(s, raw);
-	if (vigil_hook.nselectors) {
-		c.matched = args_match(s, &c);
-		if (c.matched < 0)
-			return 0;
-	}
-
-	/* Matched: the record's header fields. */
-	vigil_process_id_of(c.tgid, &s->msg.proc);
-	s->msg.tid = (__u32)pid_tgid;
-	s->msg.hook_id = vigil_hook.hook_id;
-	s->msg.pad0 = 0;
-	s->msg.pad1 = 0;
-	if (!vigil_hook.nselectors) {
-		s->msg.action = VIGIL_ACTION_POST;
-		s->msg.selector = 0;
-		s->msg.ret = 0;
-		emit(s, size);
-		return 0;
-	}
-	return act(s, size, c.matched);
+	size = read_args(s, raw, false);
+	count_undecided(s);
+	return vigil_generic_finish(s, &c, pid_tgid, size);
 }
 
 #endif

@@ -1,9 +1,11 @@
 /* Actions of the generic hook pipeline: signals, Override's return value,
- * rateLimit, and the record sent to the shared ring buffer. */
+ * rateLimit, and the record, its header filled, sent to the shared ring
+ * buffer. */
 #ifndef VIGIL_GENERIC_ACT_H
 #define VIGIL_GENERIC_ACT_H
 
 #include "generic_state.h"
+#include "process_map.h"
 #include "output.h"
 
 /* True when selector sel posted the same args within window; else notes this post. */
@@ -33,6 +35,16 @@ static __noinline bool rate_limited(struct vigil_generic_scratch *s, __u32 sel, 
 		return true;
 	bpf_map_update_elem(&vigil_rate, &s->rkey, &now, BPF_ANY);
 	return false;
+}
+
+/* The record's header: who called, and which hook. */
+static __always_inline void record_header(struct vigil_generic_scratch *s, __u64 pid_tgid)
+{
+	vigil_process_id_of(pid_tgid >> 32, &s->msg.proc);
+	s->msg.tid = (__u32)pid_tgid;
+	s->msg.hook_id = vigil_hook.hook_id;
+	s->msg.pad0 = 0;
+	s->msg.pad1 = 0;
 }
 
 static __always_inline void emit(struct vigil_generic_scratch *s, __u32 size)

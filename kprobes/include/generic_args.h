@@ -34,14 +34,18 @@ static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos
 	bool truncated;
 	__u32 off, len;
 
-	if (!buf || !p->dentry) {
+	if (!buf) {
 		*flags |= VIGIL_ARG_ERROR;
 		return 0;
 	}
+	/* No file (NULL, an fd that names none, an anonymous mapping): an empty path, not an unreadable one. */
+	if (!p->dentry)
+		return 0;
 	BPF_CORE_READ_INTO(&root, task, fs, root);
 	off = vigil_path_resolve(p, &root, buf, &truncated);
+	/* Longer than the buffer: its beginning is missing, so no filter can decide on it. */
 	if (truncated)
-		*flags |= VIGIL_ARG_TRUNCATED;
+		*flags |= VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR;
 	if (off > VIGIL_PATH_MAX - 1)
 		return 0;
 	len = VIGIL_PATH_MAX - off;
@@ -94,35 +98,6 @@ static __always_inline struct file *fd_file(__u64 fd)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
-}
-
-/* Argument i of a kernel function, from a kprobe's registers. */
-static __always_inline __u64 function_arg(struct pt_regs *ctx, __u8 i)
-{
-	switch (i) {
-	case 0: return PT_REGS_PARM1_CORE(ctx);
-	case 1: return PT_REGS_PARM2_CORE(ctx);
-	case 2: return PT_REGS_PARM3_CORE(ctx);
-	case 3: return PT_REGS_PARM4_CORE(ctx);
-	case 4: return PT_REGS_PARM5_CORE(ctx);
-	case 5: return BPF_CORE_READ(ctx, r9);
-	}
-	return 0;
-}
-
-/* Argument i of a syscall, from the pt_regs its x86-64 wrapper receives
- * (the kprobe and fentry programs of syscall hooks). */
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
-{
-	switch (i) {
-	case 0: return PT_REGS_PARM1_CORE_SYSCALL(regs);
-	case 1: return PT_REGS_PARM2_CORE_SYSCALL(regs);
-	case 2: return PT_REGS_PARM3_CORE_SYSCALL(regs);
-	case 3: return PT_REGS_PARM4_CORE_SYSCALL(regs);
-	case 4: return PT_REGS_PARM5_CORE_SYSCALL(regs);
-	case 5: return BPF_CORE_READ(regs, r9);
-	}
-	return 0;
 }
 
 /* Reads arg k into data[pos]; returns its length in bytes. */
@@ -189,8 +164,35 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 	return n;
 }
 
-/* Reads every configured arg; returns the bytes used in data. */
-static __always_inline __u32 read_args(struct vigil_generic_scratch *s, __u64 *raw)
+/* Is arg position a read at return: the return value, or a returnCopy arg? */
+static __always_inline bool read_at_return(__u32 a)
+{
+	return a >= vigil_hook.nargs || (vigil_hook.args[a & (VIGIL_HOOK_ARGS_MAX - 1)].flags & VIGIL_SRC_RETURN_COPY);
+}
+
+/* Notes that arg k's n bytes start at data[pos]; returns where the next arg starts. */
+static __always_inline __u32 arg_placed(struct vigil_generic_scratch *s, __u32 k, __u32 pos, __u32 n)
+{
+	s->off[k] = pos;
+	s->msg.arg_len[k] = n;
+	return pos + n;
+}
+
+/* Reads arg k (raw: its raw value) at data[pos], or with later leaves it
+ * empty for now; returns where the next arg starts. */
+static __always_inline __u32 put_arg(struct vigil_generic_scratch *s, __u32 k, __u64 raw, __u32 pos, bool later)
+{
+	__u32 n = 0;
+
+	s->msg.arg_flags[k] = later ? 0 : VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR; /* no room left: not read */
+	if (!later && pos < ARGS_DATA_MAX)
+		n = read_arg(s, k, raw, pos);
+	return arg_placed(s, k, pos, n);
+}
+
+/* Reads every configured arg, except with at_entry (a return probe's
+ * entry) those read at return, left empty; returns the bytes used in data. */
+static __always_inline __u32 read_args(struct vigil_generic_scratch *s, __u64 *raw, bool at_entry)
 {
 	__u32 pos = 0;
 
@@ -199,16 +201,9 @@ static __always_inline __u32 read_args(struct vigil_generic_scratch *s, __u64 *r
 		s->raw[k] = raw[k]; /* buffers read their size arg's */
 #pragma unroll
 	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u32 n = 0;
-
 		if (k >= vigil_hook.nargs)
 			break;
-		s->msg.arg_flags[k] = VIGIL_ARG_TRUNCATED;
-		if (pos < ARGS_DATA_MAX)
-			n = read_arg(s, k, raw[k], pos);
-		s->off[k] = pos;
-		s->msg.arg_len[k] = n;
-		pos += n;
+		pos = put_arg(s, k, raw[k], pos, at_entry && read_at_return(k));
 	}
 	s->msg.arg_count = vigil_hook.nargs;
 	return pos;

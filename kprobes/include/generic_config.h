@@ -197,7 +197,7 @@ struct vigil_hook_config {
 	__u8 nargs;
 	__u8 nselectors; /* 0: post every call */
 	__u8 syscall;    /* args are a syscall's: its pt_regs (kprobe, fentry) or args[] (tracepoint) */
-	__u8 pad0;
+	__u8 fail_closed; /* a filter on an unreadable arg matches in selectors that signal or override (generic_undecided.h) */
 	__u32 pad1;
 	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];

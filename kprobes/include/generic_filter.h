@@ -7,21 +7,12 @@
 #define VIGIL_GENERIC_FILTER_H
 
 #include "generic_state.h"
+#include "generic_values.h"
+#include "generic_net_filter.h"
 #include "generic_cred.h"
 #include "process_map.h"
 #include "task.h"
-
-/* Is v one of the integers of filter id? */
-static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v)
-{
-	s->ikey.id = id;
-	s->ikey.pad0 = 0;
-	s->ikey.pad1 = 0;
-	s->ikey.value = v;
-	return bpf_map_lookup_elem(&vigil_int_eq, &s->ikey) != NULL;
-}
-
-#include "generic_net_filter.h" /* uses int_in() */
+#include "generic_undecided.h"
 
 /* InMap, InRange: is v in the values and ranges of filter id? Signed
  * values are keyed with the sign bit flipped, which keeps their order. */
@@ -172,6 +163,8 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 	if (a >= VIGIL_HOOK_ARGS_MAX)
 		return false;
+	if (undecidable(s->msg.arg_flags[a], f->op))
+		return undecided_match(sel);
 	if (f->op == VIGIL_FOP_CAPS_GAINED)
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)

@@ -6,31 +6,12 @@
  *   [Not]SPort, [Not]DPort  the port in vigil_net_lpm (ranges as prefixes)
  *   [Not]{S,D}PortPriv      port < 1024
  *   Protocol, Family, State the number in vigil_int_eq under the filter id
- *
- * Included by generic_filter.h after int_in().
  */
 #ifndef VIGIL_GENERIC_NET_FILTER_H
 #define VIGIL_GENERIC_NET_FILTER_H
 
 #include "generic_net.h"
-
-/* Address and port values; sized by the agent before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct vigil_net_key);
-	__type(value, __u8);
-} vigil_net_lpm SEC(".maps");
-
-static __always_inline bool net_lookup(struct vigil_net_key *k, __u16 id, __u8 kind, __u32 bits)
-{
-	k->prefixlen = 24 + bits;
-	k->data[0] = id;
-	k->data[1] = id >> 8;
-	k->data[2] = kind;
-	return bpf_map_lookup_elem(&vigil_net_lpm, k) != NULL;
-}
+#include "generic_values.h"
 
 /* Is addr (of family) in the CIDRs of filter id? */
 static __noinline bool net_addr_in(__u16 id, __u16 family, const __u8 *addr)

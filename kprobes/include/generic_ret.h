@@ -1,8 +1,8 @@
 /* Return probes of the generic hook pipeline (kprobes with return: true).
  * Two programs share one per-thread map: the entry program reads what it
  * can at entry (a pointer's memory may change by return) and saves it;
- * the return program adds what only the return knows, then filters and
- * acts as vigil_generic_run() does.
+ * the return program adds what only the return knows, then ends as
+ * vigil_generic_run() does, in vigil_generic_finish().
  *
  *   entry:  process filters (matchPIDs, matchBinaries)           none pass: done
  *           read the args, except returnCopy ones (raw values kept)
@@ -43,12 +43,6 @@ struct {
 	__type(value, struct vigil_ret_saved);
 } vigil_ret_saved SEC(".maps");
 
-/* Is arg position a read at return: the return value, or a returnCopy arg? */
-static __always_inline bool read_at_return(__u32 a)
-{
-	return a >= vigil_hook.nargs || (vigil_hook.args[a & (VIGIL_HOOK_ARGS_MAX - 1)].flags & VIGIL_SRC_RETURN_COPY);
-}
-
 /* Filter i of selector sel at entry: those on args read at return pass, for now. */
 static __noinline bool entry_arg_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i)
 {
@@ -87,7 +81,7 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct select_ctx c = { .tgid = pid_tgid >> 32, .matched = -1 };
 	struct vigil_ret_saved *e;
-	__u32 pos = 0;
+	__u32 pos;
 	__u64 n;
 
 	if (!s)
@@ -95,25 +89,8 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 	c.pass = vigil_hook.nselectors ? process_pass(s, &c) : 1;
 	if (!c.pass)
 		return;
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++)
-		s->raw[k] = raw[k];
-#pragma unroll
-	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u32 n = 0;
-
-		if (k >= vigil_hook.nargs)
-			break;
-		s->msg.arg_flags[k] = 0;
-		if (!read_at_return(k)) {
-			s->msg.arg_flags[k] = VIGIL_ARG_TRUNCATED;
-			if (pos < ARGS_DATA_MAX)
-				n = read_arg(s, k, raw[k], pos);
-		}
-		s->off[k] = pos;
-		s->msg.arg_len[k] = n;
-		pos += n;
-	}
+	pos = read_args(s, raw, true);
+	count_undecided(s);
 	if (vigil_hook.nselectors) {
 		bpf_loop(vigil_hook.nselectors, entry_step, &c, 0);
 		if (!c.pass)
@@ -195,43 +172,15 @@ static __always_inline void vigil_ret_exit(__u64 ret)
 	s->raw[r & (VIGIL_HOOK_ARGS_MAX - 1)] = ret;
 #pragma unroll
 	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++) {
-		__u32 n;
-
 		if (k >= r)
 			break;
-		n = rebuild_arg(s, e, k, pos);
-		s->off[k] = pos;
-		s->msg.arg_len[k] = n;
-		pos += n;
+		pos = arg_placed(s, k, pos, rebuild_arg(s, e, k, pos));
 	}
-	if (r < VIGIL_HOOK_ARGS_MAX) {
-		__u32 n = 0;
-
-		s->msg.arg_flags[r] = VIGIL_ARG_TRUNCATED;
-		if (pos < ARGS_DATA_MAX)
-			n = read_arg(s, r, ret, pos);
-		s->off[r] = pos;
-		s->msg.arg_len[r] = n;
-		pos += n;
-	}
+	if (r < VIGIL_HOOK_ARGS_MAX)
+		pos = put_arg(s, r, ret, pos, false);
 	bpf_map_delete_elem(&vigil_ret_saved, &pid_tgid);
 	s->msg.arg_count = r + 1;
-
-	vigil_process_id_of(c.tgid, &s->msg.proc);
-	s->msg.tid = (__u32)pid_tgid;
-	s->msg.hook_id = vigil_hook.hook_id;
-	s->msg.pad0 = 0;
-	s->msg.pad1 = 0;
-	if (!vigil_hook.nselectors) {
-		s->msg.action = VIGIL_ACTION_POST;
-		s->msg.selector = 0;
-		s->msg.ret = 0;
-		emit(s, pos);
-		return;
-	}
-	bpf_loop(vigil_hook.nselectors, args_step, &c, 0);
-	if (c.matched >= 0)
-		act(s, pos, c.matched);
+	vigil_generic_finish(s, &c, pid_tgid, pos);
 }
 
 #endif

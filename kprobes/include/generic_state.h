@@ -1,6 +1,7 @@
 /* State of a generic hook program: its configuration (rodata, written by
  * the agent before load), its per-CPU scratch (the record being built and
- * the keys of lookups), and the maps holding its selectors' values. */
+ * the keys of lookups), and rateLimit's last posts. The selectors' values
+ * are in generic_values.h. */
 #ifndef VIGIL_GENERIC_STATE_H
 #define VIGIL_GENERIC_STATE_H
 
@@ -50,37 +51,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_generic_scratch);
 } vigil_generic_scratch SEC(".maps");
-
-/* Selector values; sized by the agent before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct vigil_int_key);
-	__type(value, __u8);
-} vigil_int_eq SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct vigil_string_key);
-	__type(value, __u8);
-} vigil_str_eq SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct vigil_lpm_key);
-	__type(value, __u8);
-} vigil_str_prefix SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct vigil_lpm_key);
-	__type(value, __u8);
-} vigil_str_postfix SEC(".maps");
 
 /* Masks v in a way clang cannot drop as redundant, so the verifier sees the bound. */
 #define BOUND(v, mask) asm volatile("%[x] &= " #mask : [x] "+r"(v))

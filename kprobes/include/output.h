@@ -15,6 +15,7 @@
 struct vigil_counter {
 	__u64 emitted;
 	__u64 lost;
+	__u64 undecided; /* generic hooks: calls with an arg that could not be read */
 };
 
 struct {
@@ -39,6 +40,14 @@ static __always_inline void vigil_count(__u32 slot, long err)
 		c->lost++;
 	else
 		c->emitted++;
+}
+
+static __always_inline void vigil_count_undecided(__u32 slot)
+{
+	struct vigil_counter *c = bpf_map_lookup_elem(&vigil_counters, &slot);
+
+	if (c)
+		c->undecided++;
 }
 
 /* Fills the common header and sends size bytes of rec. */

@@ -12,7 +12,9 @@
 #include "events.h"
 
 #define VIGIL_NAME_MAX 255
-#define VIGIL_PATH_DEPTH 64
+/* Every component a VIGIL_PATH_MAX path can hold ("/a" each): only a
+ * longer path is cut, never a deep one. */
+#define VIGIL_PATH_DEPTH (VIGIL_PATH_MAX / 2)
 
 /* Slack after VIGIL_PATH_MAX lets the verifier see every write in bounds. */
 struct vigil_path_buf {
@@ -74,26 +76,35 @@ static long vigil_path_step(__u32 i, void *ctx)
 		return 0;
 	}
 	parent = BPF_CORE_READ(dentry, d_parent);
-	if (parent == dentry) {
-		w->truncated = false;
-		return 1;
-	}
 	name = BPF_CORE_READ(dentry, d_name);
+	if (parent == dentry) {
+		char first = '/';
+
+		/* A file system's root ends the walk; so does a pseudo file's
+		 * dentry (a memfd's "memfd:NAME"), which is its own parent and
+		 * is named, as Tetragon and /proc name it. */
+		w->truncated = false;
+		bpf_probe_read_kernel(&first, 1, name.name);
+		if (first == '/' || !name.len)
+			return 1;
+	}
 	len = name.len & VIGIL_NAME_MAX;
 	off = w->off & (VIGIL_PATH_MAX * 2 - 1);
-	if (off > VIGIL_PATH_MAX || off < len + 1)
+	if (off > VIGIL_PATH_MAX || off < len + 1) {
+		w->truncated = true;
 		return 1;
+	}
 	off -= len;
 	bpf_probe_read_kernel(&buf->b[off & (VIGIL_PATH_MAX - 1)], len, name.name);
 	off -= 1;
 	buf->b[off & (VIGIL_PATH_MAX - 1)] = '/';
 	w->off = off;
 	w->dentry = parent;
-	return 0;
+	return parent == dentry;
 }
 
 /* Returns the start offset of the path in buf->b; sets *truncated when
- * the path was longer than the buffer or deeper than VIGIL_PATH_DEPTH. */
+ * the path was longer than the buffer: its beginning is then missing. */
 static __always_inline __u32 vigil_path_resolve(const struct path *p, const struct path *root,
 						struct vigil_path_buf *buf, bool *truncated)
 {

@@ -15,6 +15,7 @@ import {
 import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from './connect.js';
 import { encodeHook, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
+import { failsClosed } from '../validate/options.js';
 
 export interface CompileError {
   /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */
@@ -192,6 +193,7 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   const name = policy.metadata.name;
   const plans: PendingHook[] = [];
   let nextRule = 0;
+  const failClosed = failsClosed(spec);
   const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => ({
     policyName: name,
     hookIndex: i,
@@ -199,6 +201,7 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
     selectors: c.selectors(hook.selectors, `${path}.selectors`),
     message: hook.message,
     tags: hook.tags,
+    ...(failClosed ? { failClosed } : {}),
   });
 
   (spec.kprobes ?? []).forEach((k, i) => {

@@ -14,6 +14,11 @@
 //      9  u8   nselectors   0: every call is posted
 //     10  u8   syscall      1: args are the syscall's (pt_regs behind the
 //                           wrapper for kprobe/fentry, args[] for tracepoints)
+//     11  u8   fail_closed  1: spec.options fail-closed; a filter on an arg
+//                           that could not be read (flagged error in the
+//                           record) matches in selectors whose action signals
+//                           or overrides; 0: it does not match
+//                           (kprobes/include/generic_undecided.h)
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
@@ -28,6 +33,11 @@
 //                              (char_buf with returnCopy)
 //             A return probe (returnArg) has at most 7 args: args[nargs] is
 //             the return value, index 0, and matchReturnArgs filter it.
+//             Exec mechanisms (mechanism.ts; every arg is the exec's
+//             filename, and syscall is 0): kind 6 linux_binprm, index 0
+//             (security_bprm_check's bprm: the path of the file checked),
+//             or for exec at sched_process_exec kind 2 string, kernel
+//             memory, index 0 (the program hands the resolved path).
 //     80       selectors[32], 232 bytes each (the whole struct: 7504 bytes):
 //               +0   u8 nargs, +1 u8 npids, +2 u8 nbins, +3 u8 ncaps,
 //               +4   u16 ns_in, +6 u16 ns_notin: matchNamespaces, one bit
@@ -112,7 +122,7 @@ import {
 import { hostNamespace } from '../../kernel/namespaces.js';
 import { isNetOperator, netFilter, netKey } from './net-filter.js';
 import { rangePrefixes } from '../../kernel/net/values.js';
-import type { MechanismChoice } from './mechanism.js';
+import type { ExecFile, MechanismChoice } from './mechanism.js';
 import type { TracepointField } from '../../kernel/tracefs.js';
 
 export type { TracepointField };
@@ -156,7 +166,7 @@ interface Ids {
 }
 
 export interface EncodeContext {
-  choice: Pick<MechanismChoice, 'mechanism' | 'syscall'>;
+  choice: Pick<MechanismChoice, 'mechanism' | 'syscall' | 'execFile'>;
   /** Tracepoint hooks (not syscall fallbacks): the event's format fields, by index. */
   fields?: TracepointField[];
   /** host_ns in matchNamespaces: the inode number of the host's namespace of a type (default: /proc/1/ns). */
@@ -226,6 +236,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   b.writeUInt8(plan.args.length, HC.offsetof.nargs);
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
+  b.writeUInt8(plan.failClosed ? 1 : 0, HC.offsetof.fail_closed);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
   if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };
@@ -240,7 +251,14 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   return out;
 }
 
+/** An exec mechanism's filename arg (mechanism.ts checked it is the only arg, a string). */
+function encodeExecArg(b: Buffer, at: number, file: ExecFile): void {
+  b.writeUInt8(file === 'binprm' ? K.VIGIL_ARG_BINPRM : K.VIGIL_ARG_STRING, at + AC.offsetof.kind);
+  b.writeUInt8(8, at + AC.offsetof.size);
+}
+
 function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: EncodeContext, where: string): void {
+  if (ctx.choice.execFile) return encodeExecArg(b, at, ctx.choice.execFile);
   const int = isIntType(a.type);
   let size = int ? INT_SIZE[a.type] : 8;
   let flags = int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0;

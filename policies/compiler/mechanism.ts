@@ -5,6 +5,14 @@
 // that applies to the hook and whose feature works, and says why the
 // better rows were passed over.
 //
+//   exec           execve and execveat hooks that kill or signal, filtering only
+//                  the filename: judged by the file the kernel executes, not
+//                  the string the caller passed. kprobe, then fentry, on
+//                  security_bprm_check (each file of the exec: a #! script,
+//                  then its interpreter); tp_btf/sched_process_exec (the file
+//                  executed, and a script by the name the kernel was given).
+//                  Other exec hooks keep the syscall's view below: the
+//                  filename string as passed, failed execs included.
 //   call           kprobe; fentry; for syscalls, the syscalls/sys_enter_<name>
 //                  tracepoint, then raw_syscalls/sys_enter through Vigil's
 //                  dispatcher (x86-64, tp_btf). The tracepoint comes before
@@ -29,10 +37,19 @@ import { syscallName } from '../../kernel/syscalls/names.js';
 import { X64_SYSCALL_NUMBERS } from '../../kernel/syscalls/numbers.generated.js';
 import { hookName, planActions, type HookPlan } from './plan.js';
 
-export type Mechanism = 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit' | 'cgroup_connect';
+export type Mechanism =
+  | 'exec_kprobe' | 'exec_fentry' | 'exec'
+  | 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit' | 'cgroup_connect';
 
-/** How a program is attached: kprobe/kretprobe by name, a BPF trampoline or LSM target set before load, a tracepoint, the syscall dispatcher's table, or a cgroup. */
-export type Attach = 'kprobe' | 'kretprobe' | 'trampoline' | 'tracepoint' | 'dispatch' | 'cgroup';
+/** How a program is attached: kprobe/kretprobe by name, a BPF trampoline or LSM target set before load, a tracepoint, a BTF tracepoint named by its section, the syscall dispatcher's table, or a cgroup. */
+export type Attach = 'kprobe' | 'kretprobe' | 'trampoline' | 'tracepoint' | 'tp_btf' | 'dispatch' | 'cgroup';
+
+/**
+ * Exec mechanisms: how the program gets the exec's filename arg. binprm:
+ * security_bprm_check's arg 0, read as a linux_binprm (the path of its
+ * file); path: the program hands a resolved path, a string in kernel memory.
+ */
+export type ExecFile = 'binprm' | 'path';
 
 /** What the kernel guarantees: an event, a signal to the task, or a changed return value. */
 export type Enforcement = 'post' | 'signal' | 'override';
@@ -58,11 +75,43 @@ interface Hook {
   connectRules: boolean;
 }
 
+/** The filename arg of the exec syscalls: execve(filename, …), execveat(dirfd, filename, …). */
+const EXEC_FILENAME: Readonly<Record<string, number>> = { execve: 0, execveat: 1 };
+const isExecSyscall = (h: Hook): boolean => h.syscall !== undefined && h.syscall in EXEC_FILENAME;
+
+/** Why an exec hook cannot be judged by the executed file, or undefined. */
+function execUnfit(h: Hook): string | undefined {
+  const actions = planActions(h.plan);
+  if (!actions.has('Sigkill') && !actions.has('Signal')) {
+    return 'the hook neither kills nor signals, so it keeps the syscall\'s view: the filename string as the caller passed it, failed execs included';
+  }
+  const at = EXEC_FILENAME[h.syscall!];
+  const other = h.plan.args.find((a) => a.index !== at);
+  if (other) return `it reads arg ${other.index}, and only the filename (arg ${at}) is known where the executed file is`;
+  const typed = h.plan.args.find((a) => a.type !== 'string');
+  if (typed) return `the filename is declared ${typed.type}, not string`;
+  return undefined;
+}
+
+/** Process filters that describe the caller, which sched_process_exec has already replaced by the new image. */
+const CALLER_FILTERS = ['matchBinaries', 'matchCapabilities', 'matchCapabilityChanges', 'matchNamespaceChanges'] as const;
+
+function afterExecUnfit(h: Hook): string | undefined {
+  const caller = CALLER_FILTERS.find((f) => h.plan.selectors.some((s) => s[f]?.length));
+  return execUnfit(h) ?? (caller ? `${caller} describes the caller, and at sched_process_exec the process already is the new image` : undefined);
+}
+
+const EXEC_JUDGED = 'judged by the file the kernel executes, whatever the entry (execve, execveat, 32-bit)';
+
 export interface MechanismRow {
   mechanism: Mechanism;
   serves: HookNeed;
   /** The probed feature it needs. */
   feature: string;
+  /** Only for some hooks (exec enforcement); rows that do not apply are passed over silently. */
+  applies?: (h: Hook) => boolean;
+  /** Exec mechanisms: how the program reads the filename arg. */
+  execFile?: ExecFile;
   /** The BPF object (kprobes/<object>.bpf.c) and its program; return probes have an entry program too. */
   object: string;
   program: string;
@@ -87,6 +136,24 @@ const tracepointMissing = (h: Hook, ...events: string[]): string | undefined => 
 const syscallNr = (h: Hook): number | undefined => (h.syscall && h.kernel.arch === 'x64' ? X64_SYSCALL_NUMBERS[h.syscall] : undefined);
 
 export const MECHANISMS: readonly MechanismRow[] = [
+  {
+    mechanism: 'exec_kprobe', serves: 'call', feature: 'kprobes', object: 'generic_kprobe', program: 'vigil_generic_kprobe',
+    attach: 'kprobe', enforcement: ['post', 'signal'], applies: isExecSyscall, unfit: execUnfit, execFile: 'binprm',
+    target: () => ({ target: { function: 'security_bprm_check' } }),
+    how: (h) => `${h.fn} ${EXEC_JUDGED}: kprobe on security_bprm_check, for each file of the exec (a #! script, then its interpreter)`,
+  },
+  {
+    mechanism: 'exec_fentry', serves: 'call', feature: 'fentry', object: 'generic_fentry', program: 'vigil_generic_fentry',
+    attach: 'trampoline', enforcement: ['post', 'signal'], applies: isExecSyscall, unfit: execUnfit, execFile: 'binprm',
+    target: () => ({ target: { function: 'security_bprm_check' } }),
+    how: (h) => `${h.fn} ${EXEC_JUDGED}: fentry on security_bprm_check, for each file of the exec (a #! script, then its interpreter)`,
+  },
+  {
+    mechanism: 'exec', serves: 'call', feature: 'tp_btf', object: 'generic_exec', program: 'vigil_generic_exec',
+    attach: 'tp_btf', enforcement: ['post', 'signal'], applies: isExecSyscall, unfit: afterExecUnfit, execFile: 'path',
+    target: () => ({ target: { subsystem: 'sched', event: 'sched_process_exec' } }),
+    how: (h) => `${h.fn} ${EXEC_JUDGED}: tp_btf/sched_process_exec, on the file executed (a #! script's interpreter) and a script by the name the kernel was given; the signal lands before the new image's first instruction`,
+  },
   {
     mechanism: 'kprobe', serves: 'call', feature: 'kprobes', object: 'generic_kprobe', program: 'vigil_generic_kprobe',
     attach: 'kprobe', enforcement: ['post', 'signal'], target: fnTarget, how: (h) => `kprobe on ${h.fn}`,
@@ -168,6 +235,8 @@ export interface MechanismChoice {
   functionName: string;
   /** syscall_dispatch: the syscall's number. */
   syscallNr?: number;
+  /** Exec mechanisms: how the program reads the filename arg (the hook's args are then not the syscall's). */
+  execFile?: ExecFile;
   object: string;
   program: string;
   entryProgram?: string;
@@ -226,37 +295,57 @@ export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connectRule
   const sc = plan.kind === 'kprobe' && plan.syscall ? syscallName(plan.target.function, kernel.arch) : undefined;
   const fn = sc?.function ?? (plan.kind === 'kprobe' ? plan.target.function : plan.kind === 'lsm' ? plan.target.hook : targetName(plan.target));
   const hook: Hook = { plan, kernel, syscall: sc?.name, fn, connectRules };
-  const rows = MECHANISMS.filter((r) => r.serves === need);
-  const passed: string[] = [];
+  const rows = MECHANISMS.filter((r) => r.serves === need && (r.applies?.(hook) ?? true));
+  const passed = new PassedOver();
   for (const row of rows) {
     const unfit = row.unfit?.(hook);
     if (unfit !== undefined) {
-      if (!(need === 'call' && unfit === 'only for syscalls') && !(row.mechanism === 'cgroup_connect' && !connectRules)) passed.push(`${row.mechanism}: ${unfit}`);
+      if (!(need === 'call' && unfit === 'only for syscalls') && !(row.mechanism === 'cgroup_connect' && !connectRules)) passed.add(row.mechanism, unfit);
       continue;
     }
     if (!works(features, row.feature)) {
-      passed.push(`${row.mechanism}: ${missing(features, row.feature)}`);
+      passed.add(row.mechanism, missing(features, row.feature));
       continue;
     }
     if (signals && !row.enforcement.includes('signal')) {
-      passed.push(`${row.mechanism}: cannot send signals`);
+      passed.add(row.mechanism, 'cannot send signals');
       continue;
     }
     const { target, entry, syscallNr } = row.target(hook);
     return {
       mechanism: row.mechanism, target, ...(entry ? { entry } : {}), ...(syscallNr !== undefined ? { syscallNr } : {}),
-      reason: passed.length ? `${row.how(hook)} (passed over ${passed.join('; ')})` : row.how(hook),
+      reason: passed.size ? `${row.how(hook)} (passed over ${passed})` : row.how(hook),
       features: [row.feature, ...(signals ? ['bpf_send_signal'] : [])],
-      syscall: plan.kind === 'kprobe' && plan.syscall,
+      syscall: plan.kind === 'kprobe' && plan.syscall && !row.execFile,
+      ...(row.execFile ? { execFile: row.execFile } : {}),
       functionName: plan.kind === 'tracepoint' ? targetName(plan.target) : fn,
       object: row.object, program: row.program, ...(row.entryProgram ? { entryProgram: row.entryProgram } : {}),
       attach: row.attach, enforcement: row.enforcement,
     };
   }
-  const first = rows.find((r) => r.mechanism !== 'cgroup_connect') ?? rows[0];
+  const first = rows.find((r) => r.mechanism !== 'cgroup_connect' && !r.applies) ?? rows[0];
   const what = need === 'call' && sc ? `${NEEDS_WORDS.call} or syscall tracepoints` : NEEDS_WORDS[need];
   const verb = need === 'call-override' ? `has an Override action, which needs ${what} on ${fn}` : `needs ${what}`;
-  throw new NotSupportedError(first.feature, `${hookName(plan)} ${verb}; ${passed.join('; ')}`);
+  throw new NotSupportedError(first.feature, `${hookName(plan)} ${verb}; ${passed}`);
+}
+
+/** The rows passed over and why; rows passed over for the same reason are named together. */
+class PassedOver {
+  private readonly why = new Map<string, Mechanism[]>();
+
+  add(m: Mechanism, reason: string): void {
+    const names = this.why.get(reason) ?? [];
+    if (!names.includes(m)) names.push(m);
+    this.why.set(reason, names);
+  }
+
+  get size(): number {
+    return this.why.size;
+  }
+
+  toString(): string {
+    return [...this.why].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
+  }
 }
 
 /** A load the kernel refused for a reason the table knows: fmod_ret on a function it may not change. */

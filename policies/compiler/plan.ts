@@ -155,6 +155,8 @@ interface HookPlanBase {
   selectors: SelectorPlan[];
   message?: string;
   tags?: string[];
+  /** spec.options fail-closed: a filter on an arg Vigil could not read matches in selectors that signal or override. */
+  failClosed?: boolean;
 }
 
 export interface KprobeHookPlan extends HookPlanBase {

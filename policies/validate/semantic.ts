@@ -8,6 +8,7 @@ import { overLimit } from './limits.js';
 import { checkLists, listRefProblem } from './lists.js';
 import type { PathSeg } from './path.js';
 import { checkSelector } from './selectors.js';
+import { checkOptions } from './options.js';
 
 export function checkSemantics(policy: TracingPolicy): Finding[] {
   const out: Finding[] = [];
@@ -16,6 +17,7 @@ export function checkSemantics(policy: TracingPolicy): Finding[] {
   if (!hooks.length) out.push({ path: ['spec'], severity: 'warning', message: 'the policy hooks nothing: it has no kprobes, tracepoints or lsmhooks' });
   overLimit(out, ['spec'], hooks.length, 'hooksPerPolicy', 'hooks');
   checkLists(spec, out);
+  checkOptions(spec, out);
   for (const hook of hooks) checkHook(hook, spec, out);
   checkLabels(spec.podSelector, ['spec', 'podSelector'], out);
   checkLabels(spec.containerSelector, ['spec', 'containerSelector'], out);

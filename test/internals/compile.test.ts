@@ -32,6 +32,13 @@ t.test('each hook gets its mechanism and its bytes before anything loads', async
   t.match(compilePolicy(openat, STOCK_LIKE).hooks[0].choice, { mechanism: 'kprobe', target: { function: '__x64_sys_openat' } });
 });
 
+t.test('spec.options fail-closed reaches every hook of the policy', async (t) => {
+  const withOption = (value: string): TracingPolicy => ({ ...openat, spec: { ...openat.spec, options: [{ name: 'fail-closed', value }] } });
+  t.same(compilePolicy(withOption('true'), HOST_LIKE).hooks.map((h) => h.plan.failClosed), [true, true]);
+  t.same(compilePolicy(withOption('false'), HOST_LIKE).hooks.map((h) => h.plan.failClosed), [undefined, undefined]);
+  t.same(compilePolicy(openat, HOST_LIKE).hooks.map((h) => h.plan.failClosed), [undefined, undefined]);
+});
+
 t.test('a tracepoint the kernel lacks, and a syscall without a mechanism, are errors at the hook', async (t) => {
   const k = describedKernel(['tracepoints'], { noTracepoints: ['sched_process_exec', 'sys_enter_openat'] });
   const c = compilePolicy(openat, k);

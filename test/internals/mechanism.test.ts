@@ -69,7 +69,8 @@ t.test('Override on a kprobe needs fmod_ret, and is refused rather than weakened
 });
 
 t.test('Sigkill needs bpf_send_signal', async (t) => {
-  t.match(chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), HOST), { mechanism: 'tracepoint', features: ['tracepoints', 'bpf_send_signal'] });
+  t.match(chooseMechanism(kprobe('sys_kill', true, [selector('Sigkill')]), HOST), { mechanism: 'tracepoint', features: ['tracepoints', 'bpf_send_signal'] });
+  t.match(chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), HOST), { mechanism: 'exec', features: ['tp_btf', 'bpf_send_signal'] });
   t.throws(() => chooseMechanism(kprobe('sys_execve', true, [selector('Sigkill')]), features(['tracepoints'])), { code: 'VIGIL_NOT_SUPPORTED', message: /bpf_send_signal/ });
 });
 
@@ -108,4 +109,83 @@ t.test('every row names a feature the probe knows, a program, and what it enforc
     t.ok(row.program && row.object, `${row.mechanism}: its program`);
     t.ok(row.enforcement.length, `${row.mechanism}: its enforcement`);
   }
+});
+
+/** An exec hook as the library writes it: the filename, Prefix, and the given actions. */
+const exec = (call: string, actions: SelectorPlan['matchActions'], more: Partial<SelectorPlan> = {}, args?: HookPlan['args']): HookPlan => {
+  const index = /execveat/.test(call) ? 1 : 0;
+  return {
+    ...kprobe(call, true, [{ ...selector('Post'), matchArgs: [{ index, operator: 'Prefix', values: ['/tmp/'] }], matchActions: actions, ...more }]),
+    args: args ?? [{ index, type: 'string' }],
+  };
+};
+const SIGKILL: SelectorPlan['matchActions'] = [{ action: 'Sigkill' }];
+
+t.test('an exec hook that kills is judged by the executed file: security_bprm_check where kprobes or fentry are', async (t) => {
+  const c = chooseMechanism(exec('sys_execve', SIGKILL), STOCK);
+  t.match(c, {
+    mechanism: 'exec_kprobe', target: { function: 'security_bprm_check' }, attach: 'kprobe', execFile: 'binprm', syscall: false,
+    functionName: '__x64_sys_execve', object: 'generic_kprobe', features: ['kprobes', 'bpf_send_signal'],
+  });
+  t.match(c.reason, /^__x64_sys_execve judged by the file the kernel executes.*kprobe on security_bprm_check, for each file of the exec/);
+  t.match(chooseMechanism(exec('sys_execve', SIGKILL), features(['fentry', 'tp_btf', 'tracepoints', 'bpf_send_signal'])), {
+    mechanism: 'exec_fentry', target: { function: 'security_bprm_check' }, attach: 'trampoline', execFile: 'binprm', object: 'generic_fentry',
+  });
+});
+
+t.test('without kprobes or fentry, at tp_btf/sched_process_exec, and the reason says why', async (t) => {
+  const c = chooseMechanism(exec('sys_execve', SIGKILL), HOST);
+  t.match(c, {
+    mechanism: 'exec', target: { subsystem: 'sched', event: 'sched_process_exec' }, attach: 'tp_btf', execFile: 'path', syscall: false,
+    object: 'generic_exec', program: 'vigil_generic_exec', functionName: '__x64_sys_execve', enforcement: ['post', 'signal'],
+  });
+  t.match(c.reason, /judged by the file the kernel executes.*tp_btf\/sched_process_exec.*\(passed over exec_kprobe: this kernel has no kprobes \(vigil probe\); exec_fentry: this kernel has no fentry \(vigil probe\)\)$/);
+});
+
+t.test('every spelling of execve and execveat, with Sigkill or Signal', async (t) => {
+  for (const call of ['sys_execve', '__x64_sys_execve', 'execve', 'sys_execveat', '__x64_sys_execveat', 'execveat']) {
+    t.match(chooseMechanism(exec(call, SIGKILL), HOST), { mechanism: 'exec' }, call);
+    t.match(chooseMechanism(exec(call, SIGKILL), STOCK), { mechanism: 'exec_kprobe' }, call);
+  }
+  t.match(chooseMechanism(exec('execve', [{ action: 'Signal', argSig: 10 }]), HOST), { mechanism: 'exec' }, 'Signal');
+  t.match(chooseMechanism(exec('sys_execve', SIGKILL), features(['tracepoints', 'bpf_send_signal'])), { mechanism: 'tracepoint' }, 'without tp_btf, the syscall string');
+});
+
+t.test('exec hooks that only post keep the syscall view, the string as passed, and say so', async (t) => {
+  const host = chooseMechanism(exec('sys_execve', [{ action: 'Post' }]), HOST);
+  t.match(host, { mechanism: 'tracepoint', target: { event: 'sys_enter_execve' }, syscall: true });
+  t.notOk(host.execFile);
+  t.match(host.reason, /passed over exec_kprobe, exec_fentry, exec: the hook neither kills nor signals, so it keeps the syscall's view: the filename string as the caller passed it, failed execs included; kprobe: this kernel has no kprobes/);
+  t.match(chooseMechanism(exec('sys_execve', [{ action: 'Post' }]), STOCK), { mechanism: 'kprobe', target: { function: '__x64_sys_execve' } });
+  t.match(chooseMechanism({ ...kprobe('sys_execve', true), args: [{ index: 0, type: 'string' }] }, HOST), { mechanism: 'tracepoint' }, 'no selectors: every call posted');
+});
+
+t.test('exec hooks that read more than the filename keep the syscall view', async (t) => {
+  const argv = chooseMechanism(exec('sys_execve', SIGKILL, {}, [{ index: 0, type: 'string' }, { index: 1, type: 'uint64' }]), HOST);
+  t.match(argv, { mechanism: 'tracepoint' });
+  t.match(argv.reason, /exec_kprobe, exec_fentry, exec: it reads arg 1, and only the filename \(arg 0\) is known where the executed file is/);
+  t.match(chooseMechanism(exec('sys_execveat', SIGKILL, {}, [{ index: 0, type: 'int' }, { index: 1, type: 'string' }]), HOST).reason, /it reads arg 0, and only the filename \(arg 1\)/);
+  t.match(chooseMechanism(exec('sys_execve', SIGKILL, {}, [{ index: 0, type: 'uint64' }]), HOST).reason, /the filename is declared uint64, not string/);
+});
+
+t.test('at sched_process_exec, caller filters are refused; pid, namespace and parent filters are kept', async (t) => {
+  const bins = exec('sys_execve', SIGKILL, { matchBinaries: [{ operator: 'In', values: ['/bin/sh'] }] });
+  t.match(chooseMechanism(bins, STOCK), { mechanism: 'exec_kprobe' }, 'security_bprm_check runs before the new image: the caller is still there');
+  const host = chooseMechanism(bins, HOST);
+  t.match(host, { mechanism: 'tracepoint' });
+  t.match(host.reason, /exec: matchBinaries describes the caller, and at sched_process_exec the process already is the new image/);
+  const caps = exec('sys_execve', SIGKILL, { matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'], isNamespaceCapability: false }] });
+  t.match(chooseMechanism(caps, HOST), { mechanism: 'tracepoint' });
+  const kept = exec('sys_execve', SIGKILL, {
+    matchPIDs: [{ operator: 'NotIn', values: [1], followForks: true, isNamespacePID: false }],
+    matchParentBinaries: [{ operator: 'In', values: ['/bin/sh'] }],
+    matchNamespaces: [{ namespace: 'Mnt', operator: 'In', values: ['host_ns'] }],
+  });
+  t.match(chooseMechanism(kept, HOST), { mechanism: 'exec' });
+});
+
+t.test('other hooks never hear of the exec rows', async (t) => {
+  t.notMatch(chooseMechanism(kprobe('sys_openat', true, [selector('Sigkill')]), HOST).reason, /exec/);
+  t.notMatch(chooseMechanism(kprobe('sys_openat', true), features(['tp_btf'])).reason, /exec/);
+  t.throws(() => chooseMechanism(kprobe('security_file_open', false), HOST), { message: /: kprobe:security_file_open needs kprobes or fentry; kprobe: this kernel has no kprobes \(vigil probe\); fentry: this kernel has no fentry \(vigil probe\)$/ });
 });

@@ -83,6 +83,24 @@ t.test('struct vigil_hook_config, field by field', async (t) => {
   t.equal(e.config.readUInt32LE(0) + e.config.readUInt32LE(4), 0, 'the hook id and slot are the agent\'s to write');
 });
 
+t.test('fail-closed (spec.options) is byte 11; without it, 0', async (t) => {
+  t.equal(encodeHook({ ...plan, failClosed: true }, ctx).config[11], 1);
+  t.equal(encodeHook(plan, ctx).config[11], 0);
+});
+
+t.test('exec mechanisms read the filename as a linux_binprm (security_bprm_check arg 0) or a kernel string, never the syscall\'s', async (t) => {
+  const execve: HookPlan = {
+    policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'sys_execveat' }, syscall: true, args: [{ index: 1, type: 'string' }],
+    selectors: [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/tmp/'] }], matchPIDs: [], matchBinaries: [], matchActions: [{ action: 'Sigkill' }] }],
+  };
+  const binprm = encodeHook(execve, { choice: { mechanism: 'exec_kprobe', syscall: false, execFile: 'binprm' } });
+  t.same([...binprm.config.subarray(8, 11)], [1, 1, 0], 'nargs, nselectors, syscall 0');
+  t.same([...binprm.config.subarray(ARG(0), ARG(1))], [6, 8, 0, 0, 0, 0, 0, 0], 'linux_binprm, 8 bytes, kernel memory, index 0');
+  t.same([...binprm.config.subarray(AF(0, 0), AF(0, 0) + 4)], [0, 3, 1, 0], 'the filter is on arg position 0, the filename');
+  const path = encodeHook(execve, { choice: { mechanism: 'exec', syscall: false, execFile: 'path' } });
+  t.same([...path.config.subarray(ARG(0), ARG(1))], [2, 8, 0, 0, 0, 0, 0, 0], 'string in kernel memory (no user flag), index 0');
+});
+
 t.test('value lists go to the maps under their filter id', async (t) => {
   const e = encodeHook(plan, ctx);
   const one = Buffer.from([1]);

@@ -1,9 +1,9 @@
 // Runs the real agent (bin/vigil.js) as a child process for end-to-end
 // tests, and reads what it exported.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TetragonEvent } from '../../exporters/tetragon.js';
 
@@ -14,6 +14,8 @@ export const NODE_NAME = 'vigil-test';
 export interface AgentHandle {
   dir: string;
   socket: string;
+  /** Its bpffs pin directory. */
+  pinDir: string;
   exportFile: string;
   child: ChildProcess;
   stdout: () => string;
@@ -46,8 +48,10 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
   const dir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
   const socket = join(dir, 'vigil.sock');
   const exportFile = join(dir, 'events.log');
+  // Each agent pins in a bpffs directory of its own, so agents of one test never adopt or prune each other's pins.
+  const pinDir = `/sys/fs/bpf/${basename(dir)}`;
   const child = spawn(process.execPath, [VIGIL, 'run', '--node-name', NODE_NAME, '--socket', socket,
-    '--export-file', exportFile, '--output', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--export-file', exportFile, '--output', 'none', '--pin-dir', pinDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -58,6 +62,8 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
   while (!err.includes('"msg":"ready"')) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
+      await exited;
+      cleanupPins(pinDir, socket);
       throw new Error(`agent did not become ready:\n${err}`);
     }
     await sleep(50);
@@ -68,22 +74,30 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
     return completeLines(readFileSync(exportFile, 'utf8')).map((l) => JSON.parse(l));
   };
   return {
-    dir, socket, exportFile, child,
+    dir, socket, pinDir, exportFile, child,
     stdout: () => out,
     stderr: () => err,
     events,
     waitFor: (pred, what, timeoutMs) => pollFor(events, pred, what, timeoutMs),
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      // An agent that did not stop cleanly may have left enforcement pinned.
+      if (child.signalCode === 'SIGKILL' || existsSync(pinDir)) cleanupPins(pinDir, socket);
+      return code;
     },
   };
 }
 
+/** Removes what an agent left pinned (vigil run --cleanup). */
+export function cleanupPins(pinDir: string, socket: string): void {
+  spawnSync(process.execPath, [VIGIL, 'run', '--cleanup', '--pin-dir', pinDir, '--socket', socket, '--no-export-file', '--output', 'none'], { stdio: 'ignore' });
+}
+
 /** Runs a command to completion; resolves with its pid, exit code and signal. */
-export function runCommand(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+export function runCommand(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     c.once('error', reject);

@@ -31,3 +31,6 @@ export const FEATURE_SKIP = /^needs ([\w, ]+): kernel (\S+) lacks it$/;
 export async function hasFeatures(wanted: string[]): Promise<boolean> {
   return (await lacking(wanted)) === false;
 }
+
+/** How much slower time-bound checks may be on this kernel: the stock kernel runs under software emulation. */
+export const SLOWDOWN = KERNEL.startsWith('stock') ? 5 : 1;

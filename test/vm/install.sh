@@ -109,6 +109,8 @@ mount -t sysfs sysfs $R/sys
 mount -t devtmpfs dev $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts
+# What udev adds on a real system: the kernel names an execveat script /dev/fd/N/NAME.
+ln -s /proc/self/fd $R/dev/fd
 mount -t tmpfs -o mode=1777 shm $R/dev/shm
 mount -t securityfs securityfs $R/sys/kernel/security || die securityfs
 mount -t bpf bpf $R/sys/fs/bpf || die bpffs
