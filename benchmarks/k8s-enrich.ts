@@ -60,7 +60,15 @@ async function startAgent(cluster: Cluster, k8s: boolean): Promise<Agent> {
     if (child.exitCode !== null) throw new Error(`agent failed:\n${err}`);
     await sleep(50);
   }
-  const status = () => JSON.parse(spawnSync(process.execPath, [VIGIL, 'status', '--json', '--socket', socket], { encoding: 'utf8' }).stdout);
+  // The agent may be slow to answer while a storm runs on a busy machine: a few tries.
+  const status = (): Record<string, any> => {
+    for (let i = 0; ; i++) {
+      const r = spawnSync(process.execPath, [VIGIL, 'status', '--json', '--socket', socket], { encoding: 'utf8' });
+      if (r.status === 0 && r.stdout) return JSON.parse(r.stdout);
+      if (i === 4) throw new Error(`vigil status failed (exit ${r.status}): ${r.stderr}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  };
   if (k8s) for (let i = 0; i < 600 && status().kubernetes.state !== 'connected'; i++) await sleep(100);
   const procStat = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
   return {
