@@ -66,6 +66,8 @@ export interface AgentOptions {
   k8s?: K8sSource;
   /** With k8s: load TracingPolicy and TracingPolicyNamespaced objects from the cluster (default true). */
   k8sPolicies?: boolean;
+  /** A label selector: only the policy objects it selects are loaded. */
+  k8sPolicySelector?: string;
   /** How long an event waits for its process's pod (ms). */
   podWaitMs?: number;
   /** Pin enforcement in bpffs so it outlives a crash of the agent (default true). */
@@ -274,7 +276,7 @@ export class Agent {
   /** TracingPolicy and TracingPolicyNamespaced objects, loaded beside the files. */
   private async watchClusterPolicies(): Promise<void> {
     if (!this.opts.k8s || this.opts.k8sPolicies === false) return;
-    this.policyWatch = new PolicyWatch(this.opts.k8s, this.nodeName, this.opts.log, this.policies!);
+    this.policyWatch = new PolicyWatch(this.opts.k8s, this.nodeName, this.opts.log, this.policies!, this.opts.k8sPolicySelector);
     await this.policyWatch.start();
   }
 

@@ -94,7 +94,7 @@ class KindWatch {
     const api = kc.makeApiClient(k8s.CustomObjectsApi);
     const plural = PLURAL[this.kind];
     const list = async () => {
-      const res = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: PolicyObject[]; metadata?: object };
+      const res = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, labelSelector: this.owner.labelSelector })) as { items: PolicyObject[]; metadata?: object };
       if (lw !== this.current) return res as never;
       this.counts.lists++;
       this.owner.listed(this.kind, res.items);
@@ -102,7 +102,7 @@ class KindWatch {
       this.backoffMs = 0;
       return res as never;
     };
-    const lw: ListWatch = new k8s.ListWatch(`/apis/${GROUP}/${VERSION}/${plural}`, new k8s.Watch(kc), list, false);
+    const lw: ListWatch = new k8s.ListWatch(`/apis/${GROUP}/${VERSION}/${plural}`, new k8s.Watch(kc), list, false, this.owner.labelSelector);
     this.current = lw;
     const live = (): boolean => lw === this.current;
     const on = (f: (o: PolicyObject) => void) => (o: unknown) => {
@@ -186,6 +186,8 @@ export class PolicyWatch {
     readonly nodeName: string,
     private readonly log: Logger,
     private readonly target: PolicyTarget,
+    /** Only objects with these labels (--k8s-policy-selector), e.g. to split policies between fleets of agents. */
+    readonly labelSelector?: string,
     timing: PolicyWatchTiming = TIMING,
   ) {
     this.kinds = POLICY_KINDS.map((k) => new KindWatch(k, this, log, timing));
@@ -195,7 +197,7 @@ export class PolicyWatch {
   async start(): Promise<void> {
     const { k8s, kc } = await loadKubeConfig(this.source);
     this.events = new PolicyEvents(k8s, kc, this.nodeName, this.log);
-    this.log.info({ source: describeSource(this.source), server: kc.getCurrentCluster()!.server }, 'kubernetes: watching TracingPolicy and TracingPolicyNamespaced objects');
+    this.log.info({ source: describeSource(this.source), server: kc.getCurrentCluster()!.server, label_selector: this.labelSelector }, 'kubernetes: watching TracingPolicy and TracingPolicyNamespaced objects');
     for (const w of this.kinds) w.connect(k8s, kc);
   }
 
