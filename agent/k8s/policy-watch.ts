@@ -93,10 +93,13 @@ class KindWatch {
     if (this.stopped) return;
     const api = kc.makeApiClient(k8s.CustomObjectsApi);
     const plural = PLURAL[this.kind];
+    let listed = false;
     const list = async () => {
+      listed = false;
       const res = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, labelSelector: this.owner.labelSelector })) as { items: PolicyObject[]; metadata?: object };
       if (lw !== this.current) return res as never;
       this.counts.lists++;
+      listed = true;
       this.owner.listed(this.kind, res.items);
       this.enter('connected', undefined, { policies: res.items.length });
       this.backoffMs = 0;
@@ -113,18 +116,22 @@ class KindWatch {
     lw.on('add', on((o) => this.owner.upsert(this.kind, o)));
     lw.on('update', on((o) => this.owner.upsert(this.kind, o)));
     lw.on('delete', on((o) => this.owner.remove(this.kind, o)));
-    lw.on('error', (err) => this.failed(lw, err, k8s, kc));
+    lw.on('error', (err) => this.failed(lw, err, k8s, kc, listed));
     lw.start().then(() => {
       if (!live()) void lw.stop();
-    }, (err) => this.failed(lw, err, k8s, kc));
+    }, (err) => this.failed(lw, err, k8s, kc, listed));
   }
 
-  private failed(lw: ListWatch, err: unknown, k8s: Client, kc: KubeConfig): void {
+  /** watching: the list had succeeded, so the watch is what failed. */
+  private failed(lw: ListWatch, err: unknown, k8s: Client, kc: KubeConfig, watching: boolean): void {
     if (lw !== this.current || this.stopped) return;
     this.current = undefined;
     void lw.stop();
     this.counts.errors++;
-    const { status, message } = describeError(err);
+    const { status } = describeError(err);
+    let { message } = describeError(err);
+    // A refused watch carries no Status body: say what was refused.
+    if (watching && (status === 401 || status === 403)) message = `${message}: the identity may list ${PLURAL[this.kind]} but not watch them`;
     this.lastError = message;
     let delay: number;
     if (status === 401 || status === 403) {
