@@ -91,8 +91,8 @@ async function startAgent(cluster: Cluster, k8s: boolean): Promise<Agent> {
 function storm(cluster: Cluster, containerId: string, n: number, arg = ''): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('ctr', ['-a', cluster.containerdSock, '-n', 'k8s.io', 'tasks', 'exec', '--exec-id', `storm-${Date.now()}`, containerId,
-    '/bin/sh', '-c', `i=0; while [ $i -lt ${n} ]; do /bin/true ${arg}; i=$((i+1)); done`], { stdio: 'ignore' });
-  if (r.status !== 0) throw new Error('storm failed');
+    '/bin/sh', '-c', `i=0; while [ $i -lt ${n} ]; do /bin/true ${arg}; i=$((i+1)); done`], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`storm failed (ctr exit ${r.status}, ${r.signal ?? 'no signal'}): ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
