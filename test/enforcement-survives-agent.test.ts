@@ -72,6 +72,7 @@ t.test('enforcement outlives a kill -9 of the agent, and a restart adopts it', {
   t.same(await enforced(), { killed: true, denied: true }, 'the agent enforces both');
   const ours = (pid: number): number[] => [...programs(pid, 'vigil_generic'), ...programs(pid, 'vigil_connect')];
   const loaded = ours(first.child.pid!);
+  t.ok(loaded.length >= 2, 'the agent holds the programs of both hooks');
 
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
