@@ -36,7 +36,7 @@ t.before(() => {
   cluster = ensureCluster();
   applyCrds();
   const r = spawnSync('bash', [join(REPO, 'scripts/build-image.sh'), '--import', cluster.containerdSock], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`scripts/build-image.sh: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`scripts/build-image.sh: exit ${r.status ?? r.signal}${r.error ? ` (${r.error.message})` : ''}: ${r.stderr}`);
   kubectlOk(['apply', '-f', join(REPO, 'deploy/rbac.yaml')]);
   ds = testDaemonSet(RUN, `vigil-test=${LABELS['vigil-test']}`);
 });
