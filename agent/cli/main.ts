@@ -25,6 +25,8 @@ export function program(): Command {
     .option('--node-name <name>', 'node name in events and exec ids, and the Kubernetes node whose pods are watched (default: hostname)')
     .option('--kubeconfig <path>', 'watch this node\'s pods through this kubeconfig (in a pod, the service account is used without it)')
     .option('--no-k8s', 'no Kubernetes: no pod data, even in a pod (containers still get docker)')
+    .option('--no-k8s-policies', 'with Kubernetes, do not load TracingPolicy and TracingPolicyNamespaced objects from the cluster')
+    .option('--k8s-policy-selector <labels>', 'load only the TracingPolicy objects with these labels (a Kubernetes label selector, e.g. fleet=web)')
     .option('--pod-wait <seconds>', 'how long an event waits for its process\'s pod before it goes out without it', (v) => Number(v), 30)
     .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)
     .option('--disable-feature <id>', 'treat a kernel feature as missing, so hooks take the next mechanism (repeatable; see vigil probe)', collect, [])
