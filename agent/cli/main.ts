@@ -46,7 +46,7 @@ export function program(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['compact', 'json']).default('compact'))
     .option('--process <regex>', 'only events whose process binary matches')
     .option('--pid <pid>', 'only events of this pid (repeatable)', collect, [])
-    .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_lsm')
+    .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_uprobe,process_lsm')
     .option('--allowlist <json>', 'only events that match one of these Tetragon filters (JSON, one object a line)')
     .option('--denylist <json>', 'no events that match one of these Tetragon filters (JSON, one object a line)')
     .option('--field-filters <json>', 'fields to include or exclude per event type (Tetragon field filters)')

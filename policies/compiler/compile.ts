@@ -5,12 +5,13 @@
 // the agent only loads what a compiled hook says. A selector Vigil cannot
 // evaluate in the kernel is an error, never dropped: dropping a filter would
 // widen a Sigkill or an Override to processes the policy did not name.
-import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
+import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec, UProbeSpec } from '../types.generated.js';
+import { ElfFile } from '../../kernel/elf.js';
 import type { KernelFacts } from '../../kernel/facts.js';
 import { VigilError, type ErrorCode } from '../../kernel/errors.js';
 import {
   canonicalArgType, hookPath, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
-  type CapabilityFilter, type NamespaceType,
+  type CapabilityFilter, type NamespaceType, type UprobeHookPlan,
 } from './plan.js';
 import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from './connect.js';
 import { encodeHook, type EncodedHook } from './encode.js';
@@ -124,6 +125,38 @@ class Compiler {
     });
   }
 
+  /** The probes of one uprobe: one per symbol, offset or address (an address becomes its file offset). */
+  uprobeTargets(u: UProbeSpec, path: string): UprobeHookPlan['target'][] {
+    const given = (['symbols', 'offsets', 'addrs'] as const).filter((k) => u[k]?.length);
+    if (given.length !== 1) {
+      this.fail(path, `a uprobe needs exactly one of symbols, offsets and addrs (${given.length ? `it has ${given.join(' and ')}` : 'it has none'})`, 'VIGIL_POLICY_INVALID');
+      return [];
+    }
+    const ref = u.refCtrOffsets ?? [];
+    const at = (j: number) => (ref[j] ? { refCtrOffset: ref[j] } : {});
+    if (u.symbols?.length) return u.symbols.map((symbol, j) => ({ path: u.path, symbol, offset: 0, ...at(j) }));
+    if (u.offsets?.length) return u.offsets.map((offset, j) => ({ path: u.path, offset, ...at(j) }));
+    let elf: ElfFile;
+    try {
+      elf = ElfFile.open(u.path);
+    } catch (err) {
+      this.fail(`${path}.path`, (err as VigilError).detail ?? String(err), 'VIGIL_POLICY_INVALID');
+      return [];
+    }
+    try {
+      return u.addrs!.flatMap((addr, j) => {
+        const offset = elf.fileOffset(addr);
+        if (offset === undefined) {
+          this.fail(`${path}.addrs[${j}]`, `address 0x${addr.toString(16)} is in no loaded segment of ${u.path}`, 'VIGIL_POLICY_INVALID');
+          return [];
+        }
+        return [{ path: u.path, offset, ...at(j) }];
+      });
+    } finally {
+      elf.close();
+    }
+  }
+
   listValues(call: string, path: string): string[] {
     const name = call.slice('list:'.length);
     const list = this.spec.lists?.find((l) => l.name === name);
@@ -224,6 +257,13 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   (spec.lsmhooks ?? []).forEach((h, i) => {
     const path = `spec.lsmhooks[${i}]`;
     plans.push({ plan: { ...base(i, h, path), kind: 'lsm', target: { hook: h.hook }, syscall: false }, skippable: false });
+  });
+  (spec.uprobes ?? []).forEach((u, i) => {
+    const path = `spec.uprobes[${i}]`;
+    const returnArg = u.return && u.returnArg ? c.args([u.returnArg], `${path}.returnArg`)[0] : undefined;
+    for (const target of c.uprobeTargets(u, path)) {
+      plans.push({ plan: { ...base(i, u, path), ...(returnArg ? { returnArg } : {}), kind: 'uprobe', target, syscall: false }, skippable: false });
+    }
   });
   // A policy whose selectors do not compile loads nothing: every hook or none.
   if (c.errors.length) return { name, hooks: [], errors: c.errors };

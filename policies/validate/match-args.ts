@@ -2,7 +2,7 @@
 // fits its type, and every value parses for the operator.
 import type { ArgSelector, ArgType, TracingPolicySpec } from '../types.generated.js';
 import type { Finding } from './errors.js';
-import { argAt, declaredIndexes, type Hook } from './hooks.js';
+import { argAt, declaredIndexes, returnArgOf, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { listRefProblem } from './lists.js';
 import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
@@ -12,7 +12,8 @@ import { needValues, valueProblem } from './values.js';
 export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isReturn: boolean, spec: TracingPolicySpec, out: Finding[]): void {
   const types: ArgType[] = [];
   if (isReturn) {
-    if (hook.kprobe?.returnArg) types.push(hook.kprobe.returnArg.type);
+    const ret = returnArgOf(hook);
+    if (ret) types.push(ret.type);
   } else if (m.index === undefined && m.args === undefined) {
     out.push({ path, message: 'needs index (an args[].index) or args (positions in args)' });
   } else {
