@@ -17,6 +17,7 @@ import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from '
 import { encodeHook, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
+import { filteredArg, type Hook } from '../validate/hooks.js';
 
 export interface CompileError {
   /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */
@@ -83,7 +84,8 @@ class Compiler {
     return out;
   }
 
-  selectors(selectors: KProbeSelector[] | undefined, path: string): SelectorPlan[] {
+  /** args: the hook's declared args, to which matchArgs refer (their index, or a position in the list). */
+  selectors(selectors: KProbeSelector[] | undefined, path: string, hook: Pick<Hook, 'kind' | 'args'> = { kind: 'kprobe', args: [] }): SelectorPlan[] {
     return (selectors ?? []).map((s, i) => {
       const at = `${path}[${i}]`;
       for (const key of UNSUPPORTED_SELECTORS) {
@@ -95,8 +97,11 @@ class Compiler {
           this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
           return [];
         }
-        // matchReturnArgs filter the return value: their index is ignored.
-        const indexes = field === 'matchReturnArgs' ? [0] : m.args ?? (m.index !== undefined ? [m.index] : []);
+        // matchReturnArgs filter the return value: their index is ignored. args: positions in the hook's args;
+        // index: an arg's index (on tracepoints, a position, as Tetragon reads it). The plan names args by index.
+        const byPosition = (k: number) => hook.args[k]?.index ?? k;
+        const indexes = field === 'matchReturnArgs' ? [0]
+          : m.args ? m.args.map(byPosition) : m.index !== undefined ? [filteredArg(hook, m.index)?.index ?? m.index] : [];
         return indexes.map((index) => ({ index, operator: op as ArgOperator, values: m.values ?? [] }));
       });
       const matchArgs = filters('matchArgs');
@@ -227,22 +232,25 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   const plans: PendingHook[] = [];
   let nextRule = 0;
   const failClosed = failsClosed(spec);
-  const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => ({
+  const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => {
+    const kind: Hook['kind'] = path.startsWith('spec.tracepoints') ? 'tracepoint' : 'kprobe';
+    return {
     policyName: name,
     hookIndex: i,
     args: c.args(hook.args, `${path}.args`),
-    selectors: c.selectors(hook.selectors, `${path}.selectors`),
+    selectors: c.selectors(hook.selectors, `${path}.selectors`, { kind, args: hook.args ?? [] }),
     message: hook.message,
     tags: hook.tags,
     ...(failClosed ? { failClosed } : {}),
-  });
+    };
+  };
 
   (spec.kprobes ?? []).forEach((k, i) => {
     const path = `spec.kprobes[${i}]`;
     const skippable = k.ignore?.callNotFound === true;
     const rules = connectRules(k, nextRule);
     if (rules) nextRule += rules.length;
-    if (k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
+    if (k.return && k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
     const returnArg = k.return && k.returnArg ? c.args([k.returnArg], `${path}.returnArg`)[0] : undefined;
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
     for (const fn of calls) {

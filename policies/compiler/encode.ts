@@ -638,7 +638,8 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
         break;
       case 'Override':
         if (plan.returnArg) throw invalid(w, 'Override is not possible on a return probe: by return the function has run');
-        if (a.argError === undefined || a.argError > 0 || a.argError < -4095) throw invalid(w, `Override needs argError, a negative errno, not ${a.argError}`);
+        // A positive argError is returned as written, as Tetragon does (lint warns).
+        if (a.argError === undefined || a.argError === 0 || a.argError > 4095 || a.argError < -4095) throw invalid(w, `Override needs argError, an errno, not ${a.argError}`);
         if (plan.kind === 'tracepoint') throw invalid(w, 'Override is not possible on a tracepoint');
         override = a.argError;
         break;

@@ -40,6 +40,17 @@ export function hooksOf(spec: TracingPolicySpec): Hook[] {
   ];
 }
 
+/**
+ * The declared arg a matchArgs index names. On tracepoints, as Tetragon reads
+ * them, a position in the hook's args list (args: [{index: 4}] is matched as
+ * index 0); an index past the list that equals a declared arg's index names
+ * that arg. Elsewhere, the arg whose index it is.
+ */
+export function filteredArg(hook: Pick<Hook, 'kind' | 'args'>, index: number): KProbeArg | undefined {
+  if (hook.kind === 'tracepoint') return hook.args[index] ?? hook.args.find((a) => a.index === index);
+  return hook.args.find((a) => a.index === index);
+}
+
 /** The declared arg with this index. */
 export const argAt = (hook: Hook, index: number): KProbeArg | undefined => hook.args.find((a) => a.index === index);
 

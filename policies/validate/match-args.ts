@@ -2,7 +2,7 @@
 // fits its type, and every value parses for the operator.
 import type { ArgSelector, ArgType, TracingPolicySpec } from '../types.generated.js';
 import type { Finding } from './errors.js';
-import { argAt, declaredIndexes, returnArgOf, type Hook } from './hooks.js';
+import { declaredIndexes, filteredArg, returnArgOf, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { listRefProblem } from './lists.js';
 import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
@@ -18,8 +18,9 @@ export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isRet
     out.push({ path, message: 'needs index (an args[].index) or args (positions in args)' });
   } else {
     if (m.index !== undefined) {
-      const arg = argAt(hook, m.index);
+      const arg = filteredArg(hook, m.index);
       if (arg) types.push(arg.type);
+      else if (hook.kind === 'tracepoint') out.push({ path: [...path, 'index'], message: `index ${m.index} is past the hook's ${hook.args.length} args (on tracepoints, matchArgs.index is a position in args)` });
       else out.push({ path: [...path, 'index'], message: `no arg with index ${m.index} (${declaredIndexes(hook)})` });
     }
     m.args?.forEach((k, j) => {

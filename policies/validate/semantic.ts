@@ -9,6 +9,14 @@ import { checkLists, listRefProblem } from './lists.js';
 import type { PathSeg } from './path.js';
 import { checkSelector } from './selectors.js';
 import { checkOptions } from './options.js';
+import { canonicalArgType } from '../compiler/plan.js';
+
+/** Why some types are not read, where it helps to say. */
+const UNREAD: Record<string, string> = {
+  auto: 'name the type (Vigil does not take it from BTF)',
+  filename: 'use string on the syscall\'s filename, or file/path on the kernel object',
+  nop: 'leave the arg out of args instead',
+};
 
 export function checkSemantics(policy: TracingPolicy): Finding[] {
   const out: Finding[] = [];
@@ -30,6 +38,12 @@ export function checkSemantics(policy: TracingPolicy): Finding[] {
 function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
   overLimit(out, [...hook.path, 'args'], hook.args.length, 'argsPerHook', 'args');
   const seen = new Set<number>();
+  const ret = (hook.kprobe ?? hook.uprobe)?.returnArg;
+  const readable = [...hook.args.map((a, i) => [a, [...hook.path, 'args', i]] as const), ...(ret && isReturnProbe(hook) ? [[ret, [...hook.path, 'returnArg']] as const] : [])];
+  for (const [a, p] of readable) {
+    // What the loader would refuse is refused here, where the policy is written.
+    if (!canonicalArgType(a.type)) out.push({ path: [...p, 'type'], message: `argument type ${a.type} is not read by Vigil's kernel programs yet${UNREAD[a.type] ? `: ${UNREAD[a.type]}` : ''}` });
+  }
   hook.args.forEach((a, i) => {
     const p = [...hook.path, 'args', i];
     if (seen.has(a.index)) out.push({ path: [...p, 'index'], severity: 'warning', message: `index ${a.index} is declared twice` });
@@ -53,8 +67,9 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
     const problem = kp.call.startsWith('list:') ? listRefProblem(kp.call.slice(5), spec) : undefined;
     if (problem) out.push({ path: [...hook.path, 'call'], message: problem });
     if (kp.return && !kp.returnArg) out.push({ path: [...hook.path, 'return'], message: 'return: true needs a returnArg, the return value to read' });
+    // Tetragon ignores them without return: true, and so does Vigil.
     for (const field of ['returnArg', 'returnArgAction'] as const) {
-      if (!kp.return && kp[field] !== undefined) out.push({ path: [...hook.path, field], at: 'key', message: `${field} needs return: true` });
+      if (!kp.return && kp[field] !== undefined) out.push({ path: [...hook.path, field], at: 'key', severity: 'warning', message: `${field} is ignored without return: true` });
     }
     // Post is what a return probe does anyway; the socket-tracking actions are not.
     if (kp.return && kp.returnArgAction !== undefined && kp.returnArgAction !== 'Post') {
