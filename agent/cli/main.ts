@@ -51,7 +51,7 @@ export function program(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['compact', 'json']).default('compact'))
     .option('--process <regex>', 'only events whose process binary matches')
     .option('--pid <pid>', 'only events of this pid (repeatable)', collect, [])
-    .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_lsm')
+    .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_uprobe,process_lsm')
     .option('--namespace <ns>', 'only events of processes in pods of this Kubernetes namespace')
     .option('--pod <regex>', 'only events of processes in pods whose name matches')
     .option('--container <name>', 'only events of processes in containers of this name')
