@@ -99,7 +99,10 @@ t.test('enforcement outlives a kill -9 of the agent, and a restart adopts it', {
   t.equal(escaped, 0, `none of ${attempts} attempts during the restart got through`);
   t.match(second.stderr(), /adopted the pinned process sensor/);
   t.equal((second.stderr().match(/hook adopted from its pins/g) ?? []).length, 2, 'both hooks are adopted');
-  t.same(ours(second.child.pid!), loaded, 'the same programs run: nothing was attached twice');
+  // The pins keep the first agent's programs; a second attach would be programs the second agent loaded and holds.
+  t.same(ours(second.child.pid!).filter((id) => !loaded.includes(id)), [], 'nothing was attached twice');
+  const inKernel = new Set((JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((p) => p.id));
+  t.ok(loaded.every((id) => inKernel.has(id)), 'the first agent\'s programs still run');
   t.same(await enforced(), { killed: true, denied: true }, 'and they still enforce');
 
   const del = await runCommand(process.execPath, [VIGIL, 'policy', 'delete', 'kill-victim', '--socket', first.socket]);
