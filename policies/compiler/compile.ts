@@ -16,6 +16,7 @@ import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from '
 import { encodeHook, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
+import { scopeOf } from '../scope.js';
 
 export interface CompileError {
   /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */
@@ -194,6 +195,10 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   const plans: PendingHook[] = [];
   let nextRule = 0;
   const failClosed = failsClosed(spec);
+  // Acting host-wide on a policy written for some pods would be the widest
+  // possible widening: a scope Vigil cannot enforce is refused.
+  const scoped = scopeOf(policy);
+  if (scoped) c.fail(scoped.path, 'limiting a policy to pods (TracingPolicyNamespaced, podSelector, containerSelector) is not supported by Vigil yet; run host-wide, it would act on every process of the host');
   const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => ({
     policyName: name,
     hookIndex: i,

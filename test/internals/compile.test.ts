@@ -147,3 +147,18 @@ t.test('a connect deny compiles to cgroup programs where the kernel has them, wi
   t.match(compilePolicy(p, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } },
     'without cgroup hooks the same policy runs on fmod_ret');
 });
+
+t.test('a policy scoped to pods is never compiled to act host-wide', async (t) => {
+  const scoped = (over: Partial<TracingPolicy>, spec = ''): TracingPolicy => ({ ...openat, ...over, spec: { ...openat.spec, ...parse(spec || '{}') } });
+  const cases: [string, TracingPolicy, string][] = [
+    ['a TracingPolicyNamespaced', scoped({ kind: 'TracingPolicyNamespaced', metadata: { name: 'p', namespace: 'web' } }), 'metadata.namespace'],
+    ['a podSelector', scoped({}, 'podSelector: { matchLabels: { app: web } }'), 'spec.podSelector'],
+    ['an empty podSelector (every pod, but no host process)', scoped({}, 'podSelector: {}'), 'spec.podSelector'],
+    ['a containerSelector', scoped({}, 'containerSelector: { matchLabels: { name: main } }'), 'spec.containerSelector'],
+  ];
+  for (const [what, p, path] of cases) {
+    const c = compilePolicy(p, STOCK_LIKE);
+    t.same(c.hooks, [], `${what}: no hook`);
+    t.match(c.errors, [{ path, code: 'VIGIL_NOT_SUPPORTED', message: /limiting a policy to pods .* is not supported by Vigil yet/ }], `${what}: refused at ${path}`);
+  }
+});
