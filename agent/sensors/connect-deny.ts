@@ -29,8 +29,8 @@ export class ConnectDenySensor {
   private cgroup?: string;
   private final = new Map<number, number>();
 
-  /** Loads the programs, fills the tries and attaches to cgroupDir. */
-  load(plan: ConnectPlan, cgroupDir: string, reports?: DenyReports): void {
+  /** Loads the programs, fills the tries and attaches to cgroupDir. scoped: only tasks in the policy's scope are denied. */
+  load(plan: ConnectPlan, cgroupDir: string, reports?: DenyReports, scoped = false): void {
     if (this.obj) throw new VigilError('VIGIL_INTERNAL', 'the connect-deny sensor is already loaded');
     const obj = BpfObject.open(bpfObjectPath('cgroup_connect'));
     this.obj = obj;
@@ -39,6 +39,9 @@ export class ConnectDenySensor {
         obj.setRodata({ report_hook: BigInt(reports.hookId), counter_slot: BigInt(reports.slot), report_sock: reports.sock ? 1n : 0n });
         reports.shared.prepare(obj);
       }
+      // Scoped: an empty scope, which denies nothing; host-wide: never read.
+      if (scoped) obj.setRodata({ scoped: 1n });
+      else obj.setMaxEntries('vigil_scope', 1);
       obj.setRodata(plan.rodata)
         .setMaxEntries('connect_v4', Math.max(1, plan.v4.length))
         .setMaxEntries('connect_v6', Math.max(1, plan.v6.length))

@@ -86,6 +86,8 @@ export class GenericHook {
     this.obj = obj;
     const values = valuesOf(encoded);
     for (const name of VALUE_MAPS) obj.setMaxEntries(name, Math.max(1, values[name].length));
+    // A scoped hook starts with an empty scope, which acts on nothing; a host-wide one never reads it.
+    if (!plan.scope) obj.setMaxEntries('vigil_scope', 1);
     obj.setRodata({ vigil_hook: config });
     if (choice.attach === 'trampoline') for (const p of programs) obj.setAttachTarget(p, targetName(choice.target));
     this.ctx.shared.prepare(obj);

@@ -191,7 +191,7 @@ export class HookRegistry {
     const slot = this.slots.register(`policy ${plan.policyName}`, [{ program: choice.program, hook: `${c.path} (cgroup_connect)` }]);
     const sensor = new ConnectDenySensor();
     try {
-      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' });
+      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' }, plan.scope !== undefined);
     } catch (err) {
       sensor.close();
       this.slots.release(slot, 1);
