@@ -2,8 +2,13 @@
 // run, and SIGINT/SIGTERM detach every program and flush the exports.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAgent, runCommand, VIGIL } from './lib/agent.js';
+import { startPolicyAgent } from './lib/policy-agent.js';
+import { BpfObject } from '../kernel/bpf/object.js';
+import { bpfObjectPath } from '../kernel/bpf/paths.js';
 
 /** Ids of the Vigil programs in the kernel (other agents' included). */
 function vigilPrograms(): number[] {
@@ -40,3 +45,21 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.match(agent.stderr(), /"msg":"stopped"/);
   });
 }
+
+t.test('libbpf\'s messages stay the main thread\'s while the policy checker\'s thread runs, and after it is gone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-lifecycle-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'p.yaml');
+  writeFileSync(file, 'apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: { name: p }\nspec:\n  tracepoints: [{ subsystem: sched, event: sched_process_fork }]\n');
+  const first = await startPolicyAgent({ policies: [file] });
+  // The checker's thread has read the kernel's BTF through libbpf by now.
+  const failing = (): void => {
+    BpfObject.open(bpfObjectPath('generic_tracepoint')).setMaxEntries('vigil_scope', 0).load();
+  };
+  t.throws(failing, { code: 'VIGIL_BPF_LOAD', log: /map 'vigil_scope': failed to create/ }, 'a failed load carries libbpf\'s words');
+  await first.stop();
+  t.throws(failing, { code: 'VIGIL_BPF_LOAD', log: /failed to create/ }, 'and still does with the checker\'s thread gone');
+  const second = await startPolicyAgent({ policies: [file] });
+  t.match(second.agent.status(), { policies: [{ name: 'p', state: 'loaded' }] }, 'a second agent in the same process loads its policies');
+  await second.stop();
+});

@@ -2,6 +2,7 @@
 // Vigil needs, through koffi. Raw calls stay in kernel/; kernel/bpf/object.ts
 // wraps them in a lifecycle. A missing library does not fail the import:
 // each of its calls then throws VIGIL_NO_LIBBPF, and libbpfProblem() says why.
+import { isMainThread } from 'node:worker_threads';
 import koffi from 'koffi';
 import { VigilError } from '../errors.js';
 
@@ -177,7 +178,11 @@ const printCallback = koffi.register((level: number, fmt: string, args: Ptr) => 
   sink?.(lvl, text.trimEnd());
   return 0;
 }, koffi.pointer(PrintFn));
-if (bpf) libbpf.setPrint(printCallback);
+// libbpf has one print function per process. A worker thread (the policy
+// checker reads BTF through libbpf) must not take it: the main thread's
+// loads would then print into another thread's isolate, and into a dead one
+// once that thread is gone.
+if (bpf && isMainThread) libbpf.setPrint(printCallback);
 
 export function setLibbpfSink(fn: typeof sink): void {
   sink = fn;

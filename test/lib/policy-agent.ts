@@ -1,6 +1,6 @@
 // An in-process agent for policy tests: the real pipeline (sensors, ring
 // buffer, decoder, process cache, enrichment, JSON file exporter), with
-// hook plans loaded through agent.loadHook().
+// hook plans loaded through agent.loadHook(), or policy files at start.
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -27,13 +27,13 @@ export function suiteFeatures(): FeatureResult[] | undefined {
   return process.env.VIGIL_FEATURES ? (JSON.parse(process.env.VIGIL_FEATURES) as FeatureResult[]) : undefined;
 }
 
-export async function startPolicyAgent(opts: { features?: FeatureResult[] } = {}): Promise<PolicyAgent> {
+export async function startPolicyAgent(opts: { features?: FeatureResult[]; policies?: string[] } = {}): Promise<PolicyAgent> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
   const file = join(dir, 'events.log');
   const agent = new Agent({
     nodeName: NODE_NAME, exporters: [new JsonFileExporter(file)], ancestors: false, socketPath: join(dir, 'vigil.sock'),
     ringBytes: 4 << 20, log: createLogger(process.env.VIGIL_LOG_LEVEL ?? 'warn'), features: opts.features ?? suiteFeatures(),
-    pinDir: `/sys/fs/bpf/${basename(dir)}`,
+    pinDir: `/sys/fs/bpf/${basename(dir)}`, policies: opts.policies,
   });
   await agent.start();
   const events = (): TetragonEvent[] =>
