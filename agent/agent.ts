@@ -23,6 +23,7 @@ import { execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
 import { PinStore } from './sensors/pins.js';
+import { PolicyScopes } from './scope/scopes.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 import { compilePlan } from '../policies/compiler/compile.js';
 import type { MechanismChoice } from '../policies/compiler/mechanism.js';
@@ -96,11 +97,18 @@ export class Agent {
   /** The live tail of the control socket, after the caller's exporters. */
   private readonly stream = new StreamExporter();
   private readonly exporters: Exporter[];
+  /**
+   * The scopes of the loaded policies limited to pods (TracingPolicyNamespaced,
+   * podSelector, containerSelector), one per policy. The Kubernetes side
+   * says which cgroups are in each; until it does, such a policy acts on nothing.
+   */
+  readonly scopes: PolicyScopes;
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName);
     this.exporters = [...opts.exporters, this.stream];
+    this.scopes = new PolicyScopes(opts.log);
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }
 
@@ -177,7 +185,7 @@ export class Agent {
       log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
     }
     this.processFingerprint = fp;
-    this.hooks = new HookRegistry(this.shared, this.slots, log, store && fp ? { store, processFingerprint: fp, found: adopt ? found.hooks : [] } : undefined);
+    this.hooks = new HookRegistry(this.shared, this.slots, log, this.scopes, store && fp ? { store, processFingerprint: fp, found: adopt ? found.hooks : [] } : undefined);
   }
 
   /** After the first policies: pins no loaded policy took over (an old build's, a deleted policy's) are removed. */

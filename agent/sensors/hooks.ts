@@ -5,7 +5,9 @@
 // outlives its unload briefly, for the records still in the ring buffer.
 // Enforcing hooks are pinned (pins.ts), so they keep enforcing while the
 // agent is down; one that an earlier agent pinned, with the same
-// fingerprint, is adopted rather than attached twice.
+// fingerprint, is adopted rather than attached twice. The hooks of a policy
+// limited to pods share its scope (agent/scope/), taken at each hook's load
+// and given back at its unload.
 import { FollowBits } from './follow.js';
 import type { Logger } from '../log.js';
 import type { SharedMaps } from './shared-maps.js';
@@ -18,6 +20,7 @@ import { planActions } from '../../policies/compiler/plan.js';
 import type { CompiledConnectHook, CompiledGenericHook, CompiledHook } from '../../policies/compiler/compile.js';
 import { unpin } from '../../kernel/bpf/pins.js';
 import type { PinnedHook, PinStore } from './pins.js';
+import type { PolicyScope, PolicyScopes } from '../scope/scopes.js';
 
 const RETIRED_MS = 10_000;
 
@@ -33,6 +36,8 @@ export interface HookHandle {
   enforcement: string;
   /** undecided: calls with an arg that could not be read, on which no filter could decide. */
   counters(): { matches: number; lost: number; undecided: number };
+  /** A policy limited to pods: its scope, which the hook checks in the kernel. */
+  scope?: PolicyScope;
   close(): void;
 }
 
@@ -67,9 +72,11 @@ export class HookRegistry {
   private readonly follow: FollowBits;
   /** The pinned hooks of this agent, by hook id, as the state file records them. */
   private readonly pinned = new Map<number, PinnedHook>();
+  /** The scope each loaded hook of a policy limited to pods holds. */
+  private readonly scopeOf = new Map<number, PolicyScope>();
 
   constructor(private readonly shared: SharedMaps, private readonly slots: CounterSlots, private readonly log: Logger,
-    private readonly pins?: HookPins) {
+    private readonly scopes: PolicyScopes, private readonly pins?: HookPins) {
     this.follow = new FollowBits(shared);
     // What an earlier agent's pinned programs hold in their rodata stays theirs until they are adopted or removed:
     // hook ids, counter slots, followChildren bits.
@@ -164,9 +171,32 @@ export class HookRegistry {
     this.save();
   }
 
+  /** The scope of a hook's policy, held until the hook goes (releaseScope); none for a host-wide policy. */
+  private takeScope(hookId: number, hook: CompiledHook): PolicyScope | undefined {
+    const { plan } = hook;
+    if (!plan.scope) return undefined;
+    const scope = this.scopes.acquire(plan.policyName, plan.scope);
+    this.scopeOf.set(hookId, scope);
+    return scope;
+  }
+
+  private releaseScope(hookId: number): void {
+    const scope = this.scopeOf.get(hookId);
+    if (!scope) return;
+    this.scopeOf.delete(hookId);
+    this.scopes.release(scope);
+  }
+
   private generic(compiled: CompiledGenericHook): HookHandle {
     const hookId = this.nextId++;
-    const hook = GenericHook.load(compiled, { hookId, shared: this.shared, slots: this.slots, dispatch: this.dispatch, follow: this.follow });
+    const scope = this.takeScope(hookId, compiled);
+    let hook: GenericHook;
+    try {
+      hook = GenericHook.load(compiled, { hookId, shared: this.shared, slots: this.slots, dispatch: this.dispatch, follow: this.follow, scope });
+    } catch (err) {
+      this.releaseScope(hookId);
+      throw err;
+    }
     this.hooks.set(hookId, hook);
     this.sensors.set(hookId, hook);
     this.followBits.set(hookId, hook.follow);
@@ -179,6 +209,7 @@ export class HookRegistry {
         const c = hook.counters();
         return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
       },
+      ...(scope ? { scope } : {}),
       close: () => this.unload(hookId),
     };
   }
@@ -190,10 +221,12 @@ export class HookRegistry {
     const cgroup = targetName(choice.target);
     const slot = this.slots.register(`policy ${plan.policyName}`, [{ program: choice.program, hook: `${c.path} (cgroup_connect)` }]);
     const sensor = new ConnectDenySensor();
+    const scope = this.takeScope(hookId, c);
     try {
-      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' }, plan.scope !== undefined);
+      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' }, scope);
     } catch (err) {
       sensor.close();
+      this.releaseScope(hookId);
       this.slots.release(slot, 1);
       throw err;
     }
@@ -208,8 +241,10 @@ export class HookRegistry {
         lost: counters === undefined ? 0 : CounterSlots.readSlot(CounterSlots.map(counters), slot).lost,
         undecided: 0,
       }),
+      ...(scope ? { scope } : {}),
       close: () => {
         sensor.close();
+        this.releaseScope(hookId);
         this.sensors.delete(hookId);
         this.slots.release(slot, 1);
         this.retire(hookId);
@@ -225,6 +260,7 @@ export class HookRegistry {
       this.save();
     }
     hook.close();
+    this.releaseScope(hookId);
     this.hooks.delete(hookId);
     this.sensors.delete(hookId);
     this.followBits.delete(hookId);
