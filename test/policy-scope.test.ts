@@ -8,9 +8,11 @@
 import t from 'tap';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { runCommand, startAgent, VIGIL } from './lib/agent.js';
+import { cleanupPins, runCommand, startAgent, VIGIL } from './lib/agent.js';
 import { hasFeatures, lacking } from './lib/kernel.js';
 import { startPolicyAgent, suiteFeatures } from './lib/policy-agent.js';
 import { makeCgroups, runIn } from './lib/cgroups.js';
@@ -20,6 +22,7 @@ import { probeFeatures, type FeatureResult } from '../kernel/features.js';
 import type { PolicyState } from '../agent/policy/manager.js';
 import type { KProbeSelector, TracingPolicySpec } from '../policies/types.generated.js';
 
+const HERE = dirname(fileURLToPath(import.meta.url));
 const skip = await lacking(['cgroup_scope', 'cgroup_hooks', 'bpf_send_signal', 'tp_btf']);
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-scope-')));
 const CAT = realpathSync('/bin/cat');
@@ -218,4 +221,34 @@ t.test('vigil policy list says why a scoped policy acts on nothing', { skip }, a
   const text = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--socket', agent.socket]);
   t.match(text.stdout, /^ {2}scope: namespace web: scope unknown: no pods in scope yet \(no word from Kubernetes\); the policy acts on nothing$/m);
   t.equal(await CASES['exec-kill'].act(undefined), 'ran', 'and it does not act on the host');
+});
+
+t.test('a scoped Sigkill outlives a kill -9 of the agent, and a restarted agent adopts it with what its scope held', { skip }, async (t) => {
+  const [file] = writePolicies(['exec-kill'], 'pinned');
+  const home = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
+  const child = spawn(process.execPath, [join(HERE, 'lib/scope-agent-child.js'), home, file, cg!.pod], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    cleanupPins(`/sys/fs/bpf/${basename(home)}`, join(home, 'vigil.sock'));
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`the agent exited with ${code}`)));
+  });
+  t.equal(await CASES['exec-kill'].act(cg!.pod), 'stopped', 'the agent enforces in the pod');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  t.equal(await CASES['exec-kill'].act(cg!.pod), 'stopped', 'with the agent dead, still in the pod');
+  t.equal(await CASES['exec-kill'].act(cg!.other), 'ran', 'and still not in another cgroup');
+
+  const p = await startPolicyAgent({ dir: home, policies: [file] });
+  t.teardown(() => p.stop());
+  const list = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', join(home, 'vigil.sock')]);
+  const [state] = JSON.parse(list.stdout) as PolicyState[];
+  t.match(state, { name: 'scope-exec-kill', hooks: [{ reason: /adopted from the pins/ }], scope: { cgroups: 1, known: false } }, 'the restarted agent adopts the hook');
+  const scope = p.agent.scopes.get('scope-exec-kill')!;
+  t.same(scope.ids(), [cgroupId(cg!.pod)], 'and its scope, with the pod in it');
+  t.match(scope.status(), { known: false, note: '1 pod cgroups kept from before a restart; not confirmed by Kubernetes yet' });
+  scope.replace([]);
+  t.equal(await CASES['exec-kill'].act(cg!.pod), 'ran', 'the scope it took over is the one the hook checks');
 });

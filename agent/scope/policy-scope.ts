@@ -6,6 +6,7 @@
 // are. Until it does, the map is empty and the policy acts on nothing.
 import { existsSync } from 'node:fs';
 import { BpfMap, BPF_F_NO_PREALLOC, BPF_MAP_TYPE_HASH } from '../../kernel/bpf/map.js';
+import { openPinned } from '../../kernel/bpf/pins.js';
 import * as L from '../../kernel/abi/layouts.generated.js';
 import { cgroup2Root, cgroupId, cgroupLevel } from '../../kernel/cgroup.js';
 import { VigilError } from '../../kernel/errors.js';
@@ -56,6 +57,26 @@ export class PolicyScope {
   /** An empty scope map: u64 cgroup id -> u8, allocated as ids come. */
   static createMap(): BpfMap {
     return BpfMap.create('vigil_scope', BPF_MAP_TYPE_HASH, 8, 1, MAX, BPF_F_NO_PREALLOC);
+  }
+
+  /** A scope map an earlier agent pinned beside a hook (PolicyScope.pin). */
+  static openPinned(path: string): BpfMap {
+    return new BpfMap('vigil_scope', openPinned(path), 8, 1, false);
+  }
+
+  /** Pins the map at path: with the hook pinned beside it, it outlives the agent. */
+  pin(path: string): void {
+    this.map.pin(path);
+  }
+
+  /** The kernel's id of the map. */
+  mapId(): number {
+    return this.map.id();
+  }
+
+  /** Whether map is the very object this scope holds. */
+  holds(map: BpfMap): boolean {
+    return this.map === map;
   }
 
   /** The map's fd, which each hook object of the policy is given before it loads. */

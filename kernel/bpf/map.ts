@@ -88,6 +88,20 @@ export class BpfMap {
     }
   }
 
+  /** Pins the map at path in bpffs: it outlives this process until the pin is removed. */
+  pin(path: string): void {
+    const rc = libbpf.objPin(this.fd, path) as number;
+    if (rc < 0) throw this.error(`pinning at ${path}`, rc);
+  }
+
+  /** The kernel's id of the map (struct bpf_map_info's id): two fds of one map have the same. */
+  id(): number {
+    const info = Buffer.alloc(96);
+    const rc = libbpf.objGetInfoByFd(this.fd, info, [info.length]) as number;
+    if (rc !== 0) throw this.error('reading the info', rc);
+    return info.readUInt32LE(4);
+  }
+
   /** Closes the fd of a map this process created or opened: the kernel frees it once no program or pin holds it either. */
   close(): void {
     libc_.close(this.fd);
