@@ -60,6 +60,10 @@ export interface AgentOptions {
   pin?: boolean;
   /** Where in bpffs (default /sys/fs/bpf/vigil); what they are is recorded beside the control socket. */
   pinDir?: string;
+  /** Redacts a process's arguments once, as it enters the process cache (--redaction-filters). */
+  redact?: (binary: string, args: string) => string;
+  /** Sees every emitted event before the exporters (the metrics count them). */
+  observe?: (ev: TetragonEvent) => void;
 }
 
 export class Agent {
@@ -106,7 +110,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
-    this.cache = new ProcessCache(this.nodeName);
+    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact);
     this.exporters = [...opts.exporters, this.stream];
     this.scopes = new PolicyScopes(opts.log);
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
@@ -283,6 +287,7 @@ export class Agent {
   private emit(ev: TetragonEvent): void {
     const type = eventType(ev);
     if (type) this.events[type] = (this.events[type] ?? 0) + 1;
+    this.opts.observe?.(ev);
     for (const e of this.exporters) e.write(ev);
   }
 
@@ -330,6 +335,7 @@ export class Agent {
     return {
       node_name: this.nodeName,
       pid: process.pid,
+      ready: this.ready,
       started: this.started.toISOString(),
       uptime_seconds: Math.round((Date.now() - this.started.getTime()) / 1000),
       sensors: [{ name: this.process.name, programs: this.process.attached() }],

@@ -36,7 +36,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function startAgent(dir: string) {
   const socket = join(dir, 'sock');
-  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'), '--socket', socket], {
+  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'), '--export-file-max-size-mb', '0', '--socket', socket], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -1,14 +1,17 @@
 // Runs every benchmark scenario and regenerates docs/benchmarks.md with
 // the command, the machine and the measured figures.
 //
-//   npm run bench            (node dist/benchmarks/run.js [--vm])
+//   npm run bench            (node dist/benchmarks/run.js [--vm] [--only NAME])
 //
+// With --only, one scenario runs (its file name, e.g. exporters) and only
+// its section of docs/benchmarks.md is written again; the others keep the
+// figures of their last run.
 // With --vm, the open/close scenario also runs inside the stock kernel under
 // qemu (test/vm/run.sh), for the kprobe path this machine's kernel lacks.
 // qemu emulates the CPU there, and its figures vary from run to run by more
 // than the effects measured, so they are left out of the default run.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +40,14 @@ const SCENARIOS: Scenario[] = [
       + 'BPF programs per open/close (`kernel.bpf_stats_enabled`, in separate runs).',
   },
   {
+    name: 'exporters', file: 'exporters', args: ['--events', '50000', '--execs', '3000', '--rounds', '3'],
+    what: 'Each output side by side: events per second and CPU per event through it in one process (50,000 pre-built process_exec events, '
+      + 'rounds alternating between outputs), then `vigil run` with each output under an exec storm of /bin/true, agents alternating by round: '
+      + 'its CPU seconds per 10,000 exported events (exec and exit), with no output as the floor. The syslog outputs send to a local TCP server '
+      + 'in another process that reads and discards; a syslog event counts once the server\'s TCP acknowledged it. `file_json_filters` has an '
+      + 'allowlist, a denylist and a field filter (and, in the agent, a redaction filter).',
+  },
+  {
     name: 'record decoding', file: 'ringbuf-decode', args: [],
     what: 'Exec records decoded per second from a buffer laid out as the ring holds them, and the cost of one koffi call.',
   },
@@ -57,6 +68,7 @@ function run(s: Scenario): Record<string, unknown> {
 }
 
 const withVm = process.argv.includes('--vm');
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const lines = [
   '# Benchmarks',
   '',
@@ -73,8 +85,24 @@ const lines = [
     '',
   ]),
 ];
+/** The sections of the last docs/benchmarks.md, by scenario name, for --only. */
+function lastSections(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of readFileSync(DOC, 'utf8').split('\n')) {
+    if (line.startsWith('## ')) out.set(line.slice(3), (current = [line]));
+    else current?.push(line);
+  }
+  return out;
+}
+
+const last = only ? lastSections() : new Map<string, string[]>();
 for (const s of SCENARIOS) {
   if (s.vm && !withVm) continue;
+  if (only && s.file !== only) {
+    if (last.has(s.name)) lines.push(...last.get(s.name)!);
+    continue;
+  }
   const cmd = `${s.vm ? 'npm run vm -- ' : ''}node ${js(s)} ${s.args.join(' ')}`.trim();
   process.stderr.write(`bench: ${cmd}\n`);
   const result = run(s);
@@ -82,5 +110,5 @@ for (const s of SCENARIOS) {
   for (const [k, v] of Object.entries(result)) lines.push(`| ${k} | ${v} |`);
   lines.push('');
 }
-writeFileSync(DOC, lines.join('\n'));
+writeFileSync(DOC, `${lines.join('\n').replace(/\n+$/, '')}\n`);
 process.stderr.write(`bench: wrote ${DOC}\n`);

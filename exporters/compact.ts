@@ -23,6 +23,7 @@ export function compactLine(ev: TetragonEvent): string | undefined {
   if (ev.process_tracepoint) return tracepointLine(ev.process_tracepoint, ev.node_name);
   if (ev.process_lsm) return lsmLine(ev.process_lsm, ev.node_name);
   if (ev.vigil_lost) return lostLine(ev.vigil_lost, ev.node_name);
+  if (ev.rate_limit_info) return `⚠️ rate limit ${ev.node_name} ${ev.rate_limit_info.number_of_dropped_process_events} events dropped`;
   return undefined;
 }
 

@@ -1,4 +1,5 @@
-// JSON lines appended to a file: one Tetragon-format event a line.
+// JSON lines appended to a file: one Tetragon-format event a line (or one
+// line of another format: ECS, OCSF, compact).
 //
 // Events are batched and written with write(2) once per tick. A failed or
 // short write (a full disk, an I/O error) is cut back to the last whole
@@ -7,18 +8,34 @@
 // file is reopened when it is renamed or deleted under the agent (logrotate
 // without copytruncate), and on reopen() (SIGHUP). Past `maxPendingBytes`
 // waiting, events are dropped and counted, never held without bound.
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+//
+// The agent rotates the file itself, as Tetragon's --export-file-* flags
+// do: before a line would take it past maxBytes, and every rotateMs; the
+// file is renamed to a timestamped backup and a new one opened
+// (rotation.ts names, prunes and compresses the backups).
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Exporter, ExporterLog } from './exporter.js';
 import type { TetragonEvent } from './tetragon.js';
 import { eventJson } from './json.js';
+import { backupName, mill } from './rotation.js';
 import { VigilError } from '../kernel/errors.js';
 
 export const DEFAULT_EXPORT_FILE = '/var/log/vigil/events.log';
 
 export interface JsonFileOptions {
-  /** File mode of a file it creates (default 0600). */
+  /** File mode of the export file and its backups (default 0600), whatever the umask. */
   mode?: number;
+  /** One event as a line (without the newline), or undefined to skip it (default: Tetragon JSON). */
+  format?: (ev: TetragonEvent) => string | undefined;
+  /** Rotate before the file would grow past this many bytes (default 0: never by size). */
+  maxBytes?: number;
+  /** Also rotate a non-empty file this often, in ms (default 0: never by time). */
+  rotateMs?: number;
+  /** Rotated backups kept; 0 keeps all (default 5, as Tetragon). */
+  maxBackups?: number;
+  /** Gzip the rotated backups (default false). */
+  compress?: boolean;
   /** Bytes of events held while the file cannot be written (default 32 MiB). */
   maxPendingBytes?: number;
   /** How often a failed write is retried and the file checked for a rename or delete, in ms (default 1000). */
@@ -33,15 +50,23 @@ export class JsonFileExporter implements Exporter {
   /** Bytes of whole lines in the file. */
   private size = 0;
   private pending: string[] = [];
+  /** Bytes of each pending line, for the size limit. */
+  private pendingSizes: number[] = [];
   private pendingBytes = 0;
   private flushQueued = false;
   private failing?: string;
   private readonly timer: NodeJS.Timeout;
+  private readonly rotateTimer?: NodeJS.Timeout;
+  /** The mill of the last rotation, and whether another is due after it. */
+  private milling?: Promise<void>;
+  private millAgain = false;
   private readonly opts: Required<Omit<JsonFileOptions, 'log'>> & { log?: ExporterLog };
-  private readonly counts = { written: 0, dropped: 0, write_errors: 0, reopened: 0 };
+  private readonly counts = { written: 0, dropped: 0, write_errors: 0, reopened: 0, rotations: 0 };
 
   constructor(readonly path: string, opts: JsonFileOptions = {}) {
-    this.opts = { mode: 0o600, maxPendingBytes: 32 << 20, checkMs: 1000, ...opts };
+    this.opts = {
+      mode: 0o600, format: eventJson, maxBytes: 0, rotateMs: 0, maxBackups: 5, compress: false, maxPendingBytes: 32 << 20, checkMs: 1000, ...opts,
+    };
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       this.open();
@@ -52,10 +77,16 @@ export class JsonFileExporter implements Exporter {
     }
     this.timer = setInterval(() => this.check(), this.opts.checkMs);
     this.timer.unref();
+    if (this.opts.rotateMs > 0) {
+      this.rotateTimer = setInterval(() => this.rotateByTime(), this.opts.rotateMs);
+      this.rotateTimer.unref();
+    }
   }
 
   private open(): void {
     const fd = openSync(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, this.opts.mode);
+    // The mode holds whatever the umask, and for a file that was already there.
+    fchmodSync(fd, this.opts.mode);
     const st = fstatSync(fd);
     this.fd = fd;
     this.ino = st.ino;
@@ -63,13 +94,17 @@ export class JsonFileExporter implements Exporter {
   }
 
   write(ev: TetragonEvent): void {
-    const line = `${eventJson(ev)}\n`;
-    if (this.pendingBytes + line.length > this.opts.maxPendingBytes) {
+    const text = this.opts.format(ev);
+    if (text === undefined) return;
+    const line = `${text}\n`;
+    const size = this.opts.maxBytes ? Buffer.byteLength(line) : line.length;
+    if (this.pendingBytes + size > this.opts.maxPendingBytes) {
       this.counts.dropped++;
       return;
     }
     this.pending.push(line);
-    this.pendingBytes += line.length;
+    this.pendingSizes.push(size);
+    this.pendingBytes += size;
     if (this.pendingBytes > 1 << 16) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
@@ -83,23 +118,91 @@ export class JsonFileExporter implements Exporter {
     if (!this.pending.length) return;
     // A file deleted or renamed since the last batch is reopened first, so no event goes to a name nobody reads.
     if (this.fd >= 0 && this.moved()) this.reopen();
-    if (this.fd < 0) return;
-    const buf = Buffer.from(this.pending.join(''));
-    let done = 0;
-    try {
-      while (done < buf.length) done += writeSync(this.fd, buf, done);
-    } catch (err) {
-      this.failed(err as NodeJS.ErrnoException);
-      return;
+    while (this.pending.length && this.fd >= 0) {
+      let n = this.fitting();
+      if (n === 0) {
+        // A file that cannot be renamed takes the lines past its limit rather than none.
+        if (this.rotate()) continue;
+        if (this.fd < 0) return;
+        n = this.pending.length;
+      }
+      const lines = n === this.pending.length ? this.pending : this.pending.slice(0, n);
+      const buf = Buffer.from(lines.join(''));
+      let done = 0;
+      try {
+        while (done < buf.length) done += writeSync(this.fd, buf, done);
+      } catch (err) {
+        this.failed(err as NodeJS.ErrnoException);
+        return;
+      }
+      this.size += done;
+      this.counts.written += n;
+      for (let i = 0; i < n; i++) this.pendingBytes -= this.pendingSizes[i];
+      this.pending = this.pending.slice(n);
+      this.pendingSizes = this.pendingSizes.slice(n);
     }
-    this.size += done;
-    this.counts.written += this.pending.length;
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.fd < 0) return;
     if (this.failing) {
       this.opts.log?.info({ exporter: this.name, path: this.path, dropped: this.counts.dropped }, 'export file writable again');
       this.failing = undefined;
     }
+  }
+
+  /** How many pending lines fit before the size limit; 0 when the file must rotate first. A line never fits only an empty file. */
+  private fitting(): number {
+    if (!this.opts.maxBytes) return this.pending.length;
+    let room = this.opts.maxBytes - this.size;
+    let n = 0;
+    while (n < this.pending.length && (this.pendingSizes[n] <= room || (n === 0 && this.size === 0))) room -= this.pendingSizes[n++];
+    return n;
+  }
+
+  /** Renames the file to its backup and opens a new one, then starts the mill; false when the rename failed. */
+  private rotate(): boolean {
+    try {
+      closeSync(this.fd);
+    } catch { /* already gone */ }
+    this.fd = -1;
+    let rotated = false;
+    try {
+      renameSync(this.path, backupName(this.path, new Date()));
+      this.counts.rotations++;
+      rotated = true;
+    } catch (err) {
+      // The file is appended to again, and rotation retried at the next limit.
+      this.opts.log?.error({ exporter: this.name, path: this.path, error: (err as Error).message }, 'cannot rotate the export file');
+    }
+    try {
+      this.open();
+    } catch (err) {
+      this.failed(err as NodeJS.ErrnoException);
+      return false;
+    }
+    if (rotated) this.startMill();
+    return rotated;
+  }
+
+  private rotateByTime(): void {
+    this.flush();
+    if (this.fd >= 0 && this.size > 0) this.rotate();
+  }
+
+  /** One mill at a time; a rotation during one runs another after it. */
+  private startMill(): void {
+    if (this.milling) {
+      this.millAgain = true;
+      return;
+    }
+    const { maxBackups, compress, mode } = this.opts;
+    this.milling = mill(this.path, { maxBackups, compress, mode })
+      .catch((err: Error) => this.opts.log?.error({ exporter: this.name, path: this.path, error: err.message }, 'cannot prune or compress export file backups'))
+      .finally(() => {
+        this.milling = undefined;
+        if (this.millAgain) {
+          this.millAgain = false;
+          this.startMill();
+        }
+      });
   }
 
   /** A write failed part-way: cut the file back to its last whole line. */
@@ -145,12 +248,13 @@ export class JsonFileExporter implements Exporter {
     this.flush();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.rotateTimer);
     this.flush();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    return Promise.resolve();
+    while (this.milling) await this.milling;
   }
 
   stats(): Record<string, number | string> {

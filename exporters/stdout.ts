@@ -1,21 +1,22 @@
-// Events on standard output, as JSON lines or compact lines. A reader that
+// Events on standard output, as lines of any output format. A reader that
 // stops reading never makes the agent hold events without bound: past
 // maxBacklogBytes unwritten, events are dropped and counted. A closed pipe
 // (EPIPE) stops this exporter, never the agent, and is logged once.
 import type { Exporter, ExporterLog } from './exporter.js';
 import type { TetragonEvent } from './tetragon.js';
-import { compactLine } from './compact.js';
-import { eventJson } from './json.js';
+import { lineFormat, type LineFormat, type OutputFormat } from './formats.js';
 
-export type StdoutFormat = 'json' | 'compact';
+export type StdoutFormat = OutputFormat;
 
 export class StdoutExporter implements Exporter {
   readonly name = 'stdout';
   private readonly counts = { written: 0, dropped: 0 };
   private closed = false;
+  private readonly line: LineFormat;
 
   constructor(private readonly format: StdoutFormat, private readonly out: NodeJS.WriteStream = process.stdout,
     private readonly log?: ExporterLog, private readonly maxBacklogBytes = 16 << 20) {
+    this.line = lineFormat(format);
     out.on('error', (err: NodeJS.ErrnoException) => {
       if (this.closed) return;
       this.closed = true;
@@ -32,7 +33,7 @@ export class StdoutExporter implements Exporter {
       this.counts.dropped++;
       return;
     }
-    const line = this.format === 'json' ? eventJson(ev) : compactLine(ev);
+    const line = this.line(ev);
     if (line === undefined) return;
     this.out.write(`${line}\n`);
     this.counts.written++;

@@ -15,7 +15,7 @@ export interface TetragonCredentials {
 export interface TetragonPod {
   namespace: string;
   name: string;
-  container?: { id: string; name?: string; image?: { id?: string; name: string }; start_time?: string; pid?: number };
+  container?: { id: string; name?: string; image?: { id?: string; name: string }; start_time?: string; pid?: number; maybe_exec_probe?: boolean };
   pod_labels?: Record<string, string>;
   workload?: string;
   workload_kind?: string;
@@ -36,6 +36,9 @@ export interface TetragonProcess {
   cap: TetragonCaps;
   process_credentials: TetragonCredentials;
   pod?: TetragonPod;
+  /** The container id, as Tetragon's process.docker. */
+  docker?: string;
+  in_init_tree?: boolean;
 }
 
 export interface ProcessExec {
@@ -193,6 +196,11 @@ export interface VigilLost {
   lost: number;
 }
 
+/** Tetragon's report of events its export rate limit dropped (uint64, a string as protojson writes it). */
+export interface RateLimitInfo {
+  number_of_dropped_process_events: string;
+}
+
 /** One exported event: exactly one of the kind keys is set. */
 export interface TetragonEvent {
   process_exec?: ProcessExec;
@@ -201,11 +209,12 @@ export interface TetragonEvent {
   process_tracepoint?: ProcessTracepoint;
   process_lsm?: ProcessLsm;
   vigil_lost?: VigilLost;
+  rate_limit_info?: RateLimitInfo;
   node_name: string;
   time: string;
 }
 
-export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm', 'vigil_lost'] as const;
+export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm', 'vigil_lost', 'rate_limit_info'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function eventType(ev: TetragonEvent): EventType | undefined {
@@ -215,7 +224,7 @@ export function eventType(ev: TetragonEvent): EventType | undefined {
 /** The event's subject process, whatever its kind (a stub when the cache did not know it). */
 export function eventProcess(ev: TetragonEvent): TetragonProcess | TetragonProcessStub | undefined {
   const t = eventType(ev);
-  return t && t !== 'vigil_lost' ? ev[t]?.process : undefined;
+  return t && t !== 'vigil_lost' && t !== 'rate_limit_info' ? ev[t]?.process : undefined;
 }
 
 export const isFullProcess = (p: TetragonProcess | TetragonProcessStub | undefined): p is TetragonProcess =>

@@ -65,6 +65,8 @@ t.test('a full disk: whole lines only, events counted while it is full, and writ
   const marker = `after-free-${Date.now()}`;
   await runCommand(ECHO, [marker]);
   await until('the marker in the file', () => lines(file).some((e) => e.process_exec?.process.arguments === marker));
+  // The log line follows the write; the agent's stderr pipe may deliver it a little later.
+  await until('the recovery in the log', () => /export file writable again/.test(agent.stderr()), 10_000 * SLOWDOWN).catch(() => {});
   t.match(agent.stderr(), /export file writable again/, 'the recovery is logged');
   const events = lines(file);
   const seen = new Set(events.map((e) => e.process_exec?.process.arguments).filter(Boolean));

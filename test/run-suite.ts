@@ -4,7 +4,10 @@
 //   node dist/test/run-suite.js [--host-only | --vm-only] [--inner] [files…]
 //
 // Each test file runs in its own node process and prints TAP; its
-// top-level subtests are the tests counted here. Kubernetes tests
+// top-level subtests are the tests counted here. Files named host-*.test.ts
+// run on the host only, with the others: they need what the VM does not
+// give (a real rsyslogd, promtool; test/install.sh installs them before the
+// host run). Kubernetes tests
 // (test/k8s-*.test.ts) run on the host only, last, against the test cluster
 // (test/cluster/): its build starts with the suite, runs beside the other
 // files and the VM, and the cluster is stopped after them. A skip counts only when
@@ -136,6 +139,13 @@ function summary(tallies: Tally[]): number {
 }
 
 const isK8s = (file: string): boolean => basename(file).startsWith('k8s-');
+const isHostOnly = (file: string): boolean => basename(file).startsWith('host-');
+
+/** Packages the host-only files need (test/install.sh), installed when missing. */
+function installHostPackages(): void {
+  const r = spawnSync('bash', [join(REPO, 'test/install.sh')], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) console.log(`# test/install.sh failed (exit ${r.status}): host-only tests that need its packages will fail`);
+}
 const CLUSTER_LOG = join(REPO, '.cache/cluster-build.log');
 
 /** Builds (or finds cached) the test cluster's binaries and images, in the background. */
@@ -180,26 +190,30 @@ async function runK8s(files: string[], build: ReturnType<typeof startClusterBuil
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const flags = new Set(args.filter((a) => a.startsWith('--')));
-  const files = args.filter((a) => !a.startsWith('--')).map((f) => join(REPO, f));
+  // A file may be named by its source (test/x.test.ts) or its build (dist/test/x.test.js).
+  const files = args.filter((a) => !a.startsWith('--')).map((f) => join(REPO, f.replace(/^(?:\.\/)?test\/(.*)\.ts$/, 'dist/test/$1.js')));
   const selected = files.length ? files : testFiles();
   if (flags.has('--inner')) {
-    const t = await runHere(selected);
+    const t = await runHere(selected.filter((f) => !isHostOnly(f)));
     console.log(`${RESULT_TAG}${JSON.stringify(t)}`);
     return t.failed ? 1 : 0;
   }
-  const k8s = flags.has('--vm-only') ? [] : selected.filter(isK8s);
+  const k8sFiles = selected.filter(isK8s);
+  const k8s = flags.has('--vm-only') ? [] : k8sFiles;
   const plain = selected.filter((f) => !isK8s(f));
+  const vmFiles = plain.filter((f) => !isHostOnly(f));
   const build = k8s.length ? startClusterBuild() : undefined;
   const tallies: Tally[] = [];
   let host: Tally | undefined;
   if (!flags.has('--vm-only')) {
     console.log(`# host kernel: ${plain.length} test files${k8s.length ? `, then ${k8s.length} Kubernetes test files` : ''}`);
+    if (plain.some(isHostOnly)) installHostPackages();
     host = await runHere(plain);
     tallies.push(host);
   }
-  if (!flags.has('--host-only') && plain.length) {
-    console.log(`# stock kernel under qemu: one boot for the whole run${k8s.length ? ' (the Kubernetes tests run on the host only)' : ''}`);
-    tallies.push(runInVm(files.length || k8s.length ? plain : []));
+  if (!flags.has('--host-only') && vmFiles.length) {
+    console.log(`# stock kernel under qemu: one boot for the whole run${k8sFiles.length || vmFiles.length < plain.length ? ' (the host-only and Kubernetes tests run on the host only)' : ''}`);
+    tallies.push(runInVm(files.length || k8sFiles.length || vmFiles.length < plain.length ? vmFiles : []));
   }
   if (build && host) await runK8s(k8s, build, host);
   return summary(tallies);

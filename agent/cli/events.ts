@@ -3,6 +3,9 @@ import { request } from '../control/client.js';
 import { matches, parseEventTypes, type EventFilter } from '../../exporters/filter.js';
 import { compactLine } from '../../exporters/compact.js';
 import type { TetragonEvent } from '../../exporters/tetragon.js';
+import { applyFieldFilters } from '../../exporters/filters/field-filter.js';
+import { parseRules } from '../../exporters/export-rules.js';
+import { eventJson } from '../../exporters/json.js';
 import { VigilError } from '../../kernel/errors.js';
 
 export interface EventsOptions {
@@ -10,6 +13,9 @@ export interface EventsOptions {
   process?: string;
   pid: string[];
   eventTypes?: string;
+  allowlist?: string;
+  denylist?: string;
+  fieldFilters?: string;
   socket: string;
 }
 
@@ -30,6 +36,8 @@ export function buildFilter(opts: EventsOptions): EventFilter {
 
 export async function events(opts: EventsOptions): Promise<void> {
   const filter = buildFilter(opts);
+  // Tetragon's filters, as the exports take them; the agent's --ancestors is not known here, so ancestor filters are allowed.
+  const rules = parseRules(opts, { allowlist: '--allowlist', denylist: '--denylist', fieldFilters: '--field-filters' }, { ancestors: true });
   process.stdout.on('error', () => process.exit(0));
   await request(opts.socket, { op: 'events' }, (line) => {
     const ev = JSON.parse(line) as TetragonEvent & { vigil_notice?: unknown };
@@ -37,8 +45,9 @@ export async function events(opts: EventsOptions): Promise<void> {
       process.stderr.write(`vigil: ${JSON.stringify(ev.vigil_notice)}\n`);
       return;
     }
-    if (!matches(filter, ev)) return;
-    const out = opts.output === 'json' ? line : compactLine(ev);
+    if (!matches(filter, ev) || (rules.filter && !ev.vigil_lost && !rules.filter(ev))) return;
+    const shown = rules.fields ? applyFieldFilters(rules.fields, ev) : ev;
+    const out = opts.output === 'json' ? (shown === ev ? line : eventJson(shown)) : compactLine(shown);
     if (out !== undefined) process.stdout.write(`${out}\n`);
   });
 }

@@ -3,6 +3,7 @@ import { Command, Option, CommanderError } from 'commander';
 import { VigilError } from '../../kernel/errors.js';
 import { DEFAULT_SOCKET } from '../control/protocol.js';
 import { DEFAULT_EXPORT_FILE } from '../../exporters/json-file.js';
+import { addExportOptions } from './export-options.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -12,13 +13,13 @@ export function program(): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  cli.command('run')
+  addExportOptions(cli.command('run'))
     .description('run the agent: load the sensors and export events until SIGINT/SIGTERM')
     .option('--policy <file|dir>', 'TracingPolicy file or directory (repeatable)', collect, [])
     .option('--policy-dir <dir>', 'load the policies of this directory and follow its changes')
     .option('--export-file <path>', 'append events as JSON lines to this file', DEFAULT_EXPORT_FILE)
     .option('--no-export-file', 'do not write an export file')
-    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'none']).default('compact'))
+    .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'ecs', 'ocsf', 'none']).default('compact'))
     .option('--ancestors', 'add every ancestor to process_exec events', false)
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
     .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
@@ -46,6 +47,9 @@ export function program(): Command {
     .option('--process <regex>', 'only events whose process binary matches')
     .option('--pid <pid>', 'only events of this pid (repeatable)', collect, [])
     .option('--event-types <list>', 'comma-separated: process_exec,process_exit,process_kprobe,process_tracepoint,process_lsm')
+    .option('--allowlist <json>', 'only events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--denylist <json>', 'no events that match one of these Tetragon filters (JSON, one object a line)')
+    .option('--field-filters <json>', 'fields to include or exclude per event type (Tetragon field filters)')
     .option('--socket <path>', 'control socket', DEFAULT_SOCKET)
     .action(async (opts) => (await import('./events.js')).events(opts));
 

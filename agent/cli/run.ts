@@ -3,17 +3,14 @@ import { dirname, join } from 'node:path';
 import { Agent } from '../agent.js';
 import { PinStore } from '../sensors/pins.js';
 import { createLogger } from '../log.js';
-import { JsonFileExporter } from '../../exporters/json-file.js';
-import { StdoutExporter } from '../../exporters/stdout.js';
-import type { Exporter } from '../../exporters/exporter.js';
+import { buildExporters, buildRedactor, type OutputOptions } from './exports.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
+import { startMetrics } from './metrics.js';
 
-export interface RunOptions {
+export interface RunOptions extends OutputOptions {
   policy: string[];
   policyDir?: string;
-  exportFile: string | false;
-  output: 'compact' | 'json' | 'none';
   ancestors: boolean;
   socket: string;
   nodeName?: string;
@@ -37,16 +34,16 @@ export async function run(opts: RunOptions): Promise<void> {
     log.info({ pin_dir: opts.pinDir, hooks: found.hooks.length, process_sensor: !!found.process }, 'removed the pins of an earlier agent');
     return;
   }
-  const exporters: Exporter[] = [];
-  if (opts.exportFile) exporters.push(new JsonFileExporter(opts.exportFile, { log }));
-  if (opts.output !== 'none') exporters.push(new StdoutExporter(opts.output, process.stdout, log));
+  const exporters = buildExporters(opts, log);
+  const metrics = startMetrics(opts.metricsAddress, () => agent.status());
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
+    redact: buildRedactor(opts), observe: metrics?.observe,
   });
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= agent.stop());
+  const stop = (): Promise<void> => (stopping ??= (metrics?.draining(), agent.stop().finally(() => metrics?.close())));
   const stopped = new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.on(sig, () => {
@@ -64,6 +61,7 @@ export async function run(opts: RunOptions): Promise<void> {
   process.on('uncaughtException', (err) => agent.internalError(err));
   process.on('unhandledRejection', (err) => agent.internalError(err));
   try {
+    await metrics?.listen();
     await agent.start();
   } catch (err) {
     await stop().catch(() => undefined);

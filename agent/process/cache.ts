@@ -30,7 +30,8 @@ export class ProcessCache {
   private readonly exitedOrder = new Set<ProcessNode>();
   readonly stats = { evicted: 0, forcedEvictions: 0, missingParent: 0 };
 
-  constructor(readonly nodeName: string, readonly limit = 65536) {}
+  /** redact, when given, rewrites each image's argument string before anything exports it. */
+  constructor(readonly nodeName: string, readonly limit = 65536, private readonly redact?: (binary: string, args: string) => string) {}
 
   get size(): number {
     return this.nodes.size;
@@ -73,13 +74,14 @@ export class ProcessCache {
     const parent = img.parent ? this.resolve(img.parent) : undefined;
     if (img.parent && !parent) this.stats.missingParent++;
     const execId = this.execIdOf(img.proc);
+    const args = argumentString(img.args);
     const json: TetragonProcess = {
       exec_id: execId,
       pid: img.proc.pid,
       uid: img.creds.uid,
       cwd: img.cwd,
       binary: img.binary,
-      arguments: argumentString(img.args),
+      arguments: this.redact ? this.redact(img.binary, args) : args,
       flags: flagString(img.flags),
       start_time: ktimeToRfc3339(img.proc.ktime),
       auid: img.auid,

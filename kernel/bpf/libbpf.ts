@@ -126,6 +126,7 @@ export const libc_ = {
   mount: c('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   umount: c('int umount(const char *target)'),
   getsockopt: c('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)'),
+  ioctlInt: c('int ioctl(int fd, unsigned long request, _Out_ int *arg)'),
 };
 
 export const errno = (): number => koffi.errno();

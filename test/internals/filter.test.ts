@@ -16,5 +16,5 @@ t.test('process regex, pid and event types AND together', async (t) => {
 });
 
 t.test('an unknown event type is an error that lists the known ones', async (t) => {
-  t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_lsm, vigil_lost\)/);
+  t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_lsm, vigil_lost, rate_limit_info\)/);
 });
