@@ -16,6 +16,7 @@ import { RecordDecoder } from './decode/decode.js';
 import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
 import { ProcessCache } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
+import { ContainerResolver } from './process/container.js';
 import { ktimeToRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
@@ -39,6 +40,11 @@ import { PolicyDirWatcher } from './policy/watch.js';
 import { PolicyFile } from './policy/file.js';
 import { PolicyChecker } from './policy/checker.js';
 import { statSync } from 'node:fs';
+import type { ProcessNode } from './process/cache.js';
+import { KubernetesPods } from './k8s/pods.js';
+import type { K8sSource } from './k8s/source.js';
+import { PodEnricher, eventNodes } from './enrich/pods.js';
+import { EventCache } from './enrich/event-cache.js';
 import { dirname, isAbsolute, join } from 'node:path';
 
 export interface AgentOptions {
@@ -56,6 +62,10 @@ export interface AgentOptions {
   features?: FeatureResult[];
   /** Features treated as missing, so hooks take the next mechanism. */
   disabledFeatures?: string[];
+  /** The Kubernetes API to watch this node's pods with; none: no pod data (containers still get `docker`). */
+  k8s?: K8sSource;
+  /** How long an event waits for its process's pod (ms). */
+  podWaitMs?: number;
   /** Pin enforcement in bpffs so it outlives a crash of the agent (default true). */
   pin?: boolean;
   /** Where in bpffs (default /sys/fs/bpf/vigil); what they are is recorded beside the control socket. */
@@ -72,6 +82,7 @@ export class Agent {
   private readonly slots = new CounterSlots();
   private readonly decoder = new RecordDecoder();
   private readonly cache: ProcessCache;
+  private readonly containers = new ContainerResolver();
   private readonly process = new ProcessSensor();
   private reader?: RingReader;
   private readerDone?: Promise<void>;
@@ -107,6 +118,11 @@ export class Agent {
    * says which cgroups are in each; until it does, such a policy acts on nothing.
    */
   readonly scopes: PolicyScopes;
+  private pods?: KubernetesPods;
+  /** Events waiting for their process's pod; only with Kubernetes. */
+  private held?: EventCache;
+  private podTimer?: NodeJS.Timeout;
+  private lastTimedOut = 0;
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
@@ -144,6 +160,8 @@ export class Agent {
     this.loadSensors();
     this.counters = CounterSlots.map(this.shared.fd('vigil_counters')!);
 
+    this.containers.open();
+    await this.startKubernetes();
     this.reader = new RingReader(this.shared.fd('vigil_events')!, this.opts.ringBytes, (dv, at, len) => this.onRecord(dv, at, len));
     this.seedFromProcfs();
     this.readerDone = this.reader.run();
@@ -167,6 +185,34 @@ export class Agent {
     this.lostTimer.unref();
     log.info({ node_name: this.nodeName, socket: this.opts.socketPath, exporters: this.exporters.map((e) => e.name) }, 'ready');
     this.ready = true;
+  }
+
+  /** The pod watch, and the event cache that holds events of processes whose pod is not known yet. */
+  private async startKubernetes(): Promise<void> {
+    if (!this.opts.k8s) return;
+    const pods = new KubernetesPods(this.opts.k8s, this.nodeName, this.opts.log, () => this.held?.retry());
+    this.held = new EventCache(new PodEnricher(pods.index, () => pods.mayWait), (ev) => this.emit(ev), this.opts.podWaitMs);
+    this.pods = pods;
+    await pods.start();
+    this.podTimer = setInterval(() => {
+      const now = Date.now();
+      pods.expire(now);
+      this.held?.retry(now);
+    }, 1000);
+    this.podTimer.unref();
+  }
+
+  /** Emits an event of these processes, or holds it while one of them waits for its pod. */
+  private out(ev: TetragonEvent, nodes: ProcessNode[], wait: boolean): void {
+    if (this.held) this.held.offer(ev, nodes, wait);
+    else this.emit(ev);
+  }
+
+  /** The processes an event names, with their pods attached when known; whether one waits. */
+  private podsOf(node: ProcessNode | undefined, withAncestors = false): { nodes: ProcessNode[]; wait: boolean } {
+    if (!this.held || !node) return { nodes: [], wait: false };
+    const nodes = eventNodes(this.cache, node, withAncestors);
+    return { nodes, wait: this.held.waits(nodes) };
   }
 
   /**
@@ -250,10 +296,11 @@ export class Agent {
     const procs = this.process.seed(scanProcfs());
     const time = ktimeToRfc3339(process.hrtime.bigint());
     for (const p of procs) {
-      const node = this.cache.addImage(p);
+      const node = this.cache.addImage(p, p.kernelThread ? undefined : this.containers.ofPid(p.proc.pid));
       if (p.kernelThread) continue;
       this.events.procfs++;
-      this.emit(execEvent(this.cache, node, time, this.opts.ancestors));
+      const { nodes, wait } = this.podsOf(node, this.opts.ancestors);
+      this.out(execEvent(this.cache, node, time, this.opts.ancestors), nodes, wait);
     }
   }
 
@@ -262,8 +309,9 @@ export class Agent {
     if (!rec) return;
     switch (rec.op) {
       case 'exec': {
-        const node = this.cache.addExec(rec);
-        this.emit(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors));
+        const node = this.cache.addExec(rec, this.containers.ofExec(rec.cgroupId, rec.proc.pid));
+        const { nodes, wait } = this.podsOf(node, this.opts.ancestors);
+        this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors), nodes, wait);
         break;
       }
       case 'clone':
@@ -271,14 +319,21 @@ export class Agent {
         break;
       case 'exit': {
         const node = this.cache.resolve(rec.proc);
-        if (node) this.emit(exitEvent(this.cache, node, rec));
+        if (node) {
+          const { nodes, wait } = this.podsOf(node);
+          this.out(exitEvent(this.cache, node, rec), nodes, wait);
+        }
         this.cache.exit(rec);
         break;
       }
       case 'generic': {
         const hook = this.hooks.hook(rec.hookId);
-        if (hook) this.emit(policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec));
-        else this.unknownHooks++;
+        if (hook) {
+          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc));
+          this.out(policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), nodes, wait);
+        } else {
+          this.unknownHooks++;
+        }
         break;
       }
     }
@@ -295,8 +350,13 @@ export class Agent {
     return this.counters ? this.slots.read(this.counters) : [];
   }
 
-  /** Logs every program whose lost count grew since the last look. */
+  /** Logs every program whose lost count grew since the last look, and events that went out without their pod. */
   private reportLost(): void {
+    const timedOut = this.held?.stats.timed_out ?? 0;
+    if (timedOut > this.lastTimedOut) {
+      this.opts.log.warn({ events: timedOut - this.lastTimedOut, total: timedOut, waited_ms: this.held!.waitMs }, 'kubernetes: events exported without their pod, which was not known in time');
+    }
+    this.lastTimedOut = timedOut;
     const ring: NonNullable<VigilLost['ring_buffer']> = [];
     for (const c of this.readCounters()) {
       const key = `${c.sensor}/${c.program}`;
@@ -347,18 +407,24 @@ export class Agent {
       decoder: { unknown_ops: Object.fromEntries(this.decoder.unknownOps), malformed: this.decoder.malformed.count, unknown_hooks: this.unknownHooks },
       events: this.events,
       process_cache: { size: this.cache.size, ...this.cache.stats },
+      containers: this.containers.stats(),
+      kubernetes: this.pods ? { enabled: true, ...this.pods.status(), event_cache: this.held!.status() } : { enabled: false },
       exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
       internal_errors: this.internalErrors,
       rss_bytes: process.memoryUsage().rss,
+      heap_used_bytes: process.memoryUsage().heapUsed,
     };
   }
 
   async stop(): Promise<void> {
     const { log } = this.opts;
     clearInterval(this.lostTimer);
+    clearInterval(this.podTimer);
     this.reader?.stop();
     await this.readerDone;
+    this.pods?.stop();
+    this.held?.flush();
     this.reportLost();
     this.watcher?.close();
     this.checker.close();
@@ -368,6 +434,7 @@ export class Agent {
     // A clean stop leaves nothing behind; only a crash leaves enforcement pinned.
     if (this.hooks) this.pinStore?.clear();
     this.reader?.close();
+    this.containers.close();
     await this.control?.close();
     await Promise.all(this.exporters.map((e) => e.close()));
     if (this.ready) log.info({ events: this.events, lost_events: [...this.lastLost.values()].reduce((a, b) => a + b, 0) }, 'stopped');

@@ -1,7 +1,7 @@
 // Runs every benchmark scenario and regenerates docs/benchmarks.md with
 // the command, the machine and the measured figures.
 //
-//   npm run bench            (node dist/benchmarks/run.js [--vm] [--only NAME])
+//   npm run bench            (node dist/benchmarks/run.js [--vm] [--k8s] [--only NAME])
 //
 // With --only, one scenario runs (its file name, e.g. exporters) and only
 // its section of docs/benchmarks.md is written again; the others keep the
@@ -10,6 +10,9 @@
 // qemu (test/vm/run.sh), for the kprobe path this machine's kernel lacks.
 // qemu emulates the CPU there, and its figures vary from run to run by more
 // than the effects measured, so they are left out of the default run.
+// With --k8s, the scenarios on the Kubernetes test cluster (test/cluster/)
+// run too, the cluster brought up if needed; without it, their sections keep
+// the figures of their last run (npm run bench:k8s runs them alone).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -25,6 +28,8 @@ interface Scenario {
   what: string;
   /** Run inside the stock kernel under qemu. */
   vm?: boolean;
+  /** Runs against the Kubernetes test cluster: only with --k8s or --only. */
+  cluster?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -48,6 +53,16 @@ const SCENARIOS: Scenario[] = [
       + 'allowlist, a denylist and a field filter (and, in the agent, a redaction filter).',
   },
   {
+    name: 'Kubernetes enrichment', file: 'k8s-enrich', args: ['--execs', '5000', '--rounds', '5', '--pods', '100', '--running', '5'], cluster: true,
+    what: 'On the test cluster (test/cluster/, a real kubelet and containerd): /bin/true exec\'d by a shell loop inside a busybox pod\'s container '
+      + '(through `ctr tasks exec`), rounds alternating between `vigil run --no-k8s` (the container ID in `docker` only) and `vigil run --kubeconfig` '
+      + '(the agent\'s identity; Tetragon\'s `pod` on every event). The agent\'s events per CPU-second (every ring buffer record it handled, over all rounds) is its throughput with and without enrichment; '
+      + 'the container\'s execs per second is the workload\'s pace beside it, and every exec of the storm is checked in the export file, with its pod. '
+      + 'Then the agent\'s RSS and V8 heap, 10 s after each state: without Kubernetes; with the few running pods; with 100 Pod objects on the node '
+      + '(6 running busybox pods and 94 Pod objects bound to the node with `spec.nodeName` that the kubelet rejects, OutOfmemory: they are listed and watched '
+      + 'like any pod of the node, but no sandbox or container starts), added while the agent runs, and with the agent started after them.',
+  },
+  {
     name: 'record decoding', file: 'ringbuf-decode', args: [],
     what: 'Exec records decoded per second from a buffer laid out as the ring holds them, and the cost of one koffi call.',
   },
@@ -68,6 +83,7 @@ function run(s: Scenario): Record<string, unknown> {
 }
 
 const withVm = process.argv.includes('--vm');
+const withK8s = process.argv.includes('--k8s');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const lines = [
   '# Benchmarks',
@@ -84,6 +100,11 @@ const lines = [
     'vary from run to run by more than the effects measured.',
     '',
   ]),
+  ...(withK8s ? [] : [
+    'Scenarios on the Kubernetes test cluster run with `npm run bench -- --k8s`, or alone with `npm run bench:k8s`;',
+    'without, their sections are those of their last run.',
+    '',
+  ]),
 ];
 /** The sections of the last docs/benchmarks.md, by scenario name, for --only. */
 function lastSections(): Map<string, string[]> {
@@ -96,10 +117,10 @@ function lastSections(): Map<string, string[]> {
   return out;
 }
 
-const last = only ? lastSections() : new Map<string, string[]>();
+const last = only || !withK8s ? lastSections() : new Map<string, string[]>();
 for (const s of SCENARIOS) {
   if (s.vm && !withVm) continue;
-  if (only && s.file !== only) {
+  if ((only && s.file !== only) || (!only && s.cluster && !withK8s)) {
     if (last.has(s.name)) lines.push(...last.get(s.name)!);
     continue;
   }

@@ -12,10 +12,23 @@ export interface TetragonCredentials {
   suid: number; sgid: number; fsuid: number; fsgid: number;
 }
 
+/** A pod's container: `id` as the kubelet reports it (containerd://<64 hex>), `pid` the process's pid in its pid namespace. */
+export interface TetragonContainer {
+  id: string;
+  name?: string;
+  image?: { id?: string; name?: string };
+  start_time?: string;
+  pid?: number;
+  /** Tetragon's guess that an exec is the kubelet's probe; Vigil does not set it, the export filters read it. */
+  maybe_exec_probe?: boolean;
+}
+
+/** Tetragon's Pod: the Kubernetes pod of a process. */
 export interface TetragonPod {
   namespace: string;
   name: string;
-  container?: { id: string; name?: string; image?: { id?: string; name: string }; start_time?: string; pid?: number; maybe_exec_probe?: boolean };
+  uid?: string;
+  container?: TetragonContainer;
   pod_labels?: Record<string, string>;
   workload?: string;
   workload_kind?: string;
@@ -36,7 +49,7 @@ export interface TetragonProcess {
   cap: TetragonCaps;
   process_credentials: TetragonCredentials;
   pod?: TetragonPod;
-  /** The container id, as Tetragon's process.docker. */
+  /** The container ID's first 31 characters, as Tetragon gives it. */
   docker?: string;
   in_init_tree?: boolean;
 }

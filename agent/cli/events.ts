@@ -13,6 +13,9 @@ export interface EventsOptions {
   process?: string;
   pid: string[];
   eventTypes?: string;
+  namespace?: string;
+  pod?: string;
+  container?: string;
   allowlist?: string;
   denylist?: string;
   fieldFilters?: string;
@@ -24,9 +27,12 @@ export function buildFilter(opts: EventsOptions): EventFilter {
   try {
     if (opts.process) f.process = new RegExp(opts.process);
     if (opts.eventTypes) f.types = parseEventTypes(opts.eventTypes);
+    if (opts.pod) f.pod = new RegExp(opts.pod);
   } catch (err) {
     throw new VigilError('VIGIL_USAGE', (err as Error).message);
   }
+  if (opts.namespace !== undefined) f.namespace = opts.namespace;
+  if (opts.container !== undefined) f.container = opts.container;
   if (opts.pid.length) {
     f.pids = opts.pid.map(Number);
     if (f.pids.some((p) => !Number.isInteger(p))) throw new VigilError('VIGIL_USAGE', `--pid takes integers, got ${opts.pid.join(',')}`);

@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import { buildExporters, buildRedactor, type OutputOptions } from './exports.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
+import { k8sSource } from '../k8s/source.js';
 import { startMetrics } from './metrics.js';
 
 export interface RunOptions extends OutputOptions {
@@ -16,6 +17,10 @@ export interface RunOptions extends OutputOptions {
   nodeName?: string;
   ringSize: number;
   disableFeature: string[];
+  kubeconfig?: string;
+  /** false with --no-k8s. */
+  k8s: boolean;
+  podWait: number;
   pinDir: string;
   pin: boolean;
   cleanup: boolean;
@@ -27,6 +32,7 @@ export async function run(opts: RunOptions): Promise<void> {
     throw new VigilError('VIGIL_USAGE', `--ring-size ${opts.ringSize} is not a power of two of at least 4096`);
   }
   disableFeatures([], opts.disableFeature);
+  if (!(opts.podWait >= 0)) throw new VigilError('VIGIL_USAGE', `--pod-wait ${opts.podWait}: seconds, 0 or more`);
   if (opts.cleanup) {
     const store = new PinStore(opts.pinDir, join(dirname(opts.socket), 'pins.json'));
     const found = store.read();
@@ -34,13 +40,14 @@ export async function run(opts: RunOptions): Promise<void> {
     log.info({ pin_dir: opts.pinDir, hooks: found.hooks.length, process_sensor: !!found.process }, 'removed the pins of an earlier agent');
     return;
   }
+  const k8s = k8sSource({ kubeconfig: opts.kubeconfig, k8s: opts.k8s });
   const exporters = buildExporters(opts, log);
   const metrics = startMetrics(opts.metricsAddress, () => agent.status());
 
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
-    redact: buildRedactor(opts), observe: metrics?.observe,
+    redact: buildRedactor(opts), observe: metrics?.observe, k8s, podWaitMs: opts.podWait * 1000,
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= (metrics?.draining(), agent.stop().finally(() => metrics?.close())));

@@ -9,6 +9,7 @@ import type { TetragonProcess } from '../../exporters/tetragon.js';
 import { ktimeToRfc3339 } from './clock.js';
 import { flagString, capNames, argumentString } from './format.js';
 import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
+import { dockerId, type CgroupContainer } from '../../kernel/container-id.js';
 
 export interface ProcessNode {
   execId: string;
@@ -16,6 +17,8 @@ export interface ProcessNode {
   ktime: bigint;
   parentExecId?: string;
   cgroupId: bigint;
+  /** The container its cgroup names, when it runs in one (a clone keeps its parent's). */
+  container?: CgroupContainer;
   nspid: number;
   /** argv as the kernel gave it, argv[0] first (clones inherit it). */
   argv: string[];
@@ -69,8 +72,8 @@ export class ProcessCache {
     return out;
   }
 
-  /** A new image: from an exec record, or from /proc at start-up. */
-  addImage(img: ProcessImage): ProcessNode {
+  /** A new image: from an exec record, or from /proc at start-up; `container` from its cgroup. */
+  addImage(img: ProcessImage, container?: CgroupContainer): ProcessNode {
     const parent = img.parent ? this.resolve(img.parent) : undefined;
     if (img.parent && !parent) this.stats.missingParent++;
     const execId = this.execIdOf(img.proc);
@@ -85,19 +88,22 @@ export class ProcessCache {
       flags: flagString(img.flags),
       start_time: ktimeToRfc3339(img.proc.ktime),
       auid: img.auid,
+      // Tetragon's field order: the pod is attached later (agent/enrich/pods.ts).
+      pod: undefined,
+      docker: container ? dockerId(container.id) : undefined,
       parent_exec_id: parent?.execId,
       tid: img.tid,
       cap: caps(img.caps),
       process_credentials: creds(img.creds),
     };
     return this.insert({
-      execId, pid: img.proc.pid, ktime: img.proc.ktime, parentExecId: parent?.execId, cgroupId: img.cgroupId,
+      execId, pid: img.proc.pid, ktime: img.proc.ktime, parentExecId: parent?.execId, cgroupId: img.cgroupId, container,
       nspid: img.nspid, argv: img.args, json, refs: 1, exited: false,
     }, parent);
   }
 
-  addExec(rec: ExecRecord): ProcessNode {
-    return this.addImage(rec);
+  addExec(rec: ExecRecord, container?: CgroupContainer): ProcessNode {
+    return this.addImage(rec, container);
   }
 
   /** A forked process: it runs its parent's image until it execs. */
@@ -115,11 +121,14 @@ export class ProcessCache {
       tid: rec.tid,
       flags: flagString(rec.flags | F.VIGIL_FLAG_CLONE),
       start_time: ktimeToRfc3339(rec.proc.ktime),
+      // Its own pod object: the parent's names the parent's pid in the container.
+      pod: undefined,
       parent_exec_id: parent.execId,
     };
     return this.insert({
       execId, pid: rec.proc.pid, ktime: rec.proc.ktime, parentExecId: parent.execId, cgroupId: parent.cgroupId,
-      nspid: parent.nspid, argv: parent.argv, json, refs: 1, exited: false,
+      // The clone record has no pid namespace pid: 0, unknown, until it execs.
+      container: parent.container, nspid: 0, argv: parent.argv, json, refs: 1, exited: false,
     }, parent);
   }
 

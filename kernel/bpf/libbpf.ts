@@ -126,6 +126,7 @@ export const libc_ = {
   mount: c('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   umount: c('int umount(const char *target)'),
   getsockopt: c('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)'),
+  openByHandleAt: c('int open_by_handle_at(int mount_fd, const uint8_t *handle, int flags)'),
   ioctlInt: c('int ioctl(int fd, unsigned long request, _Out_ int *arg)'),
 };
 

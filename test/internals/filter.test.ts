@@ -18,3 +18,18 @@ t.test('process regex, pid and event types AND together', async (t) => {
 t.test('an unknown event type is an error that lists the known ones', async (t) => {
   t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_lsm, vigil_lost, rate_limit_info\)/);
 });
+
+t.test('pod filters: namespace and container exactly, pod name by regex; a process in no pod never matches', async (t) => {
+  const inPod = (namespace: string, name: string, container?: string): TetragonEvent => ({
+    process_exec: { process: { pid: 1, binary: '/bin/sh', pod: { namespace, name, container: container ? { id: 'containerd://x', name: container } : undefined } } },
+    node_name: 'n', time: 't',
+  }) as unknown as TetragonEvent;
+  const f = { namespace: 'shop', pod: /^web-/, container: 'main' };
+  t.ok(matches(f, inPod('shop', 'web-688c6cd6f7-mwvlk', 'main')));
+  t.notOk(matches(f, inPod('shop-2', 'web-688c6cd6f7-mwvlk', 'main')), 'the namespace is matched exactly');
+  t.notOk(matches(f, inPod('shop', 'api-1', 'main')));
+  t.notOk(matches(f, inPod('shop', 'web-1', 'sidecar')));
+  t.notOk(matches(f, inPod('shop', 'web-1')), 'the sandbox has no container name');
+  t.notOk(matches({ namespace: 'shop' }, ev('process_exec', 1, '/bin/sh')), 'a host process');
+  t.ok(matches({ pod: /web/ }, inPod('any', 'web-1')));
+});
