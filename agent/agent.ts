@@ -25,6 +25,8 @@ import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
 import { PinStore } from './sensors/pins.js';
 import { PolicyScopes } from './scope/scopes.js';
+import { ScopeSync } from './scope/sync.js';
+import { PodCgroups } from './scope/pod-cgroups.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 import { compilePlan } from '../policies/compiler/compile.js';
 import type { MechanismChoice } from '../policies/compiler/mechanism.js';
@@ -66,6 +68,8 @@ export interface AgentOptions {
   k8s?: K8sSource;
   /** How long an event waits for its process's pod (ms). */
   podWaitMs?: number;
+  /** Scopes learn a pod's cgroup from its first exec, not only from the pod watch (default true; false to measure the difference). */
+  scopeFromExec?: boolean;
   /** Pin enforcement in bpffs so it outlives a crash of the agent (default true). */
   pin?: boolean;
   /** Where in bpffs (default /sys/fs/bpf/vigil); what they are is recorded beside the control socket. */
@@ -119,6 +123,8 @@ export class Agent {
    */
   readonly scopes: PolicyScopes;
   private pods?: KubernetesPods;
+  /** Keeps the scopes equal to the cgroups of the pods they select; only with Kubernetes. */
+  scopeSync?: ScopeSync;
   /** Events waiting for their process's pod; only with Kubernetes. */
   private held?: EventCache;
   private podTimer?: NodeJS.Timeout;
@@ -190,9 +196,17 @@ export class Agent {
   /** The pod watch, and the event cache that holds events of processes whose pod is not known yet. */
   private async startKubernetes(): Promise<void> {
     if (!this.opts.k8s) return;
-    const pods = new KubernetesPods(this.opts.k8s, this.nodeName, this.opts.log, () => this.held?.retry());
+    const pods = new KubernetesPods(this.opts.k8s, this.nodeName, this.opts.log, () => {
+      this.held?.retry();
+      this.scopeSync?.podsChanged();
+    });
     this.held = new EventCache(new PodEnricher(pods.index, () => pods.mayWait), (ev) => this.emit(ev), this.opts.podWaitMs);
     this.pods = pods;
+    const root = this.containers.cgroup2Root();
+    if (root) {
+      this.scopeSync = new ScopeSync(this.scopes, pods.index, new PodCgroups(root), () => pods.listedOnce, this.opts.log, this.opts.scopeFromExec ?? true);
+      this.scopeSync.start();
+    }
     await pods.start();
     this.podTimer = setInterval(() => {
       const now = Date.now();
@@ -309,7 +323,10 @@ export class Agent {
     if (!rec) return;
     switch (rec.op) {
       case 'exec': {
-        const node = this.cache.addExec(rec, this.containers.ofExec(rec.cgroupId, rec.proc.pid));
+        const container = this.containers.ofExec(rec.cgroupId, rec.proc.pid);
+        // A container's first exec puts its pod in the scopes that select it, before its events go out.
+        if (container?.podUid && this.scopeSync) this.scopeSync.exec(rec.cgroupId, this.containers.pathOf(rec.cgroupId));
+        const node = this.cache.addExec(rec, container);
         const { nodes, wait } = this.podsOf(node, this.opts.ancestors);
         this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors), nodes, wait);
         break;
@@ -408,7 +425,7 @@ export class Agent {
       events: this.events,
       process_cache: { size: this.cache.size, ...this.cache.stats },
       containers: this.containers.stats(),
-      kubernetes: this.pods ? { enabled: true, ...this.pods.status(), event_cache: this.held!.status() } : { enabled: false },
+      kubernetes: this.pods ? { enabled: true, ...this.pods.status(), event_cache: this.held!.status(), ...(this.scopeSync ? { scopes: this.scopeSync.status() } : {}) } : { enabled: false },
       exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
       internal_errors: this.internalErrors,
@@ -424,6 +441,7 @@ export class Agent {
     this.reader?.stop();
     await this.readerDone;
     this.pods?.stop();
+    this.scopeSync?.stop();
     this.held?.flush();
     this.reportLost();
     this.watcher?.close();

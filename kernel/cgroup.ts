@@ -44,7 +44,8 @@ export class CgroupPaths {
   readonly stats = { lookups: 0, gone: 0, failed: 0 };
   /** Why lookups cannot work here, once known. */
   problem?: string;
-  private root = '';
+  /** The cgroup2 mount, once open(). */
+  root = '';
   private rootFd = -1;
   private readonly cache = new Map<bigint, string | null>();
   private readonly handle = Buffer.alloc(16);
