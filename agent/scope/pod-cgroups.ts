@@ -17,6 +17,8 @@ import { containerOf, podUidOf } from '../../kernel/container-id.js';
 
 /** Below the cgroup2 root: kubepods[.slice] / qos / pod / container, and a little room. */
 const WALK_DEPTH = 5;
+/** Pods, and containers, whose cgroups are kept. */
+const MAX_KNOWN = 4096;
 
 export class PodCgroups {
   private readonly pods = new Map<string, bigint>();
@@ -59,19 +61,16 @@ export class PodCgroups {
     return this.containers.get(id);
   }
 
-  /** Forgets a deleted pod's cgroups. */
-  forget(uid: string, containerIds: Iterable<string>): void {
-    this.pods.delete(uid);
-    for (const id of containerIds) this.containers.delete(id);
-  }
-
   get size(): { pods: number; containers: number } {
     return { pods: this.pods.size, containers: this.containers.size };
   }
 
   private record(into: Map<string, bigint>, key: string, dir: string): boolean {
     try {
-      into.set(key, cgroupId(dir));
+      const id = cgroupId(dir);
+      // Bounded: the oldest go first; a pod still selected is found again by a walk.
+      if (into.size >= MAX_KNOWN) into.delete(into.keys().next().value!);
+      into.set(key, id);
       this.stats.learned++;
       return true;
     } catch {
