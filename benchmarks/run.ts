@@ -63,6 +63,14 @@ const SCENARIOS: Scenario[] = [
       + 'like any pod of the node, but no sandbox or container starts), added while the agent runs, and with the agent started after them.',
   },
   {
+    name: 'the policy-filter race: a container\'s start to its pod in scope', file: 'scope-window', args: ['--pods', '10', '--burst', '5'], cluster: true,
+    what: 'On the test cluster: `vigil run --kubeconfig` with a TracingPolicyNamespaced that kills a copy of `true`; each pod of its namespace runs the copy '
+      + 'as its container\'s first command. Per pod, in ms from the container\'s first exec (its shell\'s exec event): `exec`, when the pod\'s first exec record '
+      + '(its sandbox\'s) reached the agent, which puts a new pod cgroup in scope at once; `watch`, when the pod watch had the pod and a walk of the kubelet\'s '
+      + 'cgroups found its cgroup (what the scope would wait for without exec records). The cgroup is in scope at the earlier; negative: before the container '
+      + 'started. 10 pods one after another, then 5 at once. `first_command_killed`: pods whose first command died of SIGKILL.',
+  },
+  {
     name: 'record decoding', file: 'ringbuf-decode', args: [],
     what: 'Exec records decoded per second from a buffer laid out as the ring holds them, and the cost of one koffi call.',
   },
