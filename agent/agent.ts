@@ -44,6 +44,7 @@ import { PolicyChecker } from './policy/checker.js';
 import { statSync } from 'node:fs';
 import type { ProcessNode } from './process/cache.js';
 import { KubernetesPods } from './k8s/pods.js';
+import { PolicyWatch } from './k8s/policy-watch.js';
 import type { K8sSource } from './k8s/source.js';
 import { PodEnricher, eventNodes } from './enrich/pods.js';
 import { EventCache } from './enrich/event-cache.js';
@@ -66,6 +67,10 @@ export interface AgentOptions {
   disabledFeatures?: string[];
   /** The Kubernetes API to watch this node's pods with; none: no pod data (containers still get `docker`). */
   k8s?: K8sSource;
+  /** With k8s: load TracingPolicy and TracingPolicyNamespaced objects from the cluster (default true). */
+  k8sPolicies?: boolean;
+  /** A label selector: only the policy objects it selects are loaded. */
+  k8sPolicySelector?: string;
   /** How long an event waits for its process's pod (ms). */
   podWaitMs?: number;
   /** Scopes learn a pod's cgroup from its first exec, not only from the pod watch (default true; false to measure the difference). */
@@ -125,6 +130,8 @@ export class Agent {
   private pods?: KubernetesPods;
   /** Keeps the scopes equal to the cgroups of the pods they select; only with Kubernetes. */
   scopeSync?: ScopeSync;
+  /** TracingPolicy objects from the cluster; only with Kubernetes. */
+  private policyWatch?: PolicyWatch;
   /** Events waiting for their process's pod; only with Kubernetes. */
   private held?: EventCache;
   private podTimer?: NodeJS.Timeout;
@@ -181,11 +188,17 @@ export class Agent {
       },
       'policy-delete': (req) => {
         if (typeof req.name !== 'string') throw new VigilError('VIGIL_USAGE', 'policy-delete needs a policy name');
+        const source = this.policies!.sourceOf(req.name);
+        if (source?.kind === 'kubernetes') {
+          const ns = source.namespace ? ` -n ${source.namespace}` : '';
+          throw new VigilError('VIGIL_USAGE', `${req.name} comes from the cluster: kubectl delete ${source.resource.toLowerCase()}${ns} ${source.name}`);
+        }
         return { deleted: this.policies!.remove(req.name) };
       },
     }, (socket) => this.stream.subscribe(socket));
     await this.control.listen();
     await this.loadPolicies();
+    await this.watchClusterPolicies();
     this.prunePins();
     this.lostTimer = setInterval(() => this.reportLost(), 2000);
     this.lostTimer.unref();
@@ -280,6 +293,13 @@ export class Agent {
       this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager, log);
       await this.watcher.start();
     }
+  }
+
+  /** TracingPolicy and TracingPolicyNamespaced objects, loaded beside the files. */
+  private async watchClusterPolicies(): Promise<void> {
+    if (!this.opts.k8s || this.opts.k8sPolicies === false) return;
+    this.policyWatch = new PolicyWatch(this.opts.k8s, this.nodeName, this.opts.log, this.policies!, this.opts.k8sPolicySelector);
+    await this.policyWatch.start();
   }
 
   /** An exception nothing caught: logged with its stack and counted in status, and the agent goes on. */
@@ -425,7 +445,12 @@ export class Agent {
       events: this.events,
       process_cache: { size: this.cache.size, ...this.cache.stats },
       containers: this.containers.stats(),
-      kubernetes: this.pods ? { enabled: true, ...this.pods.status(), event_cache: this.held!.status(), ...(this.scopeSync ? { scopes: this.scopeSync.status() } : {}) } : { enabled: false },
+      kubernetes: this.pods
+        ? {
+          enabled: true, ...this.pods.status(), event_cache: this.held!.status(),
+          ...(this.policyWatch ? { policy_watch: this.policyWatch.status() } : {}), ...(this.scopeSync ? { scopes: this.scopeSync.status() } : {}),
+        }
+        : { enabled: false },
       exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
       internal_errors: this.internalErrors,
@@ -445,6 +470,7 @@ export class Agent {
     this.held?.flush();
     this.reportLost();
     this.watcher?.close();
+    this.policyWatch?.stop();
     this.checker.close();
     this.policies?.close();
     this.hooks?.close();

@@ -51,7 +51,7 @@ async function startAgent(cluster: Cluster, k8s: boolean): Promise<Agent> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const socket = join(dir, 'sock');
   const exportFile = join(dir, 'events.log');
-  const args = [VIGIL, 'run', '--output', 'none', '--export-file', exportFile, '--socket', socket, '--node-name', cluster.nodeName,
+  const args = [VIGIL, 'run', '--output', 'none', '--export-file', exportFile, '--export-file-max-size-mb', '0', '--socket', socket, '--node-name', cluster.nodeName,
     ...(k8s ? ['--kubeconfig', cluster.agentKubeconfig] : ['--no-k8s'])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -91,8 +91,8 @@ async function startAgent(cluster: Cluster, k8s: boolean): Promise<Agent> {
 function storm(cluster: Cluster, containerId: string, n: number, arg = ''): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('ctr', ['-a', cluster.containerdSock, '-n', 'k8s.io', 'tasks', 'exec', '--exec-id', `storm-${Date.now()}`, containerId,
-    '/bin/sh', '-c', `i=0; while [ $i -lt ${n} ]; do /bin/true ${arg}; i=$((i+1)); done`], { stdio: 'ignore' });
-  if (r.status !== 0) throw new Error('storm failed');
+    '/bin/sh', '-c', `i=0; while [ $i -lt ${n} ]; do /bin/true ${arg}; i=$((i+1)); done`], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`storm failed (ctr exit ${r.status}, ${r.signal ?? 'no signal'}): ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     const sum = (rs: Round[], k: keyof Round): number => rs.reduce((n, x) => n + x[k], 0);
     const perCpu = (rs: Round[]): number => Math.round(sum(rs, 'records') / Math.max(sum(rs, 'cpu_s'), 0.01));
     const mem = await memory(cluster);
-    const perStorm = (rs: Round[]): number => Math.round(sum(rs, 'execs') / sum(rs, 'storm_s'));
+    const perStorm = (rs: Round[]): number => Math.round((EXECS * rs.length) / sum(rs, 'storm_s'));
     console.log(JSON.stringify({
       execs_per_round: EXECS,
       rounds: ROUNDS,

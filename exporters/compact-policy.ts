@@ -1,7 +1,7 @@
 // Compact lines of policy events, as `tetra getevents -o compact` prints
 // them (Tetragon's pkg/encoder): a few well-known functions get their own
 // emoji and argument, every other kprobe is `❓ syscall`.
-import type { KprobeArgument, ProcessKprobe, ProcessLsm, ProcessTracepoint, TetragonProcess, TetragonProcessStub } from './tetragon.js';
+import type { KprobeArgument, ProcessKprobe, ProcessLsm, ProcessTracepoint, ProcessUprobe, TetragonProcess, TetragonProcessStub } from './tetragon.js';
 
 type Proc = TetragonProcess | TetragonProcessStub;
 
@@ -53,5 +53,8 @@ export function kprobeLine(k: ProcessKprobe, node: string): string {
 
 export const tracepointLine = (tp: ProcessTracepoint, node: string): string =>
   `⁉️ ${pad('tracepoint')} ${processInfo(tp.process, node)} ${tp.subsys} ${tp.event}`;
+
+export const uprobeLine = (u: ProcessUprobe, node: string): string =>
+  `🔎 ${pad('uprobe')} ${processInfo(u.process, node)} ${u.path} ${u.symbol || `0x${BigInt(u.offset ?? 0).toString(16)}`}`;
 
 export const lsmLine = (l: ProcessLsm, node: string): string => `🔒 ${pad('LSM')} ${processInfo(l.process, node)} ${l.function_name}`;

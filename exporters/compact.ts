@@ -1,6 +1,6 @@
 // One human line per event, as `tetra getevents -o compact` prints them.
 import type { TetragonEvent, TetragonProcess, VigilLost } from './tetragon.js';
-import { kprobeLine, lsmLine, tracepointLine } from './compact-policy.js';
+import { kprobeLine, lsmLine, tracepointLine, uprobeLine } from './compact-policy.js';
 
 function where(p: TetragonProcess, node: string): string {
   return p.pod ? `${p.pod.namespace}/${p.pod.name}` : node;
@@ -21,6 +21,7 @@ export function compactLine(ev: TetragonEvent): string | undefined {
   }
   if (ev.process_kprobe) return kprobeLine(ev.process_kprobe, ev.node_name);
   if (ev.process_tracepoint) return tracepointLine(ev.process_tracepoint, ev.node_name);
+  if (ev.process_uprobe) return uprobeLine(ev.process_uprobe, ev.node_name);
   if (ev.process_lsm) return lsmLine(ev.process_lsm, ev.node_name);
   if (ev.vigil_lost) return lostLine(ev.vigil_lost, ev.node_name);
   if (ev.rate_limit_info) return `⚠️ rate limit ${ev.node_name} ${ev.rate_limit_info.number_of_dropped_process_events} events dropped`;

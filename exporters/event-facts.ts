@@ -7,8 +7,8 @@ import type { KprobeArgument, KprobeAction, TetragonEvent, TetragonProcess, Tetr
 export type Kind = 'exec' | 'exit' | 'policy' | 'lost' | 'rate_limit' | 'other';
 
 export interface PolicyFacts {
-  /** process_kprobe, process_tracepoint or process_lsm. */
-  type: 'process_kprobe' | 'process_tracepoint' | 'process_lsm';
+  /** process_kprobe, process_tracepoint, process_uprobe or process_lsm. */
+  type: 'process_kprobe' | 'process_tracepoint' | 'process_uprobe' | 'process_lsm';
   /** The hooked function, or subsys/event for a tracepoint. */
   hook: string;
   policy: string;
@@ -31,10 +31,11 @@ export function facts(ev: TetragonEvent): Facts {
   const k = ev.process_kprobe;
   const tp = ev.process_tracepoint;
   const lsm = ev.process_lsm;
-  const body = k ?? tp ?? lsm;
+  const up = ev.process_uprobe;
+  const body = k ?? tp ?? up ?? lsm;
   if (body) {
-    const type = k ? 'process_kprobe' : tp ? 'process_tracepoint' : 'process_lsm';
-    const hook = k?.function_name ?? lsm?.function_name ?? `${tp!.subsys}/${tp!.event}`;
+    const type = k ? 'process_kprobe' : tp ? 'process_tracepoint' : up ? 'process_uprobe' : 'process_lsm';
+    const hook = k?.function_name ?? lsm?.function_name ?? (up ? `${up.path}:${up.symbol || up.offset}` : `${tp!.subsys}/${tp!.event}`);
     return {
       kind: 'policy', process: body.process, parent: body.parent,
       policy: { type, hook, policy: body.policy_name, action: body.action, message: body.message, tags: body.tags, args: body.args },

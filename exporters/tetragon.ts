@@ -183,6 +183,19 @@ export interface ProcessTracepoint extends PolicyEventBase {
   tags?: string[];
 }
 
+/** Fields in Tetragon's protobuf order; offset only when no symbol names the probe (uint64, as protojson writes it). */
+export interface ProcessUprobe extends PolicyEventBase {
+  path: string;
+  symbol: string;
+  policy_name: string;
+  message?: string;
+  args: KprobeArgument[];
+  tags?: string[];
+  offset?: string;
+  ref_ctr_offset?: string;
+  action: KprobeAction;
+}
+
 export interface ProcessLsm extends PolicyEventBase {
   function_name: string;
   policy_name: string;
@@ -220,6 +233,7 @@ export interface TetragonEvent {
   process_exit?: ProcessExit;
   process_kprobe?: ProcessKprobe;
   process_tracepoint?: ProcessTracepoint;
+  process_uprobe?: ProcessUprobe;
   process_lsm?: ProcessLsm;
   vigil_lost?: VigilLost;
   rate_limit_info?: RateLimitInfo;
@@ -227,7 +241,7 @@ export interface TetragonEvent {
   time: string;
 }
 
-export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm', 'vigil_lost', 'rate_limit_info'] as const;
+export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_uprobe', 'process_lsm', 'vigil_lost', 'rate_limit_info'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function eventType(ev: TetragonEvent): EventType | undefined {

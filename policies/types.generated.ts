@@ -158,6 +158,10 @@ export interface TracingPolicySpec {
    */
   lsmhooks?: LsmHookSpec[];
   /**
+   * User-space function hooks, on an executable or a library.
+   */
+  uprobes?: UProbeSpec[];
+  /**
    * Named lists of functions, used as `call: "list:NAME"`.
    */
   lists?: ListSpec[];
@@ -396,6 +400,43 @@ export interface LsmHookSpec {
    */
   hook: string;
   args?: KProbeArg[];
+  selectors?: KProbeSelector[];
+  message?: Message;
+  tags?: Tags;
+}
+export interface UProbeSpec {
+  /**
+   * The executable or library to probe, an absolute path.
+   */
+  path: string;
+  /**
+   * Functions to probe. Exactly one of symbols, offsets and addrs.
+   */
+  symbols?: string[];
+  /**
+   * File offsets to probe.
+   */
+  offsets?: number[];
+  /**
+   * Virtual addresses, as the file's symbol table gives them, to probe.
+   */
+  addrs?: number[];
+  /**
+   * File offsets of reference counters (USDT semaphores): one for each symbol, offset or address.
+   */
+  refCtrOffsets?: number[];
+  /**
+   * Also hook the return and report returnArg.
+   */
+  return?: boolean;
+  /**
+   * Function arguments to read, filter on and report.
+   */
+  args?: KProbeArg[];
+  returnArg?: KProbeArg;
+  /**
+   * In-kernel filters and actions. Selectors are ORed.
+   */
   selectors?: KProbeSelector[];
   message?: Message;
   tags?: Tags;

@@ -7,11 +7,13 @@ import net, { type AddressInfo } from 'node:net';
 import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cgroup2Root } from '../kernel/cgroup.js';
 import { ConnectDenySensor } from '../agent/sensors/connect-deny.js';
-import { compileRules, type ConnectRule } from '../policies/compiler/connect.js';
+import { compileRules, connectRules, type ConnectRule } from '../policies/compiler/connect.js';
+import { startPolicyAgent } from './lib/policy-agent.js';
 import { parseCidr } from '../kernel/net/values.js';
 import { lacking } from './lib/kernel.js';
 
@@ -149,4 +151,33 @@ t.test('cgroup connect/sendmsg programs deny matching destinations with EPERM, u
   t.equal(await tcpConnect('::1', p6), 'connected', 'after close, ::1 is reachable again');
   t.equal(await udpSend('udp4', '127.0.0.3', pc), 'sent', 'after close, UDP to 127.0.0.3 is sent');
   t.equal(sensor.counts().get(1), 3, 'the counts outlive close()');
+});
+
+t.test('a tcp_connect deny stays TCP\'s: UDP to the same address is sent, and the rules say tcp', { skip: await lacking(['cgroup_hooks']) }, async (t) => {
+  const rules = connectRules({
+    call: 'tcp_connect', syscall: false, args: [{ index: 0, type: 'sock' }],
+    selectors: [
+      { matchArgs: [{ index: 0, operator: 'DAddr', values: ['127.0.0.6/32'] }], matchActions: [{ action: 'Override', argError: -1 }] },
+      { matchArgs: [{ index: 0, operator: 'Protocol', values: ['IPPROTO_UDP'] }], matchActions: [{ action: 'Override', argError: -1 }] },
+    ],
+  }, 1);
+  t.same(rules, [{ id: 1, cidrs: ['127.0.0.6/32'], notCidrs: false, protocol: 'tcp' }], 'TCP implied; a UDP selector on a TCP function matches nothing and is dropped');
+
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-tcp-deny-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'p.yaml');
+  writeFileSync(file, ['apiVersion: cilium.io/v1alpha1', 'kind: TracingPolicy', 'metadata: { name: tcp-deny }', 'spec:', '  kprobes:',
+    '  - call: tcp_connect', '    syscall: false', '    args: [{ index: 0, type: sock }]', '    selectors:',
+    '    - matchArgs: [{ index: 0, operator: DAddr, values: ["127.0.0.6/32"] }]', '      matchActions: [{ action: Override, argError: -1 }]', ''].join('\n'));
+  const tcp = await listenTcp('127.0.0.6');
+  const udp = await bindUdp('udp4', '127.0.0.6');
+  t.teardown(() => { tcp.close(); udp.close(); });
+  const p = await startPolicyAgent({ policies: [file] });
+  try {
+    t.match(p.agent.status(), { policies: [{ name: 'tcp-deny', state: 'loaded' }] });
+    t.equal(await tcpConnect('127.0.0.6', portOf(tcp)), 'EPERM', 'TCP connect to the denied address fails');
+    t.equal(await udpSend('udp4', '127.0.0.6', portOf(udp)), 'sent', 'UDP sendto the same address is sent');
+  } finally {
+    await p.stop();
+  }
 });

@@ -73,7 +73,7 @@ tap.test('an unknown operator, with a suggestion; an operator that does not fit 
 tap.test('impossible actions: Override on a tracepoint, Sigkill with a signal, Override and Signal without their argument', { skip: noBtf }, async (t) => {
   t.same(linesOf('impossible-actions.yaml'), [
     '11:17: spec.tracepoints[0].selectors[0].matchActions[0].action: Override works only on kprobes and lsmhooks, not on tracepoints',
-    '18:9: spec.kprobes[0].selectors[0].matchActions[0].argSig: Sigkill takes no argSig (Sigkill always sends SIGKILL; use action: Signal to send another signal)',
+    '18:9: spec.kprobes[0].selectors[0].matchActions[0].argSig: warning: Sigkill takes no argSig: it is ignored (Sigkill always sends SIGKILL; use action: Signal to send another signal)',
     '20:17: spec.kprobes[0].selectors[1].matchActions[0].action: Override needs argError, a negative errno such as -1 (EPERM)',
     '22:17: spec.kprobes[0].selectors[2].matchActions[0].action: Signal needs argSig, the signal number (e.g. 9 for SIGKILL)',
   ]);

@@ -30,13 +30,21 @@ function formatScope(s: ScopeStatus): string {
   return `  scope: ${what.join(', ')}: ${s.note}`;
 }
 
+/** Where a policy came from: `file PATH`, or `kubernetes TracingPolicy/NAME (generation N)`. */
+export function describeSource(p: PolicyState): string {
+  const s = p.source;
+  if (s?.kind === 'kubernetes') return `kubernetes ${p.file} (generation ${s.generation})`;
+  return `file ${p.file}`;
+}
+
 export function formatPolicies(policies: PolicyState[]): string {
   if (!policies.length) return 'no policies loaded';
   const lines: string[] = [];
   for (const p of policies) {
-    lines.push(`${p.name}  ${p.state}  ${p.file}`);
+    lines.push(`${p.name}  ${p.state}  ${describeSource(p)}`);
     if (p.scope) lines.push(formatScope(p.scope));
     for (const e of p.errors) lines.push(`  error: ${e}`);
+    for (const e of p.rejected ?? []) lines.push(`  a newer version was refused: ${e}`);
     for (const h of p.hooks) {
       if (h.state !== 'loaded') {
         lines.push(`  ${h.path}  ${h.state}: ${h.error}`);

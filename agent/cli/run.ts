@@ -20,6 +20,9 @@ export interface RunOptions extends OutputOptions {
   kubeconfig?: string;
   /** false with --no-k8s. */
   k8s: boolean;
+  /** false with --no-k8s-policies. */
+  k8sPolicies: boolean;
+  k8sPolicySelector?: string;
   podWait: number;
   pinDir: string;
   pin: boolean;
@@ -47,7 +50,7 @@ export async function run(opts: RunOptions): Promise<void> {
   const agent = new Agent({
     nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
-    redact: buildRedactor(opts), observe: metrics?.observe, k8s, podWaitMs: opts.podWait * 1000,
+    redact: buildRedactor(opts), observe: metrics?.observe, k8s, k8sPolicies: opts.k8sPolicies !== false, k8sPolicySelector: opts.k8sPolicySelector, podWaitMs: opts.podWait * 1000,
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= (metrics?.draining(), agent.stop().finally(() => metrics?.close())));

@@ -1,4 +1,4 @@
-// Builds process_kprobe, process_tracepoint and process_lsm events from
+// Builds process_kprobe, process_tracepoint, process_uprobe and process_lsm events from
 // generic hook records, the hook's plan (which types its args have) and
 // the process cache.
 import type { ProcessCache } from '../process/cache.js';
@@ -93,6 +93,18 @@ export function policyEvent(cache: ProcessCache, hook: PolicyHook, rec: GenericR
     }
     case 'tracepoint':
       return { process_tracepoint: { process, parent, subsys: plan.target.subsystem, event: plan.target.event, args, policy_name: plan.policyName, action, ...tail }, ...base };
+    case 'uprobe': {
+      // process_uprobe has no return field: a return probe's value is the last arg.
+      const all = plan.returnArg ? [...args, kprobeArgument(plan.returnArg, rec.args[plan.args.length])] : args;
+      const { target } = plan;
+      return {
+        process_uprobe: {
+          process, parent, path: target.path, symbol: target.symbol ?? '', policy_name: plan.policyName, message: tail.message, args: all, tags: tail.tags,
+          ...(target.symbol ? {} : { offset: String(target.offset) }), ...(target.refCtrOffset ? { ref_ctr_offset: String(target.refCtrOffset) } : {}), action,
+        },
+        ...base,
+      };
+    }
     case 'lsm':
       return { process_lsm: { process, parent, function_name: hook.functionName, policy_name: plan.policyName, message: tail.message, args, action, tags: tail.tags }, ...base };
   }

@@ -90,16 +90,18 @@ export class AgentMetrics {
 
   /** Counts one emitted event by its labels (the agent calls it for each). */
   observe(ev: TetragonEvent): void {
-    const body = ev.process_exec ?? ev.process_exit ?? ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_lsm;
+    const body = ev.process_exec ?? ev.process_exit ?? ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_uprobe ?? ev.process_lsm;
     const p = body?.process;
     const pod = p && 'pod' in p ? p.pod : undefined;
     const binary = p && 'binary' in p ? p.binary : '';
     const type = ev.vigil_lost ? 'VIGIL_LOST' : eventTypeName(ev);
     const where = { namespace: pod?.namespace ?? '', workload: pod?.workload ?? '', pod: pod?.name ?? '' };
     count(this.events, { type, ...where, binary });
-    const policy = ev.process_kprobe?.policy_name ?? ev.process_tracepoint?.policy_name ?? ev.process_lsm?.policy_name;
+    const policy = ev.process_kprobe?.policy_name ?? ev.process_tracepoint?.policy_name ?? ev.process_uprobe?.policy_name ?? ev.process_lsm?.policy_name;
     if (policy) {
-      const hook = ev.process_kprobe?.function_name ?? ev.process_lsm?.function_name ?? `${ev.process_tracepoint!.subsys}/${ev.process_tracepoint!.event}`;
+      const up = ev.process_uprobe;
+      const hook = ev.process_kprobe?.function_name ?? ev.process_lsm?.function_name
+        ?? (up ? `${up.path}:${up.symbol || up.offset}` : `${ev.process_tracepoint!.subsys}/${ev.process_tracepoint!.event}`);
       count(this.policyEvents, { policy, hook, ...where, binary });
     }
   }

@@ -1,15 +1,17 @@
 // The policy checker's thread: reads, lints and compiles one policy file
-// at a time, off the agent's event loop (agent/policy/checker.ts). What it
+// (or a Kubernetes object's text) at a time, off the agent's event loop (agent/policy/checker.ts). What it
 // sends back is plain data: lint errors, and each policy compiled for the
 // running kernel with its compile errors placed at file:line:col.
 import { parentPort } from 'node:worker_threads';
-import { formatPolicyError, lintFile, type PolicyError } from '../../policies/validate/index.js';
+import { formatPolicyError, lintFile, lintText, type PolicyError } from '../../policies/validate/index.js';
 import { compilePolicy, type CompiledPolicy } from '../../policies/compiler/compile.js';
 import { runningKernel, type FeatureState } from '../../kernel/facts.js';
 
 export interface CheckRequest {
   id: number;
   file: string;
+  /** The policy's text, when it is no file (a Kubernetes object); `file` then only names it. */
+  text?: string;
   features: FeatureState[];
 }
 
@@ -30,8 +32,8 @@ export interface CheckResult {
 
 export type CheckAnswer = ({ id: number } & CheckResult) | { id: number; error: string };
 
-function check({ id, file, features }: CheckRequest): CheckAnswer {
-  const lint = lintFile(file);
+function check({ id, file, text, features }: CheckRequest): CheckAnswer {
+  const lint = text === undefined ? lintFile(file) : lintText(text, file);
   const kernel = runningKernel(features);
   const policies = lint.policies.map((v) => {
     const compiled = compilePolicy(v.policy, kernel);

@@ -37,13 +37,13 @@ export class PolicyChecker {
   }
 
   /** Lints and compiles one file for a kernel with these features; queued behind earlier checks. */
-  check(file: string, features: FeatureState[]): Promise<CheckResult> {
-    const run = this.queue.then(() => this.run(file, features));
+  check(file: string, features: FeatureState[], text?: string): Promise<CheckResult> {
+    const run = this.queue.then(() => this.run(file, features, text));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private run(file: string, features: FeatureState[]): Promise<CheckResult> {
+  private run(file: string, features: FeatureState[], text?: string): Promise<CheckResult> {
     const worker = this.thread();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -51,7 +51,7 @@ export class PolicyChecker {
         this.fail(new VigilError('VIGIL_POLICY_INVALID', `checking ${file} took longer than ${this.limits.timeoutMs / 1000} s; it was abandoned`));
       }, this.limits.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, file, features });
+      worker.postMessage({ id, file, text, features });
     });
   }
 

@@ -4,6 +4,11 @@
 // reported and skipped; the agent and the other policies keep running.
 // A new version of a policy replaces the running one only once it is
 // loaded: one that fails leaves the old one enforcing.
+//
+// Policies come from files (--policy, --policy-dir, vigil policy add) and
+// from the Kubernetes API (agent/k8s/policy-watch.ts), which hands over
+// each object's text. Each policy says where it came from; a name one
+// source holds is refused to the other, never silently replaced.
 import { resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { formatPolicyError } from '../../policies/validate/index.js';
@@ -34,9 +39,17 @@ export interface HookState {
   undecided: number;
 }
 
+/** Where a policy came from: a file, or a TracingPolicy(Namespaced) object of the cluster. */
+export type PolicySource =
+  | { kind: 'file' }
+  | { kind: 'kubernetes'; resource: 'TracingPolicy' | 'TracingPolicyNamespaced'; namespace?: string; name: string; uid: string; generation: number };
+
 export interface PolicyState {
+  /** metadata.name; namespace/name for a TracingPolicyNamespaced from the cluster. */
   name: string;
+  /** The file's path, or the object it came from (TracingPolicy/NAME, TracingPolicyNamespaced/NS/NAME). */
   file: string;
+  source: PolicySource;
   state: 'loaded' | 'error';
   errors: string[];
   /** A newer version that failed; this one keeps running. */
@@ -45,6 +58,16 @@ export interface PolicyState {
   scope?: ScopeStatus;
   hooks: HookState[];
 }
+
+/** What loading a file or an object did: the policies' states, and each error this version met. */
+export interface LoadOutcome {
+  states: PolicyState[];
+  errors: string[];
+}
+
+/** A namespaced object's policy is known by namespace/name, as two namespaces may use one name. */
+const keyOf = (name: string, source: PolicySource): string =>
+  (source.kind === 'kubernetes' && source.namespace ? `${source.namespace}/${name}` : name);
 
 interface Loaded {
   state: PolicyState;
@@ -62,23 +85,42 @@ export class PolicyManager {
 
   /** Reads, lints, compiles and loads every policy of a file; returns their states. */
   async loadFile(fileArg: string): Promise<PolicyState[]> {
-    const file = resolve(fileArg);
+    return (await this.loadSource(resolve(fileArg), { kind: 'file' })).states;
+  }
+
+  /**
+   * Lints, compiles and loads a policy given as text: a Kubernetes object
+   * rendered as YAML. `origin` names it in errors (TracingPolicy/NAME).
+   * Returns its state, and every error this version met, each placed as
+   * `origin:line:col: field.path: message`.
+   */
+  loadObject(origin: string, text: string, source: PolicySource & { kind: 'kubernetes' }): Promise<LoadOutcome> {
+    return this.loadSource(origin, source, text);
+  }
+
+  private async loadSource(file: string, source: PolicySource, text?: string): Promise<LoadOutcome> {
     let checked;
     try {
-      checked = await this.checker.check(file, [...this.kernel().features]);
+      checked = await this.checker.check(file, [...this.kernel().features], text);
     } catch (err) {
-      return [this.broke(file, [(err as Error).message])];
+      const errors = [(err as Error).message];
+      return { states: [this.broke(file, errors, source)], errors };
     }
     for (const e of checked.lint) this.log[e.severity === 'error' ? 'error' : 'warn']({ policy_file: file }, formatPolicyError(e));
     const errors = checked.lint.filter((e) => e.severity === 'error').map(formatPolicyError);
     this.broken.delete(file);
-    if (!checked.policies.length && errors.length) return [this.broke(file, errors)];
+    if (!checked.policies.length && errors.length) return { states: [this.broke(file, errors, source)], errors };
     const states: PolicyState[] = [];
-    for (const p of checked.policies) states.push(this.replace(p));
+    for (const p of checked.policies) {
+      const state = this.replace(p, source);
+      states.push(state);
+      if (state.file === file) errors.push(...(state.rejected ?? (state.state === 'error' ? state.errors : [])));
+    }
+    const keys = checked.names.map((n) => keyOf(n, source));
     // Documents that failed lint: the running version of a policy they name stays, and says why.
-    for (const name of checked.names) {
+    for (const name of keys) {
       const old = this.policies.get(name);
-      if (old && !checked.policies.some((p) => p.name === name)) {
+      if (old && !checked.policies.some((p) => keyOf(p.name, source) === name)) {
         old.state.rejected = errors;
         this.log.error({ policy: name, file }, 'a new version has errors; the running version stays');
       }
@@ -86,24 +128,31 @@ export class PolicyManager {
     // Policies the file no longer names go with the change, unless a YAML error may hide them.
     if (!checked.lint.some((e) => e.severity === 'error' && e.layer === 'yaml')) {
       for (const p of [...this.policies.values()]) {
-        if (p.state.file === file && !checked.names.includes(p.state.name)) this.remove(p.state.name);
+        if (p.state.file === file && !keys.includes(p.state.name)) this.remove(p.state.name);
       }
     }
-    return states;
+    return { states, errors };
   }
 
   /** A file none of whose documents yields a policy; the policies it held keep running. */
-  private broke(file: string, errors: string[]): PolicyState {
-    const state: PolicyState = { name: `(${file})`, file, state: 'error', errors, hooks: [] };
+  private broke(file: string, errors: string[], source: PolicySource): PolicyState {
+    const state: PolicyState = { name: `(${file})`, file, source, state: 'error', errors, hooks: [] };
     this.broken.set(file, state);
     for (const p of this.policies.values()) if (p.state.file === file) p.state.rejected = errors;
     return state;
   }
 
   /** Loads a checked policy; it takes the place of the running version only once loaded. */
-  private replace(p: CheckedPolicy): PolicyState {
-    const loaded = this.instantiate(p);
+  private replace(checked: CheckedPolicy, source: PolicySource): PolicyState {
+    const p = { ...checked, name: keyOf(checked.name, source) };
     const old = this.policies.get(p.name);
+    if (old && (old.state.source.kind !== source.kind || (source.kind === 'kubernetes' && old.state.file !== p.file))) {
+      // Two sources, one name: the first keeps it, the second is told why.
+      const error = `${p.file}: metadata.name: a policy named "${p.name}" is already loaded from ${old.state.file}; rename one of them`;
+      this.log.error({ policy: p.name, file: p.file }, error);
+      return { name: p.name, file: p.file, source, state: 'error', errors: [error], hooks: [] };
+    }
+    const loaded = this.instantiate(p, source);
     if (loaded.state.state === 'error' && old) {
       old.state.rejected = loaded.state.errors;
       this.log.error({ policy: p.name, file: p.file, errors: loaded.state.errors }, 'a new version failed to load; the running version stays');
@@ -116,8 +165,8 @@ export class PolicyManager {
   }
 
   /** Loads a compiled policy's hooks, all or none. */
-  private instantiate({ name, file, compiled, placed }: CheckedPolicy): Loaded {
-    const state: PolicyState = { name, file, state: 'loaded', errors: [], hooks: [] };
+  private instantiate({ name, file, compiled, placed }: CheckedPolicy, source: PolicySource): Loaded {
+    const state: PolicyState = { name, file, source, state: 'loaded', errors: [], hooks: [] };
     const handles: Loaded['handles'] = [];
     compiled.errors.forEach((e, i) => {
       if (!e.skipped) {
@@ -158,9 +207,18 @@ export class PolicyManager {
     return true;
   }
 
+  /** The source of a loaded policy, if one has that name. */
+  sourceOf(name: string): PolicySource | undefined {
+    return this.policies.get(name)?.state.source;
+  }
+
   /** Removes every policy that came from this file. */
   removeFile(fileArg: string): string[] {
-    const file = resolve(fileArg);
+    return this.removeOrigin(resolve(fileArg));
+  }
+
+  /** Removes every policy that came from this origin (a file's path, or TracingPolicy/NAME). */
+  removeOrigin(file: string): string[] {
     this.broken.delete(file);
     const names = [...this.policies.values()].filter((p) => p.state.file === file).map((p) => p.state.name);
     for (const n of names) this.remove(n);

@@ -110,7 +110,8 @@ export class GenericHook {
       for (const { key, value } of values[name]) map!.update(key, value);
     }
     // A return probe's entry program first, so no return is seen without its entry.
-    if (entry) this.attachProgram(entry, choice.entry ?? choice.target, choice.attach === 'kretprobe' ? 'kprobe' : choice.attach);
+    const entryAttach = choice.attach === 'kretprobe' ? 'kprobe' : choice.attach === 'uretprobe' ? 'uprobe' : choice.attach;
+    if (entry) this.attachProgram(entry, choice.entry ?? choice.target, entryAttach);
     this.attachProgram(program, choice.target, choice.attach);
     this.state.state = 'attached';
   }
@@ -121,6 +122,9 @@ export class GenericHook {
     else if (how === 'tracepoint' && 'subsystem' in target) obj.attachTracepoint(name, target.subsystem, target.event);
     else if (how === 'kprobe') obj.attachKprobe(name, targetName(target));
     else if (how === 'kretprobe') obj.attachKretprobe(name, targetName(target));
+    else if ((how === 'uprobe' || how === 'uretprobe') && 'binary' in target) {
+      obj.attachUprobe(name, target.binary, { offset: target.offset, symbol: target.symbol, refCtrOffset: target.refCtrOffset, retprobe: how === 'uretprobe' });
+    }
     else obj.attach([name]);
   }
 

@@ -30,9 +30,9 @@ const FIELDS = [
 type Proc = TetragonProcess | TetragonProcessStub | undefined;
 
 function subject(ev: TetragonEvent): { process?: Proc; parent?: TetragonProcess; ancestors?: TetragonProcess[]; policy?: string } {
-  const body = ev.process_exec ?? ev.process_exit ?? ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_lsm;
+  const body = ev.process_exec ?? ev.process_exit ?? ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_uprobe ?? ev.process_lsm;
   if (!body) return {};
-  const policy = ev.process_kprobe?.policy_name ?? ev.process_tracepoint?.policy_name ?? ev.process_lsm?.policy_name;
+  const policy = ev.process_kprobe?.policy_name ?? ev.process_tracepoint?.policy_name ?? ev.process_uprobe?.policy_name ?? ev.process_lsm?.policy_name;
   return { process: body.process, parent: body.parent, ancestors: ev.process_exec?.ancestors, policy };
 }
 

@@ -15,6 +15,7 @@ export function eventTypeName(ev: TetragonEvent): string {
   if (ev.process_exit) return 'PROCESS_EXIT';
   if (ev.process_kprobe) return 'PROCESS_KPROBE';
   if (ev.process_tracepoint) return 'PROCESS_TRACEPOINT';
+  if (ev.process_uprobe) return 'PROCESS_UPROBE';
   if (ev.process_lsm) return 'PROCESS_LSM';
   if (ev.rate_limit_info) return 'RATE_LIMIT_INFO';
   return 'UNDEF';

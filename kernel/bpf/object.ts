@@ -3,7 +3,8 @@
 // Cleanup runs in reverse order of attachment.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { libbpf, libc_, captureMessages, withSignalsBlocked, describeError, errno, isNull, decodeCString, view, type Ptr } from './libbpf.js';
+import koffi from 'koffi';
+import { libbpf, libc_, captureMessages, withSignalsBlocked, describeError, errno, isNull, decodeCString, view, UprobeOpts, type Ptr } from './libbpf.js';
 import { BpfMap } from './map.js';
 import { VigilError } from '../errors.js';
 
@@ -151,6 +152,20 @@ export class BpfObject {
   attachKretprobe(name: string, func: string): this {
     const p = this.program(name);
     return this.keepLink(name, `kretprobe ${func}`, () => libbpf.programAttachKprobe(p.ptr, true, func));
+  }
+
+  /**
+   * Attaches a program (SEC("uprobe"), SEC("uretprobe")) to a function of an
+   * executable or library, for every process: at a file offset, or at a symbol
+   * that libbpf resolves in the file (offset then counts from it).
+   */
+  attachUprobe(name: string, binary: string, at: { offset: number; symbol?: string; refCtrOffset?: number; retprobe?: boolean }): this {
+    const p = this.program(name);
+    const opts = {
+      sz: koffi.sizeof(UprobeOpts), ref_ctr_offset: at.refCtrOffset ?? 0, bpf_cookie: 0, retprobe: at.retprobe ?? false, func_name: at.symbol ?? null,
+    };
+    const what = `${at.retprobe ? 'uretprobe' : 'uprobe'} ${binary}:${at.symbol ?? `0x${at.offset.toString(16)}`}`;
+    return this.keepLink(name, what, () => libbpf.programAttachUprobeOpts(p.ptr, -1, binary, at.offset, opts) as Ptr);
   }
 
   private keepLink(name: string, what: string, attach: () => Ptr): this {

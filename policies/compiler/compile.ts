@@ -7,18 +7,20 @@
 // widen a Sigkill or an Override to processes the policy did not name.
 // A policy limited to pods (policies/scope.ts) puts its scope in every plan:
 // each hook checks it in the kernel before anything else.
-import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
+import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec, UProbeSpec } from '../types.generated.js';
+import { ElfFile } from '../../kernel/elf.js';
 import type { KernelFacts } from '../../kernel/facts.js';
 import { VigilError, type ErrorCode } from '../../kernel/errors.js';
 import {
   canonicalArgType, hookPath, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
-  type CapabilityFilter, type NamespaceType,
+  type CapabilityFilter, type NamespaceType, type UprobeHookPlan,
 } from './plan.js';
 import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from './connect.js';
 import { encodeHook, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
 import { scopeOf, type PolicyScope } from '../scope.js';
+import { filteredArg, type Hook } from '../validate/hooks.js';
 
 export interface CompileError {
   /** Field path, e.g. spec.kprobes[0].selectors[1].matchNamespaces */
@@ -85,7 +87,8 @@ class Compiler {
     return out;
   }
 
-  selectors(selectors: KProbeSelector[] | undefined, path: string): SelectorPlan[] {
+  /** args: the hook's declared args, to which matchArgs refer (their index, or a position in the list). */
+  selectors(selectors: KProbeSelector[] | undefined, path: string, hook: Pick<Hook, 'kind' | 'args'> = { kind: 'kprobe', args: [] }): SelectorPlan[] {
     return (selectors ?? []).map((s, i) => {
       const at = `${path}[${i}]`;
       for (const key of UNSUPPORTED_SELECTORS) {
@@ -97,8 +100,11 @@ class Compiler {
           this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
           return [];
         }
-        // matchReturnArgs filter the return value: their index is ignored.
-        const indexes = field === 'matchReturnArgs' ? [0] : m.args ?? (m.index !== undefined ? [m.index] : []);
+        // matchReturnArgs filter the return value: their index is ignored. args: positions in the hook's args;
+        // index: an arg's index (on tracepoints, a position, as Tetragon reads it). The plan names args by index.
+        const byPosition = (k: number) => hook.args[k]?.index ?? k;
+        const indexes = field === 'matchReturnArgs' ? [0]
+          : m.args ? m.args.map(byPosition) : m.index !== undefined ? [filteredArg(hook, m.index)?.index ?? m.index] : [];
         return indexes.map((index) => ({ index, operator: op as ArgOperator, values: m.values ?? [] }));
       });
       const matchArgs = filters('matchArgs');
@@ -125,6 +131,38 @@ class Compiler {
         matchActions,
       };
     });
+  }
+
+  /** The probes of one uprobe: one per symbol, offset or address (an address becomes its file offset). */
+  uprobeTargets(u: UProbeSpec, path: string): UprobeHookPlan['target'][] {
+    const given = (['symbols', 'offsets', 'addrs'] as const).filter((k) => u[k]?.length);
+    if (given.length !== 1) {
+      this.fail(path, `a uprobe needs exactly one of symbols, offsets and addrs (${given.length ? `it has ${given.join(' and ')}` : 'it has none'})`, 'VIGIL_POLICY_INVALID');
+      return [];
+    }
+    const ref = u.refCtrOffsets ?? [];
+    const at = (j: number) => (ref[j] ? { refCtrOffset: ref[j] } : {});
+    if (u.symbols?.length) return u.symbols.map((symbol, j) => ({ path: u.path, symbol, offset: 0, ...at(j) }));
+    if (u.offsets?.length) return u.offsets.map((offset, j) => ({ path: u.path, offset, ...at(j) }));
+    let elf: ElfFile;
+    try {
+      elf = ElfFile.open(u.path);
+    } catch (err) {
+      this.fail(`${path}.path`, (err as VigilError).detail ?? String(err), 'VIGIL_POLICY_INVALID');
+      return [];
+    }
+    try {
+      return u.addrs!.flatMap((addr, j) => {
+        const offset = elf.fileOffset(addr);
+        if (offset === undefined) {
+          this.fail(`${path}.addrs[${j}]`, `address 0x${addr.toString(16)} is in no loaded segment of ${u.path}`, 'VIGIL_POLICY_INVALID');
+          return [];
+        }
+        return [{ path: u.path, offset, ...at(j) }];
+      });
+    } finally {
+      elf.close();
+    }
   }
 
   listValues(call: string, path: string): string[] {
@@ -206,23 +244,26 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   if (scoped && !scopeFeature?.works) {
     c.fail(scoped.path, `a policy limited to pods needs cgroup_scope, which is not supported by this kernel: ${scopeFeature?.reason ?? 'not probed'}`);
   }
-  const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => ({
+  const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => {
+    const kind: Hook['kind'] = path.startsWith('spec.tracepoints') ? 'tracepoint' : 'kprobe';
+    return {
     policyName: name,
     hookIndex: i,
     args: c.args(hook.args, `${path}.args`),
-    selectors: c.selectors(hook.selectors, `${path}.selectors`),
+    selectors: c.selectors(hook.selectors, `${path}.selectors`, { kind, args: hook.args ?? [] }),
     message: hook.message,
     tags: hook.tags,
     ...(failClosed ? { failClosed } : {}),
     ...(scope ? { scope } : {}),
-  });
+    };
+  };
 
   (spec.kprobes ?? []).forEach((k, i) => {
     const path = `spec.kprobes[${i}]`;
     const skippable = k.ignore?.callNotFound === true;
     const rules = connectRules(k, nextRule);
     if (rules) nextRule += rules.length;
-    if (k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
+    if (k.return && k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
     const returnArg = k.return && k.returnArg ? c.args([k.returnArg], `${path}.returnArg`)[0] : undefined;
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
     for (const fn of calls) {
@@ -237,6 +278,13 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   (spec.lsmhooks ?? []).forEach((h, i) => {
     const path = `spec.lsmhooks[${i}]`;
     plans.push({ plan: { ...base(i, h, path), kind: 'lsm', target: { hook: h.hook }, syscall: false }, skippable: false });
+  });
+  (spec.uprobes ?? []).forEach((u, i) => {
+    const path = `spec.uprobes[${i}]`;
+    const returnArg = u.return && u.returnArg ? c.args([u.returnArg], `${path}.returnArg`)[0] : undefined;
+    for (const target of c.uprobeTargets(u, path)) {
+      plans.push({ plan: { ...base(i, u, path), ...(returnArg ? { returnArg } : {}), kind: 'uprobe', target, syscall: false }, skippable: false });
+    }
   });
   // A policy whose selectors do not compile loads nothing: every hook or none.
   if (c.errors.length) return { name, hooks: [], errors: c.errors };

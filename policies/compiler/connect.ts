@@ -59,6 +59,9 @@ function parsePorts(values: string[]): [number, number][] | undefined {
   }
 }
 
+/** Kernel functions of TCP alone: a deny on them never reaches another protocol. */
+const TCP_CALLS = new Set(['tcp_connect', 'tcp_v4_connect', 'tcp_v6_connect']);
+
 /** The connect rules of a kprobe hook, or undefined when it is not a connect deny that cgroup hooks can express. */
 export function connectRules(k: KProbeSpec, firstId: number): ConnectRule[] | undefined {
   if (!CONNECT_CALLS.has(k.call) || !k.selectors?.length) return undefined;
@@ -88,6 +91,11 @@ export function connectRules(k: KProbeSpec, firstId: number): ConnectRule[] | un
         if (protos.size !== 1 || protos.has(undefined as never)) return undefined;
         rule.protocol = [...protos][0];
       }
+    }
+    // A hook on a TCP function implies TCP: the cgroup programs must not widen it to UDP's connect and sendmsg.
+    if (TCP_CALLS.has(k.call)) {
+      if (rule.protocol === 'udp') continue;
+      rule.protocol = 'tcp';
     }
     rules.push(rule);
   }

@@ -226,6 +226,8 @@ const BIN_OPS: Record<string, number> = {
   In: OP.VIGIL_FOP_EQ, NotIn: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX,
 };
+/** Types that point into kernel memory, which no user-space function receives. */
+const KERNEL_OBJECTS = new Set(['file', 'path', 'dentry', 'linux_binprm', 'cred', 'sock', 'socket', 'skb']);
 const INT_ONLY = new Set(['GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange']);
 const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
 
@@ -271,7 +273,11 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   let size = int ? INT_SIZE[a.type] : 8;
   let flags = int && SIGNED.has(a.type) ? S.VIGIL_SRC_SIGNED : 0;
   let offset = 0;
-  const userStrings = ctx.choice.syscall || (plan.kind === 'tracepoint' && plan.target.subsystem === 'syscalls');
+  // A uprobe's pointers are the task's own memory, as a syscall's are.
+  const userStrings = ctx.choice.syscall || plan.kind === 'uprobe' || (plan.kind === 'tracepoint' && plan.target.subsystem === 'syscalls');
+  if (plan.kind === 'uprobe' && KERNEL_OBJECTS.has(a.type)) {
+    throw unsupported(where, `type ${a.type} names a kernel object, and a uprobe's args are the process's own values and memory; use an integer type, string, char_buf, fd or sockaddr`);
+  }
   if ((a.type === 'string' || a.type === 'sockaddr') && userStrings) flags |= S.VIGIL_SRC_USER;
   if (ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall) {
     const f = ctx.fields?.[a.index];
@@ -640,7 +646,8 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
         break;
       case 'Override':
         if (plan.returnArg) throw invalid(w, 'Override is not possible on a return probe: by return the function has run');
-        if (a.argError === undefined || a.argError > 0 || a.argError < -4095) throw invalid(w, `Override needs argError, a negative errno, not ${a.argError}`);
+        // A positive argError is returned as written, as Tetragon does (lint warns).
+        if (a.argError === undefined || a.argError === 0 || a.argError > 4095 || a.argError < -4095) throw invalid(w, `Override needs argError, an errno, not ${a.argError}`);
         if (plan.kind === 'tracepoint') throw invalid(w, 'Override is not possible on a tracepoint');
         override = a.argError;
         break;

@@ -27,6 +27,10 @@
 //                  at entry). Override is refused: by return the function ran.
 //   tracepoint     tracepoint (Override refused)
 //   lsm            BPF LSM
+//   uprobe         uprobe on the file (a symbol or a file offset), for every
+//                  process that maps it; return probes: a uprobe at entry and a
+//                  uretprobe. Override is refused: a uprobe program cannot make
+//                  the function return early.
 //   Sigkill/Signal also need bpf_send_signal.
 //
 // Enforcement is never weakened silently: a hook no row can run as written
@@ -35,14 +39,15 @@ import type { KernelFacts, FeatureState } from '../../kernel/facts.js';
 import { NotSupportedError, VigilError } from '../../kernel/errors.js';
 import { syscallName } from '../../kernel/syscalls/names.js';
 import { X64_SYSCALL_NUMBERS } from '../../kernel/syscalls/numbers.generated.js';
-import { hookName, planActions, type HookPlan } from './plan.js';
+import { hookName, planActions, uprobeWhere, type HookPlan, type UprobeHookPlan } from './plan.js';
 
 export type Mechanism =
   | 'exec_kprobe' | 'exec_fentry' | 'exec'
-  | 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit' | 'cgroup_connect';
+  | 'kprobe' | 'fentry' | 'fmod_ret' | 'syscall_dispatch' | 'tracepoint' | 'lsm' | 'kretprobe' | 'fexit' | 'cgroup_connect'
+  | 'uprobe' | 'uretprobe';
 
 /** How a program is attached: kprobe/kretprobe by name, a BPF trampoline or LSM target set before load, a tracepoint, a BTF tracepoint named by its section, the syscall dispatcher's table, or a cgroup. */
-export type Attach = 'kprobe' | 'kretprobe' | 'trampoline' | 'tracepoint' | 'tp_btf' | 'dispatch' | 'cgroup';
+export type Attach = 'kprobe' | 'kretprobe' | 'trampoline' | 'tracepoint' | 'tp_btf' | 'dispatch' | 'cgroup' | 'uprobe' | 'uretprobe';
 
 /**
  * Exec mechanisms: how the program gets the exec's filename arg. binprm:
@@ -58,10 +63,12 @@ export type MechanismTarget =
   | { function: string }
   | { subsystem: string; event: string }
   | { hook: string }
-  | { cgroup: string };
+  | { cgroup: string }
+  /** A user-space function: the file, and the symbol libbpf resolves or a file offset. */
+  | { binary: string; symbol?: string; offset: number; refCtrOffset?: number };
 
 /** The kind of hook a row serves. */
-export type HookNeed = 'call' | 'call-override' | 'call-return' | 'tracepoint' | 'lsm';
+export type HookNeed = 'call' | 'call-override' | 'call-return' | 'tracepoint' | 'lsm' | 'uprobe' | 'uprobe-return';
 
 /** What a row is told about the hook it might run. */
 interface Hook {
@@ -126,6 +133,10 @@ export interface MechanismRow {
   how: (h: Hook) => string;
 }
 
+const uprobeTarget = (h: Hook): MechanismTarget => {
+  const t = (h.plan as UprobeHookPlan).target;
+  return { binary: t.path, offset: t.offset, ...(t.symbol ? { symbol: t.symbol } : {}), ...(t.refCtrOffset ? { refCtrOffset: t.refCtrOffset } : {}) };
+};
 const fnTarget = (h: Hook) => ({ target: { function: h.fn } });
 const fnWithEntry = (h: Hook) => ({ target: { function: h.fn }, entry: { function: h.fn } });
 const syscallOnly = (h: Hook): string | undefined => (h.syscall ? undefined : 'only for syscalls');
@@ -212,6 +223,17 @@ export const MECHANISMS: readonly MechanismRow[] = [
     target: (h) => ({ target: { ...(h.plan.target as { subsystem: string; event: string }) } }), how: () => 'tracepoint hook',
   },
   {
+    mechanism: 'uprobe', serves: 'uprobe', feature: 'uprobes', object: 'generic_uprobe', program: 'vigil_generic_uprobe',
+    attach: 'uprobe', enforcement: ['post', 'signal'], target: (h) => ({ target: uprobeTarget(h) }),
+    how: (h) => `uprobe on ${targetName(uprobeTarget(h))}, for every process that maps the file`,
+  },
+  {
+    mechanism: 'uretprobe', serves: 'uprobe-return', feature: 'uprobes', object: 'generic_uprobe', program: 'vigil_generic_uretprobe',
+    entryProgram: 'vigil_generic_uretprobe_entry', attach: 'uretprobe', enforcement: ['post', 'signal'],
+    target: (h) => ({ target: uprobeTarget(h), entry: uprobeTarget(h) }),
+    how: (h) => `uretprobe on ${targetName(uprobeTarget(h))}, with a uprobe at entry, for every process that maps the file`,
+  },
+  {
     mechanism: 'lsm', serves: 'lsm', feature: 'bpf_lsm', object: 'generic_lsm', program: 'vigil_generic_lsm',
     attach: 'trampoline', enforcement: ['post', 'signal', 'override'],
     target: (h) => ({ target: { hook: h.fn } }),
@@ -245,7 +267,8 @@ export interface MechanismChoice {
 }
 
 export const targetName = (t: MechanismTarget): string =>
-  'function' in t ? t.function : 'hook' in t ? t.hook : 'cgroup' in t ? t.cgroup : `${t.subsystem}/${t.event}`;
+  'function' in t ? t.function : 'hook' in t ? t.hook : 'cgroup' in t ? t.cgroup
+    : 'binary' in t ? `${t.binary}:${t.symbol ?? `0x${t.offset.toString(16)}`}` : `${t.subsystem}/${t.event}`;
 
 function works(features: readonly FeatureState[], id: string): boolean {
   return features.find((f) => f.feature === id)?.works === true;
@@ -264,6 +287,11 @@ function needOf(plan: HookPlan): HookNeed {
   const override = planActions(plan).has('Override');
   switch (plan.kind) {
     case 'lsm': return 'lsm';
+    case 'uprobe':
+      if (override) {
+        throw new NotSupportedError('override', `${hookName(plan)} has an Override action; a uprobe program cannot make a user-space function return early, so Vigil refuses it rather than only report (use Sigkill or Signal to stop the process)`);
+      }
+      return plan.returnArg ? 'uprobe-return' : 'uprobe';
     case 'tracepoint':
       if (override) throw new NotSupportedError('override', `${hookName(plan)} has an Override action, and a tracepoint cannot change what the kernel does`);
       return 'tracepoint';
@@ -278,6 +306,7 @@ function needOf(plan: HookPlan): HookNeed {
 
 const NEEDS_WORDS: Record<HookNeed, string> = {
   call: 'kprobes or fentry', 'call-override': 'fmod_ret', 'call-return': 'kretprobes or fexit', tracepoint: 'tracepoints', lsm: 'BPF LSM programs',
+  uprobe: 'uprobes', 'uprobe-return': 'uprobes',
 };
 
 /**
@@ -293,7 +322,8 @@ export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connectRule
     throw new NotSupportedError('bpf_send_signal', `${hookName(plan)} has a Sigkill or Signal action; ${missing(features, 'bpf_send_signal')}`);
   }
   const sc = plan.kind === 'kprobe' && plan.syscall ? syscallName(plan.target.function, kernel.arch) : undefined;
-  const fn = sc?.function ?? (plan.kind === 'kprobe' ? plan.target.function : plan.kind === 'lsm' ? plan.target.hook : targetName(plan.target));
+  const fn = sc?.function ?? (plan.kind === 'kprobe' ? plan.target.function : plan.kind === 'lsm' ? plan.target.hook
+    : plan.kind === 'uprobe' ? uprobeWhere(plan.target) : targetName(plan.target));
   const hook: Hook = { plan, kernel, syscall: sc?.name, fn, connectRules };
   const rows = MECHANISMS.filter((r) => r.serves === need && (r.applies?.(hook) ?? true));
   const passed = new PassedOver();

@@ -10,7 +10,7 @@ import type { PolicyScope } from '../scope.js';
 export { NAMESPACE_TYPES, type NamespaceType } from '../../kernel/namespaces.js';
 export { isIntType };
 
-export type HookKind = 'kprobe' | 'tracepoint' | 'lsm';
+export type HookKind = 'kprobe' | 'tracepoint' | 'lsm' | 'uprobe';
 
 /** Argument types the kernel side reads. Aliases (u64, s32, long…) map here through canonicalArgType. */
 export const INT_ARG_TYPES = [
@@ -182,7 +182,17 @@ export interface LsmHookPlan extends HookPlanBase {
   syscall: false;
 }
 
-export type HookPlan = KprobeHookPlan | TracepointHookPlan | LsmHookPlan;
+export interface UprobeHookPlan extends HookPlanBase {
+  kind: 'uprobe';
+  /**
+   * One probe of spec.uprobes[i]: the file, and a symbol (offset 0 from it) or
+   * a file offset (addrs are converted to file offsets by the front-end).
+   */
+  target: { path: string; symbol?: string; offset: number; refCtrOffset?: number };
+  syscall: false;
+}
+
+export type HookPlan = KprobeHookPlan | TracepointHookPlan | LsmHookPlan | UprobeHookPlan;
 
 /** The followChildren filters of a plan, in encoding order (selectors, then their matchBinaries). */
 export function followFilters(plan: HookPlan): BinaryFilter[] {
@@ -194,16 +204,20 @@ export function planActions(plan: HookPlan): Set<ActionName> {
   return new Set(plan.selectors.flatMap((s) => s.matchActions.map((a) => a.action)));
 }
 
-const SECTIONS: Record<HookKind, string> = { kprobe: 'kprobes', tracepoint: 'tracepoints', lsm: 'lsmhooks' };
+const SECTIONS: Record<HookKind, string> = { kprobe: 'kprobes', tracepoint: 'tracepoints', lsm: 'lsmhooks', uprobe: 'uprobes' };
 
-/** The hook's field path in its policy: spec.kprobes[0], spec.tracepoints[1], spec.lsmhooks[2]. */
+/** The hook's field path in its policy: spec.kprobes[0], spec.tracepoints[1], spec.lsmhooks[2], spec.uprobes[3]. */
 export const hookPath = (plan: Pick<HookPlan, 'kind' | 'hookIndex'>): string => `spec.${SECTIONS[plan.kind]}[${plan.hookIndex}]`;
 
-/** How a user refers to the hook: kprobe:fn, tracepoint:subsys/event, lsm:hook. */
+/** A uprobe's place in its file: the symbol, or the file offset in hex. */
+export const uprobeWhere = (t: UprobeHookPlan['target']): string => t.symbol ?? `0x${t.offset.toString(16)}`;
+
+/** How a user refers to the hook: kprobe:fn, tracepoint:subsys/event, lsm:hook, uprobe:/path:symbol. */
 export function hookName(plan: HookPlan): string {
   switch (plan.kind) {
     case 'kprobe': return `kprobe:${plan.target.function}`;
     case 'tracepoint': return `tracepoint:${plan.target.subsystem}/${plan.target.event}`;
     case 'lsm': return `lsm:${plan.target.hook}`;
+    case 'uprobe': return `uprobe:${plan.target.path}:${uprobeWhere(plan.target)}`;
   }
 }

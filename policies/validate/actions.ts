@@ -45,15 +45,19 @@ export function checkActions(hook: Hook, actions: ActionSelector[], path: PathSe
     for (const field of Object.keys(a) as (Field | 'action')[]) {
       if (field === 'action' || USES[a.action].includes(field)) continue;
       const instead = a.action === 'Sigkill' && field === 'argSig' ? ' (Sigkill always sends SIGKILL; use action: Signal to send another signal)' : '';
-      out.push({ path: [...p, field], at: 'key', message: `${a.action} takes no ${field}${instead}` });
+      // Ignored, as Tetragon ignores it: the kernel does the same with it or without it.
+      out.push({ path: [...p, field], at: 'key', severity: 'warning', message: `${a.action} takes no ${field}: it is ignored${instead}` });
     }
     switch (a.action) {
       case 'Override':
         if (hook.kind === 'tracepoint') at('action', 'Override works only on kprobes and lsmhooks, not on tracepoints');
+        else if (hook.kind === 'uprobe') at('action', 'Override is not supported on uprobes: a uprobe program cannot make a user-space function return early; use Sigkill or Signal to stop the process');
         else if (isReturn) at('action', 'Override cannot run at return, once the function has run; put it in matchActions');
         else if (hook.kprobe?.return) at('action', 'Override is not possible on a return probe (return: true): Vigil acts at return, once the function has run; use a kprobe without return: true to override');
-        if (need('argError', 'a negative errno such as -1 (EPERM)') && a.argError! >= 0) {
-          at('argError', `argError must be a negative errno such as -1 (EPERM), not ${a.argError}`);
+        if (need('argError', 'a negative errno such as -1 (EPERM)') && a.argError === 0) {
+          at('argError', 'argError 0 is success: Override needs an errno such as -1 (EPERM)');
+        } else if (a.argError !== undefined && a.argError > 0) {
+          out.push({ path: [...p, 'argError'], severity: 'warning', message: `argError ${a.argError} is positive: it is returned as written, as Tetragon does, and callers that test for a negative error may take it as success; errnos are negative, e.g. -1 (EPERM)` });
         }
         break;
       case 'Signal':

@@ -1,8 +1,8 @@
-// The hooks of a policy, one shape for kprobes, tracepoints and lsmhooks.
-import type { KProbeArg, KProbeSelector, KProbeSpec, TracingPolicySpec } from '../types.generated.js';
+// The hooks of a policy, one shape for kprobes, tracepoints, lsmhooks and uprobes.
+import type { KProbeArg, KProbeSelector, KProbeSpec, TracingPolicySpec, UProbeSpec } from '../types.generated.js';
 import type { PathSeg } from './path.js';
 
-export type HookKind = 'kprobe' | 'tracepoint' | 'lsmhook';
+export type HookKind = 'kprobe' | 'tracepoint' | 'lsmhook' | 'uprobe';
 
 export interface Hook {
   kind: HookKind;
@@ -14,7 +14,14 @@ export interface Hook {
   selectors: KProbeSelector[];
   /** Set for kprobes. */
   kprobe?: KProbeSpec;
+  /** Set for uprobes. */
+  uprobe?: UProbeSpec;
 }
+
+/** A return probe (return: true): its returnArg, matchReturnArgs and returnCopy apply. */
+export const isReturnProbe = (hook: Hook): boolean => (hook.kprobe ?? hook.uprobe)?.return === true;
+/** The hook's returnArg, on kprobes and uprobes. */
+export const returnArgOf = (hook: Hook): KProbeArg | undefined => (hook.kprobe ?? hook.uprobe)?.returnArg;
 
 export function hooksOf(spec: TracingPolicySpec): Hook[] {
   return [
@@ -27,7 +34,21 @@ export function hooksOf(spec: TracingPolicySpec): Hook[] {
     ...(spec.lsmhooks ?? []).map((l, i): Hook => ({
       kind: 'lsmhook', path: ['spec', 'lsmhooks', i], name: l.hook, args: l.args ?? [], selectors: l.selectors ?? [],
     })),
+    ...(spec.uprobes ?? []).map((u, i): Hook => ({
+      kind: 'uprobe', path: ['spec', 'uprobes', i], name: u.path, args: u.args ?? [], selectors: u.selectors ?? [], uprobe: u,
+    })),
   ];
+}
+
+/**
+ * The declared arg a matchArgs index names. On tracepoints, as Tetragon reads
+ * them, a position in the hook's args list (args: [{index: 4}] is matched as
+ * index 0); an index past the list that equals a declared arg's index names
+ * that arg. Elsewhere, the arg whose index it is.
+ */
+export function filteredArg(hook: Pick<Hook, 'kind' | 'args'>, index: number): KProbeArg | undefined {
+  if (hook.kind === 'tracepoint') return hook.args[index] ?? hook.args.find((a) => a.index === index);
+  return hook.args.find((a) => a.index === index);
 }
 
 /** The declared arg with this index. */

@@ -54,13 +54,25 @@ const isError = (f: Finding): boolean => (f.severity ?? 'error') === 'error';
 const START = { line: 1, column: 1 };
 
 export function lintFile(file: string, opts: LintOptions = {}): LintResult {
-  const result: LintResult = { policies: [], errors: [], files: [file], documents: 0, names: [] };
   const read = readPolicyText(file);
   if ('problem' in read) {
+    const result: LintResult = { policies: [], errors: [], files: [file], documents: 0, names: [] };
     result.errors.push(toPolicyError({ path: [], message: read.problem }, file, START, 'yaml'));
     return result;
   }
-  const { text } = read;
+  return lintText(read.text, file, opts);
+}
+
+/**
+ * Lints policy text that did not come from a file (a Kubernetes object,
+ * rendered as YAML); `file` names it in every error.
+ */
+export function lintText(text: string, file: string, opts: LintOptions = {}): LintResult {
+  const result: LintResult = { policies: [], errors: [], files: [file], documents: 0, names: [] };
+  if (Buffer.byteLength(text) > INPUT_LIMITS.bytes) {
+    result.errors.push(toPolicyError({ path: [], message: `the policy is ${Buffer.byteLength(text)} bytes; Vigil reads at most ${INPUT_LIMITS.bytes}` }, file, START, 'yaml'));
+    return result;
+  }
   const deep = tooDeep(text);
   if (deep !== undefined) {
     const at = { line: text.slice(0, deep).split('\n').length, column: deep - text.lastIndexOf('\n', deep - 1) };

@@ -1,7 +1,9 @@
 // Layer 4: the running kernel. Each kprobe function, syscall, tracepoint
 // and LSM hook exists, and each arg index is below its parameter count.
 // Reads BTF (/sys/kernel/btf/vmlinux) and tracefs; loads nothing.
-import type { KProbeArg, TracingPolicy } from '../types.generated.js';
+import type { KProbeArg, TracingPolicy, UProbeSpec } from '../types.generated.js';
+import { ElfFile } from '../../kernel/elf.js';
+import type { VigilError } from '../../kernel/errors.js';
 import { KernelBtf } from '../../kernel/btf.js';
 import { resolveCall, type KernelEnv } from './calls.js';
 import type { Finding } from './errors.js';
@@ -71,6 +73,7 @@ export function checkKernel(policy: TracingPolicy, env: KernelEnv): Finding[] {
     const params = env.btf.funcParams(fn);
     if (params !== undefined) checkArgs(lsm.args ?? [], path, params, `${lsm.hook} takes ${plural(params, 'argument')}`, out);
   });
+  spec.uprobes?.forEach((u, i) => checkUprobeFile(u, ['spec', 'uprobes', i], out));
   spec.lists?.forEach((list, i) => {
     if (list.type === 'generated_syscalls' || list.type === 'generated_ftrace') return;
     list.values?.forEach((v, j) => {
@@ -79,6 +82,30 @@ export function checkKernel(policy: TracingPolicy, env: KernelEnv): Finding[] {
     });
   });
   return out;
+}
+
+/** The probed file is an ELF file on this host, and defines each symbol; each address falls in a loaded segment. */
+function checkUprobeFile(u: UProbeSpec, path: PathSeg[], out: Finding[]): void {
+  let elf: ElfFile;
+  try {
+    elf = ElfFile.open(u.path);
+  } catch (err) {
+    out.push({ path: [...path, 'path'], message: (err as VigilError).detail });
+    return;
+  }
+  try {
+    if (u.symbols?.length) {
+      const names = elf.functionNames();
+      u.symbols.forEach((s, j) => {
+        if (!names.has(s)) out.push({ path: [...path, 'symbols', j], message: `${u.path} defines no function ${s}${hint(s, [...names], 0)}` });
+      });
+    }
+    u.addrs?.forEach((a, j) => {
+      if (elf.fileOffset(a) === undefined) out.push({ path: [...path, 'addrs', j], message: `address 0x${a.toString(16)} is in no loaded segment of ${u.path}` });
+    });
+  } finally {
+    elf.close();
+  }
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -2,7 +2,7 @@
 // fits its type, and every value parses for the operator.
 import type { ArgSelector, ArgType, TracingPolicySpec } from '../types.generated.js';
 import type { Finding } from './errors.js';
-import { argAt, declaredIndexes, type Hook } from './hooks.js';
+import { declaredIndexes, filteredArg, returnArgOf, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { listRefProblem } from './lists.js';
 import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
@@ -12,13 +12,15 @@ import { needValues, valueProblem } from './values.js';
 export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isReturn: boolean, spec: TracingPolicySpec, out: Finding[]): void {
   const types: ArgType[] = [];
   if (isReturn) {
-    if (hook.kprobe?.returnArg) types.push(hook.kprobe.returnArg.type);
+    const ret = returnArgOf(hook);
+    if (ret) types.push(ret.type);
   } else if (m.index === undefined && m.args === undefined) {
     out.push({ path, message: 'needs index (an args[].index) or args (positions in args)' });
   } else {
     if (m.index !== undefined) {
-      const arg = argAt(hook, m.index);
+      const arg = filteredArg(hook, m.index);
       if (arg) types.push(arg.type);
+      else if (hook.kind === 'tracepoint') out.push({ path: [...path, 'index'], message: `index ${m.index} is past the hook's ${hook.args.length} args (on tracepoints, matchArgs.index is a position in args)` });
       else out.push({ path: [...path, 'index'], message: `no arg with index ${m.index} (${declaredIndexes(hook)})` });
     }
     m.args?.forEach((k, j) => {

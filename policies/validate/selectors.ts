@@ -3,7 +3,7 @@
 import type { BinarySelector, KProbeSelector, TracingPolicySpec } from '../types.generated.js';
 import { checkActions } from './actions.js';
 import type { Finding } from './errors.js';
-import type { Hook } from './hooks.js';
+import { isReturnProbe, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { checkMatchArg } from './match-args.js';
 import { CAPABILITIES, NAMESPACES } from './names.js';
@@ -18,8 +18,8 @@ export function checkSelector(hook: Hook, sel: KProbeSelector, path: PathSeg[], 
     list.forEach((m, i) => checkMatchArg(hook, m, [...path, field, i], field === 'matchReturnArgs', spec, out));
   }
   for (const field of ['matchReturnArgs', 'matchReturnActions'] as const) {
-    if (sel[field]?.length && !hook.kprobe?.return) {
-      out.push({ path: [...path, field], at: 'key', message: `${field} works only on kprobes with return: true` });
+    if (sel[field]?.length && !isReturnProbe(hook)) {
+      out.push({ path: [...path, field], at: 'key', message: `${field} works only on kprobes and uprobes with return: true` });
     }
   }
   checkActions(hook, sel.matchActions ?? [], [...path, 'matchActions'], false, spec, out);

@@ -3,18 +3,26 @@
 // where they can, lists resolve, and Vigil's limits (limits.ts) hold.
 import type { LabelSelector, TracingPolicy, TracingPolicySpec } from '../types.generated.js';
 import type { Finding } from './errors.js';
-import { hooksOf, type Hook } from './hooks.js';
+import { hooksOf, isReturnProbe, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { checkLists, listRefProblem } from './lists.js';
 import type { PathSeg } from './path.js';
 import { checkSelector } from './selectors.js';
 import { checkOptions } from './options.js';
+import { canonicalArgType } from '../compiler/plan.js';
+
+/** Why some types are not read, where it helps to say. */
+const UNREAD: Record<string, string> = {
+  auto: 'name the type (Vigil does not take it from BTF)',
+  filename: 'use string on the syscall\'s filename, or file/path on the kernel object',
+  nop: 'leave the arg out of args instead',
+};
 
 export function checkSemantics(policy: TracingPolicy): Finding[] {
   const out: Finding[] = [];
   const { spec } = policy;
   const hooks = hooksOf(spec);
-  if (!hooks.length) out.push({ path: ['spec'], severity: 'warning', message: 'the policy hooks nothing: it has no kprobes, tracepoints or lsmhooks' });
+  if (!hooks.length) out.push({ path: ['spec'], severity: 'warning', message: 'the policy hooks nothing: it has no kprobes, tracepoints, lsmhooks or uprobes' });
   overLimit(out, ['spec'], hooks.length, 'hooksPerPolicy', 'hooks');
   checkLists(spec, out);
   checkOptions(spec, out);
@@ -30,6 +38,12 @@ export function checkSemantics(policy: TracingPolicy): Finding[] {
 function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
   overLimit(out, [...hook.path, 'args'], hook.args.length, 'argsPerHook', 'args');
   const seen = new Set<number>();
+  const ret = (hook.kprobe ?? hook.uprobe)?.returnArg;
+  const readable = [...hook.args.map((a, i) => [a, [...hook.path, 'args', i]] as const), ...(ret && isReturnProbe(hook) ? [[ret, [...hook.path, 'returnArg']] as const] : [])];
+  for (const [a, p] of readable) {
+    // What the loader would refuse is refused here, where the policy is written.
+    if (!canonicalArgType(a.type)) out.push({ path: [...p, 'type'], message: `argument type ${a.type} is not read by Vigil's kernel programs yet${UNREAD[a.type] ? `: ${UNREAD[a.type]}` : ''}` });
+  }
   hook.args.forEach((a, i) => {
     const p = [...hook.path, 'args', i];
     if (seen.has(a.index)) out.push({ path: [...p, 'index'], severity: 'warning', message: `index ${a.index} is declared twice` });
@@ -39,8 +53,8 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
       if (a[field] !== undefined && !buffer) out.push({ path: [...p, field], at: 'key', severity: 'warning', message: `${field} applies only to char_buf and char_iovec args` });
     }
     if (a.maxData && a.type !== 'char_buf') out.push({ path: [...p, 'maxData'], at: 'key', severity: 'warning', message: 'maxData applies only to char_buf args' });
-    if (a.returnCopy && hook.kind !== 'kprobe') out.push({ path: [...p, 'returnCopy'], message: 'returnCopy needs a kprobe: the buffer is read at return' });
-    else if (a.returnCopy && !hook.kprobe?.return) out.push({ path: [...p, 'returnCopy'], message: 'returnCopy reads the buffer at return: the kprobe needs return: true and a returnArg' });
+    if (a.returnCopy && hook.kind !== 'kprobe' && hook.kind !== 'uprobe') out.push({ path: [...p, 'returnCopy'], message: 'returnCopy needs a kprobe or uprobe: the buffer is read at return' });
+    else if (a.returnCopy && !isReturnProbe(hook)) out.push({ path: [...p, 'returnCopy'], message: `returnCopy reads the buffer at return: the ${hook.kind} needs return: true and a returnArg` });
     if (buffer && a.sizeArgIndex) {
       const size = hook.args.find((x) => x.index === a.sizeArgIndex! - 1);
       if (!size) out.push({ path: [...p, 'sizeArgIndex'], message: `sizeArgIndex ${a.sizeArgIndex} names arg index ${a.sizeArgIndex - 1} (sizeArgIndex is the index plus one), which the hook does not declare` });
@@ -53,16 +67,36 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
     const problem = kp.call.startsWith('list:') ? listRefProblem(kp.call.slice(5), spec) : undefined;
     if (problem) out.push({ path: [...hook.path, 'call'], message: problem });
     if (kp.return && !kp.returnArg) out.push({ path: [...hook.path, 'return'], message: 'return: true needs a returnArg, the return value to read' });
+    // Tetragon ignores them without return: true, and so does Vigil.
     for (const field of ['returnArg', 'returnArgAction'] as const) {
-      if (!kp.return && kp[field] !== undefined) out.push({ path: [...hook.path, field], at: 'key', message: `${field} needs return: true` });
+      if (!kp.return && kp[field] !== undefined) out.push({ path: [...hook.path, field], at: 'key', severity: 'warning', message: `${field} is ignored without return: true` });
     }
     // Post is what a return probe does anyway; the socket-tracking actions are not.
     if (kp.return && kp.returnArgAction !== undefined && kp.returnArgAction !== 'Post') {
       out.push({ path: [...hook.path, 'returnArgAction'], message: `returnArgAction ${kp.returnArgAction} is not supported by Vigil yet` });
     }
   }
+  if (hook.uprobe) checkUprobe(hook, out);
   overLimit(out, [...hook.path, 'selectors'], hook.selectors.length, 'selectorsPerHook', 'selectors');
   hook.selectors.forEach((s, i) => checkSelector(hook, s, [...hook.path, 'selectors', i], spec, out));
+}
+
+/** Exactly one of symbols, offsets and addrs; a refCtrOffset for each, when given; return and returnArg together. */
+function checkUprobe(hook: Hook, out: Finding[]): void {
+  const u = hook.uprobe!;
+  const given = (['symbols', 'offsets', 'addrs'] as const).filter((k) => u[k] !== undefined);
+  const nonEmpty = given.filter((k) => u[k]!.length);
+  if (nonEmpty.length !== 1) {
+    out.push({ path: given.length > 1 ? [...hook.path, given[1]] : hook.path, at: given.length > 1 ? 'key' : undefined, message: `a uprobe needs exactly one of symbols, offsets and addrs, not empty${given.length > 1 ? `; it has ${given.join(' and ')}` : ''}` });
+  }
+  const n = nonEmpty.length === 1 ? u[nonEmpty[0]]!.length : 0;
+  if (u.refCtrOffsets?.length && n && u.refCtrOffsets.length !== n) {
+    out.push({ path: [...hook.path, 'refCtrOffsets'], message: `refCtrOffsets has ${u.refCtrOffsets.length} entries and ${nonEmpty[0]} ${n}: one reference counter for each probe` });
+  }
+  if (!u.path.startsWith('/')) out.push({ path: [...hook.path, 'path'], message: `${JSON.stringify(u.path)} is not an absolute path` });
+  overLimit(out, [...hook.path, nonEmpty[0] ?? 'symbols'], n, 'functionsPerList', 'probes');
+  if (u.return && !u.returnArg) out.push({ path: [...hook.path, 'return'], message: 'return: true needs a returnArg, the return value to read' });
+  if (!u.return && u.returnArg) out.push({ path: [...hook.path, 'returnArg'], at: 'key', severity: 'warning', message: 'returnArg is ignored without return: true' });
 }
 
 function checkLabels(sel: LabelSelector | undefined, path: PathSeg[], out: Finding[]): void {

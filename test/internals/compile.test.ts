@@ -122,7 +122,7 @@ t.test('connect rules: destination address, port and protocol with Override only
 `), 5);
   t.same(rules, [
     { id: 5, cidrs: ['192.0.2.0/24', '2001:db8::/32'], notCidrs: false, ports: [[80, 80], [8000, 8080]], notPorts: true, protocol: 'tcp' },
-    { id: 6, cidrs: ['10.0.0.0/8'], notCidrs: true },
+    { id: 6, cidrs: ['10.0.0.0/8'], notCidrs: true, protocol: 'tcp' },
   ]);
   const no = (why: string, selectors: string) => t.equal(connectRules(deny(selectors), 0), undefined, why);
   no('a Sigkill is not a connect deny', '[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.1] }], matchActions: [{ action: Sigkill }] }]');
@@ -141,7 +141,7 @@ t.test('a connect deny compiles to cgroup programs where the kernel has them, wi
   t.equal(h.kind, 'connect');
   if (h.kind !== 'connect') return;
   t.match(h.choice, { mechanism: 'cgroup_connect', target: { cgroup: '/sys/fs/cgroup' } });
-  t.same(h.rules, [{ id: 0, cidrs: ['192.0.2.0/24'], notCidrs: false }]);
+  t.same(h.rules, [{ id: 0, cidrs: ['192.0.2.0/24'], notCidrs: false, protocol: 'tcp' }], 'a hook on tcp_connect implies TCP');
   t.equal(h.connect.v4.length, 1, 'one IPv4 prefix in the trie');
   t.same(h.plan.args, [{ index: 0, type: 'sock' }], 'denials are reported with the destination as the sock arg');
   t.match(compilePolicy(p, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } },

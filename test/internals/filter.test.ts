@@ -16,7 +16,7 @@ t.test('process regex, pid and event types AND together', async (t) => {
 });
 
 t.test('an unknown event type is an error that lists the known ones', async (t) => {
-  t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_lsm, vigil_lost, rate_limit_info\)/);
+  t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_uprobe, process_lsm, vigil_lost, rate_limit_info\)/);
 });
 
 t.test('pod filters: namespace and container exactly, pod name by regex; a process in no pod never matches', async (t) => {

@@ -58,4 +58,4 @@ export function syscallPlan(call: string, args: HookPlan['args'], selectors: Sel
 }
 
 /** The policy event of any kind in ev, if it is one. */
-export const policyBody = (ev: TetragonEvent) => ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_lsm;
+export const policyBody = (ev: TetragonEvent) => ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_uprobe ?? ev.process_lsm;
