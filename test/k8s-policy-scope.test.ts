@@ -2,7 +2,8 @@
 // with Sigkill on a binary kills it in a pod of its namespace, from the
 // container's very first command on, and never in a pod of another
 // namespace or on the host; a podSelector app=web policy reports only for
-// the labelled pod, and relabelling the pod moves it out. The window
+// the labelled pod, and relabelling the pod moves it out; one applied with
+// kubectl is in force the same way, and kubectl delete lifts it. The window
 // between a container's start and its pod's cgroup entering the scope is
 // measured (docs/benchmarks.md).
 import t from 'tap';
@@ -15,6 +16,7 @@ import {
 } from './lib/cluster.js';
 import { runCommand, startAgent, VIGIL, type AgentHandle } from './lib/agent.js';
 import { lacking, SLOWDOWN } from './lib/kernel.js';
+import { applyCrds } from './lib/k8s-policies.js';
 import type { TetragonEvent, TetragonProcess } from '../exporters/tetragon.js';
 
 const skip = await lacking(['cgroup_scope', 'bpf_send_signal']);
@@ -87,7 +89,7 @@ t.before(async () => {
   chmodSync(VICTIM, 0o755);
   const kill = policy('TracingPolicyNamespaced', 'scope-kill', A, execArg(VICTIM, [{ action: 'Sigkill' }]));
   const web = policy('TracingPolicy', 'scope-web', undefined, { podSelector: { matchLabels: { app: 'web' } }, ...execArg(REPORTED, []) });
-  agent = await startAgent(['--kubeconfig', cluster.agentKubeconfig, '--node-name', cluster.nodeName, '--policy', kill, '--policy', web]);
+  agent = await startAgent(['--kubeconfig', cluster.agentKubeconfig, '--node-name', cluster.nodeName, '--no-k8s-policies', '--policy', kill, '--policy', web]);
 });
 
 t.teardown(async () => {
@@ -176,4 +178,34 @@ t.test('the window between a container\'s start and its pod\'s cgroup in scope',
   t.ok(rows.every((r) => r.inScope < 0), 'every pod is in scope before its container starts');
   const out = process.env.VIGIL_SCOPE_WINDOW_OUT;
   if (out) writeFileSync(out, JSON.stringify(rows));
+  t.equal((await runCommand(process.execPath, [VIGIL, 'policy', 'delete', 'scope-kill-2', '--socket', agent.socket])).code, 0);
+});
+
+t.test('kubectl apply of a TracingPolicyNamespaced: in force in its namespace only; kubectl delete lifts it', { skip }, async (t) => {
+  applyCrds();
+  const label = { 'vigil-test': `scope-${process.pid}` };
+  const watcher = await startAgent(['--kubeconfig', cluster.adminKubeconfig, '--node-name', cluster.nodeName,
+    '--k8s-policy-selector', `vigil-test=${label['vigil-test']}`]);
+  t.teardown(() => watcher.stop());
+  const list = async (): Promise<Record<string, any>[]> =>
+    JSON.parse((await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', watcher.socket])).stdout);
+  kubectlOk(['apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'cilium.io/v1alpha1', kind: 'TracingPolicyNamespaced', metadata: { name: 'scope-applied', namespace: A, labels: label }, spec: execArg(VICTIM, [{ action: 'Sigkill' }]) }),
+  });
+  let state: Record<string, any> | undefined;
+  for (let i = 0; i < 120 * SLOWDOWN && !(state?.state === 'loaded' && state.scope?.cgroups >= 1); i++, await sleep(250)) {
+    state = (await list()).find((p) => p.source?.kind === 'kubernetes');
+  }
+  t.match(state, { state: 'loaded', source: { kind: 'kubernetes' }, scope: { namespace: A, known: true } }, 'loaded from the cluster, scoped to its namespace');
+  t.ok(state?.scope?.cgroups >= 1, 'with the pods of namespace A in scope');
+  t.match(state?.name, /scope-applied/);
+  t.equal(execIn(A, 'victim', [VICTIM]), 137, 'in a pod of A: killed');
+  t.equal(execIn(B, 'victim', [VICTIM]), 0, 'in a pod of B: runs');
+  const host = await runCommand(VICTIM, []);
+  t.same([host.code, host.signal], [0, null], 'on the host: runs');
+
+  kubectlOk(['-n', A, 'delete', 'tracingpoliciesnamespaced', 'scope-applied']);
+  for (let i = 0; i < 120 * SLOWDOWN && (await list()).some((p) => p.source?.kind === 'kubernetes'); i++) await sleep(250);
+  t.notOk((await list()).some((p) => p.source?.kind === 'kubernetes'), 'kubectl delete unloads it');
+  t.equal(execIn(A, 'victim', [VICTIM]), 0, 'and the binary runs in A again');
 });
