@@ -24,6 +24,9 @@ import { execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
 import { PinStore } from './sensors/pins.js';
+import { PolicyScopes } from './scope/scopes.js';
+import { ScopeSync } from './scope/sync.js';
+import { PodCgroups } from './scope/pod-cgroups.js';
 import type { HookPlan } from '../policies/compiler/plan.js';
 import { compilePlan } from '../policies/compiler/compile.js';
 import type { MechanismChoice } from '../policies/compiler/mechanism.js';
@@ -70,6 +73,8 @@ export interface AgentOptions {
   k8sPolicySelector?: string;
   /** How long an event waits for its process's pod (ms). */
   podWaitMs?: number;
+  /** Scopes learn a pod's cgroup from its first exec, not only from the pod watch (default true; false to measure the difference). */
+  scopeFromExec?: boolean;
   /** Pin enforcement in bpffs so it outlives a crash of the agent (default true). */
   pin?: boolean;
   /** Where in bpffs (default /sys/fs/bpf/vigil); what they are is recorded beside the control socket. */
@@ -116,7 +121,15 @@ export class Agent {
   /** The live tail of the control socket, after the caller's exporters. */
   private readonly stream = new StreamExporter();
   private readonly exporters: Exporter[];
+  /**
+   * The scopes of the loaded policies limited to pods (TracingPolicyNamespaced,
+   * podSelector, containerSelector), one per policy. The Kubernetes side
+   * says which cgroups are in each; until it does, such a policy acts on nothing.
+   */
+  readonly scopes: PolicyScopes;
   private pods?: KubernetesPods;
+  /** Keeps the scopes equal to the cgroups of the pods they select; only with Kubernetes. */
+  scopeSync?: ScopeSync;
   /** TracingPolicy objects from the cluster; only with Kubernetes. */
   private policyWatch?: PolicyWatch;
   /** Events waiting for their process's pod; only with Kubernetes. */
@@ -128,6 +141,7 @@ export class Agent {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName, undefined, opts.redact);
     this.exporters = [...opts.exporters, this.stream];
+    this.scopes = new PolicyScopes(opts.log);
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }
 
@@ -195,9 +209,17 @@ export class Agent {
   /** The pod watch, and the event cache that holds events of processes whose pod is not known yet. */
   private async startKubernetes(): Promise<void> {
     if (!this.opts.k8s) return;
-    const pods = new KubernetesPods(this.opts.k8s, this.nodeName, this.opts.log, () => this.held?.retry());
+    const pods = new KubernetesPods(this.opts.k8s, this.nodeName, this.opts.log, () => {
+      this.held?.retry();
+      this.scopeSync?.podsChanged();
+    });
     this.held = new EventCache(new PodEnricher(pods.index, () => pods.mayWait), (ev) => this.emit(ev), this.opts.podWaitMs);
     this.pods = pods;
+    const root = this.containers.cgroup2Root();
+    if (root) {
+      this.scopeSync = new ScopeSync(this.scopes, pods.index, new PodCgroups(root), () => pods.listedOnce, this.opts.log, this.opts.scopeFromExec ?? true);
+      this.scopeSync.start();
+    }
     await pods.start();
     this.podTimer = setInterval(() => {
       const now = Date.now();
@@ -240,7 +262,7 @@ export class Agent {
       log.info({ sensor: 'process', programs: this.process.attached() }, 'sensor attached');
     }
     this.processFingerprint = fp;
-    this.hooks = new HookRegistry(this.shared, this.slots, log, store && fp ? { store, processFingerprint: fp, found: adopt ? found.hooks : [] } : undefined);
+    this.hooks = new HookRegistry(this.shared, this.slots, log, this.scopes, store && fp ? { store, processFingerprint: fp, found: adopt ? found.hooks : [] } : undefined);
   }
 
   /** After the first policies: pins no loaded policy took over (an old build's, a deleted policy's) are removed. */
@@ -321,7 +343,10 @@ export class Agent {
     if (!rec) return;
     switch (rec.op) {
       case 'exec': {
-        const node = this.cache.addExec(rec, this.containers.ofExec(rec.cgroupId, rec.proc.pid));
+        const container = this.containers.ofExec(rec.cgroupId, rec.proc.pid);
+        // A container's first exec puts its pod in the scopes that select it, before its events go out.
+        if (container?.podUid && this.scopeSync) this.scopeSync.exec(rec.cgroupId, this.containers.pathOf(rec.cgroupId));
+        const node = this.cache.addExec(rec, container);
         const { nodes, wait } = this.podsOf(node, this.opts.ancestors);
         this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors), nodes, wait);
         break;
@@ -421,7 +446,10 @@ export class Agent {
       process_cache: { size: this.cache.size, ...this.cache.stats },
       containers: this.containers.stats(),
       kubernetes: this.pods
-        ? { enabled: true, ...this.pods.status(), event_cache: this.held!.status(), ...(this.policyWatch ? { policy_watch: this.policyWatch.status() } : {}) }
+        ? {
+          enabled: true, ...this.pods.status(), event_cache: this.held!.status(),
+          ...(this.policyWatch ? { policy_watch: this.policyWatch.status() } : {}), ...(this.scopeSync ? { scopes: this.scopeSync.status() } : {}),
+        }
         : { enabled: false },
       exporters: this.exporters.map((e) => ({ name: e.name, ...e.stats() })),
       control: { ...this.control?.stats, subscribers: this.stream.stats().subscribers },
@@ -438,6 +466,7 @@ export class Agent {
     this.reader?.stop();
     await this.readerDone;
     this.pods?.stop();
+    this.scopeSync?.stop();
     this.held?.flush();
     this.reportLost();
     this.watcher?.close();

@@ -63,6 +63,15 @@ const SCENARIOS: Scenario[] = [
       + 'like any pod of the node, but no sandbox or container starts), added while the agent runs, and with the agent started after them.',
   },
   {
+    name: 'the policy-filter race: a container\'s start to its pod in scope', file: 'scope-window', args: ['--pods', '10', '--burst', '5'], cluster: true,
+    what: 'On the test cluster: `vigil run --kubeconfig` with a TracingPolicyNamespaced that kills a copy of `true`; each pod of its namespace runs the copy '
+      + 'as its container\'s first command. Per pod, in ms from the container\'s first exec (its shell\'s exec event): `exec`, when the pod\'s first exec record '
+      + '(its sandbox\'s) reached the agent, which puts a new pod cgroup in scope at once; `watch`, when the pod watch had the pod and a walk of the kubelet\'s '
+      + 'cgroups found its cgroup (what the scope would wait for without exec records). The cgroup is in scope at the earlier; negative: before the container '
+      + 'started. 10 pods one after another, then 5 at once. `first_command_killed`: pods whose first command died of SIGKILL.'
+      + ' On this cluster the kubelet makes a pod\'s cgroup well before its containers start, and the watch, woken by the pod\'s status changes, usually has it first; the exec records are what holds when the watch is late (an API server slow or away): the sandbox\'s exec still comes before the containers\'. Not measured: a `containerSelector` scope, which waits for the container\'s ID in the pod\'s status, after the container started.',
+  },
+  {
     name: 'record decoding', file: 'ringbuf-decode', args: [],
     what: 'Exec records decoded per second from a buffer laid out as the ring holds them, and the cost of one koffi call.',
   },

@@ -1,7 +1,9 @@
-// cgroup v2: where the unified hierarchy is mounted, and the path of a
-// cgroup by its id. On hosts that mount cgroup v1 controllers, the unified
-// hierarchy sits beside them (often /sys/fs/cgroup/unified).
-import { closeSync, openSync, readlinkSync } from 'node:fs';
+// cgroup v2: where the unified hierarchy is mounted, its cgroups' ids and
+// levels, and the path of a cgroup by its id. On hosts that mount cgroup v1
+// controllers, the unified hierarchy sits beside them (often
+// /sys/fs/cgroup/unified).
+import { closeSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { VigilError } from './errors.js';
 import { mounts } from './mounts.js';
 import { errno, libc_ } from './bpf/libbpf.js';
@@ -11,6 +13,18 @@ export function cgroup2Root(): string {
   const m = mounts().find((x) => x.type === 'cgroup2');
   if (!m) throw new VigilError('VIGIL_MOUNT', 'no cgroup2 file system is mounted', { hint: 'mount -t cgroup2 none /sys/fs/cgroup' });
   return m.target;
+}
+
+/** A cgroup v2 directory's id, as bpf_get_current_cgroup_id() gives it: the inode number of the directory (64-bit kernels). */
+export function cgroupId(dir: string): bigint {
+  return statSync(dir, { bigint: true }).ino;
+}
+
+/** A cgroup's level, as bpf_get_current_ancestor_cgroup_id() counts it: 0 for the root of the cgroup2 mount, 1 for its children… */
+export function cgroupLevel(dir: string, root: string = cgroup2Root()): number {
+  const rel = relative(realpathSync(root), realpathSync(dir));
+  if (rel.startsWith('..')) throw new VigilError('VIGIL_SCOPE', `${dir} is not a cgroup under ${root}`);
+  return rel === '' ? 0 : rel.split(sep).length;
 }
 
 const O_PATH = 0o10000000;
@@ -30,7 +44,8 @@ export class CgroupPaths {
   readonly stats = { lookups: 0, gone: 0, failed: 0 };
   /** Why lookups cannot work here, once known. */
   problem?: string;
-  private root = '';
+  /** The cgroup2 mount, once open(). */
+  root = '';
   private rootFd = -1;
   private readonly cache = new Map<bigint, string | null>();
   private readonly handle = Buffer.alloc(16);

@@ -36,7 +36,7 @@ const CONTAINER = /^(?:(cri-containerd|crio|docker|libpod)-)?([0-9a-f]{64})(?:\.
 const POD = /^(?:kubepods(?:-[a-z]+)?-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice)?$/;
 
 /** A runc cgroupfs path given in systemd's slice:prefix:name form keeps the colons in the directory name. */
-function containerOf(component: string): CgroupContainer | undefined {
+export function containerOf(component: string): CgroupContainer | undefined {
   const colon = component.split(':');
   const name = colon.length === 3 ? `${colon[1]}-${colon[2]}` : component;
   const m = CONTAINER.exec(name);
@@ -46,7 +46,8 @@ function containerOf(component: string): CgroupContainer | undefined {
   return podUid ? { ...c, podUid } : c;
 }
 
-function podUidOf(component: string): string | undefined {
+/** The pod UID (with dashes) a pod cgroup's own name gives: pod<uid> or kubepods-<qos>-pod<uid_>.slice. */
+export function podUidOf(component: string): string | undefined {
   const m = POD.exec(component);
   return m ? m[1].replace(/_/g, '-') : undefined;
 }

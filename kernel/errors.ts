@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   VIGIL_USAGE: 'the command line is invalid',
   VIGIL_POLICY_INVALID: 'a policy or rule set is invalid (the message names the field)',
   VIGIL_LIMIT: 'a limit of Vigil itself is reached (counter slots, followChildren bits)',
+  VIGIL_SCOPE: 'a cgroup cannot enter a policy\'s scope (not a cgroup v2 directory, the root, or deeper than the kernel checks)',
   VIGIL_INTERNAL: 'Vigil broke one of its own rules: a bug (the message says which)',
 } as const;
 

@@ -51,6 +51,10 @@ const TABLE: Feature[] = [
   { id: 'bpf_send_signal', description: 'bpf_send_signal, for kill actions', attach: 'none', uses: 'bpf_send_signal', needs: 'tracepoints' },
   { id: 'ring_buffer', description: 'ring buffer maps and bpf_ringbuf_output', attach: 'none', uses: 'a ring buffer map and bpf_ringbuf_output', needs: 'tracepoints' },
   { id: 'bpf_loop', description: 'the bpf_loop helper', attach: 'none', uses: 'bpf_loop', needs: 'tracepoints' },
+  {
+    id: 'cgroup_scope', description: 'the current task\'s cgroup v2 and its ancestors, for policies limited to pods', attach: 'none',
+    uses: 'bpf_get_current_ancestor_cgroup_id', needs: 'tracepoints',
+  },
   { id: 'uprobes', description: 'uprobes on user-space functions (libc)', attach: 'uprobe' },
 ];
 

@@ -18,12 +18,17 @@
  * rules_not_addr / rules_not_port, which flip the lookup's bit: "any" is
  * "not in the empty set". An IPv4-mapped IPv6 destination also matches the
  * IPv4 rules. agent/sensors/connect-deny.ts fills rodata and the tries.
+ *
+ * A deny of a policy limited to pods (scoped) first checks that the
+ * connecting task's cgroup, or an ancestor, is in the policy's scope
+ * (scope.h); outside it, the program allows.
  */
 #include "api.h"
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "output.h"
 #include "process_map.h"
+#include "scope.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,6 +46,7 @@ const volatile __u64 port_rules[65536] = {};
 const volatile __u32 report_hook = 0;  /* hook id of the deny records; 0: none */
 const volatile __u32 counter_slot = 0; /* output.h counters of the deny records */
 const volatile __u8 report_sock = 0;   /* 1: the arg is a sock (daddr, dport); 0: a sockaddr (saddr, sport) */
+const volatile __u8 scoped = 0;        /* 1: only tasks in the policy's scope (vigil_scope) are denied */
 
 #define EPERM 1
 #define AF_INET 2
@@ -167,6 +173,8 @@ static __always_inline int check4(struct bpf_sock_addr *ctx)
 {
 	__u32 addr = ctx->user_ip4;
 
+	if (scoped && !vigil_cgroup_in_scope())
+		return ALLOW;
 	return verdict(ctx, lookup_v4(addr), &addr, AF_INET);
 }
 
@@ -175,6 +183,8 @@ static __always_inline int check6(struct bpf_sock_addr *ctx)
 	struct v6_key key = { .prefixlen = 128 };
 	__u64 *found, rules;
 
+	if (scoped && !vigil_cgroup_in_scope())
+		return ALLOW;
 	key.addr[0] = ctx->user_ip6[0];
 	key.addr[1] = ctx->user_ip6[1];
 	key.addr[2] = ctx->user_ip6[2];

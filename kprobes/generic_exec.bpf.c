@@ -9,6 +9,7 @@
  * kernel's own), after the point of no return and before the new image
  * runs an instruction: a signal sent here is taken first.
  *
+ *   vigil_in_scope(): a scoped hook on a task outside its scope: done
  *   every arg (each is the exec's filename) -> the executed file's
  *     absolute path (exec_file.h), or NULL: cannot be told
  *   vigil_generic_run(): filter, read, act (signals), emit
@@ -40,6 +41,8 @@ static __always_inline void judge(const char *path)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_generic_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (!vigil_in_scope())
+		return 0;
 	judge(exec_file_path(bprm));
 	if (exec_interpreted(bprm))
 		judge(exec_script_path(bprm));

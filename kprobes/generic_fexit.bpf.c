@@ -3,8 +3,8 @@
  * kprobes are missing: fentry at entry, fexit at return, sharing a
  * per-thread map. Both targets are set before load.
  *
- *   entry  (fentry): fetch_trampoline_args(); vigil_ret_entry(): filter, read, save
- *   return (fexit):  bpf_get_func_ret(); vigil_ret_exit(): rebuild, filter, act, emit
+ *   entry  (fentry): in scope? fetch_trampoline_args(); vigil_ret_entry(): filter, read, save
+ *   return (fexit):  in scope? bpf_get_func_ret(); vigil_ret_exit(): rebuild, filter, act, emit
  */
 #include "api.h"
 #include "generic_fetch.h"
@@ -17,6 +17,8 @@ int vigil_generic_fexit_entry(__u64 *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
 
+	if (!vigil_in_scope())
+		return 0;
 	fetch_trampoline_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
@@ -27,6 +29,8 @@ int vigil_generic_fexit(__u64 *ctx)
 {
 	__u64 ret = 0;
 
+	if (!vigil_in_scope())
+		return 0;
 	bpf_get_func_ret(ctx, &ret);
 	vigil_ret_exit(ret);
 	return 0;

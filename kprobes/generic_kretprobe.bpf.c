@@ -2,8 +2,9 @@
 /* Generic return probe on a kernel function: a kprobe at entry and a
  * kretprobe at return, attached at run time, sharing a per-thread map.
  *
- *   entry  (kprobe):    fetch_kprobe_args(); vigil_ret_entry(): filter, read, save
- *   return (kretprobe): the return register; vigil_ret_exit(): rebuild, filter, act, emit
+ *   entry  (kprobe):    in scope? fetch_kprobe_args(); vigil_ret_entry(): filter, read, save
+ *   return (kretprobe): in scope? the return register; vigil_ret_exit(): rebuild, filter, act, emit
+ *   (in scope at return too: an id removed from the scope meanwhile lifts it)
  */
 #include "api.h"
 #include "generic_fetch.h"
@@ -16,6 +17,8 @@ int vigil_generic_kretprobe_entry(struct pt_regs *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
 
+	if (!vigil_in_scope())
+		return 0;
 	fetch_kprobe_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
@@ -24,6 +27,8 @@ int vigil_generic_kretprobe_entry(struct pt_regs *ctx)
 SEC("kretprobe")
 int vigil_generic_kretprobe(struct pt_regs *ctx)
 {
+	if (!vigil_in_scope())
+		return 0;
 	vigil_ret_exit(PT_REGS_RC(ctx));
 	return 0;
 }

@@ -3,6 +3,7 @@
  * dispatcher (syscall_dispatch.bpf.c) on kernels without kprobes or fentry.
  * Never attached itself.
  *
+ *   vigil_in_scope():     a scoped hook on a task outside its scope: done
  *   fetch_syscall_regs(): the syscall's registers, plain loads from its pt_regs
  *   vigil_generic_run():  filter, read, act (signals), emit
  *
@@ -19,6 +20,8 @@ int vigil_generic_syscall(__u64 *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
 
+	if (!vigil_in_scope())
+		return 0;
 	fetch_syscall_regs((struct pt_regs *)ctx[0], raw);
 	vigil_generic_run(raw);
 	return 0;

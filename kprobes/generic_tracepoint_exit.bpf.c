@@ -3,8 +3,8 @@
  * with neither kprobes nor fexit: syscalls/sys_enter_<name> at entry and
  * syscalls/sys_exit_<name> at return, sharing a per-thread map.
  *
- *   entry  (sys_enter): fetch_sys_enter_args(): ctx->args[index]; vigil_ret_entry(): filter, read, save
- *   return (sys_exit):  ctx->ret; vigil_ret_exit(): rebuild, filter, act, emit
+ *   entry  (sys_enter): in scope? fetch_sys_enter_args(): ctx->args[index]; vigil_ret_entry(): filter, read, save
+ *   return (sys_exit):  in scope? ctx->ret; vigil_ret_exit(): rebuild, filter, act, emit
  */
 #include "api.h"
 #include "generic_fetch.h"
@@ -17,6 +17,8 @@ int vigil_generic_tp_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
 
+	if (!vigil_in_scope())
+		return 0;
 	fetch_sys_enter_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
@@ -27,6 +29,8 @@ int vigil_generic_tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 ret = 0;
 
+	if (!vigil_in_scope())
+		return 0;
 	bpf_core_read(&ret, sizeof(ret), &ctx->ret);
 	vigil_ret_exit(ret);
 	return 0;

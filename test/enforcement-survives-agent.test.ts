@@ -4,7 +4,7 @@
 // them without attaching twice and without a gap; `vigil policy delete`
 // and `vigil run --cleanup` remove them.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,17 +14,21 @@ import { listen, tryConnect } from './lib/net.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Ids of the programs a process holds open whose names start with prefix (other agents may run beside this test). */
-function programs(pid: number, prefix: string): number[] {
-  const held = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) held.add(Number(m[1]));
-    } catch { /* closed meanwhile */ }
-  }
-  const out = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number; name?: string }[];
-  return out.filter((p) => held.has(p.id) && p.name?.startsWith(prefix)).map((p) => p.id).sort((a, b) => a - b);
+/** Ids of the programs behind the links pinned under dir: this test's agent's, whatever other tests run beside it. */
+function pinnedPrograms(dir: string): number[] {
+  const ids = new Set<number>();
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (!e.name.startsWith('map-')) {
+        const r = spawnSync('bpftool', ['link', 'show', 'pinned', path, '--json'], { encoding: 'utf8' });
+        if (r.status === 0) ids.add((JSON.parse(r.stdout) as { prog_id: number }).prog_id);
+      }
+    }
+  };
+  walk(dir);
+  return [...ids].sort((a, b) => a - b);
 }
 
 const killPolicy = (victim: string): string => `apiVersion: cilium.io/v1alpha1
@@ -70,9 +74,8 @@ t.test('enforcement outlives a kill -9 of the agent, and a restart adopts it', {
   const first = await startAgent(args);
   t.teardown(() => first.stop());
   t.same(await enforced(), { killed: true, denied: true }, 'the agent enforces both');
-  const ours = (pid: number): number[] => [...programs(pid, 'vigil_generic'), ...programs(pid, 'vigil_connect')];
-  const loaded = ours(first.child.pid!);
-  t.ok(loaded.length >= 2, 'the agent holds the programs of both hooks');
+  const loaded = pinnedPrograms(first.pinDir);
+  t.ok(loaded.length >= 3, 'the process sensor, the kill and the deny are pinned');
 
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
@@ -99,10 +102,7 @@ t.test('enforcement outlives a kill -9 of the agent, and a restart adopts it', {
   t.equal(escaped, 0, `none of ${attempts} attempts during the restart got through`);
   t.match(second.stderr(), /adopted the pinned process sensor/);
   t.equal((second.stderr().match(/hook adopted from its pins/g) ?? []).length, 2, 'both hooks are adopted');
-  // The pins keep the first agent's programs; a second attach would be programs the second agent loaded and holds.
-  t.same(ours(second.child.pid!).filter((id) => !loaded.includes(id)), [], 'nothing was attached twice');
-  const inKernel = new Set((JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((p) => p.id));
-  t.ok(loaded.every((id) => inKernel.has(id)), 'the first agent\'s programs still run');
+  t.same(pinnedPrograms(first.pinDir), loaded, 'the same programs run: nothing was attached twice');
   t.same(await enforced(), { killed: true, denied: true }, 'and they still enforce');
 
   const del = await runCommand(process.execPath, [VIGIL, 'policy', 'delete', 'kill-victim', '--socket', first.socket]);

@@ -14,7 +14,7 @@ const EXPECTED: Record<string, Expect> = {
     kprobes: false, kretprobes: false, kprobe_multi: /not supported/,
     fentry: /not permitted/, fexit: /not permitted/, fmod_ret: /not permitted/, bpf_lsm: /not permitted/,
     bpf_override_return: /bpf_override_return/,
-    cgroup_hooks: true, bpf_send_signal: true, ring_buffer: true, bpf_loop: true, uprobes: true,
+    cgroup_hooks: true, bpf_send_signal: true, ring_buffer: true, bpf_loop: true, cgroup_scope: true, uprobes: true,
   },
   // No CONFIG_BPF_KPROBE_OVERRIDE, no CONFIG_FPROBE; everything else is there.
   'stock-6.1': {
@@ -22,7 +22,7 @@ const EXPECTED: Record<string, Expect> = {
     kprobes: true, kretprobes: true, kprobe_multi: /not supported/,
     fentry: true, fexit: true, fmod_ret: true, bpf_lsm: true,
     bpf_override_return: /bpf_override_return/,
-    cgroup_hooks: true, bpf_send_signal: true, ring_buffer: true, bpf_loop: true, uprobes: true,
+    cgroup_hooks: true, bpf_send_signal: true, ring_buffer: true, bpf_loop: true, cgroup_scope: true, uprobes: true,
   },
 };
 

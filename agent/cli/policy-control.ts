@@ -2,6 +2,33 @@
 import { resolve } from 'node:path';
 import { ask } from '../control/client.js';
 import type { PolicyState } from '../policy/manager.js';
+import type { ScopeStatus } from '../scope/policy-scope.js';
+import type { LabelSelector } from '../../policies/types.generated.js';
+
+/** A label selector as kubectl writes one: app=web,tier in (a,b),!canary. */
+export function formatSelector(s: LabelSelector): string {
+  const parts = [
+    ...Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(s.matchExpressions ?? []).map((e) => {
+      switch (e.operator) {
+        case 'In': return `${e.key} in (${(e.values ?? []).join(',')})`;
+        case 'NotIn': return `${e.key} notin (${(e.values ?? []).join(',')})`;
+        case 'Exists': return e.key;
+        default: return `!${e.key}`;
+      }
+    }),
+  ];
+  return parts.length ? parts.join(',') : 'everything';
+}
+
+function formatScope(s: ScopeStatus): string {
+  const what = [
+    ...(s.namespace !== undefined ? [`namespace ${s.namespace}`] : []),
+    ...(s.podSelector ? [`pods ${formatSelector(s.podSelector)}`] : []),
+    ...(s.containerSelector ? [`containers ${formatSelector(s.containerSelector)}`] : []),
+  ];
+  return `  scope: ${what.join(', ')}: ${s.note}`;
+}
 
 /** Where a policy came from: `file PATH`, or `kubernetes TracingPolicy/NAME (generation N)`. */
 export function describeSource(p: PolicyState): string {
@@ -15,6 +42,7 @@ export function formatPolicies(policies: PolicyState[]): string {
   const lines: string[] = [];
   for (const p of policies) {
     lines.push(`${p.name}  ${p.state}  ${describeSource(p)}`);
+    if (p.scope) lines.push(formatScope(p.scope));
     for (const e of p.errors) lines.push(`  error: ${e}`);
     for (const e of p.rejected ?? []) lines.push(`  a newer version was refused: ${e}`);
     for (const h of p.hooks) {

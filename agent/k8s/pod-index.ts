@@ -62,6 +62,11 @@ export class PodIndex {
     }
   }
 
+  /** The pods not deleted. */
+  live(): PodRecord[] {
+    return [...this.byUid.values()].filter((r) => r.deletedAt === undefined);
+  }
+
   /** Live pods that `uids` does not name: gone while the watch was down. */
   missing(uids: Set<string>): PodRecord[] {
     return [...this.byUid.values()].filter((r) => r.deletedAt === undefined && !uids.has(r.uid));

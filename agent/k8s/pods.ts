@@ -13,6 +13,8 @@ const WATCH_STATE: Record<K8sState, WatchState> = { connecting: 'syncing', conne
 
 export class KubernetesPods implements PodWatchSink {
   readonly index = new PodIndex();
+  /** The watch has listed the node's pods at least once: the index holds all of them, not only those seen so far. */
+  listedOnce = false;
   private readonly watch: PodWatch;
 
   constructor(source: K8sSource, nodeName: string, log: Logger, private readonly changed: () => void, timing?: PodWatchTiming) {
@@ -42,8 +44,10 @@ export class KubernetesPods implements PodWatchSink {
   }
 
   listed(pods: PodObject[]): void {
+    this.listedOnce = true;
     const now = Date.now();
     for (const rec of this.index.missing(new Set(pods.map((p) => p.metadata?.uid ?? '')))) this.index.markDeleted(rec, now);
+    this.changed();
   }
 
   state(state: K8sState): void {

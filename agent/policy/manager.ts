@@ -16,6 +16,7 @@ import type { CompiledHook } from '../../policies/compiler/compile.js';
 import type { KernelFacts } from '../../kernel/facts.js';
 import { VigilError } from '../../kernel/errors.js';
 import type { HookHandle } from '../sensors/hooks.js';
+import type { ScopeStatus } from '../scope/policy-scope.js';
 import type { CheckedPolicy, PolicyChecker } from './checker.js';
 
 /** Puts a compiled hook into the kernel. */
@@ -53,6 +54,8 @@ export interface PolicyState {
   errors: string[];
   /** A newer version that failed; this one keeps running. */
   rejected?: string[];
+  /** A policy limited to pods: what selects them, and what the kernel holds of its scope now. */
+  scope?: ScopeStatus;
   hooks: HookState[];
 }
 
@@ -229,8 +232,10 @@ export class PolicyManager {
   /** A policy's state with its hooks' live counters. */
   private view({ state, handles }: Loaded): PolicyState {
     if (state.state !== 'loaded') return state;
+    const scope = handles.find((h) => h.handle.scope)?.handle.scope?.status();
     return {
       ...state,
+      ...(scope ? { scope } : {}),
       hooks: [...state.hooks, ...handles.map(({ path, handle }) => ({
         path, state: 'loaded' as const, mechanism: handle.mechanism, target: handle.target, reason: handle.reason,
         enforcement: handle.enforcement, ...handle.counters(),

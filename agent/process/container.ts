@@ -31,6 +31,16 @@ export class ContainerResolver {
     return c;
   }
 
+  /** A cgroup's path below the cgroup2 root, by its id (cached); undefined without cgroup2 or once it is gone. */
+  pathOf(cgroupId: bigint): string | undefined {
+    return this.v2 ? this.paths.path(cgroupId) : undefined;
+  }
+
+  /** The cgroup2 mount it resolves ids on; undefined without one. */
+  cgroup2Root(): string | undefined {
+    return this.v2 ? this.paths.root : undefined;
+  }
+
   /** From /proc/<pid>/cgroup: the first of its paths (unified first) that names a container. */
   ofPid(pid: number): CgroupContainer | undefined {
     let text: string;

@@ -1,8 +1,8 @@
 // Network deny without BPF LSM (kprobes/cgroup_connect.bpf.c): a compiled
 // ConnectPlan (policies/compiler/connect.ts) loaded into cgroup/connect4|6
 // and cgroup/sendmsg4|6 programs on a cgroup, the v2 root for host-wide
-// rules. connect() and unconnected sendmsg() to a denied destination fail
-// with EPERM. Each rule counts its denials; with reports, each denial is
+// rules (a policy limited to pods checks its scope first). connect() and
+// unconnected sendmsg() to a denied destination fail with EPERM. Each rule counts its denials; with reports, each denial is
 // also a record under the policy hook's id.
 import { BpfObject } from '../../kernel/bpf/object.js';
 import { bpfObjectPath } from '../../kernel/bpf/paths.js';
@@ -29,8 +29,8 @@ export class ConnectDenySensor {
   private cgroup?: string;
   private final = new Map<number, number>();
 
-  /** Loads the programs, fills the tries and attaches to cgroupDir. */
-  load(plan: ConnectPlan, cgroupDir: string, reports?: DenyReports): void {
+  /** Loads the programs, fills the tries and attaches to cgroupDir. scope: only tasks in this policy scope's cgroups are denied. */
+  load(plan: ConnectPlan, cgroupDir: string, reports?: DenyReports, scope?: { fd: number }): void {
     if (this.obj) throw new VigilError('VIGIL_INTERNAL', 'the connect-deny sensor is already loaded');
     const obj = BpfObject.open(bpfObjectPath('cgroup_connect'));
     this.obj = obj;
@@ -39,6 +39,9 @@ export class ConnectDenySensor {
         obj.setRodata({ report_hook: BigInt(reports.hookId), counter_slot: BigInt(reports.slot), report_sock: reports.sock ? 1n : 0n });
         reports.shared.prepare(obj);
       }
+      // Scoped: the policy's scope map; host-wide: its own is never read.
+      if (scope) obj.setRodata({ scoped: 1n }).reuseMap('vigil_scope', scope.fd);
+      else obj.setMaxEntries('vigil_scope', 1);
       obj.setRodata(plan.rodata)
         .setMaxEntries('connect_v4', Math.max(1, plan.v4.length))
         .setMaxEntries('connect_v6', Math.max(1, plan.v6.length))

@@ -2,8 +2,9 @@
 // generic_*.bpf.c, as the compiled hook's mechanism names it) with the
 // hook's bytes in rodata and its filter values in maps, attached as the
 // mechanism says. The shared maps (ring buffer, counters, process and
-// binaries maps) are the agent's, so records flow through its reader.
-// close() detaches and frees the slot.
+// binaries maps) are the agent's, so records flow through its reader; a
+// scoped hook's vigil_scope is its policy's (agent/scope/). close()
+// detaches and frees the slot.
 //
 //   ids (hook id, counter slot, followChildren bits) -> open, configure,
 //   load -> fill maps -> attach (the entry program first)
@@ -17,6 +18,7 @@ import { explainLoadFailure, targetName, type Mechanism, type MechanismTarget } 
 import { followFilters, hookName } from '../../policies/compiler/plan.js';
 import type { CompiledGenericHook } from '../../policies/compiler/compile.js';
 import type { FollowBits } from './follow.js';
+import { VigilError } from '../../kernel/errors.js';
 
 export interface GenericHookState {
   hookId: number;
@@ -38,6 +40,8 @@ export interface GenericHookContext {
   dispatch: SyscallDispatch;
   /** Gives matchBinaries followChildren filters their bits. */
   follow: FollowBits;
+  /** A scoped hook's policy scope: the map of cgroup ids it checks (kprobes/include/scope.h). */
+  scope?: { fd: number };
 }
 
 const VALUE_MAPS = ['vigil_int_eq', 'vigil_str_eq', 'vigil_str_prefix', 'vigil_str_postfix', 'vigil_net_lpm'] as const;
@@ -86,6 +90,13 @@ export class GenericHook {
     this.obj = obj;
     const values = valuesOf(encoded);
     for (const name of VALUE_MAPS) obj.setMaxEntries(name, Math.max(1, values[name].length));
+    // A scoped hook checks its policy's scope map; a host-wide one never reads its own.
+    if (plan.scope) {
+      if (!this.ctx.scope) throw new VigilError('VIGIL_INTERNAL', `${this.state.hook} of policy ${plan.policyName} is scoped, and was given no scope map`);
+      obj.reuseMap('vigil_scope', this.ctx.scope.fd);
+    } else {
+      obj.setMaxEntries('vigil_scope', 1);
+    }
     obj.setRodata({ vigil_hook: config });
     if (choice.attach === 'trampoline') for (const p of programs) obj.setAttachTarget(p, targetName(choice.target));
     this.ctx.shared.prepare(obj);

@@ -5,7 +5,10 @@
 // outlives its unload briefly, for the records still in the ring buffer.
 // Enforcing hooks are pinned (pins.ts), so they keep enforcing while the
 // agent is down; one that an earlier agent pinned, with the same
-// fingerprint, is adopted rather than attached twice.
+// fingerprint, is adopted rather than attached twice. The hooks of a policy
+// limited to pods share its scope (agent/scope/), taken at each hook's load
+// and given back at its unload; a pinned one pins the scope map too.
+import { join } from 'node:path';
 import { FollowBits } from './follow.js';
 import type { Logger } from '../log.js';
 import type { SharedMaps } from './shared-maps.js';
@@ -18,8 +21,12 @@ import { planActions } from '../../policies/compiler/plan.js';
 import type { CompiledConnectHook, CompiledGenericHook, CompiledHook } from '../../policies/compiler/compile.js';
 import { unpin } from '../../kernel/bpf/pins.js';
 import type { PinnedHook, PinStore } from './pins.js';
+import { PolicyScope, type PolicyScopes } from '../scope/scopes.js';
+import type { BpfMap } from '../../kernel/bpf/map.js';
 
 const RETIRED_MS = 10_000;
+/** A scoped hook's scope map, pinned beside its links: a restarted agent adopts the hook with what its scope held. */
+const SCOPE_PIN = 'map-vigil_scope';
 
 /** A loaded hook, whatever program runs it. */
 export interface HookHandle {
@@ -33,6 +40,8 @@ export interface HookHandle {
   enforcement: string;
   /** undecided: calls with an arg that could not be read, on which no filter could decide. */
   counters(): { matches: number; lost: number; undecided: number };
+  /** A policy limited to pods: its scope, which the hook checks in the kernel. */
+  scope?: PolicyScope;
   close(): void;
 }
 
@@ -67,9 +76,11 @@ export class HookRegistry {
   private readonly follow: FollowBits;
   /** The pinned hooks of this agent, by hook id, as the state file records them. */
   private readonly pinned = new Map<number, PinnedHook>();
+  /** The scope each loaded hook of a policy limited to pods holds. */
+  private readonly scopeOf = new Map<number, PolicyScope>();
 
   constructor(private readonly shared: SharedMaps, private readonly slots: CounterSlots, private readonly log: Logger,
-    private readonly pins?: HookPins) {
+    private readonly scopes: PolicyScopes, private readonly pins?: HookPins) {
     this.follow = new FollowBits(shared);
     // What an earlier agent's pinned programs hold in their rodata stays theirs until they are adopted or removed:
     // hook ids, counter slots, followChildren bits.
@@ -86,21 +97,49 @@ export class HookRegistry {
     if (!pins) return hook.kind === 'connect' ? this.connect(hook) : this.generic(hook);
     const fingerprint = pins.store.hookFingerprint(hook, pins.processFingerprint);
     const found = pins.found.findIndex((p) => p.fingerprint === fingerprint);
-    if (found >= 0) return this.adopt(pins.found.splice(found, 1)[0], hook);
+    // A pinned hook whose scope map is not the one its policy's other hooks use is replaced, not adopted.
+    const earlier = found >= 0 ? pins.found.splice(found, 1)[0] : undefined;
+    const adopted = earlier && this.adopt(earlier, hook);
+    if (adopted) return adopted;
     const handle = hook.kind === 'connect' ? this.connect(hook) : this.generic(hook);
     try {
       const dir = pins.store.hookDir(handle.hookId);
       this.sensors.get(handle.hookId)?.pin(dir);
+      handle.scope?.pin(join(dir, SCOPE_PIN));
       this.record({ hookId: handle.hookId, slot: handle.slot, fingerprint, follow: this.followOf(handle.hookId), compiled: hook });
     } catch (err) {
       handle.close();
       throw err;
     }
+    if (earlier) this.dropPinned(earlier, 'replaced: its scope map is not the one of its policy');
     return this.pinnedHandle(handle);
   }
 
-  /** The same hook pinned by an earlier agent: its programs stay as they are, this agent takes over their ids. */
-  private adopt(p: PinnedHook, hook: CompiledHook): HookHandle {
+  /**
+   * The same hook pinned by an earlier agent: its programs stay as they are, this agent takes over their ids.
+   * A scoped hook's scope map, pinned beside it, becomes its policy's scope (with what it held), unless the policy
+   * already has another: then undefined, and the hook is loaded anew.
+   */
+  private adopt(p: PinnedHook, hook: CompiledHook): HookHandle | undefined {
+    let scope: PolicyScope | undefined;
+    if (hook.plan.scope) {
+      const path = join(this.pins!.store.hookDir(p.hookId), SCOPE_PIN);
+      let pinned: BpfMap | undefined;
+      try {
+        pinned = PolicyScope.openPinned(path);
+      } catch (err) {
+        this.log.warn({ err, hookId: p.hookId, policyName: hook.plan.policyName }, 'the scope map of a pinned hook cannot be opened');
+        return undefined;
+      }
+      scope = this.scopes.acquire(hook.plan.policyName, hook.plan.scope, () => pinned);
+      const same = scope.mapId() === pinned.id();
+      if (!scope.holds(pinned)) pinned.close();
+      if (!same) {
+        this.scopes.release(scope);
+        return undefined;
+      }
+      this.scopeOf.set(p.hookId, scope);
+    }
     this.compiled.set(p.hookId, hook);
     this.record(p);
     this.log.info({ hook: { hookId: p.hookId, policyName: hook.plan.policyName, path: hook.path, mechanism: hook.choice.mechanism } }, 'hook adopted from its pins');
@@ -115,9 +154,19 @@ export class HookRegistry {
       close: () => {
         this.slots.release(p.slot, 1);
         for (const f of p.follow) this.follow.release(f.bit);
+        this.releaseScope(p.hookId);
         this.retire(p.hookId);
       },
+      ...(scope ? { scope } : {}),
     });
+  }
+
+  /** Removes an earlier agent's pinned hook, which detaches it, and frees what it held. */
+  private dropPinned(p: PinnedHook, why: string): void {
+    unpin(this.pins!.store.hookDir(p.hookId));
+    this.slots.release(p.slot, 1);
+    for (const f of p.follow) this.follow.release(f.bit);
+    this.log.info({ hookId: p.hookId, policyName: p.compiled.plan.policyName, path: p.compiled.path }, `pinned hook of an earlier agent removed: ${why}`);
   }
 
   /** Closing a pinned hook removes its pins (the kernel then detaches it) and its record. */
@@ -155,18 +204,36 @@ export class HookRegistry {
   /** Pins of an earlier agent that no loaded policy adopted: removed, which detaches them. */
   dropUnadopted(): void {
     if (!this.pins) return;
-    for (const p of this.pins.found.splice(0)) {
-      unpin(this.pins.store.hookDir(p.hookId));
-      this.slots.release(p.slot, 1);
-      for (const f of p.follow) this.follow.release(f.bit);
-      this.log.info({ hookId: p.hookId, policyName: p.compiled.plan.policyName, path: p.compiled.path }, 'pinned hook of an earlier agent removed: no loaded policy has it');
-    }
+    for (const p of this.pins.found.splice(0)) this.dropPinned(p, 'no loaded policy has it');
     this.save();
+  }
+
+  /** The scope of a hook's policy, held until the hook goes (releaseScope); none for a host-wide policy. */
+  private takeScope(hookId: number, hook: CompiledHook): PolicyScope | undefined {
+    const { plan } = hook;
+    if (!plan.scope) return undefined;
+    const scope = this.scopes.acquire(plan.policyName, plan.scope);
+    this.scopeOf.set(hookId, scope);
+    return scope;
+  }
+
+  private releaseScope(hookId: number): void {
+    const scope = this.scopeOf.get(hookId);
+    if (!scope) return;
+    this.scopeOf.delete(hookId);
+    this.scopes.release(scope);
   }
 
   private generic(compiled: CompiledGenericHook): HookHandle {
     const hookId = this.nextId++;
-    const hook = GenericHook.load(compiled, { hookId, shared: this.shared, slots: this.slots, dispatch: this.dispatch, follow: this.follow });
+    const scope = this.takeScope(hookId, compiled);
+    let hook: GenericHook;
+    try {
+      hook = GenericHook.load(compiled, { hookId, shared: this.shared, slots: this.slots, dispatch: this.dispatch, follow: this.follow, scope });
+    } catch (err) {
+      this.releaseScope(hookId);
+      throw err;
+    }
     this.hooks.set(hookId, hook);
     this.sensors.set(hookId, hook);
     this.followBits.set(hookId, hook.follow);
@@ -179,6 +246,7 @@ export class HookRegistry {
         const c = hook.counters();
         return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
       },
+      ...(scope ? { scope } : {}),
       close: () => this.unload(hookId),
     };
   }
@@ -190,10 +258,12 @@ export class HookRegistry {
     const cgroup = targetName(choice.target);
     const slot = this.slots.register(`policy ${plan.policyName}`, [{ program: choice.program, hook: `${c.path} (cgroup_connect)` }]);
     const sensor = new ConnectDenySensor();
+    const scope = this.takeScope(hookId, c);
     try {
-      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' });
+      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' }, scope);
     } catch (err) {
       sensor.close();
+      this.releaseScope(hookId);
       this.slots.release(slot, 1);
       throw err;
     }
@@ -208,8 +278,10 @@ export class HookRegistry {
         lost: counters === undefined ? 0 : CounterSlots.readSlot(CounterSlots.map(counters), slot).lost,
         undecided: 0,
       }),
+      ...(scope ? { scope } : {}),
       close: () => {
         sensor.close();
+        this.releaseScope(hookId);
         this.sensors.delete(hookId);
         this.slots.release(slot, 1);
         this.retire(hookId);
@@ -225,6 +297,7 @@ export class HookRegistry {
       this.save();
     }
     hook.close();
+    this.releaseScope(hookId);
     this.hooks.delete(hookId);
     this.sensors.delete(hookId);
     this.followBits.delete(hookId);

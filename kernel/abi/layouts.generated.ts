@@ -244,7 +244,8 @@ export const vigil_hook_config = {
     nselectors: 9,
     syscall: 10,
     fail_closed: 11,
-    pad1: 12,
+    scoped: 12,
+    pad1: 13,
     args: 16,
     selectors: 80,
   },
@@ -355,6 +356,8 @@ export const vigil_config_limits = {
   VIGIL_STRING_KEY_MAX: 256,
   VIGIL_SYSCALLS_MAX: 512,
   VIGIL_LPM_DATA_MAX: 252,
+  VIGIL_SCOPE_LEVELS: 16,
+  VIGIL_SCOPE_CGROUPS_MAX: 16384,
 } as const;
 
 export const vigil_arg_kind = {

@@ -80,6 +80,7 @@ export const libbpf = {
   linkPin: b('int bpf_link__pin(void *link, const char *path)'),
   mapPin: b('int bpf_map__pin(void *map, const char *path)'),
   objGet: b('int bpf_obj_get(const char *pathname)'),
+  objPin: b('int bpf_obj_pin(int fd, const char *pathname)'),
   objGetInfoByFd: b('int bpf_obj_get_info_by_fd(int bpf_fd, _Out_ uint8_t *info, _Inout_ uint32_t *info_len)'),
 
   mapName: b('const char *bpf_map__name(const void *map)'),

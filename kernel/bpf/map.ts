@@ -1,11 +1,18 @@
 // A BPF map by fd: typed lookup, update, delete and iteration over raw bytes.
-import { libbpf, describeError, errno, type Ptr } from './libbpf.js';
+// Most maps belong to a BPF object; create() makes one of its own, which
+// objects are then handed before they load (BpfObject.reuseMap).
+import { libbpf, libc_, describeError, errno, type Ptr } from './libbpf.js';
 import { VigilError } from '../errors.js';
 
 const PERCPU_TYPES = new Set([5 /* PERCPU_HASH */, 6 /* PERCPU_ARRAY */, 10 /* LRU_PERCPU_HASH */]);
 export const BPF_ANY = 0n;
 export const BPF_NOEXIST = 1n;
 const ENOENT = 2;
+export const BPF_MAP_TYPE_HASH = 1;
+export const BPF_F_NO_PREALLOC = 1;
+/** struct bpf_map_create_opts (libbpf 1.1): sz, then map_flags at 28; 48 bytes. */
+const CREATE_OPTS_SIZE = 48;
+const CREATE_OPTS_FLAGS = 28;
 
 export class BpfMap {
   constructor(
@@ -15,6 +22,16 @@ export class BpfMap {
     readonly valueSize: number,
     readonly perCpu: boolean,
   ) {}
+
+  /** A new map that belongs to no object; close() drops this process's hold on it. */
+  static create(name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): BpfMap {
+    const opts = Buffer.alloc(CREATE_OPTS_SIZE);
+    opts.writeBigUInt64LE(BigInt(CREATE_OPTS_SIZE), 0);
+    opts.writeUInt32LE(flags, CREATE_OPTS_FLAGS);
+    const fd = libbpf.mapCreate(type, name, keySize, valueSize, maxEntries, opts) as number;
+    if (fd < 0) throw new VigilError('VIGIL_BPF_MAP', `creating map ${name} failed: ${describeError(fd)}`);
+    return new BpfMap(name, fd, keySize, valueSize, false);
+  }
 
   static fromLibbpf(map: Ptr, name: string): BpfMap {
     return new BpfMap(name, libbpf.mapFd(map), libbpf.mapKeySize(map), libbpf.mapValueSize(map),
@@ -69,6 +86,25 @@ export class BpfMap {
       yield next;
       prev = next;
     }
+  }
+
+  /** Pins the map at path in bpffs: it outlives this process until the pin is removed. */
+  pin(path: string): void {
+    const rc = libbpf.objPin(this.fd, path) as number;
+    if (rc < 0) throw this.error(`pinning at ${path}`, rc);
+  }
+
+  /** The kernel's id of the map (struct bpf_map_info's id): two fds of one map have the same. */
+  id(): number {
+    const info = Buffer.alloc(96);
+    const rc = libbpf.objGetInfoByFd(this.fd, info, [info.length]) as number;
+    if (rc !== 0) throw this.error('reading the info', rc);
+    return info.readUInt32LE(4);
+  }
+
+  /** Closes the fd of a map this process created or opened: the kernel frees it once no program or pin holds it either. */
+  close(): void {
+    libc_.close(this.fd);
   }
 
   private error(op: string, code: number): VigilError {

@@ -1,8 +1,10 @@
 /* The generic hook pipeline, shared by the thin program of each hook type
  * (generic_tracepoint.bpf.c, generic_syscall.bpf.c, generic_kprobe.bpf.c,
- * generic_fentry.bpf.c, generic_lsm.bpf.c). Each fetches its raw argument
- * values (generic_fetch.h), then calls vigil_generic_run(), which returns
- * what the hook returns:
+ * generic_fentry.bpf.c, generic_lsm.bpf.c). Each first asks
+ * vigil_in_scope() (a hook of a policy limited to pods acts only on tasks
+ * in its scope: scope.h), then fetches its raw argument values
+ * (generic_fetch.h) and calls vigil_generic_run(), which returns what the
+ * hook returns:
  *
  *   each selector's process filters (matchPIDs, matchBinaries,
  *     matchParentBinaries, matchCapabilities, matchNamespaces and

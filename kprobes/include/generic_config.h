@@ -22,6 +22,8 @@ enum vigil_config_limits {
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
+	VIGIL_SCOPE_LEVELS = 16,         /* scope.h: the deepest cgroup level a scope's cgroups may sit at */
+	VIGIL_SCOPE_CGROUPS_MAX = 16384, /* scope.h: cgroups in one policy's scope */
 };
 
 /* How an argument is read (struct vigil_arg_config.kind). */
@@ -198,7 +200,8 @@ struct vigil_hook_config {
 	__u8 nselectors; /* 0: post every call */
 	__u8 syscall;    /* args are a syscall's: its pt_regs (kprobe, fentry) or args[] (tracepoint) */
 	__u8 fail_closed; /* a filter on an unreadable arg matches in selectors that signal or override (generic_undecided.h) */
-	__u32 pad1;
+	__u8 scoped;      /* 1: acts only on tasks whose cgroup is in the policy's scope (scope.h) */
+	__u8 pad1[3];
 	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
 };

@@ -7,9 +7,18 @@
 
 #include "events.h"
 #include "generic_config.h"
+#include "scope.h"
 
 /* Written by the agent before load (policies/compiler/encode.ts). */
 const volatile struct vigil_hook_config vigil_hook = {};
+
+/* The first test of every generic program, before it reads an argument: a
+ * scoped hook acts only on tasks in its policy's scope (scope.h). From
+ * rodata, so the verifier drops the walk from unscoped hooks. */
+static __always_inline bool vigil_in_scope(void)
+{
+	return !vigil_hook.scoped || vigil_cgroup_in_scope();
+}
 
 #define ARGS_DATA_MAX (4 * VIGIL_ARG_BYTES_MAX) /* all args' bytes of one record */
 #define ARGS_DATA_MASK (ARGS_DATA_MAX - 1)

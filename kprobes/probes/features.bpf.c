@@ -137,6 +137,14 @@ int feature_bpf_loop(void *ctx)
 	return 0;
 }
 
+/* cgroup_scope: the current task's cgroup v2 ancestors, as policies
+ * limited to pods look them up (kprobes/include/scope.h). */
+SEC("tp/syscalls/sys_enter_getpid")
+int feature_cgroup_scope(void *ctx)
+{
+	return bpf_get_current_ancestor_cgroup_id(1) == bpf_get_current_cgroup_id();
+}
+
 /* Attached from user space to a libc function. */
 SEC("uprobe")
 int BPF_KPROBE(feature_uprobes)

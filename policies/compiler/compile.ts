@@ -5,6 +5,8 @@
 // the agent only loads what a compiled hook says. A selector Vigil cannot
 // evaluate in the kernel is an error, never dropped: dropping a filter would
 // widen a Sigkill or an Override to processes the policy did not name.
+// A policy limited to pods (policies/scope.ts) puts its scope in every plan:
+// each hook checks it in the kernel before anything else.
 import type { CapabilitiesSelector, KProbeArg, KProbeSelector, TracingPolicy, TracingPolicySpec, UProbeSpec } from '../types.generated.js';
 import { ElfFile } from '../../kernel/elf.js';
 import type { KernelFacts } from '../../kernel/facts.js';
@@ -17,6 +19,7 @@ import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from '
 import { encodeHook, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
+import { scopeOf, type PolicyScope } from '../scope.js';
 import { filteredArg, type Hook } from '../validate/hooks.js';
 
 export interface CompileError {
@@ -216,12 +219,12 @@ interface PendingHook {
 }
 
 /** The report plan of a connect deny: its denials are process_kprobe events with the destination as the one arg. */
-function connectReport(name: string, i: number, k: NonNullable<TracingPolicySpec['kprobes']>[number]): HookPlan {
+function connectReport(name: string, i: number, k: NonNullable<TracingPolicySpec['kprobes']>[number], scope?: PolicyScope): HookPlan {
   const dest = k.args?.find((a) => a.type === 'sockaddr' || a.type === 'sock');
   return {
     policyName: name, hookIndex: i, kind: 'kprobe', target: { function: k.call }, syscall: k.syscall ?? true,
     args: [{ index: dest?.index ?? 0, type: dest?.type === 'sock' ? 'sock' : 'sockaddr', ...(dest?.label ? { label: dest.label } : {}) }],
-    selectors: [], message: k.message, tags: k.tags,
+    selectors: [], message: k.message, tags: k.tags, ...(scope ? { scope } : {}),
   };
 }
 
@@ -232,6 +235,15 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   const plans: PendingHook[] = [];
   let nextRule = 0;
   const failClosed = failsClosed(spec);
+  // Every hook of a policy limited to pods checks its scope in the kernel,
+  // first thing. A kernel that cannot tell a task's cgroups refuses the
+  // policy: run host-wide, it would act on every process of the host.
+  const scoped = scopeOf(policy);
+  const scope = scoped?.scope;
+  const scopeFeature = kernel.features.find((f) => f.feature === 'cgroup_scope');
+  if (scoped && !scopeFeature?.works) {
+    c.fail(scoped.path, `a policy limited to pods needs cgroup_scope, which is not supported by this kernel: ${scopeFeature?.reason ?? 'not probed'}`);
+  }
   const base = (i: number, hook: { args?: KProbeArg[]; selectors?: KProbeSelector[]; message?: string; tags?: string[] }, path: string) => {
     const kind: Hook['kind'] = path.startsWith('spec.tracepoints') ? 'tracepoint' : 'kprobe';
     return {
@@ -242,6 +254,7 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
     message: hook.message,
     tags: hook.tags,
     ...(failClosed ? { failClosed } : {}),
+    ...(scope ? { scope } : {}),
     };
   };
 
@@ -255,7 +268,7 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
     for (const fn of calls) {
       const plan: HookPlan = { ...base(i, k, path), ...(returnArg ? { returnArg } : {}), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true };
-      plans.push({ plan, skippable, ...(rules ? { rules, report: connectReport(name, i, k) } : {}) });
+      plans.push({ plan, skippable, ...(rules ? { rules, report: connectReport(name, i, k, scope) } : {}) });
     }
   });
   (spec.tracepoints ?? []).forEach((tp, i) => {

@@ -19,6 +19,13 @@
 //                           record) matches in selectors whose action signals
 //                           or overrides; 0: it does not match
 //                           (kprobes/include/generic_undecided.h)
+//     12  u8   scoped       1: the policy is limited to pods (plan.scope): the
+//                           program acts only when the task's cgroup v2, or an
+//                           ancestor of it, is in the policy's map vigil_scope
+//                           (u64 cgroup id -> u8 1; kprobes/include/scope.h),
+//                           which the agent shares between the policy's hooks
+//                           and fills as pods come and go; 0: every task
+//     13       3 zero bytes
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
@@ -239,6 +246,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
   b.writeUInt8(plan.failClosed ? 1 : 0, HC.offsetof.fail_closed);
+  b.writeUInt8(plan.scope ? 1 : 0, HC.offsetof.scoped);
   plan.args.forEach((a, i) => encodeArg(b, HC.offsetof.args + i * AC.sizeof, a, plan, ctx, `${where}.args[${i}]`));
   if (ret) encodeReturnArg(b, HC.offsetof.args + plan.args.length * AC.sizeof, ret, `${where}.returnArg`);
   const ids: Ids = { next: 1 };

@@ -5,6 +5,7 @@
 // and names things as Tetragon's TracingPolicy does.
 import type { NamespaceType } from '../../kernel/namespaces.js';
 import { isIntType } from '../arg-types.js';
+import type { PolicyScope } from '../scope.js';
 
 export { NAMESPACE_TYPES, type NamespaceType } from '../../kernel/namespaces.js';
 export { isIntType };
@@ -157,6 +158,8 @@ interface HookPlanBase {
   tags?: string[];
   /** spec.options fail-closed: a filter on an arg Vigil could not read matches in selectors that signal or override. */
   failClosed?: boolean;
+  /** A policy limited to pods: the hook acts only on tasks in the cgroups the agent puts in the policy's scope. */
+  scope?: PolicyScope;
 }
 
 export interface KprobeHookPlan extends HookPlanBase {

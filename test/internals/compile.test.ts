@@ -147,3 +147,31 @@ t.test('a connect deny compiles to cgroup programs where the kernel has them, wi
   t.match(compilePolicy(p, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } },
     'without cgroup hooks the same policy runs on fmod_ret');
 });
+
+t.test('a policy limited to pods carries its scope into every hook, or is refused at the field that limits it', async (t) => {
+  const scoped = (over: Partial<TracingPolicy>, spec = ''): TracingPolicy => ({ ...openat, ...over, spec: { ...openat.spec, ...parse(spec || '{}') } });
+  const cases: [string, TracingPolicy, string, object][] = [
+    ['a TracingPolicyNamespaced', scoped({ kind: 'TracingPolicyNamespaced', metadata: { name: 'p', namespace: 'web' } }), 'metadata.namespace', { namespace: 'web' }],
+    ['a podSelector', scoped({}, 'podSelector: { matchLabels: { app: web } }'), 'spec.podSelector', { podSelector: { matchLabels: { app: 'web' } } }],
+    ['an empty podSelector (every pod, but no host process)', scoped({}, 'podSelector: {}'), 'spec.podSelector', { podSelector: {} }],
+    ['a containerSelector', scoped({}, 'containerSelector: { matchLabels: { name: main } }'), 'spec.containerSelector', { containerSelector: { matchLabels: { name: 'main' } } }],
+  ];
+  const noScope = describedKernel(['tracepoints', 'tp_btf', 'kprobes', 'bpf_send_signal', 'cgroup_hooks']);
+  for (const [what, p, path, scope] of cases) {
+    for (const k of [HOST_LIKE, STOCK_LIKE]) {
+      const c = compilePolicy(p, k);
+      t.same(c.errors, [], `${what}: compiles`);
+      t.same(c.hooks.map((h) => h.plan.scope), [scope, scope], `${what}: every hook carries the scope`);
+      t.ok(c.hooks.every((h) => h.kind === 'generic' && h.encoded.config[12] === 1), `${what}: every hook is encoded scoped`);
+    }
+    const c = compilePolicy(p, noScope);
+    t.same(c.hooks, [], `${what}, on a kernel without cgroup_scope: no hook, never one that acts host-wide`);
+    t.match(c.errors, [{ path, code: 'VIGIL_NOT_SUPPORTED', message: /^a policy limited to pods needs cgroup_scope, which is not supported by this kernel: attach failed/ }],
+      `${what}: refused at ${path}`);
+  }
+  t.ok(compilePolicy(openat, HOST_LIKE).hooks.every((h) => h.plan.scope === undefined && h.kind === 'generic' && h.encoded.config[12] === 0), 'a TracingPolicy without selectors is host-wide');
+  const denyPods: TracingPolicy = {
+    ...openat, spec: { podSelector: {}, kprobes: [deny('[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.0/24] }], matchActions: [{ action: Override, argError: -1 }] }]')] },
+  };
+  t.match(compilePolicy(denyPods, HOST_LIKE).hooks, [{ kind: 'connect', plan: { scope: { podSelector: {} } } }], 'a connect deny on cgroup programs carries the scope too');
+});

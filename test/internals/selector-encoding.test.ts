@@ -88,6 +88,18 @@ t.test('fail-closed (spec.options) is byte 11; without it, 0', async (t) => {
   t.equal(encodeHook(plan, ctx).config[11], 0);
 });
 
+t.test('a policy limited to pods is byte 12 (scoped), and only that byte; 13 to 15 stay zero', async (t) => {
+  const scoped = encodeHook({ ...plan, scope: { namespace: 'web', podSelector: { matchLabels: { app: 'a' } } } }, ctx).config;
+  const host = encodeHook(plan, ctx).config;
+  t.equal(scoped[12], 1, 'scoped');
+  t.equal(host[12], 0, 'host-wide');
+  t.same([...scoped.subarray(13, 16)], [0, 0, 0], 'padding');
+  const x = Buffer.from(host);
+  x[12] = 1;
+  t.ok(scoped.equals(x), 'the scope changes nothing else: which cgroups are in it is data of the policy\'s map, not of the hook');
+  t.equal(encodeHook({ ...plan, scope: {} }, ctx).config[12], 1, 'an empty scope (an empty podSelector: every pod) is still a scope');
+});
+
 t.test('exec mechanisms read the filename as a linux_binprm (security_bprm_check arg 0) or a kernel string, never the syscall\'s', async (t) => {
   const execve: HookPlan = {
     policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'sys_execveat' }, syscall: true, args: [{ index: 1, type: 'string' }],

@@ -4,7 +4,7 @@
 // the real probe instead (lib/kernel.ts).
 import type { KernelFacts } from '../../kernel/facts.js';
 
-export const FEATURE_IDS = ['tracepoints', 'tp_btf', 'kprobes', 'kretprobes', 'fentry', 'fexit', 'fmod_ret', 'bpf_lsm', 'bpf_send_signal', 'cgroup_hooks'];
+export const FEATURE_IDS = ['tracepoints', 'tp_btf', 'kprobes', 'kretprobes', 'fentry', 'fexit', 'fmod_ret', 'bpf_lsm', 'bpf_send_signal', 'cgroup_hooks', 'cgroup_scope'];
 
 export function describedKernel(works: string[], more: Partial<KernelFacts> & { noTracepoints?: string[] } = {}): KernelFacts {
   const { noTracepoints = [], ...facts } = more;
@@ -19,7 +19,7 @@ export function describedKernel(works: string[], more: Partial<KernelFacts> & { 
   };
 }
 
-/** This project's build machine: tracepoints, tp_btf, cgroup hooks and bpf_send_signal; no kprobes, fentry or LSM. */
-export const HOST_LIKE = describedKernel(['tracepoints', 'tp_btf', 'bpf_send_signal', 'cgroup_hooks']);
+/** This project's build machine: tracepoints, tp_btf, cgroup hooks, cgroup scopes and bpf_send_signal; no kprobes, fentry or LSM. */
+export const HOST_LIKE = describedKernel(['tracepoints', 'tp_btf', 'bpf_send_signal', 'cgroup_hooks', 'cgroup_scope']);
 /** Debian's stock kernel: everything. */
 export const STOCK_LIKE = describedKernel(FEATURE_IDS);

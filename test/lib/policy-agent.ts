@@ -27,8 +27,9 @@ export function suiteFeatures(): FeatureResult[] | undefined {
   return process.env.VIGIL_FEATURES ? (JSON.parse(process.env.VIGIL_FEATURES) as FeatureResult[]) : undefined;
 }
 
-export async function startPolicyAgent(opts: { features?: FeatureResult[]; policies?: string[] } = {}): Promise<PolicyAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
+/** dir: where the socket, the pin state and the events go (default: a new one); its pins go in /sys/fs/bpf/<its name>. */
+export async function startPolicyAgent(opts: { features?: FeatureResult[]; policies?: string[]; dir?: string } = {}): Promise<PolicyAgent> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vigil-policy-'));
   const file = join(dir, 'events.log');
   const agent = new Agent({
     nodeName: NODE_NAME, exporters: [new JsonFileExporter(file)], ancestors: false, socketPath: join(dir, 'vigil.sock'),
