@@ -60,7 +60,7 @@ t.before(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     watch = res;
   });
-  agent = await startAgent(['--kubeconfig', api.kubeconfig(dir), '--node-name', 'node1', '--pod-wait', '4']);
+  agent = await startAgent(['--kubeconfig', api.kubeconfig(dir), '--no-k8s-policies', '--node-name', 'node1', '--pod-wait', '4']);
 });
 
 t.teardown(async () => {
@@ -121,7 +121,7 @@ t.test('no API server at start: the agent is ready anyway, retries, and events w
   const gone = await fakeApiServer();
   const kubeconfig = gone.kubeconfig(mkdtempSync(join(tmpdir(), 'vigil-podwait-')));
   await gone.close();
-  const a = await startAgent(['--kubeconfig', kubeconfig, '--node-name', 'node1', '--pod-wait', '2']);
+  const a = await startAgent(['--kubeconfig', kubeconfig, '--no-k8s-policies', '--node-name', 'node1', '--pod-wait', '2']);
   t.teardown(() => a.stop());
   const s = status(a).kubernetes;
   t.match(s, { enabled: true, state: 'retrying' });
