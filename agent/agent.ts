@@ -14,7 +14,7 @@ import { BpfMap } from '../kernel/bpf/map.js';
 import { RingReader } from './ringbuf/reader.js';
 import { RecordDecoder } from './decode/decode.js';
 import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
-import { ProcessCache } from './process/cache.js';
+import { ProcessCache, type ProcessFields } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
 import { ktimeToRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
@@ -44,6 +44,8 @@ export interface AgentOptions {
   nodeName?: string;
   exporters: Exporter[];
   ancestors: boolean;
+  /** Optional process fields (--enable-process-cred, --enable-process-ns); both off by default, as in Tetragon. */
+  processFields?: ProcessFields;
   socketPath: string;
   ringBytes: number;
   log: Logger;
@@ -103,7 +105,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
-    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact);
+    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact, opts.processFields);
     this.exporters = [...opts.exporters, this.stream];
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }

@@ -1,10 +1,11 @@
 // Exported events, in Tetragon's JSON field names (snake_case), so SIEM
 // pipelines built for Tetragon read Vigil's output unchanged.
 
+/** Capability sets by CapabilitiesType name (a number for a bit the enum lacks); an empty set is left out. */
 export interface TetragonCaps {
-  permitted?: string[];
-  effective?: string[];
-  inheritable?: string[];
+  permitted?: (string | number)[];
+  effective?: (string | number)[];
+  inheritable?: (string | number)[];
 }
 
 export interface TetragonCredentials {
@@ -21,24 +22,54 @@ export interface TetragonPod {
   workload_kind?: string;
 }
 
+/**
+ * A process, in Tetragon's field order. As protojson writes it, a field at
+ * its default (an empty string, an empty list) is left out; the wrapped
+ * numbers (pid, uid, auid, tid) and in_init_tree are written whatever
+ * their value.
+ */
 export interface TetragonProcess {
   exec_id: string;
   pid: number;
+  /** The effective uid, as Tetragon's uid. */
   uid: number;
-  cwd: string;
+  cwd?: string;
   binary: string;
-  arguments: string;
+  arguments?: string;
   flags: string;
   start_time: string;
   auid: number;
-  parent_exec_id?: string;
-  tid: number;
-  cap: TetragonCaps;
-  process_credentials: TetragonCredentials;
   pod?: TetragonPod;
   /** The container id, as Tetragon's process.docker. */
   docker?: string;
+  parent_exec_id?: string;
+  /** References in the process cache; written into each event as it is serialized (exporters/json.ts). */
+  refcnt?: number;
+  /** With --enable-process-cred. */
+  cap?: TetragonCaps;
+  /** With --enable-process-ns. */
+  ns?: TetragonNamespaces;
+  tid: number;
+  /** With --enable-process-cred. */
+  process_credentials?: TetragonCredentials;
+  /** process_exec only, with --enable-process-cred, when the exec changed privileges or ran a file not on disk. */
+  binary_properties?: TetragonBinaryProperties;
   in_init_tree?: boolean;
+}
+
+export interface TetragonNamespace {
+  inum?: number;
+  is_host?: boolean;
+}
+
+export type TetragonNamespaces = Partial<Record<'uts' | 'ipc' | 'mnt' | 'pid' | 'pid_for_children' | 'net' | 'time' | 'time_for_children' | 'cgroup' | 'user', TetragonNamespace>>;
+
+export interface TetragonBinaryProperties {
+  setuid?: number;
+  setgid?: number;
+  privileges_changed?: ('PRIVILEGES_RAISED_EXEC_FILE_CAP' | 'PRIVILEGES_RAISED_EXEC_FILE_SETUID' | 'PRIVILEGES_RAISED_EXEC_FILE_SETGID')[];
+  /** uint64 inode number as a string, as protojson writes it. */
+  file?: { inode?: { number?: string; links?: number }; path?: string };
 }
 
 export interface ProcessExec {

@@ -21,6 +21,7 @@ export function program(): Command {
     .option('--no-export-file', 'do not write an export file')
     .addOption(new Option('--output <format>', 'events on stdout').choices(['compact', 'json', 'ecs', 'ocsf', 'none']).default('compact'))
     .option('--ancestors', 'add every ancestor to process_exec events', false)
+    .option('--enable-process-cred', "add credentials and capabilities to processes, and binary_properties to process_exec (Tetragon's flag; off by default)", false)
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
     .option('--node-name <name>', 'node name in events and exec ids (default: hostname)')
     .option('--ring-size <bytes>', 'ring buffer size, a power of two', (v) => Number(v), 16 << 20)

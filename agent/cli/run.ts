@@ -12,6 +12,7 @@ export interface RunOptions extends OutputOptions {
   policy: string[];
   policyDir?: string;
   ancestors: boolean;
+  enableProcessCred: boolean;
   socket: string;
   nodeName?: string;
   ringSize: number;
@@ -38,7 +39,7 @@ export async function run(opts: RunOptions): Promise<void> {
   const metrics = startMetrics(opts.metricsAddress, () => agent.status());
 
   const agent = new Agent({
-    nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
+    nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, processFields: { cred: opts.enableProcessCred, ns: false }, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
     redact: buildRedactor(opts), observe: metrics?.observe,
   });

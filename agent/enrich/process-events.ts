@@ -9,13 +9,20 @@ export function execEvent(cache: ProcessCache, node: ProcessNode, time: string, 
   const parent = cache.parentOf(node);
   return {
     process_exec: {
-      process: node.json,
+      // binary_properties belongs to this exec alone: the process object other events share stays without it.
+      process: node.binaryProperties ? { ...node.json, binary_properties: node.binaryProperties } : node.json,
       parent: parent?.json,
-      ...(withAncestors ? { ancestors: cache.ancestors(node).slice(1).map((a) => a.json) } : {}),
+      ...(withAncestors ? ancestorsField(cache, node) : {}),
     },
     node_name: cache.nodeName,
     time,
   };
+}
+
+/** Ancestors beyond the parent, grandparent first; left out when there are none, as protojson leaves an empty list. */
+function ancestorsField(cache: ProcessCache, node: ProcessNode): { ancestors?: ProcessNode['json'][] } {
+  const list = cache.ancestors(node).slice(1).map((a) => a.json);
+  return list.length ? { ancestors: list } : {};
 }
 
 /** Call before the cache retires the node, while its parent is still cached. */
@@ -27,7 +34,8 @@ export function exitEvent(cache: ProcessCache, node: ProcessNode, rec: ExitRecor
       process: node.json,
       parent: cache.parentOf(node)?.json,
       ...(sig ? { signal: signalName(sig) } : {}),
-      status: (rec.code >> 8) & 0xff,
+      // protojson leaves a zero status out.
+      status: ((rec.code >> 8) & 0xff) || undefined,
       time,
     },
     node_name: cache.nodeName,

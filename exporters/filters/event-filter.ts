@@ -63,7 +63,7 @@ function capFilter(v: unknown, where: string): (p: Proc) => boolean {
     const cap = field(p, 'cap');
     if (!cap) return false;
     return sets.every(({ which, kind, want }) => {
-      const have = new Set((cap[which] ?? []).map(capKey));
+      const have = new Set((cap[which] ?? []).map((c) => capKey(String(c))));
       const shared = [...want].filter((c) => have.has(c)).length;
       if (kind === 'any') return shared > 0;
       if (kind === 'all') return shared === want.size;
@@ -109,7 +109,7 @@ export function eventFilter(obj: Record<string, unknown>, where: string, ctx: Fi
       }
       case 'parent_arguments_regex': {
         const res = regexes(k);
-        tests.push((ev) => { const p = subject(ev).parent; return p !== undefined && anyMatch(res, p.arguments); });
+        tests.push((ev) => { const p = subject(ev).parent; return p !== undefined && anyMatch(res, p.arguments ?? ''); });
         break;
       }
       case 'container_id': {

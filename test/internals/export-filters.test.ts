@@ -120,7 +120,7 @@ t.test('field filters: include, exclude, event sets, in order; node_name and tim
   t.notOk('parent' in out);
   t.notOk('cap' in out.process || 'process_credentials' in out.process, 'lowerCamel paths name snake_case fields');
   t.equal(out.process.binary, '/bin/ls');
-  t.equal(applyFieldFilters(exc, exit(proc('/bin/ls'))).process_exit!.process.cap.effective![0], 'CAP_CHOWN', 'other types untouched');
+  t.equal(applyFieldFilters(exc, exit(proc('/bin/ls'))).process_exit!.process.cap?.effective![0], 'CAP_CHOWN', 'other types untouched');
   const inv = fieldFilters('{"fields":"process.exec_id,process.parent_exec_id","event_set":["PROCESS_EXEC"],"invert_event_set":true,"action":"INCLUDE"}', 'f');
   t.same(applyFieldFilters(inv, exit(proc('/bin/ls'))).process_exit, { process: { exec_id: 'e' } }, "Tetragon's documented example");
   t.equal(applyFieldFilters(inv, ev), ev, 'the inverted set leaves exec alone');
