@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { startAgent, runCommand, NODE_NAME, type AgentHandle } from './lib/agent.js';
 import type { TetragonEvent } from '../exporters/tetragon.js';
 import { validateTetragonLine } from './lib/tetragon-schema.js';
+import { buildProgram } from './lib/programs.js';
 
 const ID = realpathSync('/usr/bin/id');
 const SH = realpathSync('/bin/sh');
@@ -95,4 +96,18 @@ t.test('fields at their default value are left out: status 0, empty arguments, n
   const failing = await runCommand(SH, ['-c', 'exit 3']);
   const x = await agent.waitFor((e) => e.process_exit?.process.pid === failing.pid, 'sh exit');
   t.equal(x.process_exit!.status, 3);
+});
+
+t.test("arguments are joined as Tetragon joins them; bytes that are not UTF-8 become one U+FFFD a run", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-args-'));
+  const raw = buildProgram('raw-args', dir);
+  const marker = `args-${process.pid}-${Date.now()}`;
+  const r = await runCommand(raw, [ECHO, marker, 'two words', 'say "hi"', "it's", '', 'tab\there', 'new\nline', 'bad\\xff\\xfebytes', 'cut\\xc3', '']);
+  t.equal(r.code, 0);
+  const p = (await agent.waitFor((e) => e.process_exec?.process.binary === ECHO && (e.process_exec.process.arguments ?? '').startsWith(marker), 'echo exec')).process_exec!.process;
+  t.equal(p.arguments, `${marker} "two words" "say "hi"" it's  tab\there new\nline bad\uFFFDbytes cut\uFFFD`);
+  t.equal(p.flags, 'execve', 'raw-args executed echo without a fork');
+  const first = await runCommand(raw, [ECHO, 'lead space', marker]);
+  const q = (await agent.waitFor((e) => execOf(first.pid)(e) && e.process_exec!.process.binary === ECHO, 'echo exec with a quoted first argument')).process_exec!.process;
+  t.equal(q.arguments, ` "lead space" ${marker}`, 'a quoted first argument keeps its leading space, as in Tetragon');
 });

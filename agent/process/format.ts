@@ -51,14 +51,23 @@ function capNamesUncached(set: bigint): (string | number)[] {
   return out;
 }
 
-/** argv[1..] as one string; an argument that would not survive splitting on spaces is double-quoted. */
+/**
+ * argv[1..] as one string, as Tetragon joins them: by spaces, an argument
+ * holding a space wrapped in double quotes (with a space before it, even
+ * when it comes first), nothing escaped. Empty arguments at the end are
+ * dropped, as is an empty first one; an empty one between others leaves
+ * its space.
+ */
 export function argumentString(argv: string[]): string {
-  return argv.slice(1).map(quoteArg).join(' ');
-}
-
-function quoteArg(a: string): string {
-  if (a !== '' && !/[\s"'\\]/.test(a)) return a;
-  return `"${a.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
+  let last = argv.length;
+  while (last > 1 && argv[last - 1] === '') last--;
+  let out = '';
+  for (let i = 1; i < last; i++) {
+    const a = argv[i];
+    if (a.includes(' ')) out += ` "${a}"`;
+    else out = out === '' ? a : `${out} ${a}`;
+  }
+  return out;
 }
 
 const SIGNALS = [
