@@ -3,14 +3,14 @@
 // enum, the effective uid, `execve clone` on the exec that follows a fork,
 // a parent_exec_id for pid 1, and no field at its default value.
 import t from 'tap';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, realpathSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { startAgent, runCommand, NODE_NAME, type AgentHandle } from './lib/agent.js';
 import type { TetragonEvent } from '../exporters/tetragon.js';
 import { validateTetragonLine } from './lib/tetragon-schema.js';
-import { buildProgram } from './lib/programs.js';
+import { buildExecForms, buildProgram } from './lib/programs.js';
 
 const ID = realpathSync('/usr/bin/id');
 const SH = realpathSync('/bin/sh');
@@ -110,4 +110,37 @@ t.test("arguments are joined as Tetragon joins them; bytes that are not UTF-8 be
   const first = await runCommand(raw, [ECHO, 'lead space', marker]);
   const q = (await agent.waitFor((e) => execOf(first.pid)(e) && e.process_exec!.process.binary === ECHO, 'echo exec with a quoted first argument')).process_exec!.process;
   t.equal(q.arguments, ` "lead space" ${marker}`, 'a quoted first argument keeps its leading space, as in Tetragon');
+});
+
+t.test('fd and memfd execs name their binary, and a memfd exec is marked fileless in binary_properties', async (t) => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fdexec-')));
+  const forms = buildExecForms(dir);
+  const viaFd = await runCommand(forms, ['execveat-fd', TRUE]);
+  t.equal(viaFd.code, 0);
+  const fdExec = (await agent.waitFor((e) => execOf(viaFd.pid)(e) && e.process_exec!.process.flags === 'execve', 'execveat(fd, "") exec')).process_exec!.process;
+  t.equal(fdExec.binary, TRUE, 'an fd on a file on disk: its path');
+  t.notOk(fdExec.binary_properties);
+
+  const viaMemfd = await runCommand(forms, ['memfd', TRUE]);
+  t.equal(viaMemfd.code, 0);
+  const memEv = await agent.waitFor((e) => execOf(viaMemfd.pid)(e) && e.process_exec!.process.flags === 'execve', 'memfd exec');
+  const mem = memEv.process_exec!;
+  t.equal(mem.process.binary, '/memfd:vigil-fileless', "the memfd's name, as the kernel shows it in /proc/PID/exe");
+  t.equal(mem.process.binary_properties?.file?.inode?.links, 0, 'links: 0, a file only in memory');
+  t.match(mem.process.binary_properties?.file?.inode?.number, /^\d+$/);
+  t.same(validateTetragonLine(JSON.stringify(memEv), 'written'), []);
+});
+
+t.test('in_init_tree: true under the pid 1 of a new pid namespace, false on the host', async (t) => {
+  const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p));
+  if (!UNSHARE) return void t.pass('no unshare(1) on this system');
+  const marker = `init-tree-${process.pid}-${Date.now()}`;
+  const r = await runCommand(realpathSync(UNSHARE), ['--pid', '--fork', SH, '-c', `${ECHO} ${marker}; true`]);
+  t.equal(r.code, 0);
+  const sh = (await agent.waitFor((e) => e.process_exec?.process.binary === SH && (e.process_exec.process.arguments ?? '').includes(marker), 'sh as pid 1 of its namespace')).process_exec!.process;
+  const echo = (await agent.waitFor((e) => e.process_exec?.process.binary === ECHO && e.process_exec.process.arguments === marker, 'echo under it')).process_exec!.process;
+  t.equal(sh.in_init_tree, true, 'pid 1 of the namespace');
+  t.equal(echo.in_init_tree, true, 'its child');
+  const unshare = (await agent.waitFor(execOf(r.pid), 'unshare on the host')).process_exec!.process;
+  t.equal(unshare.in_init_tree, false);
 });
