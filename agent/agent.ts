@@ -19,7 +19,7 @@ import { scanProcfs } from './process/procfs.js';
 import { ktimeToRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
-import { execEvent, exitEvent } from './enrich/process-events.js';
+import { addAncestors, execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
 import { PinStore } from './sensors/pins.js';
@@ -29,7 +29,7 @@ import type { MechanismChoice } from '../policies/compiler/mechanism.js';
 import { disableFeatures, probeFeatures, type FeatureResult } from '../kernel/features.js';
 import { runningKernel, type KernelFacts } from '../kernel/facts.js';
 import { VigilError } from '../kernel/errors.js';
-import { eventType } from '../exporters/tetragon.js';
+import { eventType, type EventType } from '../exporters/tetragon.js';
 import { ControlServer } from './control/server.js';
 import type { Exporter } from '../exporters/exporter.js';
 import { StreamExporter } from '../exporters/stream.js';
@@ -43,7 +43,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 export interface AgentOptions {
   nodeName?: string;
   exporters: Exporter[];
-  ancestors: boolean;
+  /** Event kinds that carry ancestors (--enable-ancestors); true: process_exec and process_exit. */
+  ancestors: boolean | readonly EventType[];
   /** Optional process fields (--enable-process-cred, --enable-process-ns); both off by default, as in Tetragon. */
   processFields?: ProcessFields;
   socketPath: string;
@@ -102,11 +103,13 @@ export class Agent {
   /** The live tail of the control socket, after the caller's exporters. */
   private readonly stream = new StreamExporter();
   private readonly exporters: Exporter[];
+  private readonly ancestorKinds: ReadonlySet<EventType>;
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
     this.cache = new ProcessCache(this.nodeName, undefined, opts.redact, opts.processFields);
     this.exporters = [...opts.exporters, this.stream];
+    this.ancestorKinds = new Set(opts.ancestors === true ? ['process_exec', 'process_exit'] : opts.ancestors || []);
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }
 
@@ -247,7 +250,7 @@ export class Agent {
       const node = this.cache.addImage(p);
       if (p.kernelThread) continue;
       this.events.procfs++;
-      this.emit(execEvent(this.cache, node, time, this.opts.ancestors));
+      this.emit(execEvent(this.cache, node, time, this.ancestorKinds.has('process_exec')));
     }
   }
 
@@ -257,7 +260,7 @@ export class Agent {
     switch (rec.op) {
       case 'exec': {
         const node = this.cache.addExec(rec);
-        this.emit(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors));
+        this.emit(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.ancestorKinds.has('process_exec')));
         break;
       }
       case 'clone':
@@ -265,13 +268,13 @@ export class Agent {
         break;
       case 'exit': {
         const node = this.cache.resolve(rec.proc);
-        if (node) this.emit(exitEvent(this.cache, node, rec));
+        if (node) this.emit(addAncestors(this.cache, exitEvent(this.cache, node, rec), this.ancestorKinds));
         this.cache.exit(rec);
         break;
       }
       case 'generic': {
         const hook = this.hooks.hook(rec.hookId);
-        if (hook) this.emit(policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec));
+        if (hook) this.emit(addAncestors(this.cache, policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), this.ancestorKinds));
         else this.unknownHooks++;
         break;
       }

@@ -84,6 +84,8 @@ export interface ProcessExit {
   signal?: string;
   status?: number;
   time: string;
+  /** With --enable-ancestors base. */
+  ancestors?: TetragonProcess[];
 }
 
 /** A process the cache does not know: Tetragon then reports only these. */
@@ -176,6 +178,8 @@ export type KprobeAction = 'KPROBE_ACTION_POST' | 'KPROBE_ACTION_SIGKILL' | 'KPR
 interface PolicyEventBase {
   process: TetragonProcess | TetragonProcessStub;
   parent?: TetragonProcess;
+  /** With --enable-ancestors naming the event's kind; written last, as in Tetragon's field order. */
+  ancestors?: TetragonProcess[];
 }
 
 /** Fields in Tetragon's protobuf order. */

@@ -21,7 +21,11 @@ export function procNamespaces(pid: number): number[] {
 
 let host: number[] | undefined;
 
-/** The host's namespaces: pid 1's, read once. */
+/** The host's namespaces: pid 1's, read once; the agent's own where pid 1's cannot be read (the agent runs on the host). */
 export function hostNamespaces(): number[] {
-  return (host ??= procNamespaces(1));
+  if (!host) {
+    const self = procNamespaces(process.pid);
+    host = procNamespaces(1).map((inum, i) => inum || self[i]);
+  }
+  return host;
 }

@@ -93,7 +93,7 @@ t.test('what cannot be evaluated as written is refused, naming the flag, the lin
     ['{}\n{"cel_expression":["true"]}', /line 2\.cel_expression: CEL expressions are not supported/],
     ['{"pid_set":[1]}', /pid_set.*not supported/],
     ['{"event_set":["PROCESS_EXECC"]}', /unknown event type "PROCESS_EXECC"/],
-    ['{"ancestor_binary_regex":["x"]}', /ancestors are only in process_exec events, with --ancestors/],
+    ['{"ancestor_binary_regex":["x"]}', /ancestors are only in the event types --enable-ancestors names/],
     ['{"capabilities":{"effective":{"any":["CAP_X"]}}}', /unknown capability "CAP_X"/],
     ['{"capabilities":{"effective":{"any":["CHOWN"],"none":["CHOWN"]}}}', /exactly one match set/],
     ['{"labels":["app in (a"]}', /label selector/],
