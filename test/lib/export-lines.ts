@@ -1,8 +1,8 @@
 // Reading what an export wrote: whole lines of a file and of its gzipped
 // backups, and their check against Tetragon's event schema.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { validateTetragonLine } from './tetragon-schema.js';
+import { validateTetragonLine, type TetragonForm } from './tetragon-schema.js';
 
 /** The lines of a file, gzipped or not; a cut last line is left out. */
 export function fileLines(path: string): string[] {
@@ -12,13 +12,32 @@ export function fileLines(path: string): string[] {
 }
 
 /**
- * Why a line is not a Tetragon event line (as protojson parses it). Left out:
- * Vigil's own vigil_lost events, which are not Tetragon's, and capability
- * names with Vigil's CAP_ prefix where Tetragon's enum has none
- * (CAP_DAC_OVERRIDE for DAC_OVERRIDE), a known difference of the process
- * sensor, not of the exports.
+ * Why a line is not one Tetragon would write (form 'written', the default)
+ * or could parse ('parsed'). Left out: Vigil's own vigil_lost events, which
+ * are not Tetragon's.
  */
 export function tetragonLineErrors(line: string): string[] {
+  return lineErrors(line, 'written');
+}
+
+export function lineErrors(line: string, form: TetragonForm): string[] {
   if (line.startsWith('{"vigil_lost":')) return [];
-  return validateTetragonLine(line).filter((e) => !/"CAP_\w+" is not a CapabilitiesType/.test(e));
+  return validateTetragonLine(line, form);
+}
+
+/**
+ * Every whole line of a Tetragon-JSON export file against Tetragon's event
+ * schema, as each test agent's stop() runs it: throws, naming the first
+ * failing lines, when any line is not one Tetragon would write.
+ */
+export function checkExportFile(path: string): void {
+  if (!existsSync(path)) return;
+  const bad: string[] = [];
+  let n = 0;
+  for (const line of fileLines(path)) {
+    n++;
+    const errors = tetragonLineErrors(line);
+    if (errors.length) bad.push(`line ${n}: ${errors.join('; ')}\n  ${line.slice(0, 300)}`);
+  }
+  if (bad.length) throw new Error(`${path}: ${bad.length} of ${n} lines are not Tetragon event lines:\n${bad.slice(0, 5).join('\n')}`);
 }
