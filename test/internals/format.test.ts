@@ -32,4 +32,7 @@ t.test('flags, capabilities and signals', async (t) => {
 
 t.test('times are RFC 3339 with nanoseconds', async (t) => {
   t.equal(nsToRfc3339(1_700_000_000_123_456_789n), '2023-11-14T22:13:20.123456789Z');
+  t.equal(nsToRfc3339(1_700_000_000_123_456_000n), '2023-11-14T22:13:20.123456Z', 'as protojson: the fewest of 3, 6 or 9 digits');
+  t.equal(nsToRfc3339(1_700_000_000_120_000_000n), '2023-11-14T22:13:20.120Z');
+  t.equal(nsToRfc3339(1_700_000_000_000_000_000n), '2023-11-14T22:13:20Z');
 });

@@ -1,5 +1,6 @@
 // Reading what an export wrote: whole lines of a file and of its gzipped
 // backups, and their check against Tetragon's event schema.
+import tap from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { validateTetragonLine, type TetragonForm } from './tetragon-schema.js';
@@ -27,11 +28,11 @@ export function lineErrors(line: string, form: TetragonForm): string[] {
 
 /**
  * Every whole line of a Tetragon-JSON export file against Tetragon's event
- * schema, as each test agent's stop() runs it: throws, naming the first
- * failing lines, when any line is not one Tetragon would write.
+ * schema: the first failing lines, when any line is not one Tetragon would
+ * write.
  */
-export function checkExportFile(path: string): void {
-  if (!existsSync(path)) return;
+export function exportFileErrors(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
   const bad: string[] = [];
   let n = 0;
   for (const line of fileLines(path)) {
@@ -39,5 +40,15 @@ export function checkExportFile(path: string): void {
     const errors = tetragonLineErrors(line);
     if (errors.length) bad.push(`line ${n}: ${errors.join('; ')}\n  ${line.slice(0, 300)}`);
   }
-  if (bad.length) throw new Error(`${path}: ${bad.length} of ${n} lines are not Tetragon event lines:\n${bad.slice(0, 5).join('\n')}`);
+  return bad.length ? `${path}: ${bad.length} of ${n} lines are not Tetragon event lines:\n${bad.slice(0, 5).join('\n')}` : undefined;
+}
+
+/**
+ * Checks an export file (exportFileErrors) as a test agent stops, and
+ * reports a failure as a test point of the file's root test: a throw would
+ * stop the teardowns that follow, which must still clean up.
+ */
+export function checkExportFile(path: string): void {
+  const errors = exportFileErrors(path);
+  if (errors) tap.fail(`every exported line is a Tetragon event line: ${errors}`);
 }
