@@ -1,6 +1,5 @@
 // Reading what an export wrote: whole lines of a file and of its gzipped
 // backups, and their check against Tetragon's event schema.
-import tap from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { validateTetragonLine, type TetragonForm } from './tetragon-schema.js';
@@ -43,12 +42,22 @@ export function exportFileErrors(path: string): string | undefined {
   return bad.length ? `${path}: ${bad.length} of ${n} lines are not Tetragon event lines:\n${bad.slice(0, 5).join('\n')}` : undefined;
 }
 
+const failedFiles: string[] = [];
+
 /**
- * Checks an export file (exportFileErrors) as a test agent stops, and
- * reports a failure as a test point of the file's root test: a throw would
- * stop the teardowns that follow, which must still clean up.
+ * Checks an export file (exportFileErrors) as a test agent stops. A
+ * failure fails the test file as it exits (printed, exit code 1), which the
+ * suite counts: a throw would stop the teardowns that follow, which must
+ * still clean up, and an assertion may come after the root test ended.
  */
 export function checkExportFile(path: string): void {
   const errors = exportFileErrors(path);
-  if (errors) tap.fail(`every exported line is a Tetragon event line: ${errors}`);
+  if (!errors) return;
+  if (!failedFiles.length) {
+    process.on('exit', () => {
+      console.error(`not every exported line is a Tetragon event line:\n${failedFiles.join('\n')}`);
+      process.exitCode = 1;
+    });
+  }
+  failedFiles.push(errors);
 }
