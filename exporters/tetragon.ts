@@ -170,6 +170,10 @@ export interface KprobeArgument {
   sock_arg?: KprobeSock;
   sockaddr_arg?: KprobeSockaddr;
   skb_arg?: KprobeSkb;
+  /** Tetragon's BPF arguments (Vigil's hooks do not write them yet; the compact lines read them). */
+  bpf_attr_arg?: { ProgType?: string; InsnCnt?: number; ProgName?: string };
+  perf_event_arg?: { KprobeFunc?: string; Type?: string; Config?: string; ProbeOffset?: string };
+  bpf_map_arg?: { MapType?: string; KeySize?: number; ValueSize?: number; MaxEntries?: number; MapName?: string };
   label?: string;
 }
 
