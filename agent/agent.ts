@@ -14,13 +14,13 @@ import { BpfMap } from '../kernel/bpf/map.js';
 import { RingReader } from './ringbuf/reader.js';
 import { RecordDecoder } from './decode/decode.js';
 import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
-import { ProcessCache } from './process/cache.js';
+import { ProcessCache, type ProcessFields } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
 import { ContainerResolver } from './process/container.js';
 import { ktimeToRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
-import { execEvent, exitEvent } from './enrich/process-events.js';
+import { addAncestors, execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
 import { HookRegistry } from './sensors/hooks.js';
 import { PinStore } from './sensors/pins.js';
@@ -33,7 +33,7 @@ import type { MechanismChoice } from '../policies/compiler/mechanism.js';
 import { disableFeatures, probeFeatures, type FeatureResult } from '../kernel/features.js';
 import { runningKernel, type KernelFacts } from '../kernel/facts.js';
 import { VigilError } from '../kernel/errors.js';
-import { eventType } from '../exporters/tetragon.js';
+import { eventType, type EventType } from '../exporters/tetragon.js';
 import { ControlServer } from './control/server.js';
 import type { Exporter } from '../exporters/exporter.js';
 import { StreamExporter } from '../exporters/stream.js';
@@ -53,7 +53,10 @@ import { dirname, isAbsolute, join } from 'node:path';
 export interface AgentOptions {
   nodeName?: string;
   exporters: Exporter[];
-  ancestors: boolean;
+  /** Event kinds that carry ancestors (--enable-ancestors); true: process_exec and process_exit. */
+  ancestors: boolean | readonly EventType[];
+  /** Optional process fields (--enable-process-cred, --enable-process-ns); both off by default, as in Tetragon. */
+  processFields?: ProcessFields;
   socketPath: string;
   ringBytes: number;
   log: Logger;
@@ -136,12 +139,14 @@ export class Agent {
   private held?: EventCache;
   private podTimer?: NodeJS.Timeout;
   private lastTimedOut = 0;
+  private readonly ancestorKinds: ReadonlySet<EventType>;
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
-    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact);
+    this.cache = new ProcessCache(this.nodeName, undefined, opts.redact, opts.processFields);
     this.exporters = [...opts.exporters, this.stream];
     this.scopes = new PolicyScopes(opts.log);
+    this.ancestorKinds = new Set(opts.ancestors === true ? ['process_exec', 'process_exit'] : opts.ancestors || []);
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }
 
@@ -333,8 +338,9 @@ export class Agent {
       const node = this.cache.addImage(p, p.kernelThread ? undefined : this.containers.ofPid(p.proc.pid));
       if (p.kernelThread) continue;
       this.events.procfs++;
-      const { nodes, wait } = this.podsOf(node, this.opts.ancestors);
-      this.out(execEvent(this.cache, node, time, this.opts.ancestors), nodes, wait);
+      const withAncestors = this.ancestorKinds.has('process_exec');
+      const { nodes, wait } = this.podsOf(node, withAncestors);
+      this.out(execEvent(this.cache, node, time, withAncestors), nodes, wait);
     }
   }
 
@@ -347,8 +353,9 @@ export class Agent {
         // A container's first exec puts its pod in the scopes that select it, before its events go out.
         if (container?.podUid && this.scopeSync) this.scopeSync.exec(rec.cgroupId, this.containers.pathOf(rec.cgroupId));
         const node = this.cache.addExec(rec, container);
-        const { nodes, wait } = this.podsOf(node, this.opts.ancestors);
-        this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.opts.ancestors), nodes, wait);
+        const withAncestors = this.ancestorKinds.has('process_exec');
+        const { nodes, wait } = this.podsOf(node, withAncestors);
+        this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), withAncestors), nodes, wait);
         break;
       }
       case 'clone':
@@ -357,8 +364,8 @@ export class Agent {
       case 'exit': {
         const node = this.cache.resolve(rec.proc);
         if (node) {
-          const { nodes, wait } = this.podsOf(node);
-          this.out(exitEvent(this.cache, node, rec), nodes, wait);
+          const { nodes, wait } = this.podsOf(node, this.ancestorKinds.has('process_exit'));
+          this.out(addAncestors(this.cache, exitEvent(this.cache, node, rec), this.ancestorKinds), nodes, wait);
         }
         this.cache.exit(rec);
         break;
@@ -366,8 +373,10 @@ export class Agent {
       case 'generic': {
         const hook = this.hooks.hook(rec.hookId);
         if (hook) {
-          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc));
-          this.out(policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), nodes, wait);
+          const ev = addAncestors(this.cache, policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), this.ancestorKinds);
+          const kind = eventType(ev);
+          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc), kind !== undefined && this.ancestorKinds.has(kind));
+          this.out(ev, nodes, wait);
         } else {
           this.unknownHooks++;
         }

@@ -44,7 +44,7 @@ function proc(i: number, binary: string, parentOf?: TetragonProcess): TetragonPr
     exec_id: Buffer.from(`bench-node:${1_000_000_000 + i}:${10_000 + i}`).toString('base64'), pid: 10_000 + i, uid: 0, cwd: '/home/bench/work',
     binary, arguments: `--config /etc/app/config.yaml --verbose --password=hunter${i} https://example.com/api/v1/items/${i}`, flags: 'execve clone',
     start_time: '2024-05-01T10:00:00.123456789Z', auid: 4294967295, parent_exec_id: parentOf?.exec_id, tid: 10_000 + i,
-    cap: { permitted: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_NET_RAW', 'CAP_SYS_ADMIN'], effective: ['CAP_CHOWN', 'CAP_NET_RAW'] },
+    cap: { permitted: ['CAP_CHOWN', 'DAC_OVERRIDE', 'CAP_NET_RAW', 'CAP_SYS_ADMIN'], effective: ['CAP_CHOWN', 'CAP_NET_RAW'] },
     process_credentials: { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0 },
   };
 }

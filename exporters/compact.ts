@@ -1,23 +1,18 @@
-// One human line per event, as `tetra getevents -o compact` prints them.
+// One human line per event, as `tetra getevents -o compact` prints them
+// (Tetragon's pkg/encoder): the event's emoji and name padded to 7, the
+// node (or namespace/pod) and binary, what the event is about, and, for a
+// process whose effective capability list is long enough, a 🛑 trailer.
 import type { TetragonEvent, TetragonProcess, VigilLost } from './tetragon.js';
-import { kprobeLine, lsmLine, tracepointLine, uprobeLine } from './compact-policy.js';
-
-function where(p: TetragonProcess, node: string): string {
-  return p.pod ? `${p.pod.namespace}/${p.pod.name}` : node;
-}
-
-function command(p: TetragonProcess): string {
-  return p.arguments ? `${p.binary} ${p.arguments}` : p.binary;
-}
+import { capTrailer, kprobeLine, lsmLine, pad, processInfo, tracepointLine, uprobeLine } from './compact-policy.js';
 
 export function compactLine(ev: TetragonEvent): string | undefined {
   if (ev.process_exec) {
     const p = ev.process_exec.process;
-    return `🚀 process ${where(p, ev.node_name)} ${command(p)}`;
+    return capTrailer(`🚀 ${pad('process')} ${processInfo(p, ev.node_name)} ${p.arguments ?? ''}`, p);
   }
   if (ev.process_exit) {
     const { process: p, signal, status } = ev.process_exit;
-    return `💥 exit    ${where(p, ev.node_name)} ${command(p)} ${signal || (status ?? 0)}`;
+    return capTrailer(`💥 ${pad('exit')} ${processInfo(p, ev.node_name)} ${p.arguments ?? ''} ${signal || (status ?? 0)}`, p);
   }
   if (ev.process_kprobe) return kprobeLine(ev.process_kprobe, ev.node_name);
   if (ev.process_tracepoint) return tracepointLine(ev.process_tracepoint, ev.node_name);
@@ -27,6 +22,8 @@ export function compactLine(ev: TetragonEvent): string | undefined {
   if (ev.rate_limit_info) return `⚠️ rate limit ${ev.node_name} ${ev.rate_limit_info.number_of_dropped_process_events} events dropped`;
   return undefined;
 }
+
+export type { TetragonProcess };
 
 function lostLine(l: VigilLost, node: string): string {
   const causes = [

@@ -28,7 +28,7 @@ const ids = (p: TetragonProcess): Doc => {
 function processFields(p: TetragonProcess | TetragonProcessStub): Doc {
   const f = full(p);
   if (!f) return { pid: p.pid, start: p.start_time };
-  const args = [f.binary, ...splitArgs(f.arguments)];
+  const args = [f.binary, ...splitArgs(f.arguments ?? '')];
   return {
     pid: f.pid,
     entity_id: f.exec_id,
@@ -39,10 +39,14 @@ function processFields(p: TetragonProcess | TetragonProcessStub): Doc {
     command_line: f.arguments ? `${f.binary} ${f.arguments}` : f.binary,
     working_directory: f.cwd,
     start: f.start_time,
-    thread: { id: f.tid, capabilities: { effective: f.cap?.effective ?? [], permitted: f.cap?.permitted ?? [] } },
+    thread: { id: f.tid, capabilities: { effective: kernelCapNames(f.cap?.effective), permitted: kernelCapNames(f.cap?.permitted) } },
     ...ids(f),
   };
 }
+
+/** ECS names capabilities as the kernel does (CAP_DAC_OVERRIDE), where Tetragon's enum drops one prefix. */
+const kernelCapNames = (names: (string | number)[] | undefined): string[] =>
+  (names ?? []).map((n) => (typeof n === 'number' ? `CAP_${n}` : n.startsWith('CAP_') ? n : `CAP_${n}`));
 
 function podFields(p: TetragonProcess | undefined): Doc {
   const pod = p?.pod;

@@ -48,32 +48,33 @@ export function facts(ev: TetragonEvent): Facts {
 
 export const full = (p: TetragonProcess | TetragonProcessStub | undefined): TetragonProcess | undefined => (p && 'binary' in p ? p : undefined);
 
-/** argv[1..] from Tetragon's argument string: space-separated, double-quoted with \\ escapes where needed. */
+/**
+ * argv[1..] from Tetragon's argument string, as far as it can be told:
+ * arguments are joined by one space each (an empty one leaves two spaces
+ * in a row), and one that holds a space is wrapped in double quotes with
+ * nothing escaped inside (and a space before it even when first). A
+ * quoted argument ends at the first quote, past a space of its own, that
+ * is followed by a space or the end.
+ */
 export function splitArgs(s: string): string[] {
   const out: string[] = [];
-  let i = 0;
+  let i = s.startsWith(' "') ? 1 : 0;
   while (i < s.length) {
-    if (s[i] === ' ') {
-      i++;
-      continue;
-    }
-    if (s[i] !== '"') {
-      const end = s.indexOf(' ', i);
-      out.push(s.slice(i, end < 0 ? s.length : end));
-      i = end < 0 ? s.length : end;
-      continue;
-    }
-    let a = '';
-    for (i++; i < s.length && s[i] !== '"'; i++) {
-      if (s[i] === '\\' && i + 1 < s.length) {
-        const c = s[++i];
-        a += c === 'n' ? '\n' : c === 't' ? '\t' : c;
-      } else {
-        a += s[i];
+    let end = -1;
+    if (s[i] === '"') {
+      for (let q = s.indexOf('"', s.indexOf(' ', i + 1)); q > i && end < 0; q = s.indexOf('"', q + 1)) {
+        if (q === s.length - 1 || s[q + 1] === ' ') end = q;
       }
     }
-    out.push(a);
-    i++;
+    if (end > i && s.indexOf(' ', i + 1) < end) {
+      out.push(s.slice(i + 1, end));
+      i = end + 2;
+    } else {
+      const sp = s.indexOf(' ', i);
+      const stop = sp < 0 ? s.length : sp;
+      out.push(s.slice(i, stop));
+      i = stop + 1;
+    }
   }
   return out;
 }

@@ -14,14 +14,15 @@ function proc(p: TetragonProcess): string {
   return s;
 }
 
-/** Same text as JSON.stringify(ev), faster when processes repeat. */
+/** The text of JSON.stringify(ev), faster when processes repeat, without the event's empty lists. */
 export function eventJson(ev: TetragonEvent): string {
   const kind = eventType(ev);
   if (!kind) return JSON.stringify(ev);
   const body = ev[kind]!;
   let inner = '';
   for (const [k, v] of Object.entries(body)) {
-    if (v === undefined) continue;
+    // protojson leaves an empty list out (a hook without args).
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     const text = k === 'process' || k === 'parent' ? proc(v as TetragonProcess)
       : k === 'ancestors' ? `[${(v as TetragonProcess[]).map(proc).join(',')}]`
         : JSON.stringify(v);

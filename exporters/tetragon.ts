@@ -1,10 +1,11 @@
 // Exported events, in Tetragon's JSON field names (snake_case), so SIEM
 // pipelines built for Tetragon read Vigil's output unchanged.
 
+/** Capability sets by CapabilitiesType name (a number for a bit the enum lacks); an empty set is left out. */
 export interface TetragonCaps {
-  permitted?: string[];
-  effective?: string[];
-  inheritable?: string[];
+  permitted?: (string | number)[];
+  effective?: (string | number)[];
+  inheritable?: (string | number)[];
 }
 
 export interface TetragonCredentials {
@@ -34,24 +35,54 @@ export interface TetragonPod {
   workload_kind?: string;
 }
 
+/**
+ * A process, in Tetragon's field order. As protojson writes it, a field at
+ * its default (an empty string, an empty list) is left out; the wrapped
+ * numbers (pid, uid, auid, tid) and in_init_tree are written whatever
+ * their value.
+ */
 export interface TetragonProcess {
   exec_id: string;
   pid: number;
+  /** The effective uid, as Tetragon's uid. */
   uid: number;
-  cwd: string;
+  cwd?: string;
   binary: string;
-  arguments: string;
+  arguments?: string;
   flags: string;
   start_time: string;
   auid: number;
-  parent_exec_id?: string;
-  tid: number;
-  cap: TetragonCaps;
-  process_credentials: TetragonCredentials;
   pod?: TetragonPod;
   /** The container ID's first 31 characters, as Tetragon gives it. */
   docker?: string;
+  parent_exec_id?: string;
+  /** References in the process cache; written into each event as it is serialized (exporters/json.ts). */
+  refcnt?: number;
+  /** With --enable-process-cred. */
+  cap?: TetragonCaps;
+  /** With --enable-process-ns. */
+  ns?: TetragonNamespaces;
+  tid: number;
+  /** With --enable-process-cred. */
+  process_credentials?: TetragonCredentials;
+  /** process_exec only, with --enable-process-cred, when the exec changed privileges or ran a file not on disk. */
+  binary_properties?: TetragonBinaryProperties;
   in_init_tree?: boolean;
+}
+
+export interface TetragonNamespace {
+  inum?: number;
+  is_host?: boolean;
+}
+
+export type TetragonNamespaces = Partial<Record<'uts' | 'ipc' | 'mnt' | 'pid' | 'pid_for_children' | 'net' | 'time' | 'time_for_children' | 'cgroup' | 'user', TetragonNamespace>>;
+
+export interface TetragonBinaryProperties {
+  setuid?: number;
+  setgid?: number;
+  privileges_changed?: ('PRIVILEGES_RAISED_EXEC_FILE_CAP' | 'PRIVILEGES_RAISED_EXEC_FILE_SETUID' | 'PRIVILEGES_RAISED_EXEC_FILE_SETGID')[];
+  /** uint64 inode number as a string, as protojson writes it. */
+  file?: { inode?: { number?: string; links?: number }; path?: string };
 }
 
 export interface ProcessExec {
@@ -66,6 +97,8 @@ export interface ProcessExit {
   signal?: string;
   status?: number;
   time: string;
+  /** With --enable-ancestors base. */
+  ancestors?: TetragonProcess[];
 }
 
 /** A process the cache does not know: Tetragon then reports only these. */
@@ -150,6 +183,10 @@ export interface KprobeArgument {
   sock_arg?: KprobeSock;
   sockaddr_arg?: KprobeSockaddr;
   skb_arg?: KprobeSkb;
+  /** Tetragon's BPF arguments (Vigil's hooks do not write them yet; the compact lines read them). */
+  bpf_attr_arg?: { ProgType?: string; InsnCnt?: number; ProgName?: string };
+  perf_event_arg?: { KprobeFunc?: string; Type?: string; Config?: string; ProbeOffset?: string };
+  bpf_map_arg?: { MapType?: string; KeySize?: number; ValueSize?: number; MaxEntries?: number; MapName?: string };
   label?: string;
 }
 
@@ -158,6 +195,8 @@ export type KprobeAction = 'KPROBE_ACTION_POST' | 'KPROBE_ACTION_SIGKILL' | 'KPR
 interface PolicyEventBase {
   process: TetragonProcess | TetragonProcessStub;
   parent?: TetragonProcess;
+  /** With --enable-ancestors naming the event's kind; written last, as in Tetragon's field order. */
+  ancestors?: TetragonProcess[];
 }
 
 /** Fields in Tetragon's protobuf order. */

@@ -39,6 +39,7 @@ struct vigil_layouts {
 	enum vigil_pid_flag pid_flag;
 	enum vigil_bin_flag bin_flag;
 	enum vigil_ns_type ns_type;
+	enum vigil_exec_secure exec_secure;
 	enum vigil_cap_set cap_set;
 	enum vigil_cap_flag cap_flag;
 	enum vigil_rate_scope rate_scope;

@@ -8,7 +8,8 @@
  *   sched_process_exec  map entry and binary replaced, followChildren bits of
  *                       the new binary added, capabilities and namespaces
  *                       recorded -> EXEC record: binary, args,
- *                       cwd, credentials, capabilities
+ *                       cwd, credentials, capabilities; flagged clone
+ *                       when it is the first exec since the fork
  *   sched_process_exit  last thread gone -> EXIT record, map entries removed
  */
 #include "api.h"
@@ -23,7 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Counter slots of this object's programs (agent/sensors/process.ts). */
 enum { SLOT_EXEC = 0, SLOT_CLONE = 1, SLOT_EXIT = 2 };
 
-#define EXEC_DATA_MAX (2 * VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
+#define EXEC_DATA_MAX (3 * VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
 
 struct exec_scratch {
 	struct vigil_msg_exec msg;
@@ -84,6 +85,44 @@ static __always_inline __u32 put_args(struct exec_scratch *s, __u32 pos, struct 
 	return len;
 }
 
+/* Appends the name exec was given (bprm->filename), without its NUL; returns its length. */
+static __always_inline __u32 put_filename(struct exec_scratch *s, __u32 pos, struct linux_binprm *bprm)
+{
+	long n;
+
+	if (pos > EXEC_DATA_MAX - VIGIL_PATH_MAX)
+		return 0;
+	n = bpf_probe_read_kernel_str(&s->data[pos], VIGIL_PATH_MAX, BPF_CORE_READ(bprm, filename));
+	return n > 1 ? n - 1 : 0;
+}
+
+#define S_ISUID 04000
+#define S_ISGID 02000
+#define S_IXGRP 00010
+
+/* What the exec changed: set-user-ID and set-group-ID files, file
+ * capabilities (old: the process map entry before this exec). */
+static __always_inline __u32 exec_secure(struct exec_scratch *s, struct inode *inode, struct vigil_process_entry *old)
+{
+	umode_t mode = BPF_CORE_READ(inode, i_mode);
+	__u32 secure = 0;
+
+	if ((mode & S_ISUID) && s->msg.creds.euid == BPF_CORE_READ(inode, i_uid.val) && s->msg.creds.euid != s->msg.creds.uid) {
+		secure |= VIGIL_EXEC_SETUID;
+		if (s->msg.creds.euid == 0)
+			secure |= VIGIL_EXEC_SETUID_ROOT;
+	}
+	if ((mode & S_ISGID) && (mode & S_IXGRP) && s->msg.creds.egid == BPF_CORE_READ(inode, i_gid.val) &&
+	    s->msg.creds.egid != s->msg.creds.gid) {
+		secure |= VIGIL_EXEC_SETGID;
+		if (s->msg.creds.egid == 0)
+			secure |= VIGIL_EXEC_SETGID_ROOT;
+	}
+	if (old && s->msg.creds.euid != 0 && (s->msg.caps.permitted & ~old->caps.permitted))
+		secure |= VIGIL_EXEC_FILE_CAP;
+	return secure;
+}
+
 /* The binary (data[0, binary_len)) for matchBinaries: its first VIGIL_BINARY_MAX bytes. */
 static __always_inline void put_binary(struct exec_scratch *s, __u32 tgid)
 {
@@ -119,6 +158,7 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	struct vigil_process_entry entry = {}, *old;
 	struct exec_scratch *s;
 	struct path root, pwd, file;
+	struct inode *inode;
 
 	s = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!s)
@@ -130,10 +170,13 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	s->msg.tid = BPF_CORE_READ(task, pid);
 	s->msg.auid = vigil_read_auid(task);
 	s->msg.flags = VIGIL_FLAG_EXECVE;
+	/* The first exec after a fork: the process was cloned for it. */
+	old = vigil_process_lookup(tgid);
+	if (old && (old->flags & VIGIL_FLAG_CLONE) && !(old->flags & VIGIL_FLAG_EXECVE))
+		s->msg.flags |= VIGIL_FLAG_CLONE;
 	s->msg.nspid = vigil_read_nspid(task);
 	vigil_read_creds(task, &s->msg.creds, &s->msg.caps);
 	s->msg.cgroup_id = bpf_get_current_cgroup_id();
-	s->msg.pad0 = 0;
 
 	BPF_CORE_READ_INTO(&root, task, fs, root);
 	BPF_CORE_READ_INTO(&pwd, task, fs, pwd);
@@ -147,6 +190,15 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	if (pwd.dentry == root.dentry && pwd.mnt == root.mnt)
 		s->msg.flags |= VIGIL_FLAG_ROOTCWD;
 	pos += s->msg.cwd_len;
+	inode = BPF_CORE_READ(bprm, file, f_inode);
+	s->msg.ino = BPF_CORE_READ(inode, i_ino);
+	s->msg.nlink = BPF_CORE_READ(inode, __i_nlink);
+	s->msg.secure = exec_secure(s, inode, old);
+	s->msg.filename_len = 0;
+	if (s->msg.nlink == 0) {
+		s->msg.filename_len = put_filename(s, pos, bprm);
+		pos += s->msg.filename_len;
+	}
 
 	entry.proc = s->msg.proc;
 	entry.parent = s->msg.parent;
@@ -154,8 +206,8 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	entry.nspid = s->msg.nspid;
 	entry.caps = s->msg.caps;
 	vigil_read_ns(task, entry.ns);
+	__builtin_memcpy(s->msg.ns, entry.ns, sizeof(s->msg.ns));
 	/* A followed process stays followed across exec. */
-	old = vigil_process_lookup(tgid);
 	entry.follow = (old ? old->follow : 0) | follow_bits(s);
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
 	put_binary(s, tgid);

@@ -22,7 +22,7 @@ const STRUCTS = [
 const ENUMS = [
   'vigil_op', 'vigil_process_flag', 'vigil_limits', 'vigil_action', 'vigil_arg_flag',
   'vigil_config_limits', 'vigil_arg_kind', 'vigil_arg_source_flag', 'vigil_filter_op', 'vigil_pid_flag', 'vigil_bin_flag', 'vigil_ns_type', 'vigil_cap_set', 'vigil_cap_flag', 'vigil_rate_scope',
-  'vigil_net_key_kind', 'vigil_net_key_limits',
+  'vigil_net_key_kind', 'vigil_net_key_limits', 'vigil_exec_secure',
 ];
 
 export const LAYOUTS_FILE = 'kernel/abi/layouts.generated.ts';

@@ -65,7 +65,7 @@ t.test('arguments with spaces and quotes survive', async (t) => {
   const args = ['plain', 'two words', 'say "hi"', "it's", '', 'back\\slash'];
   const r = await runCommand(ECHO, args);
   const p = (await agent.waitFor(execOf(r.pid), 'echo exec')).process_exec!.process;
-  t.equal(p.arguments, 'plain "two words" "say \\"hi\\"" "it\'s" "" "back\\\\slash"');
+  t.equal(p.arguments, 'plain "two words" "say "hi"" it\'s  back\\slash', "Tetragon's joining: quotes around an argument with a space, nothing escaped");
   t.notMatch(p.flags, /truncArgs/);
 });
 
@@ -74,7 +74,8 @@ t.test('arguments longer than the capture limit are cut and flagged truncArgs', 
   const r = await runCommand(ECHO, [long]);
   const p = (await agent.waitFor(execOf(r.pid), 'long echo exec')).process_exec!.process;
   t.match(p.flags, /\btruncArgs\b/);
-  t.ok(p.arguments.length < long.length && p.arguments.length > 3000, `arguments cut to ${p.arguments.length} bytes`);
+  const cut = p.arguments ?? '';
+  t.ok(cut.length < long.length && cut.length > 3000, `arguments cut to ${cut.length} bytes`);
 });
 
 t.test('relative and symlinked execs report the resolved absolute binary', async (t) => {
@@ -128,14 +129,13 @@ t.test('a forked child that never execs exits as a clone of its parent', async (
   t.not(sub.process.pid, r.pid);
 });
 
-t.test('every event carries node_name and time; exec carries credentials and capabilities', async (t) => {
+t.test('every event carries node_name and time; credentials and capabilities only with --enable-process-cred', async (t) => {
   const r = await runCommand(TRUE, []);
   const ev = await agent.waitFor(execOf(r.pid), 'true exec');
   t.equal(ev.node_name, NODE_NAME);
   t.match(ev.time, /Z$/);
   const p = ev.process_exec!.process;
-  t.same(p.process_credentials, { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0 });
-  t.ok(p.cap.effective?.includes('CAP_SYS_ADMIN'), 'root has CAP_SYS_ADMIN');
+  t.notOk('process_credentials' in p || 'cap' in p, 'off by default, as in Tetragon');
   t.equal(p.uid, 0);
   t.equal(p.tid, p.pid);
   const x = await agent.waitFor(exitOf(r.pid), 'true exit');

@@ -40,7 +40,8 @@ const markers = (lines: string[], prefix: string): number[] => lines
   .map((a) => Number(a.slice(prefix.length)));
 
 t.test('by size: backups named as lumberjack names them, the newest kept, gzipped, whole lines, the mode of --export-file-perm', async (t) => {
-  const agent = await startAgent(['--export-file-max-size-mb', '1', '--export-file-max-backups', '2', '--export-file-compress', '--export-file-perm', '640']);
+  // Credentials make the lines long enough that 1500 execs fill three files of 1 MiB.
+  const agent = await startAgent(['--export-file-max-size-mb', '1', '--export-file-max-backups', '2', '--export-file-compress', '--export-file-perm', '640', '--enable-process-cred']);
   t.teardown(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
   const N = 1500;
   const r = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${N} ]; do ${ECHO} rot-$i; i=$((i+1)); done`], { stdio: 'ignore', timeout: 300_000 });

@@ -90,7 +90,7 @@ t.test('the API server comes back: relisted, connected, new pods named again', a
   const marker = `after-${process.pid}`;
   applyPod(busyboxPod(NS, 'after', ['sh', '-c', `echo ${marker}; exec sleep 3600`]));
   const after = await waitPodRunning(NS, 'after');
-  const ev = await agent.waitFor((e) => e.process_exec?.process.docker === after.containers[0].id.slice(0, 31) && !!e.process_exec.process.arguments.includes(marker),
+  const ev = await agent.waitFor((e) => e.process_exec?.process.docker === after.containers[0].id.slice(0, 31) && !!e.process_exec.process.arguments?.includes(marker),
     'the new pod\'s command', 60_000);
   t.match(ev.process_exec!.process.pod, { namespace: NS, name: 'after', container: { name: 'main', pid: 1 } });
 });

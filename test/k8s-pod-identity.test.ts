@@ -88,7 +88,7 @@ t.test('kubectl exec: the process carries its pod, with its pid in the container
   const marker = `exec-${process.pid}`;
   // busybox sh forks its applets without exec (the clone), and execs a background one.
   kubectlOk(['-n', NS, 'exec', web.name, '--', 'sh', '-c', `ls /proc/self >/dev/null; sleep 0 & wait; echo ${marker}`]);
-  const sh = await agent.waitFor((e) => e.process_exec?.process.binary === BUSYBOX && !!e.process_exec.process.arguments.includes(marker), 'the exec\'d sh');
+  const sh = await agent.waitFor((e) => e.process_exec?.process.binary === BUSYBOX && !!e.process_exec.process.arguments?.includes(marker), 'the exec\'d sh');
   const p = sh.process_exec!.process;
   t.match(p.pod, { namespace: NS, name: web.name, container: { id: `containerd://${web.containers[0].id}`, name: 'main' }, workload: 'web', workload_kind: 'Deployment' });
   t.ok(p.pod!.container!.pid! > 1, `pid ${p.pod!.container!.pid} in the container, ${p.pid} on the host`);
@@ -108,7 +108,7 @@ t.test('a pod created after the agent: its container\'s own command carries the 
   const marker = `late-${process.pid}`;
   applyPod(busyboxPod(NS, 'late', ['sh', '-c', `echo ${marker}; exec sleep 3600`]));
   const late = await waitPodRunning(NS, 'late');
-  const ev = await agent.waitFor((e) => e.process_exec?.process.docker === late.containers[0].id.slice(0, 31) && !!e.process_exec.process.arguments.includes(marker),
+  const ev = await agent.waitFor((e) => e.process_exec?.process.docker === late.containers[0].id.slice(0, 31) && !!e.process_exec.process.arguments?.includes(marker),
     'the container\'s sh', 60_000);
   t.match(ev.process_exec!.process.pod, {
     namespace: NS, name: 'late', uid: late.uid, container: { id: `containerd://${late.containers[0].id}`, name: 'main', pid: 1 },
@@ -140,7 +140,7 @@ t.test('vigil events --namespace --pod --container: a live tail of one container
   for (let i = 0; i < 100 && !out.includes(marker); i++) await sleep(100);
   await sleep(500);
   const evs = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TetragonEvent);
-  t.ok(evs.some((e) => e.process_exec?.process.arguments.includes(marker)), 'the exec in web is there');
+  t.ok(evs.some((e) => e.process_exec?.process.arguments?.includes(marker)), 'the exec in web is there');
   t.ok(evs.length > 0 && evs.every((e) => {
     const pod = (e.process_exec ?? e.process_exit)?.process.pod;
     return pod?.namespace === NS && pod.name === web.name && pod.container?.name === 'main';

@@ -69,7 +69,7 @@ t.test('a process in a pod: docker from its cgroup, no pod, and no wait for one'
   const waited = (await k8sStatus()).event_cache.waited;
   const t0 = Date.now();
   kubectlOk(['-n', NS, 'exec', 'plain', '--', 'sh', '-c', `echo ${marker}`]);
-  const ev = await agent.waitFor((e) => e.process_exec?.process.binary === '/bin/busybox' && !!e.process_exec.process.arguments.includes(marker),
+  const ev = await agent.waitFor((e) => e.process_exec?.process.binary === '/bin/busybox' && !!e.process_exec.process.arguments?.includes(marker),
     'the exec', 10_000);
   t.ok(Date.now() - t0 < 10_000);
   t.equal(ev.process_exec!.process.pod, undefined);

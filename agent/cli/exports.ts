@@ -6,6 +6,8 @@ import type { Exporter, ExporterLog } from '../../exporters/exporter.js';
 import { RuledExporter, hasRules, parseRules, type ExportRules } from '../../exporters/export-rules.js';
 import { redactionFilters, type Redactor } from '../../exporters/filters/redaction.js';
 import { VigilError } from '../../kernel/errors.js';
+import { ANCESTOR_KINDS } from '../enrich/process-events.js';
+import type { EventType } from '../../exporters/tetragon.js';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { FACILITIES, SyslogExporter } from '../../exporters/syslog.js';
@@ -18,13 +20,25 @@ export interface OutputOptions extends ExportOptions {
   exportFile: string | false;
   output: OutputFormat | 'none';
   ancestors: boolean;
+  enableAncestors?: string;
+}
+
+/** The event kinds that carry ancestors, from --enable-ancestors (and --ancestors, which is its base). */
+export function ancestorKinds(opts: Pick<OutputOptions, 'ancestors' | 'enableAncestors'>): EventType[] {
+  const names = (opts.enableAncestors ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (opts.ancestors) names.push('base');
+  for (const n of names) {
+    if (!ANCESTOR_KINDS[n]) throw new VigilError('VIGIL_USAGE', `--enable-ancestors: unknown kind ${JSON.stringify(n)}; kinds are ${Object.keys(ANCESTOR_KINDS).join(', ')}`);
+  }
+  if (names.length && !names.includes('base')) throw new VigilError('VIGIL_USAGE', '--enable-ancestors: the other kinds need base, as in Tetragon: give base too');
+  return [...new Set(names.flatMap((n) => ANCESTOR_KINDS[n]))];
 }
 
 function exportRules(opts: OutputOptions): ExportRules {
   const rules = parseRules(
     { allowlist: opts.exportAllowlist, denylist: opts.exportDenylist, fieldFilters: opts.fieldFilters },
     { allowlist: '--export-allowlist', denylist: '--export-denylist', fieldFilters: '--field-filters' },
-    { ancestors: opts.ancestors },
+    { ancestors: new Set(ancestorKinds(opts).map((k) => k.toUpperCase())) },
   );
   const limit = Number(opts.exportRateLimit);
   if (!Number.isInteger(limit) || limit < -1) throw new VigilError('VIGIL_USAGE', `--export-rate-limit takes events per minute, or -1 for no limit, got ${JSON.stringify(opts.exportRateLimit)}`);

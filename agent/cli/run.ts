@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Agent } from '../agent.js';
 import { PinStore } from '../sensors/pins.js';
 import { createLogger } from '../log.js';
-import { buildExporters, buildRedactor, type OutputOptions } from './exports.js';
+import { ancestorKinds, buildExporters, buildRedactor, type OutputOptions } from './exports.js';
 import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
 import { k8sSource } from '../k8s/source.js';
@@ -13,6 +13,8 @@ export interface RunOptions extends OutputOptions {
   policy: string[];
   policyDir?: string;
   ancestors: boolean;
+  enableProcessCred: boolean;
+  enableProcessNs: boolean;
   socket: string;
   nodeName?: string;
   ringSize: number;
@@ -48,7 +50,7 @@ export async function run(opts: RunOptions): Promise<void> {
   const metrics = startMetrics(opts.metricsAddress, () => agent.status());
 
   const agent = new Agent({
-    nodeName: opts.nodeName, exporters, ancestors: opts.ancestors, socketPath: opts.socket, ringBytes: opts.ringSize, log,
+    nodeName: opts.nodeName, exporters, ancestors: ancestorKinds(opts), processFields: { cred: opts.enableProcessCred, ns: opts.enableProcessNs }, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
     redact: buildRedactor(opts), observe: metrics?.observe, k8s, k8sPolicies: opts.k8sPolicies !== false, k8sPolicySelector: opts.k8sPolicySelector, podWaitMs: opts.podWait * 1000,
   });

@@ -2,6 +2,7 @@
 // struct vigil_msg_header; the decoder dispatches on its op code through
 // a table, and counts ops it does not know instead of failing.
 import * as L from '../../kernel/abi/layouts.generated.js';
+import { validUtf8 } from './utf8.js';
 import type { KernelRecord, ProcessId, ExecRecord, GenericRecord, GenericArg } from './records.js';
 
 type Decoder = (dv: DataView, at: number, len: number) => KernelRecord;
@@ -22,7 +23,7 @@ const u64 = (dv: DataView, at: number): bigint => dv.getBigUint64(at, true);
 const processId = (dv: DataView, at: number): ProcessId => ({ pid: u32(dv, at + PID.pid), ktime: u64(dv, at + PID.ktime) });
 
 const text = (dv: DataView, at: number, len: number): string =>
-  Buffer.from(dv.buffer, dv.byteOffset + at, len).toString('utf8');
+  validUtf8(Buffer.from(dv.buffer, dv.byteOffset + at, len));
 
 function splitArgs(raw: string): string[] {
   const parts = raw.split('\0');
@@ -36,6 +37,7 @@ function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
   const binaryLen = dv.getUint16(at + EX.binary_len, true);
   const argsLen = dv.getUint16(at + EX.args_len, true);
   const cwdLen = dv.getUint16(at + EX.cwd_len, true);
+  const filenameLen = dv.getUint16(at + EX.filename_len, true);
   let pos = at + L.vigil_msg_exec.sizeof;
   const end = at + len;
   const take = (n: number): string => {
@@ -62,6 +64,11 @@ function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
     binary: take(binaryLen),
     args: splitArgs(take(argsLen)),
     cwd: take(cwdLen),
+    filename: filenameLen ? take(filenameLen) : undefined,
+    ino: u64(dv, at + EX.ino),
+    nlink: u32(dv, at + EX.nlink),
+    secure: u32(dv, at + EX.secure),
+    ns: Array.from({ length: L.vigil_ns_type.VIGIL_NS_TYPES }, (_, i) => u32(dv, at + EX.ns + 4 * i)),
   };
 }
 

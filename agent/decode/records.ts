@@ -36,6 +36,15 @@ export interface ProcessImage {
   /** argv, argv[0] included. */
   args: string[];
   cwd: string;
+  /** The executed file's inode and link count (0: a memfd or a deleted file); unknown for /proc. */
+  ino?: bigint;
+  nlink?: number;
+  /** The name exec was given, for a file with no link left. */
+  filename?: string;
+  /** vigil_exec_secure bits: what the exec changed. */
+  secure?: number;
+  /** Namespace inode numbers by vigil_ns_type; 0 unknown. */
+  ns?: number[];
 }
 
 export interface ExecRecord extends RecordBase, ProcessImage {

@@ -24,14 +24,14 @@ const SECUREBITS = [
 ];
 
 /** Tetragon omits empty lists, as protojson does. */
-const list = (names: string[]): string[] | undefined => (names.length ? names : undefined);
+const list = <T>(names: T[]): T[] | undefined => (names.length ? names : undefined);
 
 /** A cred arg (struct vigil_cred_arg) as process_credentials_arg; undefined when the record is short. */
 export function credArgument(arg: GenericArg | undefined): KprobeArgument {
   const b = arg?.bytes ?? Buffer.alloc(0);
   if (b.length < CA.sizeof) return { process_credentials_arg: undefined };
   const id = (f: keyof typeof CR.offsetof): number => b.readUInt32LE(CA.offsetof.creds + CR.offsetof[f]);
-  const cap = (f: keyof typeof CP.offsetof): string[] | undefined => list(capNames(b.readBigUInt64LE(CA.offsetof.caps + CP.offsetof[f])));
+  const cap = (f: keyof typeof CP.offsetof): (string | number)[] | undefined => list(capNames(b.readBigUInt64LE(CA.offsetof.caps + CP.offsetof[f])));
   const secure = b.readUInt32LE(CA.offsetof.securebits);
   const level = b.readInt32LE(CA.offsetof.userns_level);
   const inum = b.readUInt32LE(CA.offsetof.userns_inum);

@@ -8,6 +8,7 @@ import type { ArgPlan, HookPlan } from '../../policies/compiler/plan.js';
 import { ktimeToRfc3339 } from '../process/clock.js';
 import { vigil_action as A } from '../../kernel/abi/layouts.generated.js';
 import { bytesArgument, capabilityArgument, capsHex, credArgument } from './arg-formats.js';
+import { validUtf8 } from '../decode/utf8.js';
 import { readNetTuple, skbArg, sockaddrArg, sockArg } from './net-args.js';
 
 /** What the agent keeps of a loaded hook to turn its records into events. */
@@ -44,10 +45,10 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'uint8': case 'uint16': case 'uint32': out = { uint_arg: Number(BigInt.asUintN(32, v)) }; break;
     case 'int64': out = { long_arg: BigInt.asIntN(64, v).toString() }; break;
     case 'uint64': case 'size_t': out = { size_arg: BigInt.asUintN(64, v).toString() }; break;
-    case 'string': out = { string_arg: bytes.toString('utf8') }; break;
-    case 'fd': case 'file': out = { file_arg: { path: bytes.toString('utf8') } }; break;
-    case 'path': case 'dentry': out = { path_arg: { path: bytes.toString('utf8') } }; break;
-    case 'linux_binprm': out = { linux_binprm_arg: { path: bytes.toString('utf8') } }; break;
+    case 'string': out = { string_arg: validUtf8(bytes) }; break;
+    case 'fd': case 'file': out = { file_arg: pathValue(bytes) }; break;
+    case 'path': case 'dentry': out = { path_arg: pathValue(bytes) }; break;
+    case 'linux_binprm': out = { linux_binprm_arg: pathValue(bytes) }; break;
     case 'char_buf': case 'char_iovec': out = bytesArgument(arg); break;
     case 'cred': out = credArgument(arg); break;
     case 'capability': out = capabilityArgument(Number(BigInt.asIntN(32, v))); break;
@@ -70,6 +71,9 @@ function subject(cache: ProcessCache, rec: GenericRecord): { process: TetragonPr
   const process = node.json.tid === rec.tid ? node.json : { ...node.json, tid: rec.tid };
   return { process, parent: cache.parentOf(node)?.json };
 }
+
+/** A path argument's message; an empty path is left out, as protojson leaves an empty string. */
+const pathValue = (bytes: Buffer): { path: string } => (bytes.length ? { path: validUtf8(bytes) } : ({} as { path: string }));
 
 export function policyEvent(cache: ProcessCache, hook: PolicyHook, rec: GenericRecord): TetragonEvent {
   const { plan } = hook;

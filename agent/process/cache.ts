@@ -5,7 +5,9 @@
 // parent loses a reference. Memory stays bounded: past `limit` nodes the
 // oldest exited ones are evicted even if still referenced.
 import type { Caps, CloneRecord, Creds, ExecRecord, ExitRecord, ProcessId, ProcessImage } from '../decode/records.js';
-import type { TetragonProcess } from '../../exporters/tetragon.js';
+import type { TetragonBinaryProperties, TetragonNamespaces, TetragonProcess } from '../../exporters/tetragon.js';
+import { vigil_exec_secure as S } from '../../kernel/abi/layouts.generated.js';
+import { hostNamespaces, NS_NAMES } from './namespaces.js';
 import { ktimeToRfc3339 } from './clock.js';
 import { flagString, capNames, argumentString } from './format.js';
 import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
@@ -23,8 +25,18 @@ export interface ProcessNode {
   /** argv as the kernel gave it, argv[0] first (clones inherit it). */
   argv: string[];
   json: TetragonProcess;
+  /** process_exec's binary_properties (with --enable-process-cred), kept beside the process, which other events share. */
+  binaryProperties?: TetragonBinaryProperties;
   refs: number;
   exited: boolean;
+}
+
+/** What process objects carry beyond Tetragon's defaults: its --enable-process-cred and --enable-process-ns. */
+export interface ProcessFields {
+  /** cap and process_credentials on every process, binary_properties on process_exec. */
+  cred: boolean;
+  /** ns on every process. */
+  ns: boolean;
 }
 
 export class ProcessCache {
@@ -34,7 +46,12 @@ export class ProcessCache {
   readonly stats = { evicted: 0, forcedEvictions: 0, missingParent: 0 };
 
   /** redact, when given, rewrites each image's argument string before anything exports it. */
-  constructor(readonly nodeName: string, readonly limit = 65536, private readonly redact?: (binary: string, args: string) => string) {}
+  constructor(
+    readonly nodeName: string,
+    readonly limit = 65536,
+    private readonly redact?: (binary: string, args: string) => string,
+    readonly fields: ProcessFields = { cred: false, ns: false },
+  ) {}
 
   get size(): number {
     return this.nodes.size;
@@ -78,32 +95,49 @@ export class ProcessCache {
     if (img.parent && !parent) this.stats.missingParent++;
     const execId = this.execIdOf(img.proc);
     const args = argumentString(img.args);
+    const fileless = img.nlink === 0 && img.ino !== undefined && img.ino !== 0n;
+    // A memfd lies outside every mount the process can reach: its path is the name exec was given.
+    const binary = fileless && img.filename && (img.binary === '/' || img.binary === '') ? img.filename : img.binary;
+    const redacted = this.redact ? this.redact(img.binary, args) : args;
+    const inInitTree = img.nspid !== img.proc.pid && (img.nspid === 1 || parent?.json.in_init_tree === true);
     const json: TetragonProcess = {
       exec_id: execId,
       pid: img.proc.pid,
-      uid: img.creds.uid,
-      cwd: img.cwd,
-      binary: img.binary,
-      arguments: this.redact ? this.redact(img.binary, args) : args,
+      uid: img.creds.euid,
+      cwd: img.cwd || undefined,
+      binary,
+      arguments: redacted || undefined,
       flags: flagString(img.flags),
       start_time: ktimeToRfc3339(img.proc.ktime),
       auid: img.auid,
       // Tetragon's field order: the pod is attached later (agent/enrich/pods.ts).
       pod: undefined,
       docker: container ? dockerId(container.id) : undefined,
-      parent_exec_id: parent?.execId,
+      parent_exec_id: parent?.execId ?? this.unknownParentId(img.parent),
+      cap: this.fields.cred ? caps(img.caps) : undefined,
+      ns: this.fields.ns && img.ns ? namespaces(img.ns) : undefined,
       tid: img.tid,
-      cap: caps(img.caps),
-      process_credentials: creds(img.creds),
+      process_credentials: this.fields.cred ? creds(img.creds) : undefined,
+      in_init_tree: inInitTree,
     };
     return this.insert({
       execId, pid: img.proc.pid, ktime: img.proc.ktime, parentExecId: parent?.execId, cgroupId: img.cgroupId, container,
       nspid: img.nspid, argv: img.args, json, refs: 1, exited: false,
+      binaryProperties: this.fields.cred ? binaryProperties(img, fileless) : undefined,
     }, parent);
   }
 
   addExec(rec: ExecRecord, container?: CgroupContainer): ProcessNode {
     return this.addImage(rec, container);
+  }
+
+  /**
+   * The parent_exec_id of a process whose parent the cache does not hold:
+   * the parent's own id when the kernel knew its start, else, as Tetragon
+   * does for a process without a parent (pid 1, kthreadd), the id of pid 0.
+   */
+  private unknownParentId(parent: ProcessId | undefined): string {
+    return parent && parent.pid > 0 && parent.ktime !== 0n ? this.execIdOf(parent) : this.execIdOf({ pid: 0, ktime: 1n });
   }
 
   /** A forked process: it runs its parent's image until it execs. */
@@ -182,8 +216,37 @@ export class ProcessCache {
   }
 }
 
+/** What the exec changed, as Tetragon's BinaryProperties; undefined when nothing did. */
+function binaryProperties(img: ProcessImage, fileless: boolean): TetragonBinaryProperties | undefined {
+  const secure = img.secure ?? 0;
+  const props: TetragonBinaryProperties = {};
+  if (secure & S.VIGIL_EXEC_SETUID) props.setuid = img.creds.euid;
+  if (secure & S.VIGIL_EXEC_SETGID) props.setgid = img.creds.egid;
+  const changed: NonNullable<TetragonBinaryProperties['privileges_changed']> = [];
+  if (secure & S.VIGIL_EXEC_FILE_CAP) changed.push('PRIVILEGES_RAISED_EXEC_FILE_CAP');
+  if (secure & S.VIGIL_EXEC_SETUID_ROOT) changed.push('PRIVILEGES_RAISED_EXEC_FILE_SETUID');
+  if (secure & S.VIGIL_EXEC_SETGID_ROOT) changed.push('PRIVILEGES_RAISED_EXEC_FILE_SETGID');
+  if (changed.length) props.privileges_changed = changed;
+  if (fileless) props.file = { inode: { number: String(img.ino), links: 0 } };
+  return Object.keys(props).length ? props : undefined;
+}
+
+/** Namespaces by Tetragon's names; is_host where the inode is the host's (pid 1's). */
+function namespaces(ns: number[]): TetragonNamespaces {
+  const host = hostNamespaces();
+  const out: TetragonNamespaces = {};
+  NS_NAMES.forEach((name, i) => {
+    if (!ns[i]) return;
+    out[name] = host[i] === ns[i] ? { inum: ns[i], is_host: true } : { inum: ns[i] };
+  });
+  return out;
+}
+
+/** protojson leaves an empty list out. */
+const list = <T>(xs: T[]): T[] | undefined => (xs.length ? xs : undefined);
+
 function caps(c: Caps): TetragonProcess['cap'] {
-  return { permitted: capNames(c.permitted), effective: capNames(c.effective), inheritable: capNames(c.inheritable) };
+  return { permitted: list(capNames(c.permitted)), effective: list(capNames(c.effective)), inheritable: list(capNames(c.inheritable)) };
 }
 
 function creds(c: Creds): TetragonProcess['process_credentials'] {

@@ -2,6 +2,7 @@
 // flagged procFS. Their ktime is their start time since boot.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { ProcessImage } from '../decode/records.js';
+import { procNamespaces } from './namespaces.js';
 import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
 
 const CLK_TCK = 100n;
@@ -72,6 +73,7 @@ export function readProcess(pid: number): ProcfsProcess | undefined {
     binary: (exe ?? `[${comm}]`).replace(/ \(deleted\)$/, ''),
     args: args.length ? args : [comm],
     cwd: cwd ?? '',
+    ns: procNamespaces(pid),
   };
 }
 

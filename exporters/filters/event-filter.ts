@@ -17,8 +17,12 @@ import { anyMatch, re2 } from './re2.js';
 export type EventPredicate = (ev: TetragonEvent) => boolean;
 
 export interface FilterContext {
-  /** Whether the agent adds ancestors (--ancestors); ancestor_binary_regex needs them. */
-  ancestors: boolean;
+  /**
+   * The event types the agent adds ancestors to (--enable-ancestors), as
+   * PROCESS_EXEC names; true: any (the live tail, which cannot know).
+   * ancestor_binary_regex needs them.
+   */
+  ancestors: boolean | ReadonlySet<string>;
 }
 
 const FIELDS = [
@@ -33,7 +37,7 @@ function subject(ev: TetragonEvent): { process?: Proc; parent?: TetragonProcess;
   const body = ev.process_exec ?? ev.process_exit ?? ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_uprobe ?? ev.process_lsm;
   if (!body) return {};
   const policy = ev.process_kprobe?.policy_name ?? ev.process_tracepoint?.policy_name ?? ev.process_uprobe?.policy_name ?? ev.process_lsm?.policy_name;
-  return { process: body.process, parent: body.parent, ancestors: ev.process_exec?.ancestors, policy };
+  return { process: body.process, parent: body.parent, ancestors: body.ancestors, policy };
 }
 
 const field = <K extends keyof TetragonProcess>(p: Proc, k: K): TetragonProcess[K] | undefined => (p as TetragonProcess | undefined)?.[k];
@@ -63,7 +67,7 @@ function capFilter(v: unknown, where: string): (p: Proc) => boolean {
     const cap = field(p, 'cap');
     if (!cap) return false;
     return sets.every(({ which, kind, want }) => {
-      const have = new Set((cap[which] ?? []).map(capKey));
+      const have = new Set((cap[which] ?? []).map((c) => capKey(String(c))));
       const shared = [...want].filter((c) => have.has(c)).length;
       if (kind === 'any') return shared > 0;
       if (kind === 'all') return shared === want.size;
@@ -95,8 +99,10 @@ export function eventFilter(obj: Record<string, unknown>, where: string, ctx: Fi
       }
       case 'ancestor_binary_regex': {
         const types = obj.event_set === undefined ? undefined : eventSet(obj.event_set, at('event_set'));
-        if (!ctx.ancestors || !types || [...types].some((t) => t !== 'PROCESS_EXEC')) {
-          throw new VigilError('VIGIL_USAGE', `${at(k)}: ancestors are only in process_exec events, with --ancestors: give "event_set": ["PROCESS_EXEC"] and run with --ancestors`);
+        const has = (t: string): boolean => ctx.ancestors === true || (ctx.ancestors !== false && ctx.ancestors.has(t));
+        if (!types || [...types].some((t) => !has(t))) {
+          const kinds = ctx.ancestors === false ? 'no event type' : [...(ctx.ancestors === true ? [] : ctx.ancestors)].join(', ');
+          throw new VigilError('VIGIL_USAGE', `${at(k)}: ancestors are only in the event types --enable-ancestors names (here: ${kinds}): give an "event_set" of those`);
         }
         const res = regexes(k);
         tests.push((ev) => (subject(ev).ancestors ?? []).some((a) => anyMatch(res, a.binary)));
@@ -109,7 +115,7 @@ export function eventFilter(obj: Record<string, unknown>, where: string, ctx: Fi
       }
       case 'parent_arguments_regex': {
         const res = regexes(k);
-        tests.push((ev) => { const p = subject(ev).parent; return p !== undefined && anyMatch(res, p.arguments); });
+        tests.push((ev) => { const p = subject(ev).parent; return p !== undefined && anyMatch(res, p.arguments ?? ''); });
         break;
       }
       case 'container_id': {

@@ -44,7 +44,7 @@ export const vigil_caps = {
 } as const;
 
 export const vigil_msg_exec = {
-  sizeof: 136,
+  sizeof: 192,
   offsetof: {
     hdr: 0,
     proc: 16,
@@ -56,10 +56,14 @@ export const vigil_msg_exec = {
     creds: 64,
     caps: 96,
     cgroup_id: 120,
-    binary_len: 128,
-    args_len: 130,
-    cwd_len: 132,
-    pad0: 134,
+    ino: 128,
+    nlink: 136,
+    secure: 140,
+    ns: 144,
+    binary_len: 184,
+    args_len: 186,
+    cwd_len: 188,
+    filename_len: 190,
   },
 } as const;
 
@@ -466,4 +470,12 @@ export const vigil_net_key_kind = {
 
 export const vigil_net_key_limits = {
   VIGIL_NET_KEY_DATA: 20,
+} as const;
+
+export const vigil_exec_secure = {
+  VIGIL_EXEC_SETUID: 1,
+  VIGIL_EXEC_SETGID: 2,
+  VIGIL_EXEC_SETUID_ROOT: 4,
+  VIGIL_EXEC_SETGID_ROOT: 8,
+  VIGIL_EXEC_FILE_CAP: 16,
 } as const;

@@ -38,6 +38,30 @@ enum vigil_process_flag {
 	VIGIL_FLAG_ERROR_ARGS = 1 << 8,
 };
 
+/* What an exec changed (struct vigil_msg_exec.secure). */
+enum vigil_exec_secure {
+	VIGIL_EXEC_SETUID = 1 << 0,      /* a set-user-ID file gave a new euid */
+	VIGIL_EXEC_SETGID = 1 << 1,      /* a set-group-ID file gave a new egid */
+	VIGIL_EXEC_SETUID_ROOT = 1 << 2, /* ... and that euid is root */
+	VIGIL_EXEC_SETGID_ROOT = 1 << 3, /* ... and that egid is root */
+	VIGIL_EXEC_FILE_CAP = 1 << 4,    /* a non-root process gained permitted capabilities: file capabilities */
+};
+
+/* Namespace types: the index of each in the ns arrays. */
+enum vigil_ns_type {
+	VIGIL_NS_UTS = 0,
+	VIGIL_NS_IPC = 1,
+	VIGIL_NS_MNT = 2,
+	VIGIL_NS_PID = 3,
+	VIGIL_NS_PID_FOR_CHILDREN = 4,
+	VIGIL_NS_NET = 5,
+	VIGIL_NS_TIME = 6,
+	VIGIL_NS_TIME_FOR_CHILDREN = 7,
+	VIGIL_NS_CGROUP = 8,
+	VIGIL_NS_USER = 9,
+	VIGIL_NS_TYPES = 10,
+};
+
 /* Common header of every record. */
 struct vigil_msg_header {
 	__u8 op;
@@ -73,8 +97,9 @@ struct vigil_caps {
 
 /* VIGIL_OP_EXEC. The record is followed by binary_len bytes of the binary's absolute
  * path, then args_len bytes of NUL-separated arguments (argv[0] first),
- * then cwd_len bytes of the working directory. No NUL terminators between
- * the three parts. */
+ * then cwd_len bytes of the working directory, then filename_len bytes of
+ * the name exec was given (bprm->filename), only for a file with no link
+ * left (memfd, deleted). No NUL terminators between the parts. */
 struct vigil_msg_exec {
 	struct vigil_msg_header hdr;
 	struct vigil_process_id proc;
@@ -86,10 +111,14 @@ struct vigil_msg_exec {
 	struct vigil_creds creds;
 	struct vigil_caps caps;
 	__u64 cgroup_id;
+	__u64 ino;     /* the executed file's inode */
+	__u32 nlink;   /* its link count: 0 for a memfd or a deleted file */
+	__u32 secure;  /* enum vigil_exec_secure */
+	__u32 ns[VIGIL_NS_TYPES]; /* namespace inode numbers, by enum vigil_ns_type */
 	__u16 binary_len;
 	__u16 args_len;
 	__u16 cwd_len;
-	__u16 pad0;
+	__u16 filename_len;
 };
 
 /* VIGIL_OP_CLONE: a new process (not a thread) was forked. */
@@ -178,20 +207,6 @@ struct vigil_net_arg {
 	__u32 pad1;
 };
 
-/* Namespace types: the index of each in the ns arrays. */
-enum vigil_ns_type {
-	VIGIL_NS_UTS = 0,
-	VIGIL_NS_IPC = 1,
-	VIGIL_NS_MNT = 2,
-	VIGIL_NS_PID = 3,
-	VIGIL_NS_PID_FOR_CHILDREN = 4,
-	VIGIL_NS_NET = 5,
-	VIGIL_NS_TIME = 6,
-	VIGIL_NS_TIME_FOR_CHILDREN = 7,
-	VIGIL_NS_CGROUP = 8,
-	VIGIL_NS_USER = 9,
-	VIGIL_NS_TYPES = 10,
-};
 
 /* Value of the in-kernel process map, keyed by thread group id. */
 struct vigil_process_entry {

@@ -21,7 +21,7 @@ const pod = {
   container: { id: 'containerd://0123abcd', name: 'cart', image: { id: 'docker.io/library/cart@sha256:00', name: 'docker.io/library/cart:1' } },
 };
 const sh = proc('/bin/sh', '-c "curl -s http://x"');
-const curl = proc('/usr/bin/curl', '-s "a b" "" "q\\"uote"', { pod });
+const curl = proc('/usr/bin/curl', '-s "a b"  q"uote', { pod });
 const base = { node_name: 'node-1', time: T };
 const EVENTS: Record<string, TetragonEvent> = {
   exec: { process_exec: { process: curl, parent: sh }, ...base },
@@ -34,8 +34,8 @@ const EVENTS: Record<string, TetragonEvent> = {
   rate: { rate_limit_info: { number_of_dropped_process_events: '12' }, ...base },
 };
 
-t.test('argv survives Tetragon\'s argument string', async (t) => {
-  for (const argv of [['x'], ['x', 'a', 'b'], ['x', 'a b', '', 'q"uote', 'back\\slash', 'tab\there', 'new\nline']]) {
+t.test('argv survives Tetragon\'s argument string, where it can be told', async (t) => {
+  for (const argv of [['x'], ['x', 'a', 'b'], ['x', 'a b', 'c'], ['x', 'a', 'b c d', 'q"uote', 'back\\slash', 'tab\there', 'new\nline'], ['x', 'say "hi there"', 'z']]) {
     t.same(splitArgs(argumentString(argv)), argv.slice(1), JSON.stringify(argv));
   }
 });
@@ -51,7 +51,7 @@ t.test('ECS: process, parent, user, pod, file, network and event fields', async 
     event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec' },
     process: {
       pid: 4242, entity_id: curl.exec_id, executable: '/usr/bin/curl', name: 'curl', args: ['/usr/bin/curl', '-s', 'a b', '', 'q"uote'], args_count: 5,
-      command_line: '/usr/bin/curl -s "a b" "" "q\\"uote"', working_directory: '/home/alice', start: T, thread: { id: 4243 },
+      command_line: '/usr/bin/curl -s "a b"  q"uote', working_directory: '/home/alice', start: T, thread: { id: 4243 },
       user: { id: '0' }, real_user: { id: '1000' }, saved_user: { id: '1000' },
       parent: { pid: 4242, executable: '/bin/sh', args: ['/bin/sh', '-c', 'curl -s http://x'] },
     },
@@ -76,7 +76,7 @@ t.test('OCSF: classes, activities and what they carry', async (t) => {
   t.match(ocsfDocument(EVENTS.exec), {
     class_uid: 1007, category_uid: 1, activity_id: 1, type_uid: 100701, severity_id: 1, time: Date.parse(T),
     metadata: { version: /^1\./, product: { name: 'Vigil' }, original_time: T },
-    actor: { process: { name: 'sh' } }, process: { pid: 4242, uid: curl.exec_id, cmd_line: '/usr/bin/curl -s "a b" "" "q\\"uote"', file: { path: '/usr/bin/curl' }, parent_process: { name: 'sh' }, container: { uid: '0123abcd', orchestrator: 'kubernetes' } },
+    actor: { process: { name: 'sh' } }, process: { pid: 4242, uid: curl.exec_id, cmd_line: '/usr/bin/curl -s "a b"  q"uote', file: { path: '/usr/bin/curl' }, parent_process: { name: 'sh' }, container: { uid: '0123abcd', orchestrator: 'kubernetes' } },
     unmapped: { pod: { namespace: 'shop', name: 'cart-7d9' } },
   });
   t.match(ocsfDocument(EVENTS.exit), { class_uid: 1007, activity_id: 2, type_uid: 100702 });

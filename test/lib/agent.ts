@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TetragonEvent } from '../../exporters/tetragon.js';
+import { checkExportFile } from './export-lines.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const VIGIL = join(REPO, 'bin/vigil.js');
@@ -50,6 +51,8 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
   const exportFile = join(dir, 'events.log');
   // Each agent pins in a bpffs directory of its own, so agents of one test never adopt or prune each other's pins.
   const pinDir = `/sys/fs/bpf/${basename(dir)}`;
+  const format = args.indexOf('--export-file-format');
+  const tetragonJson = format < 0 || args[format + 1] === 'json';
   const child = spawn(process.execPath, [VIGIL, 'run', '--node-name', NODE_NAME, '--socket', socket,
     '--export-file', exportFile, '--output', 'none', '--pin-dir', pinDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -84,6 +87,8 @@ export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): 
       const code = await exited;
       // An agent that did not stop cleanly may have left enforcement pinned.
       if (child.signalCode === 'SIGKILL' || existsSync(pinDir)) cleanupPins(pinDir, socket);
+      // Every line it exported, in Tetragon's JSON, is one Tetragon would write.
+      if (tetragonJson) checkExportFile(exportFile);
       return code;
     },
   };

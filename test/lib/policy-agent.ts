@@ -11,6 +11,7 @@ import type { FeatureResult } from '../../kernel/features.js';
 import type { TetragonEvent } from '../../exporters/tetragon.js';
 import type { HookPlan, SelectorPlan } from '../../policies/compiler/plan.js';
 import { completeLines, pollFor } from './agent.js';
+import { checkExportFile } from './export-lines.js';
 
 export const NODE_NAME = 'vigil-test';
 
@@ -44,7 +45,12 @@ export async function startPolicyAgent(opts: { features?: FeatureResult[]; polic
     waitFor: (pred, what, timeoutMs) => pollFor(events, pred, what, timeoutMs),
     async stop() {
       await agent.stop();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        // Every line it exported is one Tetragon would write.
+        checkExportFile(file);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
