@@ -173,6 +173,12 @@ export interface TracingPolicySpec {
    * Enforcer hooks for the NotifyEnforcer action.
    */
   enforcers?: EnforcerSpec[];
+  /**
+   * Named selector parts, merged into every selector that lists the name in its macros. A macro uses no other macros.
+   */
+  selectorsMacros?: {
+    [k: string]: KProbeSelector | undefined;
+  };
   podSelector?: LabelSelector;
   containerSelector?: LabelSelector;
 }
@@ -237,6 +243,10 @@ export interface KProbeArg {
  * One selector: its filters are ANDed; when all match, its actions run.
  */
 export interface KProbeSelector {
+  /**
+   * Names in spec.selectorsMacros whose filters and actions this selector takes; each field comes from the selector or from one macro.
+   */
+  macros?: string[];
   matchPIDs?: PIDSelector[];
   matchArgs?: ArgSelector[];
   matchActions?: ActionSelector[];
