@@ -150,6 +150,8 @@ export interface KprobeArgument {
   sock_arg?: KprobeSock;
   sockaddr_arg?: KprobeSockaddr;
   skb_arg?: KprobeSkb;
+  /** syscall64: the syscall number and the table it is in. */
+  syscall_id?: { id: number; abi: string };
   label?: string;
 }
 

@@ -52,7 +52,8 @@ export type ArgType =
   | 'net_device'
   | 'bpf_cmd'
   | 'dentry'
-  | 'bpf_prog';
+  | 'bpf_prog'
+  | 'sockaddr_un';
 export type ArgOperator =
   | 'Equal'
   | 'NotEqual'

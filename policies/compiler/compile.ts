@@ -77,6 +77,8 @@ class Compiler {
   args(args: KProbeArg[] | undefined, path: string): ArgPlan[] {
     const out: ArgPlan[] = [];
     (args ?? []).forEach((a, i) => {
+      // nop holds an index without reading it: nothing to read or report.
+      if (a.type === 'nop') return;
       const type = canonicalArgType(a.type);
       if (!type) return this.fail(`${path}[${i}].type`, `argument type "${a.type}" is not supported by Vigil yet`);
       out.push({ index: a.index, type, label: a.label, maxData: a.maxData, returnCopy: a.returnCopy, sizeArgIndex: a.sizeArgIndex });
