@@ -61,6 +61,13 @@ export interface CompiledPolicy {
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
 const UNSUPPORTED_SELECTORS = ['matchReturnActions'] as const;
+/** Action fields Vigil's programs do not act on, refused rather than dropped. */
+const UNSUPPORTED_ACTION_FIELDS: [string, string][] = [
+  ['kernelStackTrace', 'events carry no stack traces'],
+  ['userStackTrace', 'events carry no stack traces'],
+  ['imaHash', 'events carry no IMA hashes'],
+  ['argRegs', 'Override returns an error, it sets no registers'],
+];
 
 const capFilter = (c: CapabilitiesSelector): CapabilityFilter => ({
   type: c.type ?? 'Effective', operator: c.operator, values: c.values, isNamespaceCapability: c.isNamespaceCapability ?? false,
@@ -81,6 +88,7 @@ class Compiler {
       if (a.type === 'nop') return;
       const type = canonicalArgType(a.type);
       if (!type) return this.fail(`${path}[${i}].type`, `argument type "${a.type}" is not supported by Vigil yet`);
+      if (a.resolve) return this.fail(`${path}[${i}].resolve`, 'resolve is not supported by Vigil yet: args are read as their type gives them, without following struct fields');
       out.push({ index: a.index, type, label: a.label, maxData: a.maxData, returnCopy: a.returnCopy, sizeArgIndex: a.sizeArgIndex });
     });
     return out;
@@ -112,6 +120,10 @@ class Compiler {
         if (!(SUPPORTED_ACTIONS as string[]).includes(a.action)) {
           this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil yet`);
           return [];
+        }
+        for (const [field, why] of UNSUPPORTED_ACTION_FIELDS) {
+          const v = (a as unknown as Record<string, unknown>)[field];
+          if (v !== undefined && v !== false && !(Array.isArray(v) && !v.length)) this.fail(`${at}.matchActions[${j}].${field}`, `${field} is not supported by Vigil yet: ${why}`);
         }
         return [{ action: a.action as ActionName, argSig: a.argSig, argError: a.argError, rateLimit: a.rateLimit }];
       });

@@ -147,3 +147,20 @@ t.test('a connect deny compiles to cgroup programs where the kernel has them, wi
   t.match(compilePolicy(p, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } },
     'without cgroup hooks the same policy runs on fmod_ret');
 });
+
+t.test('action fields and arg resolve that Vigil does not act on are refused at their field, never dropped', async (t) => {
+  const c = compilePolicy(policy(`
+kprobes:
+- call: sys_openat
+  syscall: true
+  args: [{ index: 1, type: string }, { index: 0, type: int, resolve: "f_path.dentry" }]
+  selectors:
+  - matchActions: [{ action: Post, kernelStackTrace: true, userStackTrace: false, imaHash: true }]
+`), HOST_LIKE);
+  t.same(c.errors.map((e) => e.path), [
+    'spec.kprobes[0].args[1].resolve',
+    'spec.kprobes[0].selectors[0].matchActions[0].kernelStackTrace',
+    'spec.kprobes[0].selectors[0].matchActions[0].imaHash',
+  ]);
+  t.match(c.errors[1].message, /kernelStackTrace is not supported by Vigil yet: events carry no stack traces/);
+});
