@@ -278,22 +278,6 @@ export const vigil_lpm_key = {
   },
 } as const;
 
-export const vigil_substr_key = {
-  sizeof: 4,
-  offsetof: {
-    id: 0,
-    i: 2,
-  },
-} as const;
-
-export const vigil_substr = {
-  sizeof: 132,
-  offsetof: {
-    len: 0,
-    s: 4,
-  },
-} as const;
-
 export const vigil_net_arg = {
   sizeof: 72,
   offsetof: {
@@ -371,8 +355,6 @@ export const vigil_config_limits = {
   VIGIL_STRING_KEY_MAX: 256,
   VIGIL_SYSCALLS_MAX: 512,
   VIGIL_LPM_DATA_MAX: 252,
-  VIGIL_SUBSTR_MAX: 128,
-  VIGIL_SUBSTR_VALUES_MAX: 8,
 } as const;
 
 export const vigil_arg_kind = {
@@ -412,8 +394,6 @@ export const vigil_filter_op = {
   VIGIL_FOP_MASK: 9,
   VIGIL_FOP_IN_RANGE: 10,
   VIGIL_FOP_NOT_IN_RANGE: 11,
-  VIGIL_FOP_SUBSTRING: 12,
-  VIGIL_FOP_SUBSTRING_ICASE: 13,
   VIGIL_FOP_CAPS_GAINED: 60,
   VIGIL_FOP_SADDR: 20,
   VIGIL_FOP_NOT_SADDR: 21,

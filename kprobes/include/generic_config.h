@@ -22,8 +22,6 @@ enum vigil_config_limits {
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
-	VIGIL_SUBSTR_MAX = 128,       /* SubString: longest value */
-	VIGIL_SUBSTR_VALUES_MAX = 8,  /* SubString: values per filter */
 };
 
 /* How an argument is read (struct vigil_arg_config.kind). */
@@ -77,8 +75,6 @@ enum vigil_filter_op {
 	VIGIL_FOP_MASK = 9,
 	VIGIL_FOP_IN_RANGE = 10,     /* InMap, InRange: integer values and ranges in vigil_net_lpm */
 	VIGIL_FOP_NOT_IN_RANGE = 11, /* NotInMap, NotInRange */
-	VIGIL_FOP_SUBSTRING = 12,      /* SubString: value is the count of the filter's needles in vigil_str_sub */
-	VIGIL_FOP_SUBSTRING_ICASE = 13, /* SubStringIgnCase: the same, ASCII letters folded (needles lowercase) */
 	/* 60-: credentials */
 	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
 	/* Network ops on VIGIL_ARG_SOCK..SKB (generic_net_filter.h). Addresses
@@ -226,17 +222,6 @@ struct vigil_string_key {
 /* Key of the Prefix and Postfix LPM tries: prefixlen = 8 * (4 + bytes),
  * covering the filter id and the bytes; Postfix values and lookups are
  * reversed. The bytes start 8-aligned, so lookups fill them a word at a time. */
-/* SubString values: needle i of filter id. */
-struct vigil_substr_key {
-	__u16 id;
-	__u16 i;
-};
-
-struct vigil_substr {
-	__u32 len;
-	__u8 s[VIGIL_SUBSTR_MAX];
-};
-
 struct vigil_lpm_key {
 	__u32 prefixlen;
 	__u32 id;

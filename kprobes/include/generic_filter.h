@@ -131,68 +131,6 @@ static __noinline bool str_postfix(struct vigil_generic_scratch *s, __u16 id, __
 	return bpf_map_lookup_elem(&vigil_str_postfix, &s->lkey) != NULL;
 }
 
-struct substr_ctx {
-	__u32 off;   /* the haystack: data[off], len bytes */
-	__u32 len;
-	__u32 nlen;  /* the needle, in lkey.data */
-	bool icase;
-	bool hit;
-};
-
-/* Does the needle start at data[off + i]? */
-static long substr_step(__u32 i, void *ctx)
-{
-	struct substr_ctx *c = ctx;
-	struct vigil_generic_scratch *s = generic_scratch();
-	__u32 nlen = c->nlen;
-
-	if (!s || i + nlen > c->len)
-		return 1;
-	for (__u32 j = 0; j < VIGIL_SUBSTR_MAX; j++) {
-		__u64 at = c->off + i + j;
-		__u8 b;
-
-		if (j >= nlen) {
-			c->hit = true;
-			return 1;
-		}
-		asm volatile("" : "+r"(at));
-		if (at >= sizeof(s->data))
-			return 1;
-		b = s->data[at];
-		if (c->icase && b >= 'A' && b <= 'Z')
-			b += 'a' - 'A';
-		if (b != s->lkey.data[j & (VIGIL_SUBSTR_MAX - 1)])
-			return 0;
-	}
-	return 0;
-}
-
-/* SubString: does one of the filter's needles occur in the bytes at
- * data[off]? how: their count, and SUBSTR_ICASE to fold letters. */
-#define SUBSTR_ICASE 0x100
-static __noinline bool str_sub(struct vigil_generic_scratch *s, __u16 id, __u32 how, __u32 off, __u32 len)
-{
-	struct vigil_substr_key k = { .id = id };
-	struct substr_ctx c = { .off = off, .len = len, .icase = how & SUBSTR_ICASE };
-	__u32 count = how & 0xff;
-
-	for (__u32 n = 0; n < VIGIL_SUBSTR_VALUES_MAX && n < count; n++) {
-		const struct vigil_substr *v;
-
-		k.i = n;
-		v = bpf_map_lookup_elem(&vigil_str_sub, &k);
-		if (!v || v->len > VIGIL_SUBSTR_MAX || v->len > len)
-			continue;
-		c.nlen = v->len;
-		bpf_probe_read_kernel(s->lkey.data, VIGIL_SUBSTR_MAX, v->s);
-		bpf_loop(len - v->len + 1, substr_step, &c, 0);
-		if (c.hit)
-			return true;
-	}
-	return false;
-}
-
 static __always_inline bool str_filter(struct vigil_generic_scratch *s, __u8 op, __u16 id, __u32 off, __u32 len)
 {
 	switch (op) {
@@ -231,9 +169,6 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)
 		return int_filter(s, f, s->val[a], vigil_hook.args[a].flags & VIGIL_SRC_SIGNED);
-	if (f->op == VIGIL_FOP_SUBSTRING || f->op == VIGIL_FOP_SUBSTRING_ICASE)
-		return str_sub(s, f->id, (f->value & 0xff) | (f->op == VIGIL_FOP_SUBSTRING_ICASE ? SUBSTR_ICASE : 0),
-			       s->off[a], s->msg.arg_len[a]);
 	if (is_net_kind(vigil_hook.args[a].kind))
 		return net_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]);
 	return str_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]);

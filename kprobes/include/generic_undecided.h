@@ -25,9 +25,7 @@ static __always_inline bool undecidable(__u8 flags, __u8 op)
 {
 	if (flags & VIGIL_ARG_ERROR)
 		return true;
-	/* A cut string's end is unknown: its postfix, and whether a needle is in what was cut. */
-	return (flags & VIGIL_ARG_TRUNCATED) && (op == VIGIL_FOP_POSTFIX || op == VIGIL_FOP_NOT_POSTFIX ||
-						 op == VIGIL_FOP_SUBSTRING || op == VIGIL_FOP_SUBSTRING_ICASE);
+	return (flags & VIGIL_ARG_TRUNCATED) && (op == VIGIL_FOP_POSTFIX || op == VIGIL_FOP_NOT_POSTFIX);
 }
 
 /* What a filter that cannot decide gives, in selector sel. */

@@ -61,6 +61,11 @@ export interface CompiledPolicy {
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
 const UNSUPPORTED_SELECTORS = ['matchReturnActions'] as const;
+/** Why an operator is refused, where more can be said. */
+const OPERATOR_WHY: Record<string, string> = {
+  SubString: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
+  SubStringIgnCase: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
+};
 /** Action fields Vigil's programs do not act on, refused rather than dropped. */
 const UNSUPPORTED_ACTION_FIELDS: [string, string][] = [
   ['kernelStackTrace', 'events carry no stack traces'],
@@ -104,7 +109,7 @@ class Compiler {
       const filters = (field: 'matchArgs' | 'matchReturnArgs') => (s[field] ?? []).flatMap((m, j) => {
         const op = OPERATOR_ALIASES[m.operator] ?? m.operator;
         if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
-          this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
+          this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet${OPERATOR_WHY[m.operator] ?? ''}`);
           return [];
         }
         // matchReturnArgs filter the return value: their index is ignored. args: positions in the hook's args;

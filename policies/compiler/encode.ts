@@ -71,8 +71,7 @@
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
 //         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK, 10 IN_RANGE (InMap,
-//         InRange), 11 NOT_IN_RANGE (NotInMap, NotInRange), 12 SUBSTRING,
-//         13 SUBSTRING_ICASE (SubString, SubStringIgnCase); 20-34 on network
+//         InRange), 11 NOT_IN_RANGE (NotInMap, NotInRange); 20-34 on network
 //         args, with their values in vigil_net_lpm or vigil_int_eq (net-filter.ts);
 //         60 CAPS_GAINED (cred args: value is the capabilities' bit mask).
 //    A selector's matchArgs then its matchReturnArgs share the 8 arg filters.
@@ -93,10 +92,6 @@
 //    vigil_str_prefix   LPM trie key 264 bytes: u32 prefixlen = 8 * (4 + len),
 //                                u32 id, the bytes, zero-padded (Prefix)
 //    vigil_str_postfix  LPM trie the same, the bytes reversed (Postfix)
-//    vigil_str_sub      hash     key 4 bytes: u16 id, u16 i (the value's
-//                                number); value 132 bytes: u32 len, u8 s[128]
-//                                (SubString, SubStringIgnCase lowercased;
-//                                the filter's inline value is the count)
 //    vigil_net_lpm      LPM trie key 24 bytes (net-filter.ts); InMap and
 //                                InRange values are kind 8: the integer as 8
 //                                bytes big-endian (signed: sign bit flipped),
@@ -161,8 +156,6 @@ export interface EncodedHook {
   eq: MapEntry[];
   prefix: MapEntry[];
   postfix: MapEntry[];
-  /** vigil_str_sub: SubString needles. */
-  sub: MapEntry[];
   /** vigil_net_lpm: address and port filters (net-filter.ts). */
   net: MapEntry[];
 }
@@ -220,7 +213,7 @@ const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX, GT: OP.VIGIL_FOP_GT, LT: OP.VIGIL_FOP_LT, Mask: OP.VIGIL_FOP_MASK,
   InMap: OP.VIGIL_FOP_IN_RANGE, NotInMap: OP.VIGIL_FOP_NOT_IN_RANGE, InRange: OP.VIGIL_FOP_IN_RANGE, NotInRange: OP.VIGIL_FOP_NOT_IN_RANGE,
-  CapabilitiesGained: OP.VIGIL_FOP_CAPS_GAINED, SubString: OP.VIGIL_FOP_SUBSTRING, SubStringIgnCase: OP.VIGIL_FOP_SUBSTRING_ICASE,
+  CapabilitiesGained: OP.VIGIL_FOP_CAPS_GAINED,
 };
 const BIN_OPS: Record<string, number> = {
   In: OP.VIGIL_FOP_EQ, NotIn: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
@@ -229,7 +222,7 @@ const BIN_OPS: Record<string, number> = {
 /** Types that point into kernel memory, which no user-space function receives. */
 const KERNEL_OBJECTS = new Set(['file', 'path', 'dentry', 'linux_binprm', 'cred', 'sock', 'socket', 'skb']);
 const INT_ONLY = new Set(['GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange']);
-const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'SubString', 'SubStringIgnCase']);
+const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
 
 function limit(where: string, what: string, n: number, max: number): void {
   if (n > max) throw invalid(where, `${n} ${what}, at most ${max}`);
@@ -237,7 +230,7 @@ function limit(where: string, what: string, n: number, max: number): void {
 
 export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const where = hookPath(plan);
-  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), follow: [], intEq: [], eq: [], prefix: [], postfix: [], sub: [], net: [] };
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), follow: [], intEq: [], eq: [], prefix: [], postfix: [], net: [] };
   const b = out.config;
   const ret = plan.returnArg;
   limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
@@ -499,42 +492,9 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
     } else {
       b.writeBigUInt64LE(oneValue(op, values, SIGNED.has(type)), at + AF.offsetof.value);
     }
-  } else if (op === OP.VIGIL_FOP_SUBSTRING || op === OP.VIGIL_FOP_SUBSTRING_ICASE) {
-    b.writeUInt16LE(substrValues(out, f.values, op === OP.VIGIL_FOP_SUBSTRING_ICASE, ids, where), at + AF.offsetof.id);
-    b.writeBigUInt64LE(BigInt(f.values.length), at + AF.offsetof.value);
   } else {
     b.writeUInt16LE(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);
   }
-}
-
-/** SubString needles, numbered under a new filter id (lowercased for SubStringIgnCase); returns the id. */
-function substrValues(out: EncodedHook, values: string[], icase: boolean, ids: Ids, where: string): number {
-  limit(where, 'SubString values', values.length, C.VIGIL_SUBSTR_VALUES_MAX);
-  const id = nextId(ids, where);
-  values.forEach((v, i) => {
-    // ASCII letters fold, as the kernel folds the arg's bytes.
-    const bytes = Buffer.from(icase ? v.replace(/[A-Z]/g, (c) => c.toLowerCase()) : v);
-    limit(`${where}.values[${i}]`, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_SUBSTR_MAX);
-    if (!bytes.length) throw invalid(`${where}.values[${i}]`, 'an empty SubString value matches every string');
-    out.sub.push({ key: substrKey(id, i), value: substrValue(bytes) });
-  });
-  return id;
-}
-
-export function substrKey(id: number, i: number): Buffer {
-  const K = L.vigil_substr_key;
-  const k = Buffer.alloc(K.sizeof);
-  k.writeUInt16LE(id, K.offsetof.id);
-  k.writeUInt16LE(i, K.offsetof.i);
-  return k;
-}
-
-export function substrValue(bytes: Buffer): Buffer {
-  const V = L.vigil_substr;
-  const v = Buffer.alloc(V.sizeof);
-  v.writeUInt32LE(bytes.length, V.offsetof.len);
-  bytes.copy(v, V.offsetof.s);
-  return v;
 }
 
 /** Capability names (CAP_SYS_ADMIN) or numbers as one bit mask. */

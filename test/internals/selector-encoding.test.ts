@@ -227,37 +227,3 @@ t.test('matchCapabilities and matchCapabilityChanges share the two capability fi
   const three = { ...p, selectors: [{ ...p.selectors[0], matchCapabilities: Array(2).fill(p.selectors[0].matchCapabilities![0]) }] };
   t.throws(() => encodeHook(three, ctx), { message: /3 matchCapabilities and matchCapabilityChanges, at most 2/ });
 });
-
-t.test('SubString and SubStringIgnCase: op 12 and 13, the count inline, numbered needles in vigil_str_sub (IgnCase lowercased)', async (t) => {
-  const sub: HookPlan = {
-    ...plan,
-    selectors: [{
-      matchArgs: [{ index: 1, operator: 'SubString', values: ['/bin/', 'Sh'] }, { index: 1, operator: 'SubStringIgnCase', values: ['PASSWD'] }],
-      matchPIDs: [], matchBinaries: [], matchActions: [],
-    }],
-  };
-  const e = encodeHook(sub, ctx);
-  const filter = (j: number) => e.config.subarray(SEL(0) + 16 + 16 * j, SEL(0) + 32 + 16 * j);
-  const want = (op: number, id: number, count: number): Buffer => {
-    const b = Buffer.alloc(16);
-    b.writeUInt8(1, 0); // position of arg 1
-    b.writeUInt8(op, 1);
-    b.writeUInt16LE(id, 2);
-    b.writeBigUInt64LE(BigInt(count), 8);
-    return b;
-  };
-  t.same(filter(0), want(12, 1, 2));
-  t.same(filter(1), want(13, 2, 1));
-  const needle = (id: number, i: number, s: string) => {
-    const key = Buffer.alloc(4);
-    key.writeUInt16LE(id, 0);
-    key.writeUInt16LE(i, 2);
-    const value = Buffer.alloc(132);
-    value.writeUInt32LE(s.length, 0);
-    value.write(s, 4);
-    return { key, value };
-  };
-  t.same(e.sub, [needle(1, 0, '/bin/'), needle(1, 1, 'Sh'), needle(2, 0, 'passwd')]);
-  t.throws(() => encodeHook({ ...sub, selectors: [{ ...sub.selectors[0], matchArgs: [{ index: 1, operator: 'SubString', values: ['x'.repeat(129)] }] }] }, ctx), /129 bytes in .*, at most 128/);
-  t.throws(() => encodeHook({ ...sub, selectors: [{ ...sub.selectors[0], matchArgs: [{ index: 1, operator: 'SubString', values: Array(9).fill('a') }] }] }, ctx), /9 SubString values, at most 8/);
-});
