@@ -187,6 +187,8 @@ export interface KprobeArgument {
   bpf_attr_arg?: { ProgType?: string; InsnCnt?: number; ProgName?: string };
   perf_event_arg?: { KprobeFunc?: string; Type?: string; Config?: string; ProbeOffset?: string };
   bpf_map_arg?: { MapType?: string; KeySize?: number; ValueSize?: number; MaxEntries?: number; MapName?: string };
+  /** syscall64: the syscall number and the table it is in. */
+  syscall_id?: { id: number; abi: string };
   label?: string;
 }
 

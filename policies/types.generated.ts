@@ -52,7 +52,8 @@ export type ArgType =
   | 'net_device'
   | 'bpf_cmd'
   | 'dentry'
-  | 'bpf_prog';
+  | 'bpf_prog'
+  | 'sockaddr_un';
 export type ArgOperator =
   | 'Equal'
   | 'NotEqual'
@@ -173,6 +174,12 @@ export interface TracingPolicySpec {
    * Enforcer hooks for the NotifyEnforcer action.
    */
   enforcers?: EnforcerSpec[];
+  /**
+   * Named selector parts, merged into every selector that lists the name in its macros. A macro uses no other macros.
+   */
+  selectorsMacros?: {
+    [k: string]: KProbeSelector | undefined;
+  };
   podSelector?: LabelSelector;
   containerSelector?: LabelSelector;
 }
@@ -237,6 +244,10 @@ export interface KProbeArg {
  * One selector: its filters are ANDed; when all match, its actions run.
  */
 export interface KProbeSelector {
+  /**
+   * Names in spec.selectorsMacros whose filters and actions this selector takes; each field comes from the selector or from one macro.
+   */
+  macros?: string[];
   matchPIDs?: PIDSelector[];
   matchArgs?: ArgSelector[];
   matchActions?: ActionSelector[];

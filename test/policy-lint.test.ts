@@ -35,7 +35,7 @@ tap.test('valid policies pass every layer but the compiler, which names what Vig
 });
 
 tap.test('every file is linted, and errors make the exit code 1', async (t) => {
-  t.match(invalid.stdout, /^17 files, 18 policies: \d+ errors, \d+ warnings?\n$/m);
+  t.match(invalid.stdout, /^18 files, 19 policies: \d+ errors, \d+ warnings?\n$/m);
   t.equal(invalid.code, 1);
   t.match(invalid.stderr, /VIGIL_POLICY_INVALID/);
 });
@@ -153,4 +153,32 @@ tap.test('--json prints the errors as one JSON array, the summary on stderr', as
   ]);
   t.match(r.stderr, /^2 files, 2 policies: 2 errors, 0 warnings$/m);
   t.equal(r.code, 1);
+});
+
+tap.test('selectorsMacros: unknown and nested macros, a field set twice, an unused macro', async (t) => {
+  t.same(linesOf('macros.yaml'), [
+    '7:5: spec.selectorsMacros.etc: warning: macro "etc" is used by no selector',
+    '17:7: spec.selectorsMacros.nested.macros: a macro cannot use other macros',
+    '18:5: spec.selectorsMacros.unused: warning: macro "unused" is used by no selector',
+    '30:16: spec.kprobes[0].selectors[0].macros[0]: macro "cat" sets matchBinaries, which the selector sets too: a field comes from the selector or from one macro',
+    '30:21: spec.kprobes[0].selectors[0].macros[1]: macro "missing" is not defined in spec.selectorsMacros (defined: etc, cat, nested, unused)',
+  ]);
+});
+
+tap.test('selectorsMacros: a problem in a macro\'s part is placed in the macro, naming the selector that used it', async (t) => {
+  const { lintText } = await import('../policies/validate/index.js');
+  const text = [
+    'apiVersion: cilium.io/v1alpha1', 'kind: TracingPolicy', 'metadata: {name: m}', 'spec:', '  selectorsMacros:', '    etc:',
+    '      matchArgs:', '      - {index: 1, operator: Prefix, values: ["/etc/"]}', '      - {index: 0, operator: Prefix, values: ["x"]}',
+    '  kprobes:', '  - call: sys_openat', '    args: [{index: 0, type: int}, {index: 1, type: string}]',
+    '    selectors:', '    - macros: [etc]',
+  ].join('\n');
+  const r = lintText(text, 'm.yaml', { kernel: false });
+  t.same(r.errors.map((e) => `${e.line}:${e.column}: ${e.path}: ${e.message}`), [
+    '9:30: spec.selectorsMacros.etc.matchArgs[1].operator: operator Prefix does not apply to an arg of type int; ' +
+      'it takes Equal, NotEqual, GT, LT, GreaterThan, LessThan, Mask, InMap, NotInMap, InRange, NotInRange (in the macro, as used by spec.kprobes[0].selectors[0])',
+  ]);
+  const ok = lintText(text.replace('- {index: 0, operator: Prefix, values: ["x"]}', '- {index: 0, operator: Equal, values: ["-100"]}'), 'm.yaml', { kernel: false });
+  t.same(ok.errors, []);
+  t.same(ok.policies[0].policy.spec.kprobes![0].selectors, [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }, { index: 0, operator: 'Equal', values: ['-100'] }] }], 'the selector holds the macro\'s part, and no macros field');
 });

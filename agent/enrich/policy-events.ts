@@ -59,6 +59,8 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'sock': case 'socket': out = { sock_arg: net(bytes, sockArg) }; break;
     case 'sockaddr': out = { sockaddr_arg: net(bytes, sockaddrArg) }; break;
     case 'skb': out = { skb_arg: net(bytes, skbArg) }; break;
+    // raw_syscalls' id is the number in the caller's own table; Vigil does not mark 32-bit callers.
+    case 'syscall64': out = { syscall_id: { id: Number(BigInt.asUintN(32, v)), abi: 'x64' } }; break;
   }
   if (plan.label) out.label = plan.label;
   return out;

@@ -64,6 +64,18 @@ export interface CompiledPolicy {
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
 const UNSUPPORTED_SELECTORS = ['matchReturnActions'] as const;
+/** Why an operator is refused, where more can be said. */
+const OPERATOR_WHY: Record<string, string> = {
+  SubString: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
+  SubStringIgnCase: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
+};
+/** Action fields Vigil's programs do not act on, refused rather than dropped. */
+const UNSUPPORTED_ACTION_FIELDS: [string, string][] = [
+  ['kernelStackTrace', 'events carry no stack traces'],
+  ['userStackTrace', 'events carry no stack traces'],
+  ['imaHash', 'events carry no IMA hashes'],
+  ['argRegs', 'Override returns an error, it sets no registers'],
+];
 
 const capFilter = (c: CapabilitiesSelector): CapabilityFilter => ({
   type: c.type ?? 'Effective', operator: c.operator, values: c.values, isNamespaceCapability: c.isNamespaceCapability ?? false,
@@ -80,8 +92,11 @@ class Compiler {
   args(args: KProbeArg[] | undefined, path: string): ArgPlan[] {
     const out: ArgPlan[] = [];
     (args ?? []).forEach((a, i) => {
+      // nop holds an index without reading it: nothing to read or report.
+      if (a.type === 'nop') return;
       const type = canonicalArgType(a.type);
       if (!type) return this.fail(`${path}[${i}].type`, `argument type "${a.type}" is not supported by Vigil yet`);
+      if (a.resolve) return this.fail(`${path}[${i}].resolve`, 'resolve is not supported by Vigil yet: args are read as their type gives them, without following struct fields');
       out.push({ index: a.index, type, label: a.label, maxData: a.maxData, returnCopy: a.returnCopy, sizeArgIndex: a.sizeArgIndex });
     });
     return out;
@@ -97,7 +112,7 @@ class Compiler {
       const filters = (field: 'matchArgs' | 'matchReturnArgs') => (s[field] ?? []).flatMap((m, j) => {
         const op = OPERATOR_ALIASES[m.operator] ?? m.operator;
         if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
-          this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
+          this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet${OPERATOR_WHY[m.operator] ?? ''}`);
           return [];
         }
         // matchReturnArgs filter the return value: their index is ignored. args: positions in the hook's args;
@@ -113,6 +128,10 @@ class Compiler {
         if (!(SUPPORTED_ACTIONS as string[]).includes(a.action)) {
           this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil yet`);
           return [];
+        }
+        for (const [field, why] of UNSUPPORTED_ACTION_FIELDS) {
+          const v = (a as unknown as Record<string, unknown>)[field];
+          if (v !== undefined && v !== false && !(Array.isArray(v) && !v.length)) this.fail(`${at}.matchActions[${j}].${field}`, `${field} is not supported by Vigil yet: ${why}`);
         }
         return [{ action: a.action as ActionName, argSig: a.argSig, argError: a.argError, rateLimit: a.rateLimit }];
       });

@@ -208,7 +208,7 @@ const unsupported = (where: string, what: string): VigilError => new VigilError(
 
 const INT_SIZE: Record<string, number> = {
   int8: 1, uint8: 1, int16: 2, uint16: 2, int: 4, int32: 4, uint32: 4, int64: 8, uint64: 8, size_t: 8,
-  capability: 4, kernel_cap_t: 8, cap_inheritable: 8, cap_permitted: 8, cap_effective: 8,
+  capability: 4, kernel_cap_t: 8, cap_inheritable: 8, cap_permitted: 8, cap_effective: 8, syscall64: 8,
 };
 const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'capability']);
 const KIND: Record<string, number> = {

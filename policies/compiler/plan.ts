@@ -17,6 +17,8 @@ export const INT_ARG_TYPES = [
   'int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size_t',
   // Integers reported as Tetragon does: capability_arg, and capability sets in hex.
   'capability', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective',
+  // A syscall number (raw_syscalls tracepoints' id), reported as syscall_id.
+  'syscall64',
 ] as const;
 /** Read into a fixed tuple (kprobes/include/generic_net.h); events print sock_arg, sockaddr_arg or skb_arg. */
 export const NET_ARG_TYPES = ['sock', 'socket', 'sockaddr', 'skb'] as const;

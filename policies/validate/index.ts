@@ -13,6 +13,7 @@ import type { KernelFacts } from '../../kernel/facts.js';
 import { checkKernel, kernelEnv } from './kernel.js';
 import { checkSchema } from './schema.js';
 import { checkSemantics } from './semantic.js';
+import { expandMacros, MacroOrigins } from './macros.js';
 import { locate, offsetPosition, type Position } from './locate.js';
 import { parseYaml, type YamlDocument, type YamlFile } from './yaml.js';
 
@@ -95,7 +96,8 @@ export function lintText(text: string, file: string, opts: LintOptions = {}): Li
       }
       return findings;
     };
-    const policy = lintDocument(doc, opts, report, !kernelNoted);
+    const origins = new MacroOrigins();
+    const policy = lintDocument(doc, opts, report, !kernelNoted, origins);
     kernelNoted ||= policy !== 'syntax';
     if (reported > INPUT_LIMITS.findings) {
       const more: Finding = { path: [], message: `${reported - INPUT_LIMITS.findings} more problems in this document are not listed` };
@@ -103,7 +105,7 @@ export function lintText(text: string, file: string, opts: LintOptions = {}): Li
     }
     if (typeof policy === 'string') continue;
     const place = (f: { path: string; message: string; severity?: Severity }, layer: Layer): PolicyError => {
-      const finding: Finding = { path: parsePath(f.path), message: f.message, severity: f.severity };
+      const finding = origins.map({ path: parsePath(f.path), message: f.message, severity: f.severity });
       return toPolicyError(finding, file, position(yaml, doc, finding), layer);
     };
     if (opts.compile) {
@@ -134,11 +136,13 @@ function warnDuplicateNames(result: LintResult, yaml: YamlFile, file: string): v
 }
 
 /** The layers on one document: its policy, or at which layer it failed. */
-function lintDocument(doc: YamlDocument, opts: LintOptions, report: (layer: Layer, f: Finding[]) => Finding[], noteKernel: boolean): TracingPolicy | 'syntax' | 'invalid' {
+function lintDocument(doc: YamlDocument, opts: LintOptions, report: (layer: Layer, f: Finding[]) => Finding[], noteKernel: boolean, origins: MacroOrigins): TracingPolicy | 'syntax' | 'invalid' {
   if (report('yaml', doc.findings).length || report('schema', checkSchema(doc.value)).length) return 'syntax';
-  const policy = doc.value as TracingPolicy;
-  const semantic = report('semantic', checkSemantics(policy));
-  const kernel = opts.kernel === false ? [] : report('kernel', kernelFindings(policy, noteKernel));
+  // The YAML's own value is kept for placing findings; the layers below see the expanded copy.
+  const policy = structuredClone(doc.value) as TracingPolicy;
+  if (report('semantic', expandMacros(policy.spec, origins)).some(isError)) return 'invalid';
+  const semantic = report('semantic', checkSemantics(policy).map((f) => origins.map(f)));
+  const kernel = opts.kernel === false ? [] : report('kernel', kernelFindings(policy, noteKernel).map((f) => origins.map(f)));
   return [...semantic, ...kernel].some(isError) ? 'invalid' : policy;
 }
 

@@ -15,7 +15,6 @@ import { canonicalArgType } from '../compiler/plan.js';
 const UNREAD: Record<string, string> = {
   auto: 'name the type (Vigil does not take it from BTF)',
   filename: 'use string on the syscall\'s filename, or file/path on the kernel object',
-  nop: 'leave the arg out of args instead',
 };
 
 export function checkSemantics(policy: TracingPolicy): Finding[] {
@@ -42,7 +41,7 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
   const readable = [...hook.args.map((a, i) => [a, [...hook.path, 'args', i]] as const), ...(ret && isReturnProbe(hook) ? [[ret, [...hook.path, 'returnArg']] as const] : [])];
   for (const [a, p] of readable) {
     // What the loader would refuse is refused here, where the policy is written.
-    if (!canonicalArgType(a.type)) out.push({ path: [...p, 'type'], message: `argument type ${a.type} is not read by Vigil's kernel programs yet${UNREAD[a.type] ? `: ${UNREAD[a.type]}` : ''}` });
+    if (a.type !== 'nop' && !canonicalArgType(a.type)) out.push({ path: [...p, 'type'], message: `argument type ${a.type} is not read by Vigil's kernel programs yet${UNREAD[a.type] ? `: ${UNREAD[a.type]}` : ''}` });
   }
   hook.args.forEach((a, i) => {
     const p = [...hook.path, 'args', i];

@@ -175,3 +175,20 @@ t.test('a policy limited to pods carries its scope into every hook, or is refuse
   };
   t.match(compilePolicy(denyPods, HOST_LIKE).hooks, [{ kind: 'connect', plan: { scope: { podSelector: {} } } }], 'a connect deny on cgroup programs carries the scope too');
 });
+
+t.test('action fields and arg resolve that Vigil does not act on are refused at their field, never dropped', async (t) => {
+  const c = compilePolicy(policy(`
+kprobes:
+- call: sys_openat
+  syscall: true
+  args: [{ index: 1, type: string }, { index: 0, type: int, resolve: "f_path.dentry" }]
+  selectors:
+  - matchActions: [{ action: Post, kernelStackTrace: true, userStackTrace: false, imaHash: true }]
+`), HOST_LIKE);
+  t.same(c.errors.map((e) => e.path), [
+    'spec.kprobes[0].args[1].resolve',
+    'spec.kprobes[0].selectors[0].matchActions[0].kernelStackTrace',
+    'spec.kprobes[0].selectors[0].matchActions[0].imaHash',
+  ]);
+  t.match(c.errors[1].message, /kernelStackTrace is not supported by Vigil yet: events carry no stack traces/);
+});

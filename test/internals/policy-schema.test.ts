@@ -34,7 +34,7 @@ t.test('the valid examples pass the schema and the semantic checks', async (t) =
 
 t.test('the valid examples use every hook kind, selector kind and action', async (t) => {
   const specs = policies.map((p) => p.spec);
-  for (const kind of ['kprobes', 'tracepoints', 'lsmhooks', 'lists', 'options', 'enforcers', 'podSelector', 'containerSelector'] as const) {
+  for (const kind of ['kprobes', 'tracepoints', 'lsmhooks', 'lists', 'options', 'enforcers', 'podSelector', 'containerSelector', 'selectorsMacros'] as const) {
     t.ok(specs.some((s) => s[kind] !== undefined), `spec.${kind} is used`);
   }
   const hooks = specs.flatMap((s) => [...(s.kprobes ?? []), ...(s.tracepoints ?? []), ...(s.lsmhooks ?? [])]);
