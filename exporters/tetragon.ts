@@ -227,7 +227,7 @@ export interface ProcessTracepoint extends PolicyEventBase {
 /** Fields in Tetragon's protobuf order; offset only when no symbol names the probe (uint64, as protojson writes it). */
 export interface ProcessUprobe extends PolicyEventBase {
   path: string;
-  symbol: string;
+  symbol?: string;
   policy_name: string;
   message?: string;
   args: KprobeArgument[];

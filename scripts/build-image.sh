@@ -38,7 +38,7 @@ chmod 1777 "$root/tmp"
 
 # The runtime: node and libbpf, with the shared libraries they load, at the same paths.
 node_bin=$(readlink -f "$(command -v node)")
-libbpf=$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')
+libbpf=$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ && !found {print $NF; found = 1}')
 [ -n "$libbpf" ] || { echo "build-image: libbpf.so.1 not found (apt-get install libbpf1)" >&2; exit 1; }
 install -m 0755 "$node_bin" "$root/usr/local/bin/node"
 copy_lib() {

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { startAgent, runCommand, completeLines, VIGIL, NODE_NAME, type AgentHandle } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
+import { SLOWDOWN } from './lib/kernel.js';
 
 const ECHO = realpathSync('/bin/echo');
 const SH = realpathSync('/bin/sh');
@@ -39,12 +40,21 @@ async function tail(args: string[]) {
   let err = '';
   c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const end = Date.now() + 30_000;
+  const end = Date.now() + 30_000 * SLOWDOWN;
   while ((await subscribers()) <= already) {
     if (Date.now() > end || c.exitCode !== null) throw new Error(`vigil events did not subscribe: ${err}`);
     await sleep(100);
   }
-  return { out: () => out, err: () => err, stop: () => c.kill('SIGINT') };
+  const exited = new Promise((r) => c.once('exit', r));
+  // Stopped, it is gone from the agent's subscribers before the next tail counts them.
+  const stop = async (): Promise<void> => {
+    const n = await subscribers();
+    c.kill('SIGINT');
+    await exited;
+    const until = Date.now() + 10_000 * SLOWDOWN;
+    while ((await subscribers()) >= n && Date.now() < until) await sleep(50);
+  };
+  return { out: () => out, err: () => err, stop };
 }
 
 t.test('the agent prints compact lines for exec and exit', async (t) => {
@@ -65,7 +75,7 @@ t.test('vigil events tails the running agent, filtered by --process and --event-
   await runCommand(SH, ['-c', `true ${marker}`]);
   await until(() => live.out().includes(marker), 'tailed echo line');
   await sleep(300);
-  live.stop();
+  await live.stop();
   const lines = live.out().split('\n').filter(Boolean);
   t.ok(lines.includes(`🚀 process ${NODE_NAME} ${ECHO} ${marker}`), 'the echo exec is shown');
   t.notOk(lines.some((l) => l.includes(SH) && l.includes(marker)), 'sh does not match --process');
@@ -81,7 +91,7 @@ t.test('vigil events -o json --pid shows one process as Tetragon JSON', async (t
   child.kill('SIGKILL');
   await died;
   await until(() => completeLines(live.out()).some((l) => l.includes('"process_exit"')), 'exit of the watched pid');
-  live.stop();
+  await live.stop();
   const events = completeLines(live.out()).map((l) => JSON.parse(l));
   t.ok(events.length >= 1);
   for (const ev of events) t.equal((ev.process_exec ?? ev.process_exit).process.pid, pid, 'only the watched pid');

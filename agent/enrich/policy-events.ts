@@ -105,7 +105,7 @@ export function policyEvent(cache: ProcessCache, hook: PolicyHook, rec: GenericR
       const { target } = plan;
       return {
         process_uprobe: {
-          process, parent, path: target.path, symbol: target.symbol ?? '', policy_name: plan.policyName, message: tail.message, args: all, tags: tail.tags,
+          process, parent, path: target.path, symbol: target.symbol || undefined, policy_name: plan.policyName, message: tail.message, args: all, tags: tail.tags,
           ...(target.symbol ? {} : { offset: String(target.offset) }), ...(target.refCtrOffset ? { ref_ctr_offset: String(target.refCtrOffset) } : {}), action,
         },
         ...base,
