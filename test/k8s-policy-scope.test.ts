@@ -137,7 +137,10 @@ t.test('a podSelector app=web policy reports only for the labelled pod; a relabe
   const report = ['sh', '-c', `${REPORTED}; true`];
   t.equal(execIn(B, 'web', report), 0);
   t.equal(execIn(B, 'db', report), 0);
-  const ev = await agent.waitFor(reported('web'), 'the report of the web pod', 30_000 * SLOWDOWN);
+  const ev = await agent.waitFor(reported('web'), 'the report of the web pod', 30_000 * SLOWDOWN).catch((err: Error) => {
+    const seen = agent.events().filter((e) => (e.process_kprobe ?? e.process_tracepoint)?.policy_name === 'scope-web');
+    throw new Error(`${err.message}; scope-web events: ${JSON.stringify(seen).slice(0, 3000)}`);
+  });
   t.equal(((ev.process_kprobe ?? ev.process_tracepoint)!.process as TetragonProcess).pod?.uid, web.uid);
   await sleep(1000);
   t.notOk(agent.events().some(reported('db')), 'none for the db pod');

@@ -89,7 +89,7 @@ t.test('an address and a file offset probe the same function; events carry the o
     await withPolicy(t, file, async (p) => {
       const r = await runCommand(PROG, ['a']);
       const ev = (await p.waitFor(uprobeOf(`uprobe-${field}`, r.pid), `the ${field} event`, 20_000 * SLOWDOWN)).process_uprobe!;
-      t.equal(ev.symbol, '', `${field}: no symbol`);
+      t.equal(ev.symbol, undefined, `${field}: no symbol (left out, as protojson leaves an empty string)`);
       t.equal(ev.offset, String(offset), `${field}: the file offset`);
       t.same(ev.args, [{ int_arg: 1 }]);
     });

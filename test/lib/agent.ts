@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TetragonEvent } from '../../exporters/tetragon.js';
 import { checkExportFile } from './export-lines.js';
+import { SLOWDOWN } from './kernel.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const VIGIL = join(REPO, 'bin/vigil.js');
@@ -34,7 +35,7 @@ export function completeLines(text: string): string[] {
   return text.split('\n').slice(0, -1).filter(Boolean);
 }
 
-export async function pollFor(events: () => TetragonEvent[], pred: (ev: TetragonEvent) => boolean, what: string, timeoutMs = 20_000): Promise<TetragonEvent> {
+export async function pollFor(events: () => TetragonEvent[], pred: (ev: TetragonEvent) => boolean, what: string, timeoutMs = 20_000 * SLOWDOWN): Promise<TetragonEvent> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const hit = events().find(pred);
@@ -45,7 +46,7 @@ export async function pollFor(events: () => TetragonEvent[], pred: (ev: Tetragon
 }
 
 /** Starts `vigil run` and resolves once it logged `ready`. */
-export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000): Promise<AgentHandle> {
+export async function startAgent(args: string[] = [], readyTimeoutMs = 60_000 * SLOWDOWN): Promise<AgentHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
   const socket = join(dir, 'vigil.sock');
   const exportFile = join(dir, 'events.log');
