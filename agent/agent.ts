@@ -373,10 +373,10 @@ export class Agent {
       case 'generic': {
         const hook = this.hooks.hook(rec.hookId);
         if (hook) {
-          const ev = addAncestors(this.cache, policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), this.ancestorKinds);
-          const kind = eventType(ev);
-          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc), kind !== undefined && this.ancestorKinds.has(kind));
-          this.out(ev, nodes, wait);
+          // Pods are attached before the event is built from the process objects.
+          const withAncestors = [...this.ancestorKinds].some((k) => k !== 'process_exec' && k !== 'process_exit');
+          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc), withAncestors);
+          this.out(addAncestors(this.cache, policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), this.ancestorKinds), nodes, wait);
         } else {
           this.unknownHooks++;
         }
