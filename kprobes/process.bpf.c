@@ -154,7 +154,7 @@ static __always_inline __u64 follow_bits(struct exec_scratch *s)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 zero = 0, tgid = BPF_CORE_READ(task, tgid), pos, size;
+	__u32 zero = 0, tgid = BPF_CORE_READ(task, tgid), pos;
 	struct vigil_process_entry entry = {}, *old;
 	struct exec_scratch *s;
 	struct path root, pwd, file;
@@ -212,10 +212,10 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	bpf_map_update_elem(&vigil_processes, &tgid, &entry, BPF_ANY);
 	put_binary(s, tgid);
 
-	size = sizeof(s->msg) + pos;
-	if (size > sizeof(*s))
-		size = sizeof(*s);
-	vigil_emit(s, size, VIGIL_OP_EXEC, SLOT_EXEC);
+	/* Clamped in the register the ring buffer call reads: older verifiers lose a bound checked on a copy. */
+	__u64 len = sizeof(s->msg) + pos;
+	asm volatile("if %[x] <= %[m] goto +1\n\t%[x] = %[m]" : [x] "+r"(len) : [m] "i"(sizeof(*s)));
+	vigil_emit(s, len, VIGIL_OP_EXEC, SLOT_EXEC);
 	return 0;
 }
 
