@@ -8,9 +8,9 @@
 // run on the host only, with the others: they need what the VM does not
 // give (a real rsyslogd, promtool; test/install.sh installs them before the
 // host run). Kubernetes tests
-// (test/k8s-*.test.ts) run on the host only, last, against the test cluster
-// (test/cluster/): its build starts with the suite, runs beside the other
-// files and the VM, and the cluster is stopped after them. A skip counts only when
+// (test/k8s-*.test.ts) run on the host only, after the other host files and
+// beside the VM run, against the test cluster (test/cluster/): its build
+// starts with the suite, and the cluster is stopped after them. A skip counts only when
 // its reason is a feature the kernel's probe reports missing; in CI any
 // other skip, and a VM that did not boot, are failures. The last line is
 // "N passed, N failed".
@@ -110,20 +110,23 @@ async function runHere(files: string[]): Promise<Tally> {
   return tally;
 }
 
-/** Boots the stock kernel once and runs this script inside it. */
-function runInVm(fileArgs: string[]): Tally {
+/** Boots the stock kernel once and runs this script inside it; its output is printed when it is done. */
+function runInVm(fileArgs: string[]): Promise<Tally> {
   const kernel = 'stock-6.1';
   const inner = ['node', relative(REPO, fileURLToPath(import.meta.url)), '--inner', ...fileArgs.map((f) => relative(REPO, f))];
   // One boot for every file: the whole run's limit, while each file keeps its own (runFile) inside.
   const env = { ...process.env, VIGIL_VM_TIMEOUT: process.env.VIGIL_VM_TIMEOUT ?? '2700' };
-  const r = spawnSync('bash', [join(REPO, 'test/vm/run.sh'), ...inner], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-  const out = r.stdout ?? '';
-  process.stdout.write(out.split('\n').filter((l) => !l.startsWith(RESULT_TAG)).join('\n'));
-  const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
-  if (!line) {
-    return { kernel, passed: 0, failed: 1, skipped: 0, failures: [`the VM run did not complete (exit ${r.status})`] };
-  }
-  return JSON.parse(line.slice(RESULT_TAG.length));
+  const child = spawn('bash', [join(REPO, 'test/vm/run.sh'), ...inner], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return new Promise((resolve) => {
+    child.on('close', (status) => {
+      process.stdout.write(out.split('\n').filter((l) => !l.startsWith(RESULT_TAG)).join('\n'));
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
+      resolve(line ? JSON.parse(line.slice(RESULT_TAG.length))
+        : { kernel, passed: 0, failed: 1, skipped: 0, failures: [`the VM run did not complete (exit ${status})`] });
+    });
+  });
 }
 
 function summary(tallies: Tally[]): number {
@@ -204,6 +207,12 @@ async function main(): Promise<number> {
   const vmFiles = plain.filter((f) => !isHostOnly(f));
   const build = k8s.length ? startClusterBuild() : undefined;
   const tallies: Tally[] = [];
+  // The VM run (one qemu CPU) goes on beside the host files, and the Kubernetes ones after them.
+  let vm: Promise<Tally> | undefined;
+  if (!flags.has('--host-only') && vmFiles.length) {
+    console.log(`# stock kernel under qemu: one boot for the whole run, beside the host run${k8sFiles.length || vmFiles.length < plain.length ? ' (the host-only and Kubernetes tests run on the host only)' : ''}; its results follow the host's`);
+    vm = runInVm(files.length || k8sFiles.length || vmFiles.length < plain.length ? vmFiles : []);
+  }
   let host: Tally | undefined;
   if (!flags.has('--vm-only')) {
     console.log(`# host kernel: ${plain.length} test files${k8s.length ? `, then ${k8s.length} Kubernetes test files` : ''}`);
@@ -211,11 +220,8 @@ async function main(): Promise<number> {
     host = await runHere(plain);
     tallies.push(host);
   }
-  if (!flags.has('--host-only') && vmFiles.length) {
-    console.log(`# stock kernel under qemu: one boot for the whole run${k8sFiles.length || vmFiles.length < plain.length ? ' (the host-only and Kubernetes tests run on the host only)' : ''}`);
-    tallies.push(runInVm(files.length || k8sFiles.length || vmFiles.length < plain.length ? vmFiles : []));
-  }
   if (build && host) await runK8s(k8s, build, host);
+  if (vm) tallies.push(await vm);
   return summary(tallies);
 }
 
