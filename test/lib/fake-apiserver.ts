@@ -73,7 +73,10 @@ export async function fakeApiServer(): Promise<FakeApiServer> {
     },
     async close() {
       for (const res of open) res.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets between requests (and one whose request is still arriving) hold close() open.
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
