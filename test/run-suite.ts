@@ -51,6 +51,7 @@ const TOP = /^(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO)\b ?(.*?))?(?: # time=[\d.
 function runFile(file: string, tally: Tally, missing: Set<string>, env: NodeJS.ProcessEnv): Promise<void> {
   const name = relative(DIST_TEST, file).replace(/\.js$/, '.ts');
   const timeoutMs = Number(process.env.VIGIL_TEST_TIMEOUT ?? 600) * 1000;
+  const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let tap = '';
@@ -91,7 +92,7 @@ function runFile(file: string, tally: Tally, missing: Set<string>, env: NodeJS.P
         failedHere = true;
         tally.failures.push(`${name}: exited with ${signal ?? code}${counted ? '' : ' before any test'}`);
       }
-      console.log(`${failedHere ? 'not ok' : 'ok'} ${name} [${KERNEL}]`);
+      console.log(`${failedHere ? 'not ok' : 'ok'} ${name} [${KERNEL}] ${Math.round((Date.now() - t0) / 1000)} s`);
       if (failedHere) console.log(tap.split('\n').slice(-80).map((l) => `    | ${l}`).join('\n'));
       resolve();
     });
@@ -142,7 +143,8 @@ function summary(tallies: Tally[]): number {
 }
 
 const isK8s = (file: string): boolean => basename(file).startsWith('k8s-');
-const isHostOnly = (file: string): boolean => basename(file).startsWith('host-');
+/** host-*: the host's own packages; internals/: code, not the kernel (their BPF maps are plain hash maps). */
+const isHostOnly = (file: string): boolean => basename(file).startsWith('host-') || relative(DIST_TEST, file).startsWith('internals/');
 
 /** Packages the host-only files need (test/install.sh), installed when missing. */
 function installHostPackages(): void {
