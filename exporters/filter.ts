@@ -1,5 +1,6 @@
-// Event filters of `vigil events`: --process REGEX, --pid, --event-types,
-// and the subject process's pod: --namespace, --pod REGEX, --container.
+// Event filters of `vigil events`: --process REGEX, --pid, --event-types
+// (Tetragon's PROCESS_EXEC or process_exec), --policy-names, and the subject
+// process's pod: --namespace, --pod REGEX, --container, or --host (none).
 import { VigilError } from '../kernel/errors.js';
 import { eventProcess, eventType, isFullProcess, EVENT_TYPES, type EventType, type TetragonEvent } from './tetragon.js';
 
@@ -13,16 +14,22 @@ export interface EventFilter {
   pod?: RegExp;
   /** The container's name, exactly. */
   container?: string;
+  /** Policy events of these policies only. */
+  policyNames?: string[];
+  /** Processes in no pod only. */
+  host?: boolean;
 }
 
 export function parseEventTypes(list: string): EventType[] {
-  const types = list.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const t of types) {
+  // Tetragon's enum names (PROCESS_EXEC) are the JSON keys in capitals.
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  return names.map((name) => {
+    const t = name === name.toUpperCase() ? name.toLowerCase() : name;
     if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new VigilError('VIGIL_USAGE', `unknown event type "${t}" (known: ${EVENT_TYPES.join(', ')})`);
+      throw new VigilError('VIGIL_USAGE', `unknown event type "${name}" (known: ${EVENT_TYPES.join(', ')}, or the same in capitals)`);
     }
-  }
-  return types as EventType[];
+    return t as EventType;
+  });
 }
 
 export function matches(f: EventFilter, ev: TetragonEvent): boolean {
@@ -31,6 +38,11 @@ export function matches(f: EventFilter, ev: TetragonEvent): boolean {
   const p = eventProcess(ev);
   if (f.pids && (!p || !f.pids.includes(p.pid))) return false;
   if (f.process && (!isFullProcess(p) || !f.process.test(p.binary))) return false;
+  if (f.policyNames) {
+    const name = policyName(ev);
+    if (name === undefined || !f.policyNames.includes(name)) return false;
+  }
+  if (f.host && isFullProcess(p) && p.pod) return false;
   if (f.namespace !== undefined || f.pod || f.container !== undefined) {
     const pod = isFullProcess(p) ? p.pod : undefined;
     if (!pod) return false;
@@ -40,3 +52,6 @@ export function matches(f: EventFilter, ev: TetragonEvent): boolean {
   }
   return true;
 }
+
+const policyName = (ev: TetragonEvent): string | undefined =>
+  (ev.process_kprobe ?? ev.process_tracepoint ?? ev.process_uprobe ?? ev.process_lsm)?.policy_name;

@@ -17,7 +17,7 @@ const FORMATS: Record<OutputFormat, LineFormat> = {
   json: eventJson,
   ecs: ecsLine,
   ocsf: ocsfLine,
-  compact: compactLine,
+  compact: (ev) => compactLine(ev),
 };
 
 export const lineFormat = (format: OutputFormat): LineFormat => FORMATS[format];

@@ -1,11 +1,13 @@
 // A person at a terminal: compact lines on stdout, `vigil events` tailing
 // the running agent with filters, and `vigil status`.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAgent, runCommand, completeLines, VIGIL, NODE_NAME, type AgentHandle } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
-import { SLOWDOWN } from './lib/kernel.js';
+import { lacking, SLOWDOWN } from './lib/kernel.js';
 
 const ECHO = realpathSync('/bin/echo');
 const SH = realpathSync('/bin/sh');
@@ -98,6 +100,47 @@ t.test('vigil events -o json --pid shows one process as Tetragon JSON', async (t
   const exit = events.find((ev) => ev.process_exit)!.process_exit;
   t.equal(exit.signal, 'SIGKILL');
   t.equal(exit.process.binary, realpathSync('/bin/sleep'));
+});
+
+t.test("vigil events --input reads the agent's export back as tetra getevents does: event names in capitals, policy names, timestamps, colours", { skip: await lacking(['tracepoints', 'ring_buffer']) }, async (t) => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-input-')));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const target = join(dir, `opened-${Date.now()}`);
+  writeFileSync(target, 'x\n');
+  const policy = join(dir, 'opens.yaml');
+  writeFileSync(policy, [
+    'apiVersion: cilium.io/v1alpha1', 'kind: TracingPolicy', 'metadata: {name: live-tail-opens}', 'spec:', '  kprobes:',
+    '  - call: sys_openat', '    syscall: true', '    args: [{index: 0, type: int}, {index: 1, type: string}]',
+    '    selectors:', `    - matchArgs: [{index: 1, operator: Equal, values: ["${target}"]}]`, '',
+  ].join('\n'));
+  const add = await runCommand(process.execPath, [VIGIL, 'policy', 'add', policy, '--socket', agent.socket]);
+  t.equal(add.code, 0, 'the policy loads');
+  t.teardown(() => runCommand(process.execPath, [VIGIL, 'policy', 'delete', 'live-tail-opens', '--socket', agent.socket]));
+  const cat = await runCommand(realpathSync('/bin/cat'), [target]);
+  const echo = await runCommand(ECHO, [`input-${cat.pid}`]);
+  await agent.waitFor((ev) => ev.process_kprobe?.process.pid === cat.pid, 'the openat of the target');
+  await agent.waitFor((ev) => ev.process_exit?.process.pid === echo.pid, 'the exit of echo');
+  const exported = join(dir, 'export.json');
+  writeFileSync(exported, `${completeLines(readFileSync(agent.exportFile, 'utf8')).join('\n')}\n{"not": "an event"}\n`);
+  const events = (...args: string[]): { out: string[]; err: string } => {
+    const r = spawnSync(process.execPath, [VIGIL, 'events', '--input', exported, ...args], { encoding: 'utf8' });
+    return { out: r.stdout.split('\n').filter(Boolean), err: r.stderr };
+  };
+
+  const opens = events('-e', 'PROCESS_KPROBE', '--policy-names', 'other,live-tail-opens');
+  t.same(opens.out, [`📬️ openat  ${NODE_NAME} ${realpathSync('/bin/cat')} ${target}`], "the policy's one event, by Tetragon's event type name");
+  t.match(opens.err, /skipped 1 not an event/, 'a line that is not an event is counted, not fatal');
+  t.same(events('--policy-names', 'other').out, [], 'no event of another policy');
+
+  const stamped = events('--timestamps', '--process', 'echo$', '-e', 'PROCESS_EXEC,process_exit').out.filter((l) => l.includes(`input-${cat.pid}`));
+  t.equal(stamped.length, 2, 'exec and exit, each once');
+  t.match(stamped[0], new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z 🚀 process ${NODE_NAME} ${ECHO} input-${cat.pid}$`), 'UTC time with nine fraction digits, then the line');
+
+  const stdin = execFileSync(process.execPath, [VIGIL, 'events', '--input', '-', '--color', 'always', '--pid', String(echo.pid), '-e', 'PROCESS_EXEC'], { input: readFileSync(exported), encoding: 'utf8' });
+  const painted = `\x1b[34m🚀 process\x1b[0m \x1b[32m${NODE_NAME}\x1b[0m \x1b[35m${ECHO}\x1b[0m \x1b[36minput-${cat.pid}\x1b[0m`;
+  t.equal(stdin.split('\n')[0].replace(/ +\x1b\[35m\x1b\[0m$/, ''), painted, 'read from stdin, painted as Tetragon paints it');
+  t.match(stdin.split('\n')[0], / {2,}\x1b\[35m\x1b\[0m$/, 'and padded before its (empty, painted) capability trailer, as Tetragon does');
+  t.notMatch(events('-e', 'PROCESS_EXEC', '--color', 'auto').out.join('\n'), /\x1b\[/, 'auto: no colour into a pipe');
 });
 
 t.test('vigil status reports programs, counters and zero lost events', async (t) => {

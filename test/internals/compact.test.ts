@@ -1,7 +1,8 @@
 // Compact lines, event by event, as `tetra getevents -o compact` prints
 // them: each row is an event and the line Tetragon's encoder rules give it.
 import t from 'tap';
-import { compactLine } from '../../exporters/compact.js';
+import { compactLine, nanoTime } from '../../exporters/compact.js';
+import { ANSI, PLAIN, paletteFor } from '../../exporters/compact-color.js';
 import type { KprobeArgument, TetragonEvent, TetragonProcess } from '../../exporters/tetragon.js';
 import { CAPABILITIES } from '../../kernel/caps.js';
 
@@ -54,4 +55,32 @@ t.test('the capability trailer: a process with more than 21 effective capabiliti
   t.equal([...line.slice(head.length + 1)].length, width, 'the trailer fills the width, counted in characters');
   const few = proc('/bin/x', undefined, { cap: { effective: ['CAP_SYS_ADMIN'] } });
   t.equal(compactLine(ev({ process_exec: { process: few } })), '🚀 process node1 /bin/x ', 'the encoder reads the list by index: one capability is not enough');
+});
+
+t.test("colours as Tetragon's encoder paints them; the painted, empty capability trailer pads the line", async (t) => {
+  const line = compactLine(ev({ process_exit: { process: curl, status: 7, time: T } }), { palette: ANSI })!;
+  const head = '\x1b[34m💥 exit   \x1b[0m \x1b[32mnode1\x1b[0m \x1b[35m/usr/bin/curl\x1b[0m \x1b[36m-s "a b" https://x\x1b[0m \x1b[31m7\x1b[0m';
+  t.ok(line.startsWith(`${head} `), 'label blue, node green, binary magenta, arguments cyan, status red');
+  t.ok(line.endsWith(' \x1b[35m\x1b[0m'));
+  t.equal(Buffer.byteLength(line.slice(0, -'\x1b[35m\x1b[0m'.length).trimEnd()), Buffer.byteLength(head));
+  t.equal(line.length - head.length - 1, 120 - Buffer.byteLength(head), 'padded to byte 120, escapes counted, as Go counts them');
+  t.equal(compactLine(kprobe('__x64_sys_openat', [{ int_arg: 1 }])!, { palette: ANSI }),
+    '\x1b[34m📬️ openat \x1b[0m \x1b[32mnode1\x1b[0m \x1b[35m/usr/bin/curl\x1b[0m  ' + ' '.repeat(120 - Buffer.byteLength('\x1b[34m📬️ openat \x1b[0m \x1b[32mnode1\x1b[0m \x1b[35m/usr/bin/curl\x1b[0m ') - '\x1b[35m\x1b[0m'.length) + '\x1b[35m\x1b[0m',
+    'an argument the event lacks is left empty, not painted');
+});
+
+t.test('auto colours a terminal only, and never with NO_COLOR or TERM=dumb', async (t) => {
+  t.equal(paletteFor('auto', { isTTY: true }, {}), ANSI);
+  t.equal(paletteFor('auto', { isTTY: false }, {}), PLAIN);
+  t.equal(paletteFor('auto', { isTTY: true }, { NO_COLOR: '' }), PLAIN);
+  t.equal(paletteFor('auto', { isTTY: true }, { TERM: 'dumb' }), PLAIN);
+  t.equal(paletteFor('always', {}, { NO_COLOR: '1' }), ANSI);
+  t.equal(paletteFor('never', { isTTY: true }, {}), PLAIN);
+});
+
+t.test('--timestamps: the time in UTC with nine fraction digits first', async (t) => {
+  t.equal(compactLine(ev({ process_exec: { process: curl } }), { timestamps: true }), `2024-05-01T10:00:00.000000000Z 🚀 process node1 /usr/bin/curl -s "a b" https://x`);
+  t.equal(nanoTime('2024-05-01T10:00:00.123456Z'), '2024-05-01T10:00:00.123456000Z');
+  t.equal(nanoTime('2024-05-01T10:00:00.123456789123Z'), '2024-05-01T10:00:00.123456789Z');
+  t.equal(nanoTime('2024-05-01T12:30:00.5+02:30'), '2024-05-01T10:00:00.500000000Z', 'an offset is turned to UTC');
 });

@@ -15,8 +15,24 @@ t.test('process regex, pid and event types AND together', async (t) => {
   t.ok(matches({}, ev('process_exit', 1, '/x')));
 });
 
+t.test("Tetragon's event type names, in capitals, are the same types", async (t) => {
+  t.same(parseEventTypes('PROCESS_EXEC, process_exit,PROCESS_LSM'), ['process_exec', 'process_exit', 'process_lsm']);
+  t.throws(() => parseEventTypes('Process_Exec'), /unknown event type "Process_Exec"/, 'mixed case is neither');
+});
+
+t.test('policy names: policy events of the named policies only; --host: processes in no pod', async (t) => {
+  const policyEv = (policy_name: string): TetragonEvent =>
+    ({ process_kprobe: { process: { pid: 1, binary: '/bin/cat' }, function_name: 'f', args: [], policy_name }, node_name: 'n', time: 't' }) as unknown as TetragonEvent;
+  t.ok(matches({ policyNames: ['a', 'b'] }, policyEv('b')));
+  t.notOk(matches({ policyNames: ['a'] }, policyEv('b')));
+  t.notOk(matches({ policyNames: ['a'] }, ev('process_exec', 1, '/bin/cat')), 'an exec belongs to no policy');
+  t.ok(matches({ host: true }, ev('process_exec', 1, '/bin/cat')));
+  const inPod = { process_exec: { process: { pid: 1, binary: '/bin/sh', pod: { namespace: 'a', name: 'b' } } }, node_name: 'n', time: 't' } as unknown as TetragonEvent;
+  t.notOk(matches({ host: true }, inPod));
+});
+
 t.test('an unknown event type is an error that lists the known ones', async (t) => {
-  t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_uprobe, process_lsm, vigil_lost, rate_limit_info\)/);
+  t.throws(() => parseEventTypes('process_exec,process_exe'), /unknown event type "process_exe" \(known: process_exec, process_exit, process_kprobe, process_tracepoint, process_uprobe, process_lsm, vigil_lost, rate_limit_info, or the same in capitals\)/);
 });
 
 t.test('pod filters: namespace and container exactly, pod name by regex; a process in no pod never matches', async (t) => {
