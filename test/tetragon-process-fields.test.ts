@@ -92,10 +92,20 @@ t.test('fields at their default value are left out: status 0, empty arguments, n
   t.notOk('status' in exit.process_exit!, 'no status 0');
   t.notOk('signal' in exit.process_exit!);
   t.notOk('ancestors' in exec.process_exec!);
+  t.notOk('refcnt' in exit.process_exit!.process, 'no refcnt 0: nothing holds a process without children');
   for (const ev of [exec, exit]) t.same(validateTetragonLine(JSON.stringify(ev), 'written'), []);
   const failing = await runCommand(SH, ['-c', 'exit 3']);
   const x = await agent.waitFor((e) => e.process_exit?.process.pid === failing.pid, 'sh exit');
   t.equal(x.process_exit!.status, 3);
+});
+
+t.test('refcnt on an exit: the children the process cache still holds it for', async (t) => {
+  const r = await runCommand(SH, ['-c', `${realpathSync('/bin/sleep')} 3 & ${realpathSync('/bin/sleep')} 3 & exit 0`]);
+  const exit = await agent.waitFor((e) => e.process_exit?.process.pid === r.pid, 'sh exit');
+  t.equal(exit.process_exit!.process.refcnt, 2, 'two children still running');
+  const child = await agent.waitFor((e) => e.process_exit?.parent?.pid === r.pid, 'a sleep exit', 20_000);
+  t.notOk('refcnt' in child.process_exit!.process);
+  t.same(validateTetragonLine(JSON.stringify(exit), 'written'), []);
 });
 
 t.test("arguments are joined as Tetragon joins them; bytes that are not UTF-8 become one U+FFFD a run", async (t) => {

@@ -47,9 +47,11 @@ function ancestorsField(cache: ProcessCache, node: ProcessNode): { ancestors?: P
 export function exitEvent(cache: ProcessCache, node: ProcessNode, rec: ExitRecord): TetragonEvent {
   const time = ktimeToRfc3339(rec.ktime);
   const sig = rec.code & 0x7f;
+  // Tetragon's refcnt: what the process cache still holds it for once the process is gone, its cached children.
+  const refcnt = node.refs - 1;
   return {
     process_exit: {
-      process: node.json,
+      process: refcnt > 0 ? { ...node.json, refcnt } : node.json,
       parent: cache.parentOf(node)?.json,
       ...(sig ? { signal: signalName(sig) } : {}),
       // protojson leaves a zero status out.
