@@ -56,7 +56,7 @@ export interface TetragonProcess {
   /** The container ID's first 31 characters, as Tetragon gives it. */
   docker?: string;
   parent_exec_id?: string;
-  /** References in the process cache; written into each event as it is serialized (exporters/json.ts). */
+  /** process_exit only: what the process cache still holds the process for, its cached children. */
   refcnt?: number;
   /** With --enable-process-cred. */
   cap?: TetragonCaps;
@@ -67,6 +67,8 @@ export interface TetragonProcess {
   process_credentials?: TetragonCredentials;
   /** process_exec only, with --enable-process-cred, when the exec changed privileges or ran a file not on disk. */
   binary_properties?: TetragonBinaryProperties;
+  /** With --username-metadata unix, for processes of the host's user and mount namespaces. */
+  user?: { name: string };
   in_init_tree?: boolean;
 }
 

@@ -3,7 +3,7 @@
 // enum, the effective uid, `execve clone` on the exec that follows a fork,
 // a parent_exec_id for pid 1, and no field at its default value.
 import t from 'tap';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, realpathSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -20,9 +20,13 @@ const NOBODY = 65534;
 
 let agent: AgentHandle;
 t.before(async () => {
-  agent = await startAgent(['--enable-process-cred']);
+  agent = await startAgent(['--enable-process-cred', '--username-metadata', 'unix']);
 });
 t.teardown(() => agent.stop());
+
+/** The first name of uid in this machine's /etc/passwd. */
+const passwdName = (uid: number): string | undefined =>
+  readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[2] === String(uid))?.[0];
 
 const execOf = (pid: number) => (ev: TetragonEvent) => ev.process_exec?.process.pid === pid;
 
@@ -100,12 +104,26 @@ t.test('fields at their default value are left out: status 0, empty arguments, n
 });
 
 t.test('refcnt on an exit: the children the process cache still holds it for', async (t) => {
-  const r = await runCommand(SH, ['-c', `${realpathSync('/bin/sleep')} 3 & ${realpathSync('/bin/sleep')} 3 & exit 0`]);
+  const SLEEP = realpathSync('/bin/sleep');
+  const r = await runCommand(SH, ['-c', `${SLEEP} 2.777 & ${SLEEP} 2.777 & exit 0`]);
   const exit = await agent.waitFor((e) => e.process_exit?.process.pid === r.pid, 'sh exit');
   t.equal(exit.process_exit!.process.refcnt, 2, 'two children still running');
-  const child = await agent.waitFor((e) => e.process_exit?.parent?.pid === r.pid, 'a sleep exit', 20_000);
-  t.notOk('refcnt' in child.process_exit!.process);
+  const child = await agent.waitFor((e) => e.process_exit?.process.binary === SLEEP && e.process_exit.process.arguments === '2.777', 'a sleep exit');
+  t.notOk('refcnt' in child.process_exit!.process, 'a process without children: none');
   t.same(validateTetragonLine(JSON.stringify(exit), 'written'), []);
+});
+
+t.test("--username-metadata unix names the uid from the host's /etc/passwd, for processes of the host's user and mount namespaces only", async (t) => {
+  const nobody = await runAsNobody(ID, []);
+  const asNobody = await agent.waitFor(execOf(nobody), 'id exec as nobody');
+  t.same(asNobody.process_exec!.process.user, { name: passwdName(NOBODY) });
+  const root = await runCommand(TRUE, []);
+  t.same((await agent.waitFor(execOf(root.pid), 'true exec')).process_exec!.process.user, { name: passwdName(0) });
+  t.same(validateTetragonLine(JSON.stringify(asNobody), 'written'), []);
+  const unshared = await runCommand(realpathSync('/usr/bin/unshare'), ['--mount', '--', TRUE]);
+  t.equal(unshared.code, 0, 'unshare ran');
+  const inOwnMounts = await agent.waitFor((e) => e.process_exec?.process.binary === TRUE && e.process_exec.process.pid === unshared.pid, 'true in its own mount namespace');
+  t.notOk('user' in inOwnMounts.process_exec!.process, "another mount namespace's /etc/passwd is not the host's: no name");
 });
 
 t.test("arguments are joined as Tetragon joins them; bytes that are not UTF-8 become one U+FFFD a run", async (t) => {

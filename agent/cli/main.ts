@@ -23,6 +23,7 @@ export function program(): Command {
     .option('--ancestors', 'the same as --enable-ancestors base', false)
     .option('--enable-ancestors <kinds>', "add every ancestor beyond the parent to these events, comma-separated: base (process_exec and process_exit; needed by the others), kprobe, tracepoint, lsm (Tetragon's flag)")
     .option('--enable-process-ns', "add namespaces to processes (Tetragon's flag; off by default)", false)
+    .addOption(new Option('--username-metadata <mode>', "unix: name the uid of processes in the host's user and mount namespaces from the host's /etc/passwd (Tetragon's flag)").choices(['disabled', 'unix']).default('disabled'))
     .option('--enable-process-cred', "add credentials and capabilities to processes, and binary_properties to process_exec (Tetragon's flag; off by default)", false)
     .option('--socket <path>', 'control socket for status and events', DEFAULT_SOCKET)
     .option('--node-name <name>', 'node name in events and exec ids, and the Kubernetes node whose pods are watched (default: hostname)')

@@ -8,6 +8,7 @@ import { VigilError } from '../../kernel/errors.js';
 import { disableFeatures } from '../../kernel/features.js';
 import { k8sSource } from '../k8s/source.js';
 import { startMetrics } from './metrics.js';
+import { UserNames, type UsernameMode } from '../process/users.js';
 
 export interface RunOptions extends OutputOptions {
   policy: string[];
@@ -15,6 +16,7 @@ export interface RunOptions extends OutputOptions {
   ancestors: boolean;
   enableProcessCred: boolean;
   enableProcessNs: boolean;
+  usernameMetadata: UsernameMode;
   socket: string;
   nodeName?: string;
   ringSize: number;
@@ -50,7 +52,7 @@ export async function run(opts: RunOptions): Promise<void> {
   const metrics = startMetrics(opts.metricsAddress, () => agent.status());
 
   const agent = new Agent({
-    nodeName: opts.nodeName, exporters, ancestors: ancestorKinds(opts), processFields: { cred: opts.enableProcessCred, ns: opts.enableProcessNs }, socketPath: opts.socket, ringBytes: opts.ringSize, log,
+    nodeName: opts.nodeName, exporters, ancestors: ancestorKinds(opts), processFields: { cred: opts.enableProcessCred, ns: opts.enableProcessNs, users: opts.usernameMetadata === 'unix' ? new UserNames() : undefined }, socketPath: opts.socket, ringBytes: opts.ringSize, log,
     policies: opts.policy, policyDir: opts.policyDir, disabledFeatures: opts.disableFeature, pin: opts.pin, pinDir: opts.pinDir,
     redact: buildRedactor(opts), observe: metrics?.observe, k8s, k8sPolicies: opts.k8sPolicies !== false, k8sPolicySelector: opts.k8sPolicySelector, podWaitMs: opts.podWait * 1000,
   });

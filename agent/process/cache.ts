@@ -8,6 +8,7 @@ import type { Caps, CloneRecord, Creds, ExecRecord, ExitRecord, ProcessId, Proce
 import type { TetragonBinaryProperties, TetragonNamespaces, TetragonProcess } from '../../exporters/tetragon.js';
 import { vigil_exec_secure as S } from '../../kernel/abi/layouts.generated.js';
 import { hostNamespaces, NS_NAMES } from './namespaces.js';
+import type { UserNames } from './users.js';
 import { ktimeToRfc3339 } from './clock.js';
 import { flagString, capNames, argumentString } from './format.js';
 import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
@@ -37,6 +38,8 @@ export interface ProcessFields {
   cred: boolean;
   /** ns on every process. */
   ns: boolean;
+  /** user.name on processes of the host's user and mount namespaces (--username-metadata unix). */
+  users?: UserNames;
 }
 
 export class ProcessCache {
@@ -118,6 +121,7 @@ export class ProcessCache {
       ns: this.fields.ns && img.ns ? namespaces(img.ns) : undefined,
       tid: img.tid,
       process_credentials: this.fields.cred ? creds(img.creds) : undefined,
+      user: userField(this.fields.users?.lookup(img.creds.euid, img.ns)),
       in_init_tree: inInitTree,
     };
     return this.insert({
@@ -252,3 +256,5 @@ function caps(c: Caps): TetragonProcess['cap'] {
 function creds(c: Creds): TetragonProcess['process_credentials'] {
   return { uid: c.uid, gid: c.gid, euid: c.euid, egid: c.egid, suid: c.suid, sgid: c.sgid, fsuid: c.fsuid, fsgid: c.fsgid };
 }
+
+const userField = (name: string | undefined): TetragonProcess['user'] => (name === undefined ? undefined : { name });
