@@ -146,6 +146,12 @@ export interface KprobeSockaddr {
   port?: number;
 }
 
+/** An AF_UNIX sockaddr: its path, or an abstract name as @name. */
+export interface KprobeSockaddrUn {
+  family?: string;
+  path?: string;
+}
+
 export interface KprobeSkb {
   hash?: number;
   len?: number;
@@ -184,6 +190,7 @@ export interface KprobeArgument {
   cap_effective_arg?: string;
   sock_arg?: KprobeSock;
   sockaddr_arg?: KprobeSockaddr;
+  sockaddrun_arg?: KprobeSockaddrUn;
   skb_arg?: KprobeSkb;
   /** Tetragon's BPF arguments (Vigil's hooks do not write them yet; the compact lines read them). */
   bpf_attr_arg?: { ProgType?: string; InsnCnt?: number; ProgName?: string };

@@ -6,6 +6,10 @@
 // and each network operator, filtered in the kernel, reports exactly the
 // sockets, packets and connects it names.
 import t from 'tap';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { lacking } from './lib/kernel.js';
 import { connectTuple, listen, type Tuple } from './lib/net.js';
 import { selector, startPolicyAgent, syscallPlan, policyBody, type PolicyAgent } from './lib/policy-agent.js';
@@ -149,12 +153,12 @@ t.test('sockaddr args on connect(2) (user memory): the address, and SAddr, SPort
   const ours = new Set(clients.map((c) => `${c.family} ${c.daddr} ${c.dport}`));
   const seen = (name: string): Set<string> => new Set(eventsOf(p, name)
     .filter((ev) => ev.process_kprobe?.process.pid === process.pid)
-    .map((ev) => target(argOf(ev, 1)!.sockaddr_arg as { family: string })).filter((k) => ours.has(k)));
+    .map((ev) => target((argOf(ev, 1)?.sockaddr_arg ?? { family: '' }) as { family: string })).filter((k) => ours.has(k)));
   for (let i = 0; i < 200 && seen('connect-all').size < clients.length; i++) await sleep(50);
   await sleep(500);
 
   for (const c of clients) {
-    const ev = eventsOf(p, 'connect-all').find((e) => target(argOf(e, 1)!.sockaddr_arg as { family: string }) === `${c.family} ${c.daddr} ${c.dport}`);
+    const ev = eventsOf(p, 'connect-all').find((e) => target((argOf(e, 1)?.sockaddr_arg ?? { family: '' }) as { family: string }) === `${c.family} ${c.daddr} ${c.dport}`);
     t.same(ev && argOf(ev, 1), { sockaddr_arg: { family: c.family === 4 ? 'AF_INET' : 'AF_INET6', addr: c.daddr, port: c.dport } }, `connect to ${c.daddr}:${c.dport}`);
     t.equal(ev?.process_kprobe?.function_name, '__x64_sys_connect');
   }
@@ -163,6 +167,30 @@ t.test('sockaddr args on connect(2) (user memory): the address, and SAddr, SPort
     t.same([...seen(`connect-${c.name}`)].sort(), want, `${c.name}: ${JSON.stringify(c.filters)}`);
     if (c.name !== 'all') t.ok(want.length > 0 && want.length < clients.length, `${c.name} matches some connects, not all`);
   }
+});
+
+t.test('an AF_UNIX connect(2) gives sockaddrun_arg with its path, or @name for an abstract socket; Family AF_UNIX picks them in the kernel', { skip }, async (t) => {
+  const p = await startPolicyAgent();
+  t.teardown(() => p.stop());
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-unix-')));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'a-socket-with-a-long-name-to-read-past-the-tuple-of-the-inet-families.sock');
+  const abstract = `vigil-abstract-${process.pid}-${Date.now()}`;
+  const servers = [createServer().listen(path), createServer().listen(`\0${abstract}`)];
+  t.teardown(() => servers.forEach((s) => s.close()));
+  await Promise.all(servers.map((s) => new Promise((r) => (s.listening ? r(0) : s.once('listening', r)))));
+  loadAll(t, p, [syscallPlan('sys_connect', [{ index: 0, type: 'int', label: 'fd' }, { index: 1, type: 'sockaddr' }],
+    [selector({ matchArgs: [{ index: 1, operator: 'Family', values: ['AF_UNIX'] }] })], 'connect-unix')]);
+  for (const to of [path, `\0${abstract}`]) {
+    await new Promise<void>((resolve, reject) => {
+      const c = createConnection(to, () => (c.end(), resolve()));
+      c.once('error', reject);
+    });
+  }
+  const ours = (): KprobeArgument[] => eventsOf(p, 'connect-unix').filter((ev) => ev.process_kprobe?.process.pid === process.pid).map((ev) => argOf(ev, 1)!);
+  for (let i = 0; i < 200 && ours().length < 2; i++) await sleep(50);
+  t.same(ours(), [{ sockaddrun_arg: { family: 'AF_UNIX', path } }, { sockaddrun_arg: { family: 'AF_UNIX', path: `@${abstract}` } }]);
+  t.notOk(eventsOf(p, 'connect-unix').some((ev) => argOf(ev, 1)?.sockaddr_arg), 'no AF_INET connect passes Family AF_UNIX');
 });
 
 t.test('skb args on net:net_dev_queue: the packet\'s tuple, and skb operators in the kernel', { skip }, async (t) => {

@@ -1,11 +1,13 @@
 // Network args of policy events, from the fixed tuple the kernel writes
 // (struct vigil_net_arg, kprobes/include/events.h) to Tetragon's
-// sock_arg, sockaddr_arg and skb_arg. As protojson writes them, zero
-// numbers and empty strings are left out; the cookie (uint64) is a string.
+// sock_arg, sockaddr_arg (sockaddrun_arg for AF_UNIX, whose sun_path follows
+// the tuple) and skb_arg. As protojson writes them, zero numbers and empty
+// strings are left out; the cookie (uint64) is a string.
 import * as L from '../../kernel/abi/layouts.generated.js';
-import type { KprobeSkb, KprobeSock, KprobeSockaddr } from '../../exporters/tetragon.js';
-import { AF_INET, AF_INET6, familyName, protocolName, sockTypeName, tcpStateName } from '../../kernel/net/names.js';
+import type { KprobeSkb, KprobeSock, KprobeSockaddr, KprobeSockaddrUn } from '../../exporters/tetragon.js';
+import { AF_INET, AF_INET6, AF_UNIX, familyName, protocolName, sockTypeName, tcpStateName } from '../../kernel/net/names.js';
 import { formatIp } from '../../kernel/net/values.js';
+import { validUtf8 } from '../decode/utf8.js';
 
 const N = L.vigil_net_arg;
 
@@ -59,6 +61,23 @@ export function sockArg(t: NetTuple): KprobeSock {
 
 export function sockaddrArg(t: NetTuple): KprobeSockaddr {
   return populated({ family: familyName(t.family), addr: addrs(t).saddr, port: t.sport });
+}
+
+/** A sockaddr argument: sockaddr_arg, or sockaddrun_arg for AF_UNIX. */
+export function sockaddrArgument(bytes: Buffer): { sockaddr_arg: KprobeSockaddr } | { sockaddrun_arg: KprobeSockaddrUn } {
+  const t = readNetTuple(bytes);
+  if (!t) return { sockaddr_arg: {} };
+  if (t.family !== AF_UNIX) return { sockaddr_arg: sockaddrArg(t) };
+  return { sockaddrun_arg: populated({ family: familyName(t.family), path: unixPath(bytes.subarray(N.sizeof)) }) };
+}
+
+/** sun_path up to its NUL; an abstract name (a leading NUL) as @name, up to the next NUL. */
+function unixPath(path: Buffer): string {
+  const abstract = path[0] === 0;
+  const from = abstract ? 1 : 0;
+  const end = path.indexOf(0, from);
+  const name = validUtf8(path.subarray(from, end === -1 ? path.length : end));
+  return abstract ? (name ? `@${name}` : '') : name;
 }
 
 export function skbArg(t: NetTuple): KprobeSkb {

@@ -9,7 +9,7 @@ import { ktimeToRfc3339 } from '../process/clock.js';
 import { vigil_action as A } from '../../kernel/abi/layouts.generated.js';
 import { bytesArgument, capabilityArgument, capsHex, credArgument } from './arg-formats.js';
 import { validUtf8 } from '../decode/utf8.js';
-import { readNetTuple, skbArg, sockaddrArg, sockArg } from './net-args.js';
+import { readNetTuple, skbArg, sockaddrArgument, sockArg } from './net-args.js';
 
 /** What the agent keeps of a loaded hook to turn its records into events. */
 export interface PolicyHook {
@@ -57,7 +57,7 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'cap_permitted': out = { cap_permitted_arg: capsHex(v) }; break;
     case 'cap_effective': out = { cap_effective_arg: capsHex(v) }; break;
     case 'sock': case 'socket': out = { sock_arg: net(bytes, sockArg) }; break;
-    case 'sockaddr': out = { sockaddr_arg: net(bytes, sockaddrArg) }; break;
+    case 'sockaddr': out = sockaddrArgument(bytes); break;
     case 'skb': out = { skb_arg: net(bytes, skbArg) }; break;
     // raw_syscalls' id is the number in the caller's own table; Vigil does not mark 32-bit callers.
     case 'syscall64': out = { syscall_id: { id: Number(BigInt.asUintN(32, v)), abi: 'x64' } }; break;

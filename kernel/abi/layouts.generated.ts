@@ -337,6 +337,7 @@ export const vigil_limits = {
   VIGIL_BINARY_MAX: 256,
   VIGIL_HOOK_ARGS_MAX: 8,
   VIGIL_ARG_BYTES_MAX: 4096,
+  VIGIL_NET_UNIX_PATH: 108,
 } as const;
 
 export const vigil_action = {

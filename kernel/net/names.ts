@@ -22,6 +22,7 @@ export const SOCK_TYPE_NUMBERS: Record<string, number> = {
 
 export const AF_INET = FAMILY_NUMBERS.AF_INET;
 export const AF_INET6 = FAMILY_NUMBERS.AF_INET6;
+export const AF_UNIX = FAMILY_NUMBERS.AF_UNIX;
 
 /** Number to name; AF_UNIX over its alias AF_LOCAL. Unknown numbers print as the number. */
 function byNumber(names: Record<string, number>): (n: number) => string {

@@ -23,6 +23,7 @@ enum vigil_limits {
 	VIGIL_BINARY_MAX = 256,
 	VIGIL_HOOK_ARGS_MAX = 8,
 	VIGIL_ARG_BYTES_MAX = 4096,
+	VIGIL_NET_UNIX_PATH = 108, /* sun_path of struct sockaddr_un */
 };
 
 /* Process flags (struct vigil_msg_exec.flags). */
@@ -188,7 +189,9 @@ struct vigil_cred_arg {
 
 /* A network argument in a VIGIL_OP_GENERIC record (sock, socket,
  * sockaddr, skb args), arg_len = sizeof. A sockaddr's address and port are
- * saddr and sport, as Tetragon's SAddr and SPort filters see them. */
+ * saddr and sport, as Tetragon's SAddr and SPort filters see them; an
+ * AF_UNIX sockaddr's sun_path follows (arg_len = sizeof + up to
+ * VIGIL_NET_UNIX_PATH). */
 struct vigil_net_arg {
 	__u8 saddr[16];  /* network order; IPv4 in the first 4 bytes */
 	__u8 daddr[16];

@@ -7,7 +7,8 @@
  *             ports from sock_common (IPv4 or IPv6), cookie = its address
  *   socket    its sock
  *   sockaddr  family, address and port (AF_INET, AF_INET6); kernel or user
- *             memory (syscall hooks); as saddr and sport
+ *             memory (syscall hooks); as saddr and sport. An AF_UNIX one
+ *             is followed by its sun_path (VIGIL_NET_UNIX_PATH bytes)
  *   sk_buff   hash, len, priority, mark; family, protocol and addresses
  *             from the IPv4 or IPv6 header; ports from the TCP or UDP one
  */
@@ -17,6 +18,7 @@
 #include "generic_state.h"
 #include <bpf/bpf_endian.h>
 
+#define NET_AF_UNIX 1
 #define NET_AF_INET 2
 #define NET_AF_INET6 10
 #define NET_IPPROTO_TCP 6
@@ -113,6 +115,29 @@ static __always_inline void net_from_skb(struct vigil_net_arg *n, struct sk_buff
 	n->dport = bpf_ntohs(ports[1]);
 }
 
+/* sun_path after the tuple: its whole 108 bytes, or up to its NUL where the
+ * sockaddr_un ends before a page that cannot be read; returns the bytes put. */
+static __always_inline __u32 put_unix_path(struct vigil_generic_scratch *s, const void *p, __u32 at, bool user, __u8 *flags)
+{
+	const void *path = p + 2;
+	void *dst;
+	long r;
+
+	if (at > ARGS_DATA_MAX - VIGIL_NET_UNIX_PATH) {
+		*flags |= VIGIL_ARG_TRUNCATED;
+		return 0;
+	}
+	dst = &s->data[at & ARGS_DATA_MASK];
+	r = user ? bpf_probe_read_user(dst, VIGIL_NET_UNIX_PATH, path) : bpf_probe_read_kernel(dst, VIGIL_NET_UNIX_PATH, path);
+	if (!r)
+		return VIGIL_NET_UNIX_PATH;
+	r = user ? bpf_probe_read_user_str(dst, VIGIL_NET_UNIX_PATH, path) : bpf_probe_read_kernel_str(dst, VIGIL_NET_UNIX_PATH, path);
+	if (r > 0)
+		return r;
+	*flags |= VIGIL_ARG_ERROR;
+	return 0;
+}
+
 static __always_inline bool is_net_kind(__u8 kind)
 {
 	return kind >= VIGIL_ARG_SOCK && kind <= VIGIL_ARG_SKB;
@@ -154,6 +179,8 @@ static __noinline __u32 put_net(struct vigil_generic_scratch *s, __u32 k, __u64 
 		}
 	}
 	bpf_probe_read_kernel(&s->data[pos & ARGS_DATA_MASK], sizeof(n), &n);
+	if (a->kind == VIGIL_ARG_SOCKADDR && n.family == NET_AF_UNIX && p)
+		return sizeof(n) + put_unix_path(s, p, pos + sizeof(n), a->flags & VIGIL_SRC_USER, flags);
 	return sizeof(n);
 }
 
