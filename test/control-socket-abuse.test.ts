@@ -2,6 +2,7 @@
 // prototype-named requests, a request that never ends, a peer that is not
 // root. The agent answers each with an error, stays small and responsive,
 // and keeps running.
+// Kernel-independent: the control socket, in user space.
 import t from 'tap';
 import { createConnection } from 'node:net';
 import { chmodSync, statSync } from 'node:fs';

@@ -3,6 +3,7 @@
 // copytruncate, then SIGHUP), the directory cannot be written at start.
 // Every line that reaches the file is whole JSON, nothing is lost without
 // being counted, and the agent recovers on its own.
+// Kernel-independent: the export file and its sink, in user space.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,7 @@
 // allowlist and denylist, field filters, redaction (a password in an
 // argument reaches no output at all) and the rate limit with its
 // rate_limit_info events; the same filters on `vigil events`.
+// Kernel-independent: export rules applied in user space to the events any kernel delivers.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync, rmSync } from 'node:fs';

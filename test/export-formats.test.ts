@@ -2,6 +2,7 @@
 // an exec and an exit, a policy event with a file argument (close of a
 // file, its fd resolved in the kernel) and a connect(2) policy event.
 // Every document passes the ECS field reference or its OCSF class.
+// Kernel-independent: ECS and OCSF built in user space from the events any kernel delivers.
 import t from 'tap';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';

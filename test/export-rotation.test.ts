@@ -2,6 +2,7 @@
 // rotate it: by size and by time into timestamped backups, the oldest
 // removed past --export-file-max-backups, the others gzipped, every file
 // with the mode of --export-file-perm, and never half a line in any of them.
+// Kernel-independent: rotation of the export file, in user space.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';

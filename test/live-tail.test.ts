@@ -1,5 +1,6 @@
 // A person at a terminal: compact lines on stdout, `vigil events` tailing
 // the running agent with filters, and `vigil status`.
+// Kernel-independent: the CLI, the control socket and the compact format, in user space.
 import t from 'tap';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';

@@ -5,6 +5,7 @@
 // there at start delays nothing but those waits. The API server here is a
 // scripted stand-in, the containers cgroups named as containerd under the
 // kubelet's systemd driver names them.
+// Kernel-independent: events waiting for pods from a scripted API server, in user space.
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,6 +3,7 @@
 // a running agent's policy directory, and random requests on its control
 // socket. Nothing may crash, every lint error is placed inside its file,
 // and the agent answers its socket throughout.
+// Kernel-independent: policy parsing, linting and the policy directory, in user space; loading on each kernel is tested by the policy-* files.
 import t from 'tap';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';

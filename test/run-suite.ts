@@ -146,6 +146,16 @@ const isK8s = (file: string): boolean => basename(file).startsWith('k8s-');
 /** host-*: the host's own packages; internals/: code, not the kernel (their BPF maps are plain hash maps). */
 const isHostOnly = (file: string): boolean => basename(file).startsWith('host-') || relative(DIST_TEST, file).startsWith('internals/');
 
+/**
+ * A file whose header says `// Kernel-independent: why` tests what the agent
+ * does in user space with what any kernel delivers (its control socket, its
+ * exporters, policy files); it runs on the host only, and the VM's time goes
+ * to what differs between kernels.
+ */
+function kernelIndependent(file: string): string | undefined {
+  return /^\/\/ Kernel-independent: (.*)$/m.exec(readText(file, 'utf8').slice(0, 4096))?.[1];
+}
+
 /** Packages the host-only files need (test/install.sh), installed when missing. */
 function installHostPackages(): void {
   const r = spawnSync('bash', [join(REPO, 'test/install.sh')], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -207,7 +217,10 @@ async function main(): Promise<number> {
   const k8sFiles = selected.filter(isK8s);
   const k8s = flags.has('--vm-only') ? [] : k8sFiles;
   const plain = selected.filter((f) => !isK8s(f));
-  const vmFiles = plain.filter((f) => !isHostOnly(f));
+  // Named on the command line, a file runs where it is asked to.
+  const independent = files.length ? [] : plain.filter((f) => !isHostOnly(f) && kernelIndependent(f));
+  for (const f of independent) console.log(`# host kernel only: ${relative(DIST_TEST, f).replace(/\.js$/, '.ts')}: ${kernelIndependent(f)}`);
+  const vmFiles = plain.filter((f) => !isHostOnly(f) && !independent.includes(f));
   const build = k8s.length ? startClusterBuild() : undefined;
   const tallies: Tally[] = [];
   // The VM run (one qemu CPU) goes on beside the host files, and the Kubernetes ones after them.
