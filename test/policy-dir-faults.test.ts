@@ -3,6 +3,7 @@
 // policy, or a new version that passes lint but cannot load. The agent
 // keeps running, answers its socket throughout, keeps enforcing what was
 // loaded, and says what is wrong.
+// Kernel-independent: the policy directory and policy files handled in user space; loading on each kernel is tested by the policy-* files.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
