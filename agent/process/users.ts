@@ -30,6 +30,19 @@ export class UserNames {
     return this.names.get(uid);
   }
 
+  private read(path: string): Map<number, string> {
+    try {
+      return parsePasswd(readFileSync(path, 'utf8'));
+    } catch {
+      return this.failed();
+    }
+  }
+
+  private failed(): Map<number, string> {
+    this.stats.failures++;
+    return new Map();
+  }
+
   private refresh(): void {
     const now = this.now();
     if (now - this.checked < RECHECK_MS) return;
@@ -45,13 +58,7 @@ export class UserNames {
       if (stamp === this.stamp) return;
       this.stamp = stamp;
       this.stats.reads++;
-      try {
-        if (!st.isFile() || st.size > MAX_PASSWD) throw new Error('not a file of passwd size');
-        this.names = parsePasswd(readFileSync(path, 'utf8'));
-      } catch {
-        this.stats.failures++;
-        this.names = new Map();
-      }
+      this.names = st.isFile() && st.size <= MAX_PASSWD ? this.read(path) : this.failed();
       return;
     }
   }
