@@ -145,7 +145,7 @@ export interface TracingPolicySpec {
    */
   enforcers?: EnforcerSpec[];
   fentries?: KProbeSpec[];
-  hostSelector?: LabelSelector2;
+  hostSelector?: LabelSelector;
   /**
    * Kernel function hooks.
    */
@@ -159,12 +159,12 @@ export interface TracingPolicySpec {
    * BPF LSM hooks.
    */
   lsmhooks?: LsmHookSpec[];
-  nodeSelector?: LabelSelector3;
+  nodeSelector?: LabelSelector;
   /**
    * Policy-wide options.
    */
   options?: OptionSpec[];
-  podSelector?: LabelSelector4;
+  podSelector?: LabelSelector;
   /**
    * Named selector parts, merged into every selector that lists the name in its macros. A macro uses no other macros.
    */
@@ -181,9 +181,6 @@ export interface TracingPolicySpec {
   uprobes?: UProbeSpec[];
   usdts?: UsdtSpec[];
 }
-/**
- * Containers the policy applies to, by name.
- */
 export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
   matchLabels?: {
@@ -420,21 +417,9 @@ export interface PIDSelector {
   values: number[];
 }
 export interface WorkloadSelector {
-  containerSelector?: LabelSelector1;
-  hostSelector?: LabelSelector1;
-  podSelector?: LabelSelector1;
-}
-export interface LabelSelector1 {
-  matchExpressions?: LabelSelectorRequirement[];
-  matchLabels?: {
-    [k: string]: string | undefined;
-  };
-}
-export interface LabelSelector2 {
-  matchExpressions?: LabelSelectorRequirement[];
-  matchLabels?: {
-    [k: string]: string | undefined;
-  };
+  containerSelector?: LabelSelector;
+  hostSelector?: LabelSelector;
+  podSelector?: LabelSelector;
 }
 export interface ListSpec {
   name: string;
@@ -462,24 +447,9 @@ export interface LsmHookSpec {
    */
   tags?: string[];
 }
-export interface LabelSelector3 {
-  matchExpressions?: LabelSelectorRequirement[];
-  matchLabels?: {
-    [k: string]: string | undefined;
-  };
-}
 export interface OptionSpec {
   name: string;
   value?: string;
-}
-/**
- * Pods the policy applies to, by label.
- */
-export interface LabelSelector4 {
-  matchExpressions?: LabelSelectorRequirement[];
-  matchLabels?: {
-    [k: string]: string | undefined;
-  };
 }
 export interface TracepointSpec {
   /**

@@ -11,8 +11,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DECISIONS_FILE, FACTS_FILE, REPO, decisionProblems, loadDecisions, loadFacts, type Decision, type Decisions, type Facts, type FieldSpec } from './crd-fields.js';
 import { README_FILE, withFieldReference } from './field-reference.js';
+import { POLICY_SCHEMA_FILE } from './gen-policy-types.js';
 
-export const POLICY_SCHEMA_FILE = 'policies/schema/tracing-policy.schema.json';
+export { POLICY_SCHEMA_FILE };
 
 type Schema = Record<string, unknown>;
 
