@@ -5,7 +5,8 @@
 // a structural OpenAPI v3 schema: $refs are inlined, `const` becomes a
 // one-value enum, metadata is left to the API server, and what OpenAPI or
 // a structural schema cannot say (if/then, additionalProperties: false,
-// titles) is left out: unknown fields are then refused by kubectl's strict
+// titles, Vigil's x-vigil-* marks) is left out. So are the fields the
+// schema refuses: they and unknown fields are refused by kubectl's strict
 // field validation and by Vigil's linter, which the agent runs on every
 // policy it receives. test/internals/crds.test.ts regenerates the files
 // and fails on drift.
@@ -19,7 +20,8 @@ export const CRD_DIR = 'deploy/crds';
 
 type Schema = Record<string, unknown>;
 
-const DROP = new Set(['$schema', 'title', 'definitions', 'if', 'then', 'else', '$comment', 'examples']);
+const DROP = new Set(['$schema', 'title', 'definitions', 'if', 'then', 'else', '$comment', 'examples', 'x-vigil-refused-by-compiler']);
+const REFUSED = 'x-vigil-refused';
 
 /** One schema node as a structural OpenAPI v3 schema. */
 function structural(node: unknown, defs: Record<string, Schema>, seen: string[] = []): unknown {
@@ -41,7 +43,8 @@ function structural(node: unknown, defs: Record<string, Schema>, seen: string[] 
       continue;
     }
     if (k === 'properties') {
-      out.properties = Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, structural(s, defs, seen)]));
+      const kept = Object.entries(v as Record<string, Schema>).filter(([, s]) => s[REFUSED] === undefined);
+      out.properties = Object.fromEntries(kept.map(([p, s]) => [p, structural(s, defs, seen)]));
       continue;
     }
     out[k] = typeof v === 'object' ? structural(v, defs, seen) : v;

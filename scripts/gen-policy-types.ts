@@ -15,8 +15,17 @@ const BANNER = [
   '// Regenerate: npx tsc -p tsconfig.json && node dist/scripts/gen-policy-types.js',
 ].join('\n');
 
+/** A $ref's sibling keywords (a field's description, Vigil's marks) would make a copy of the referenced type: dropped. */
+const bareRefs = (node: unknown): unknown => {
+  if (Array.isArray(node)) return node.map(bareRefs);
+  if (!node || typeof node !== 'object') return node;
+  const n = node as Record<string, unknown>;
+  if (typeof n.$ref === 'string') return { $ref: n.$ref };
+  return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, bareRefs(v)]));
+};
+
 export async function generatePolicyTypes(): Promise<string> {
-  const schema = JSON.parse(readFileSync(REPO + POLICY_SCHEMA_FILE, 'utf8')) as JSONSchema;
+  const schema = bareRefs(JSON.parse(readFileSync(REPO + POLICY_SCHEMA_FILE, 'utf8'))) as JSONSchema;
   const ts = await compile(schema, 'TracingPolicy', {
     bannerComment: BANNER,
     additionalProperties: false,

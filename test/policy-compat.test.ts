@@ -36,13 +36,6 @@ async function expectations(): Promise<Record<string, Expected>> {
         unsupported('spec.kprobes[1].selectors[0].matchActions[2].action', 'action "CleanupEnforcerNotification" is not supported by Vigil yet'),
       ],
     },
-    'fd-tracking': {
-      errors: [
-        unsupported('spec.kprobes[0].selectors[0].matchActions[0].action', 'action "FollowFD" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[2].selectors[0].matchActions[0].action', 'action "CopyFD" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[3].selectors[0].matchActions[0].action', 'action "UnfollowFD" is not supported by Vigil yet'),
-      ],
-    },
     lists: { loaded: [syscall, syscall, syscall] },
     'generated-lists': { errors: [unsupported('spec.kprobes[0].call', 'list "vfs" is of type generated_ftrace, which Vigil does not expand yet')] },
     creds: { loaded: [kprobes ? 'kprobe' : 'skipped'] },
@@ -55,7 +48,7 @@ async function expectations(): Promise<Record<string, Expected>> {
         unsupported('spec.kprobes[0].selectors[0].matchActions[1].action', 'action "GetUrl" is not supported by Vigil yet'),
         unsupported('spec.kprobes[0].selectors[0].matchActions[2].action', 'action "DnsLookup" is not supported by Vigil yet'),
         unsupported('spec.kprobes[1].selectors[0].matchActions[0].action', 'action "UntrackSock" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[2].selectors[0].matchReturnActions', 'matchReturnActions is not evaluated by Vigil\'s kernel programs yet'),
+        unsupported('spec.kprobes[2].selectors[0].matchReturnActions', 'matchReturnActions is not supported by Vigil yet: not evaluated'),
       ],
     },
     'raw-syscalls': { loaded: ['tracepoint', 'tracepoint'] },

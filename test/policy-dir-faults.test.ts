@@ -114,10 +114,10 @@ t.test('a new version that is broken, or lints but cannot load, leaves the runni
   t.equal((await named('keep-me')(agent))?.state, 'loaded');
 
   // Passes lint, fails to compile on any kernel: an action Vigil does not run.
-  writeFileSync(file, `${policy('keep-me')}      matchActions:\n      - action: FollowFD\n        argFd: 1\n        argName: 1\n`);
+  writeFileSync(file, `${policy('keep-me')}      matchActions:\n      - action: DnsLookup\n        argFqdn: example.com\n`);
   const refused = await until('the refusal', async () => ((await named('keep-me')(agent))?.rejected ? (await named('keep-me')(agent)) : undefined));
   t.equal(refused.state, 'loaded', 'the running version stays loaded');
-  t.match(refused.rejected!.join('\n'), /p\.yaml:\d+:\d+: spec\.kprobes\[0\]\.selectors\[0\]\.matchActions\[0\]\.action: action "FollowFD" is not supported/,
+  t.match(refused.rejected!.join('\n'), /p\.yaml:\d+:\d+: spec\.kprobes\[0\]\.selectors\[0\]\.matchActions\[0\]\.action: action "DnsLookup" is not supported/,
     'and says why the new one was refused');
 
   writeFileSync(file, 'apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: {name: keep-me\n');

@@ -19,6 +19,7 @@ import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from '
 import { encodeHook, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
+import { refusedFields } from './refused-fields.js';
 import { scopeOf, type PolicyScope } from '../scope.js';
 import { filteredArg, type Hook } from '../validate/hooks.js';
 
@@ -63,19 +64,11 @@ export interface CompiledPolicy {
 /** Tetragon's other spellings of an operator. */
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
-const UNSUPPORTED_SELECTORS = ['matchReturnActions'] as const;
 /** Why an operator is refused, where more can be said. */
 const OPERATOR_WHY: Record<string, string> = {
   SubString: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
   SubStringIgnCase: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
 };
-/** Action fields Vigil's programs do not act on, refused rather than dropped. */
-const UNSUPPORTED_ACTION_FIELDS: [string, string][] = [
-  ['kernelStackTrace', 'events carry no stack traces'],
-  ['userStackTrace', 'events carry no stack traces'],
-  ['imaHash', 'events carry no IMA hashes'],
-  ['argRegs', 'Override returns an error, it sets no registers'],
-];
 
 const capFilter = (c: CapabilitiesSelector): CapabilityFilter => ({
   type: c.type ?? 'Effective', operator: c.operator, values: c.values, isNamespaceCapability: c.isNamespaceCapability ?? false,
@@ -96,7 +89,6 @@ class Compiler {
       if (a.type === 'nop') return;
       const type = canonicalArgType(a.type);
       if (!type) return this.fail(`${path}[${i}].type`, `argument type "${a.type}" is not supported by Vigil yet`);
-      if (a.resolve) return this.fail(`${path}[${i}].resolve`, 'resolve is not supported by Vigil yet: args are read as their type gives them, without following struct fields');
       out.push({ index: a.index, type, label: a.label, maxData: a.maxData, returnCopy: a.returnCopy, sizeArgIndex: a.sizeArgIndex });
     });
     return out;
@@ -106,9 +98,6 @@ class Compiler {
   selectors(selectors: KProbeSelector[] | undefined, path: string, hook: Pick<Hook, 'kind' | 'args'> = { kind: 'kprobe', args: [] }): SelectorPlan[] {
     return (selectors ?? []).map((s, i) => {
       const at = `${path}[${i}]`;
-      for (const key of UNSUPPORTED_SELECTORS) {
-        if (s[key]?.length) this.fail(`${at}.${key}`, `${key} is not evaluated by Vigil's kernel programs yet`);
-      }
       const filters = (field: 'matchArgs' | 'matchReturnArgs') => (s[field] ?? []).flatMap((m, j) => {
         const op = OPERATOR_ALIASES[m.operator] ?? m.operator;
         if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
@@ -128,10 +117,6 @@ class Compiler {
         if (!(SUPPORTED_ACTIONS as string[]).includes(a.action)) {
           this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil yet`);
           return [];
-        }
-        for (const [field, why] of UNSUPPORTED_ACTION_FIELDS) {
-          const v = (a as unknown as Record<string, unknown>)[field];
-          if (v !== undefined && v !== false && !(Array.isArray(v) && !v.length)) this.fail(`${at}.matchActions[${j}].${field}`, `${field} is not supported by Vigil yet: ${why}`);
         }
         return [{ action: a.action as ActionName, argSig: a.argSig, argError: a.argError, rateLimit: a.rateLimit }];
       });
@@ -250,6 +235,7 @@ function connectReport(name: string, i: number, k: NonNullable<TracingPolicySpec
 export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): CompiledPolicy {
   const spec = policy.spec ?? {};
   const c = new Compiler(spec);
+  for (const r of refusedFields(spec)) c.fail(r.path, r.message);
   const name = policy.metadata.name;
   const plans: PendingHook[] = [];
   let nextRule = 0;

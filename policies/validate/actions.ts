@@ -15,9 +15,6 @@ const USES: Record<ActionType, Field[]> = {
   Sigkill: [],
   Signal: ['argSig'],
   Override: ['argError', 'argRegs'],
-  FollowFD: ['argFd', 'argName'],
-  UnfollowFD: ['argFd', 'argName'],
-  CopyFD: ['argFd', 'argName'],
   GetUrl: ['argUrl'],
   DnsLookup: ['argFqdn'],
   TrackSock: ['argSock'],
@@ -38,7 +35,7 @@ export function checkActions(hook: Hook, actions: ActionSelector[], path: PathSe
       if (a[field] === undefined) at('action', `${a.action} needs ${field}, ${what}`);
       return a[field] !== undefined;
     };
-    const argRef = (field: 'argFd' | 'argName' | 'argSock' | 'argIndex'): void => {
+    const argRef = (field: 'argSock' | 'argIndex'): void => {
       const index = a[field];
       if (index !== undefined && !argAt(hook, index)) at(field, `${field} ${index} names no declared arg (${declaredIndexes(hook)})`);
     };
@@ -64,10 +61,6 @@ export function checkActions(hook: Hook, actions: ActionSelector[], path: PathSe
         if (need('argSig', 'the signal number (e.g. 9 for SIGKILL)') && (a.argSig! < 1 || a.argSig! > 64)) {
           at('argSig', `argSig ${a.argSig} is not a signal number (1-64)`);
         }
-        break;
-      case 'FollowFD': case 'CopyFD': case 'UnfollowFD':
-        argRef('argFd');
-        argRef('argName');
         break;
       case 'TrackSock': case 'UntrackSock': {
         argRef('argSock');

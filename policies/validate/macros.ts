@@ -9,11 +9,12 @@ import type { Finding } from './errors.js';
 import { hooksOf } from './hooks.js';
 import { formatPath, type PathSeg } from './path.js';
 
-type Field = Exclude<keyof KProbeSelector, 'macros'>;
-const FIELDS: readonly Field[] = [
+/** The filters and actions a macro gives (the schema refuses matchData and matchWorkloads). */
+const FIELDS = [
   'matchPIDs', 'matchArgs', 'matchActions', 'matchReturnArgs', 'matchReturnActions', 'matchBinaries',
   'matchParentBinaries', 'matchNamespaces', 'matchNamespaceChanges', 'matchCapabilities', 'matchCapabilityChanges',
-];
+] as const satisfies readonly (keyof KProbeSelector)[];
+type Field = (typeof FIELDS)[number];
 
 /** Where a merged field came from: selector path + field, and the macro's path + field. */
 interface Origin { at: PathSeg[]; from: PathSeg[]; usedBy: string }

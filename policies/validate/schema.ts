@@ -4,13 +4,18 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Finding } from './errors.js';
 import { fromPointer } from './path.js';
+import { isSet, refusal, REFUSED, REFUSED_BY_COMPILER } from './refused.js';
 import { hint } from './suggest.js';
 
 export const POLICY_SCHEMA: Record<string, unknown> = JSON.parse(
   readFileSync(new URL('../../../policies/schema/tracing-policy.schema.json', import.meta.url), 'utf8'),
 );
 
-const validate = new Ajv({ allErrors: true, verbose: true, strict: true }).compile(POLICY_SCHEMA);
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
+ajv.addKeyword({ keyword: REFUSED, schemaType: 'string', validate: (_reason: string, data: unknown) => !isSet(data) });
+// Read by the compiler (refused.ts), not here.
+ajv.addKeyword({ keyword: REFUSED_BY_COMPILER, schemaType: 'string' });
+const validate = ajv.compile(POLICY_SCHEMA);
 
 /** Schema findings for one document's value; none means it is a TracingPolicy. */
 export function checkSchema(value: unknown): Finding[] {
@@ -18,9 +23,13 @@ export function checkSchema(value: unknown): Finding[] {
   const errors = validate.errors ?? [];
   // A value of the wrong type also fails its enum or length: its type error says it all.
   const mistyped = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+  // A refused field's refusal says it all: nothing below it is checked.
+  const refused = errors.filter((e) => e.keyword === REFUSED).map((e) => e.instancePath);
+  const below = (p: string): boolean => refused.some((r) => p === r || p.startsWith(`${r}/`));
   const seen = new Set<string>();
   const out: Finding[] = [];
   for (const e of errors) {
+    if (e.keyword !== REFUSED && below(e.instancePath)) continue;
     if (e.keyword !== 'type' && mistyped.has(e.instancePath)) continue;
     const f = toFinding(e, value);
     const id = f && `${JSON.stringify(f.path)} ${f.message}`;
@@ -38,6 +47,8 @@ function toFinding(e: ErrorObject, root: unknown): Finding | undefined {
   switch (e.keyword) {
     case 'if':
       return undefined; // the `then` error says what is wrong
+    case REFUSED:
+      return { path, at: 'key', message: refusal(String(last), String(e.schema)) };
     case 'additionalProperties': {
       const field = String(p.additionalProperty);
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
@@ -61,6 +72,8 @@ function toFinding(e: ErrorObject, root: unknown): Finding | undefined {
       return { path, message: p.limit === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters long` };
     case 'maxLength':
       return { path, message: `is ${(e.data as string).length} characters long; at most ${String(p.limit)} are allowed` };
+    case 'pattern':
+      return { path, message: `${JSON.stringify(e.data)} does not match ${String(p.pattern)}` };
     case 'maxItems':
       return { path, message: `has ${(e.data as unknown[]).length} items; at most ${String(p.limit)} are allowed` };
     default:

@@ -93,13 +93,13 @@ kprobes:
 - call: sys_openat
   syscall: true
   selectors:
-  - matchActions: [{ action: FollowFD }]
+  - matchActions: [{ action: DnsLookup, argFqdn: example.com }]
 `);
   const c = compilePolicy(p, STOCK_LIKE);
   t.same(c.hooks, [], 'no hook of a broken policy');
   t.match(c.errors, [
     { path: 'spec.kprobes[0].call', message: /generated_syscalls, which Vigil does not expand yet/ },
-    { path: 'spec.kprobes[1].selectors[0].matchActions[0].action', message: 'action "FollowFD" is not supported by Vigil yet' },
+    { path: 'spec.kprobes[1].selectors[0].matchActions[0].action', message: 'action "DnsLookup" is not supported by Vigil yet' },
   ]);
 });
 
