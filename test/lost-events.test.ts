@@ -4,6 +4,7 @@
 import t from 'tap';
 import { realpathSync } from 'node:fs';
 import { startAgent, runCommand, VIGIL } from './lib/agent.js';
+import { SLOWDOWN } from './lib/kernel.js';
 import { request } from '../agent/control/client.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -19,7 +20,7 @@ t.test('a full ring buffer counts lost records per program and reports them', as
   await runCommand('/bin/sh', ['-c', `i=0; while [ $i -lt 200 ]; do ${realpathSync('/bin/true')}; i=$((i+1)); done`]);
   agent.child.kill('SIGCONT');
 
-  const end = Date.now() + 20_000;
+  const end = Date.now() + 20_000 * SLOWDOWN;
   while (!agent.stderr().includes('events lost') && Date.now() < end) await sleep(100);
   const warning = agent.stderr().split('\n').find((l) => l.includes('events lost'));
   t.ok(warning, 'the agent logs a warning');

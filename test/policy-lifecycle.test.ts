@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, runCommand, VIGIL, type AgentHandle } from './lib/agent.js';
 import { request } from '../agent/control/client.js';
-import { lacking } from './lib/kernel.js';
+import { lacking, SLOWDOWN } from './lib/kernel.js';
 import type { PolicyState } from '../agent/policy/manager.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +47,7 @@ async function policies(agent: AgentHandle): Promise<PolicyState[]> {
 }
 
 async function until<T>(get: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  const end = Date.now() + 20_000;
+  const end = Date.now() + 20_000 * SLOWDOWN;
   for (;;) {
     const v = await get();
     if (ok(v)) return v;
