@@ -1,11 +1,11 @@
 // Runs every benchmark scenario and regenerates docs/benchmarks.md with
 // the command, the machine and the measured figures.
 //
-//   npm run bench            (node dist/benchmarks/run.js [--vm] [--k8s] [--only NAME])
+//   npm run bench            (node dist/benchmarks/run.js [--vm] [--k8s] [--only NAME[,NAME...]])
 //
-// With --only, one scenario runs (its file name, e.g. exporters) and only
-// its section of docs/benchmarks.md is written again; the others keep the
-// figures of their last run.
+// With --only, the scenarios named run (their file names, e.g. exporters,
+// comma-separated) and only their sections of docs/benchmarks.md are
+// written again; the others keep the figures of their last run.
 // With --vm, the open/close scenario also runs inside the stock kernel under
 // qemu (test/vm/run.sh), for the kprobe path this machine's kernel lacks.
 // qemu emulates the CPU there, and its figures vary from run to run by more
@@ -93,7 +93,7 @@ function run(s: Scenario): Record<string, unknown> {
 
 const withVm = process.argv.includes('--vm');
 const withK8s = process.argv.includes('--k8s');
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined;
 const lines = [
   '# Benchmarks',
   '',
@@ -129,7 +129,7 @@ function lastSections(): Map<string, string[]> {
 const last = only || !withK8s ? lastSections() : new Map<string, string[]>();
 for (const s of SCENARIOS) {
   if (s.vm && !withVm) continue;
-  if ((only && s.file !== only) || (!only && s.cluster && !withK8s)) {
+  if ((only && !only.includes(s.file)) || (!only && s.cluster && !withK8s)) {
     if (last.has(s.name)) lines.push(...last.get(s.name)!);
     continue;
   }
