@@ -38,6 +38,13 @@ const SCENARIOS: Scenario[] = [
     what: 'Fork+exec of /bin/true from a shell loop, rounds alternating without and with `vigil run` (JSON export to a file).',
   },
   {
+    name: 'posix_spawn exec storm', file: 'spawn-storm', args: ['--spawns', '3000', '--rounds', '3'],
+    what: 'A C loop (benchmarks/workloads/spawn-storm.c) that posix_spawn()s /bin/true and waits for each, rounds alternating without and with `vigil run` '
+      + 'on its defaults (JSON export to a file). `storm_execs_exported`: the loop\'s execs of /bin/true in the export files, warm-up spawns included. '
+      + 'The `bpf_ns_per_run` figures are the kernel\'s run time of each process sensor program per run (`kernel.bpf_stats_enabled`, in a separate run); '
+      + 'each runs once per spawn, and `runs_per_spawn` above 1 is the rest of the machine\'s processes meanwhile.',
+  },
+  {
     name: 'open/close under a file-monitoring policy', file: 'open-close', args: ['--opens', '500000', '--rounds', '9'],
     what: 'An open/close loop (benchmarks/workloads/open-close.c), rounds alternating: no monitoring; Vigil with a hook on a syscall the loop never makes (the floor), '
       + 'a sys_openat Prefix policy matching nothing, and one matching every open, each on the mechanism Vigil picks on this kernel and again on its fallback, the '
