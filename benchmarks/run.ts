@@ -60,6 +60,14 @@ const SCENARIOS: Scenario[] = [
       + 'allowlist, a denylist and a field filter (and, in the agent, a redaction filter).',
   },
   {
+    name: 'events per agent CPU-second', file: 'agent-throughput', args: ['--iterations', '3000', '--rounds', '3'],
+    what: 'A mixed workload (benchmarks/workloads/spawn-storm.c: posix_spawn of /bin/true, then two open/close of a file in a directory that a '
+      + 'sys_openat Prefix policy matches: exec, exit and kprobe events), agents alternating by round between the JSON export file, the same with a live '
+      + '`vigil events -o json` subscriber, and no output (`--no-export-file`). Agent CPU is its utime+stime from before the workload until it is idle '
+      + 'again; events are the lines added to the export file (with no output, the events the agent counted), the rest of the machine\'s included. '
+      + '`export_file_us_per_event` and `subscriber_us_per_event`: the agent CPU each path adds per event.',
+  },
+  {
     name: 'Kubernetes enrichment', file: 'k8s-enrich', args: ['--execs', '5000', '--rounds', '5', '--pods', '100', '--running', '5'], cluster: true,
     what: 'On the test cluster (test/cluster/, a real kubelet and containerd): /bin/true exec\'d by a shell loop inside a busybox pod\'s container '
       + '(through `ctr tasks exec`), rounds alternating between `vigil run --no-k8s` (the container ID in `docker` only) and `vigil run --kubeconfig` '
