@@ -52,6 +52,14 @@ const SCENARIOS: Scenario[] = [
       + 'BPF programs per open/close (`kernel.bpf_stats_enabled`, in separate runs).',
   },
   {
+    name: 'the Prefix filter against a minimal BPF filter', file: 'minimal-filter', args: ['--opens', '200000', '--rounds', '5'],
+    what: 'The least a sys_openat Prefix filter does, as a reference: benchmarks/workloads/minimal-filter.bpf.c, built by the benchmark, loaded through '
+      + 'Vigil\'s libbpf binding and attached to syscalls/sys_enter_openat, reads the path, looks it up in an LPM trie and counts a match. '
+      + 'Rounds alternate under the open/close loop: no filter, the minimal filter, `vigil run` with the equivalent Prefix policy; both hold the '
+      + 'one prefix, which the loop never matches. `bpf_ns_per_call`: each program\'s kernel run time per call, with `kernel.bpf_stats_enabled` on '
+      + 'throughout (so the per open/close times include the stats\' clock reads).',
+  },
+  {
     name: 'exporters', file: 'exporters', args: ['--events', '50000', '--execs', '3000', '--rounds', '3'],
     what: 'Each output side by side: events per second and CPU per event through it in one process (50,000 pre-built process_exec events, '
       + 'rounds alternating between outputs), then `vigil run` with each output under an exec storm of /bin/true, agents alternating by round: '
