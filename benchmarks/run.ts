@@ -60,6 +60,12 @@ const SCENARIOS: Scenario[] = [
       + 'throughout (so the per open/close times include the stats\' clock reads).',
   },
   {
+    name: 'policies on one hook', file: 'policies-per-hook', args: ['--opens', '200000', '--rounds', '3'],
+    what: '1, 10, 50 and 500 TracingPolicies in one agent, each a sys_openat Prefix policy on its own prefix that the open/close loop never matches, '
+      + 'each count in rounds alternating with a run without the agent: the loop\'s cost per open/close over that baseline, the time the agent took '
+      + 'to load them (from its process sensor attached to the last policy loaded or refused), its RSS once loaded, how many loaded, and why the others did not.',
+  },
+  {
     name: 'exporters', file: 'exporters', args: ['--events', '50000', '--execs', '3000', '--rounds', '3'],
     what: 'Each output side by side: events per second and CPU per event through it in one process (50,000 pre-built process_exec events, '
       + 'rounds alternating between outputs), then `vigil run` with each output under an exec storm of /bin/true, agents alternating by round: '
