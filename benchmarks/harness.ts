@@ -182,16 +182,18 @@ export function programStats(pid: number): Map<number, ProgramStats> {
   return stats;
 }
 
-/** Run time and runs of the programs named `name` between two programStats() readings. */
-export function programDelta(before: Map<number, ProgramStats>, after: Map<number, ProgramStats>, name: string): { ns: number; runs: number } {
+/** Run time and runs of the programs named `name` between two programStats() readings, and how many programs have that name. */
+export function programDelta(before: Map<number, ProgramStats>, after: Map<number, ProgramStats>, name: string): { ns: number; runs: number; programs: number } {
   let ns = 0;
   let runs = 0;
+  let programs = 0;
   for (const [id, s] of after) {
     if (s.name !== name) continue;
     ns += s.runTimeNs - (before.get(id)?.runTimeNs ?? 0);
     runs += s.runCount - (before.get(id)?.runCount ?? 0);
+    programs++;
   }
-  return { ns, runs };
+  return { ns, runs, programs };
 }
 
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';

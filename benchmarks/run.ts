@@ -60,10 +60,12 @@ const SCENARIOS: Scenario[] = [
       + 'throughout (so the per open/close times include the stats\' clock reads).',
   },
   {
-    name: 'policies on one hook', file: 'policies-per-hook', args: ['--opens', '200000', '--rounds', '3'],
+    name: 'policies on one hook', file: 'policies-per-hook', args: ['--opens', '100000', '--rounds', '2'],
     what: '1, 10, 50 and 500 TracingPolicies in one agent, each a sys_openat Prefix policy on its own prefix that the open/close loop never matches, '
       + 'each count in rounds alternating with a run without the agent: the loop\'s cost per open/close over that baseline, the time the agent took '
-      + 'to load them (from its process sensor attached to the last policy loaded or refused), its RSS once loaded, how many loaded, and why the others did not.',
+      + 'to load them (from its process sensor attached to the last policy loaded or refused), its RSS once loaded, how many loaded, and why the others did not. '
+      + '`bpf_ns_per_open_close`: the kernel\'s time in the hook programs per open/close (`kernel.bpf_stats_enabled`, in a run of its own with the same agent), '
+      + 'steadier than the wall-clock figures on a shared machine.',
   },
   {
     name: 'exporters', file: 'exporters', args: ['--events', '50000', '--execs', '3000', '--rounds', '3'],
