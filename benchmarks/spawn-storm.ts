@@ -48,14 +48,22 @@ async function main(): Promise<void> {
     exported += stormExecs(agent.exportFile);
   });
   // Apart from the timed rounds: the stats cost two clock reads per program run.
+  // The programs run for every process of the machine: a storm during which
+  // others spawned much too is run again (three at most), so that the figures
+  // are the storm's own.
   const bpf = await withBpfStats(async () => {
     const agent = await startAgent(['--no-export-file']);
     try {
       storm(WARMUP);
-      const before = programStats(agent.pid);
-      storm();
-      const after = programStats(agent.pid);
-      return PROGRAMS.map((name) => ({ name, ...programDelta(before, after, name) }));
+      const measure = () => {
+        const before = programStats(agent.pid);
+        storm();
+        const after = programStats(agent.pid);
+        return PROGRAMS.map((name) => ({ name, ...programDelta(before, after, name) }));
+      };
+      let got = measure();
+      for (let i = 1; i < 3 && got.some((p) => p.runs > SPAWNS * 1.1); i++) got = measure();
+      return got;
     } finally {
       await agent.stop();
     }
@@ -71,7 +79,7 @@ async function main(): Promise<void> {
     storm_execs_exported: exported,
     storm_execs_run: (SPAWNS + WARMUP) * ROUNDS,
   };
-  // Per run, not per spawn of the storm: the programs also run for whatever else the machine does meanwhile.
+  // Per run; runs_per_spawn above 1: the rest of the machine's processes, in the last storm measured.
   for (const p of bpf) {
     result[`${p.name}_bpf_ns_per_run`] = p.runs ? Math.round(p.ns / p.runs) : 0;
     result[`${p.name}_runs_per_spawn`] = +(p.runs / SPAWNS).toFixed(2);
