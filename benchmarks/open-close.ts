@@ -8,7 +8,7 @@
 //
 //   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ async function withVigil<T>(policyText: string, fn: (agentPid: number) => T, ext
     return fn(agent.pid);
   } finally {
     await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
