@@ -4,16 +4,12 @@
 // records its pipeline handles per CPU-second.
 //
 //   node dist/benchmarks/exec-storm.js [--execs N] [--rounds R] [--warmup W]
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { median, sleep, stormRounds } from './harness.js';
 
-const VIGIL = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
 const TRUE = realpathSync('/bin/true');
-const CLK_TCK = 100;
 
 const { values } = parseArgs({
   options: { execs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '1000' } },
@@ -31,59 +27,29 @@ function storm(execs = EXECS): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function startAgent(dir: string) {
-  const socket = join(dir, 'sock');
-  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'), '--export-file-max-size-mb', '0', '--socket', socket], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  while (!err.includes('"msg":"ready"')) {
-    if (child.exitCode !== null) throw new Error(`agent failed:\n${err}`);
-    await sleep(50);
-  }
-  const status = () => JSON.parse(spawnSync(process.execPath, [VIGIL, 'status', '--json', '--socket', socket], { encoding: 'utf8' }).stdout);
-  const cpuSeconds = () => {
-    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  };
-  const peakRss = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
-  return { child, status, cpuSeconds, peakRss, exportFile: join(dir, 'events.log') };
-}
+const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 async function main(): Promise<void> {
   storm(); // warm-up
-  const base: number[] = [];
-  const withAgent: number[] = [];
   let lost = 0;
   let exported = 0;
   let records = 0;
   let cpu = 0;
   let peak = 0;
-  // Rounds alternate, so drift on the machine hits both sides alike.
-  for (let r = 0; r < ROUNDS; r++) {
-    storm(WARMUP);
-    base.push(storm());
-    const agent = await startAgent(mkdtempSync(join(tmpdir(), 'vigil-bench-')));
-    storm(WARMUP);
-    await sleep(300);
+  const { base, withAgent } = await stormRounds({ rounds: ROUNDS, warmup: WARMUP, storm, flags: ['--export-file-max-size-mb', '0'] }, async (agent, timed) => {
     const before = agent.status();
     const cpu0 = agent.cpuSeconds();
-    withAgent.push(storm());
+    timed();
     await sleep(500);
     const after = agent.status();
     cpu += agent.cpuSeconds() - cpu0;
-    peak = Math.max(peak, agent.peakRss());
+    peak = Math.max(peak, peakRss(agent.pid));
     lost += after.lost_events;
     records += after.ring_buffer.records - before.ring_buffer.records;
-    agent.child.kill('SIGTERM');
-    await new Promise((res) => agent.child.once('exit', res));
+  }, (agent) => {
     exported += readFileSync(agent.exportFile, 'utf8').split('\n')
       .filter((l) => l.startsWith('{"process_exec"') && l.includes(`"binary":"${TRUE}"`)).length;
-  }
+  });
   const ratio = median(withAgent) / median(base);
   console.log(JSON.stringify({
     execs_per_round: EXECS,

@@ -7,15 +7,13 @@
 // auditd with the equivalent rules. Rounds alternate; medians are compared.
 //
 //   node dist/benchmarks/open-close.js [--opens N] [--rounds R] [--no-auditd]
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median, prefixPolicy as policy, programStats, startAgent, withBpfStats, workload } from './harness.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const VIGIL = join(REPO, 'bin/vigil.js');
 const { values } = parseArgs({
   options: { opens: { type: 'string', default: '500000' }, rounds: { type: 'string', default: '5' }, 'no-auditd': { type: 'boolean', default: false } },
 });
@@ -23,85 +21,32 @@ const OPENS = Number(values.opens);
 const ROUNDS = Number(values.rounds);
 const FILE = '/etc/hostname';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function workload(): string {
-  const bin = join(REPO, 'dist/benchmarks/open-close');
-  if (!existsSync(bin)) execFileSync('cc', ['-O2', '-o', bin, join(REPO, 'benchmarks/workloads/open-close.c')]);
-  return bin;
-}
-
-function policy(name: string, prefix: string, call = 'sys_openat'): string {
-  return `apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: ${name}
-spec:
-  kprobes:
-  - call: ${call}
-    syscall: true
-    args:
-    - index: 1
-      type: string
-    selectors:
-    - matchArgs:
-      - index: 1
-        operator: Prefix
-        values: ["${prefix}"]
-`;
-}
-
 async function withVigil<T>(policyText: string, fn: (agentPid: number) => T, extra: string[] = []): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-open-'));
   writeFileSync(join(dir, 'p.yaml'), policyText);
-  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'),
-    '--socket', join(dir, 'sock'), '--policy', join(dir, 'p.yaml'), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const agent = await startAgent(['--policy', join(dir, 'p.yaml'), ...extra]);
   try {
-    while (!err.includes('"msg":"ready"')) {
-      if (child.exitCode !== null) throw new Error(err);
-      await sleep(50);
-    }
-    if (!err.includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${err}`);
-    (extra.length ? fallback : picked).add(/"mechanism":"(\w+)"/.exec(err)?.[1] ?? 'unknown');
-    return fn(child.pid!);
+    if (!agent.log().includes('"msg":"policy loaded"')) throw new Error(`policy did not load:\n${agent.log()}`);
+    (extra.length ? fallback : picked).add(/"mechanism":"(\w+)"/.exec(agent.log())?.[1] ?? 'unknown');
+    return fn(agent.pid);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Kernel time spent in the agent's BPF programs (tail calls included), from their fdinfo. */
 function bpfRunTimeNs(pid: number): number {
-  let total = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let link: string;
-    try {
-      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (link !== 'anon_inode:bpf-prog') continue;
-    const m = /^run_time_ns:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-    if (m) total += Number(m[1]);
-  }
-  return total;
+  return [...programStats(pid).values()].reduce((total, p) => total + p.runTimeNs, 0);
 }
 
 /** BPF nanoseconds per open/close of one run, with kernel.bpf_stats_enabled on for it only. */
-async function bpfNsPerOpen(policyText: string, run: () => number, extra: string[] = []): Promise<number> {
-  writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
-  try {
-    return await withVigil(policyText, (pid) => {
-      const before = bpfRunTimeNs(pid);
-      run();
-      return Math.round((bpfRunTimeNs(pid) - before) / OPENS);
-    }, extra);
-  } finally {
-    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '0');
-  }
+function bpfNsPerOpen(policyText: string, run: () => number, extra: string[] = []): Promise<number> {
+  return withBpfStats(() => withVigil(policyText, (pid) => {
+    const before = bpfRunTimeNs(pid);
+    run();
+    return Math.round((bpfRunTimeNs(pid) - before) / OPENS);
+  }, extra));
 }
 
 /** The mechanisms the measured hooks ran on, as the agent logged them: as picked, and with features disabled. */
@@ -135,7 +80,7 @@ function ensureAuditd(): boolean {
 }
 
 async function main(): Promise<void> {
-  const bin = workload();
+  const bin = workload('open-close');
   // On one CPU, so that the rounds do not differ by where the scheduler put the loop.
   const run = (): number => Number(execFileSync('taskset', ['-c', '0', bin, String(OPENS), FILE], { encoding: 'utf8' }));
   run();

@@ -1,11 +1,11 @@
 // Runs every benchmark scenario and regenerates docs/benchmarks.md with
 // the command, the machine and the measured figures.
 //
-//   npm run bench            (node dist/benchmarks/run.js [--vm] [--k8s] [--only NAME])
+//   npm run bench            (node dist/benchmarks/run.js [--vm] [--k8s] [--only NAME[,NAME...]])
 //
-// With --only, one scenario runs (its file name, e.g. exporters) and only
-// its section of docs/benchmarks.md is written again; the others keep the
-// figures of their last run.
+// With --only, the scenarios named run (their file names, e.g. exporters,
+// comma-separated) and only their sections of docs/benchmarks.md are
+// written again; the others keep the figures of their last run.
 // With --vm, the open/close scenario also runs inside the stock kernel under
 // qemu (test/vm/run.sh), for the kprobe path this machine's kernel lacks.
 // qemu emulates the CPU there, and its figures vary from run to run by more
@@ -38,11 +38,34 @@ const SCENARIOS: Scenario[] = [
     what: 'Fork+exec of /bin/true from a shell loop, rounds alternating without and with `vigil run` (JSON export to a file).',
   },
   {
+    name: 'posix_spawn exec storm', file: 'spawn-storm', args: ['--spawns', '3000', '--rounds', '3'],
+    what: 'A C loop (benchmarks/workloads/spawn-storm.c) that posix_spawn()s /bin/true and waits for each, rounds alternating without and with `vigil run` '
+      + 'on its defaults (JSON export to a file). `storm_execs_exported`: the loop\'s execs of /bin/true in the export files, warm-up spawns included. '
+      + 'The `bpf_ns_per_run` figures are the kernel\'s run time of each process sensor program per run (`kernel.bpf_stats_enabled`, in a separate run); '
+      + 'each runs once per spawn, and `runs_per_spawn` above 1 is the rest of the machine\'s processes meanwhile.',
+  },
+  {
     name: 'open/close under a file-monitoring policy', file: 'open-close', args: ['--opens', '500000', '--rounds', '9'],
     what: 'An open/close loop (benchmarks/workloads/open-close.c), rounds alternating: no monitoring; Vigil with a hook on a syscall the loop never makes (the floor), '
       + 'a sys_openat Prefix policy matching nothing, and one matching every open, each on the mechanism Vigil picks on this kernel and again on its fallback, the '
       + "syscall dispatcher (kprobes, fentry and syscall tracepoints disabled with `--disable-feature`); auditd with the equivalent openat rules. The `bpf_ns` figures are the kernel's run time of Vigil's "
       + 'BPF programs per open/close (`kernel.bpf_stats_enabled`, in separate runs).',
+  },
+  {
+    name: 'the Prefix filter against a minimal BPF filter', file: 'minimal-filter', args: ['--opens', '200000', '--rounds', '5'],
+    what: 'The least a sys_openat Prefix filter does, as a reference: benchmarks/workloads/minimal-filter.bpf.c, built by the benchmark, loaded through '
+      + 'Vigil\'s libbpf binding and attached to syscalls/sys_enter_openat, reads the path, looks it up in an LPM trie and counts a match. '
+      + 'Rounds alternate under the open/close loop: no filter, the minimal filter, `vigil run` with the equivalent Prefix policy; both hold the '
+      + 'one prefix, which the loop never matches. `bpf_ns_per_call`: each program\'s kernel run time per call, with `kernel.bpf_stats_enabled` on '
+      + 'throughout (so the per open/close times include the stats\' clock reads).',
+  },
+  {
+    name: 'policies on one hook', file: 'policies-per-hook', args: ['--opens', '100000', '--rounds', '2'],
+    what: '1, 10, 50 and 500 TracingPolicies in one agent, each a sys_openat Prefix policy on its own prefix that the open/close loop never matches, '
+      + 'each count in rounds alternating with a run without the agent: the loop\'s cost per open/close over that baseline, the time the agent took '
+      + 'to load them (from its process sensor attached to the last policy loaded or refused), its RSS once loaded, how many loaded, and why the others did not. '
+      + '`bpf_ns_per_open_close`: the kernel\'s time in the hook programs per open/close (`kernel.bpf_stats_enabled`, in a run of its own with the same agent), '
+      + 'steadier than the wall-clock figures on a shared machine.',
   },
   {
     name: 'exporters', file: 'exporters', args: ['--events', '50000', '--execs', '3000', '--rounds', '3'],
@@ -51,6 +74,14 @@ const SCENARIOS: Scenario[] = [
       + 'its CPU seconds per 10,000 exported events (exec and exit), with no output as the floor. The syslog outputs send to a local TCP server '
       + 'in another process that reads and discards; a syslog event counts once the server\'s TCP acknowledged it. `file_json_filters` has an '
       + 'allowlist, a denylist and a field filter (and, in the agent, a redaction filter).',
+  },
+  {
+    name: 'events per agent CPU-second', file: 'agent-throughput', args: ['--iterations', '3000', '--rounds', '3'],
+    what: 'A mixed workload (benchmarks/workloads/spawn-storm.c: posix_spawn of /bin/true, then two open/close of a file in a directory that a '
+      + 'sys_openat Prefix policy matches: exec, exit and kprobe events), agents alternating by round between the JSON export file, the same with a live '
+      + '`vigil events -o json` subscriber, and no output (`--no-export-file`). Agent CPU is its utime+stime from before the workload until it is idle '
+      + 'again; events are the lines added to the export file (with no output, the events the agent counted), the rest of the machine\'s included. '
+      + '`export_file_us_per_event` and `subscriber_us_per_event`: the agent CPU each path adds per event.',
   },
   {
     name: 'Kubernetes enrichment', file: 'k8s-enrich', args: ['--execs', '5000', '--rounds', '5', '--pods', '100', '--running', '5'], cluster: true,
@@ -93,7 +124,7 @@ function run(s: Scenario): Record<string, unknown> {
 
 const withVm = process.argv.includes('--vm');
 const withK8s = process.argv.includes('--k8s');
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined;
 const lines = [
   '# Benchmarks',
   '',
@@ -129,7 +160,7 @@ function lastSections(): Map<string, string[]> {
 const last = only || !withK8s ? lastSections() : new Map<string, string[]>();
 for (const s of SCENARIOS) {
   if (s.vm && !withVm) continue;
-  if ((only && s.file !== only) || (!only && s.cluster && !withK8s)) {
+  if ((only && !only.includes(s.file)) || (!only && s.cluster && !withK8s)) {
     if (last.has(s.name)) lines.push(...last.get(s.name)!);
     continue;
   }
