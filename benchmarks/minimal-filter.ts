@@ -1,5 +1,5 @@
 // Vigil's sys_openat Prefix filter against the least such a filter does:
-// benchmarks/workloads/minimal-filter.bpf.c (built here with clang, loaded
+// kprobes/reference/minimal-filter.bpf.c (built here with clang, loaded
 // and attached to syscalls/sys_enter_openat through Vigil's own libbpf
 // binding) reads the path, looks it up in an LPM trie of prefixes and
 // counts a match. Both hold the same prefix, which the open/close loop
@@ -29,7 +29,7 @@ function buildFilter(): string {
   // <asm/types.h> and the like live in the multiarch include directory.
   const multiarch = execFileSync('cc', ['-print-multiarch'], { encoding: 'utf8' }).trim();
   execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-Wall', '-Werror', '-I', `/usr/include/${multiarch}`,
-    '-c', join(REPO, 'benchmarks/workloads/minimal-filter.bpf.c'), '-o', obj]);
+    '-c', join(REPO, 'kprobes/reference/minimal-filter.bpf.c'), '-o', obj]);
   return obj;
 }
 

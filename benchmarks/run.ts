@@ -53,7 +53,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'the Prefix filter against a minimal BPF filter', file: 'minimal-filter', args: ['--opens', '200000', '--rounds', '5'],
-    what: 'The least a sys_openat Prefix filter does, as a reference: benchmarks/workloads/minimal-filter.bpf.c, built by the benchmark, loaded through '
+    what: 'The least a sys_openat Prefix filter does, as a reference: kprobes/reference/minimal-filter.bpf.c, built by the benchmark, loaded through '
       + 'Vigil\'s libbpf binding and attached to syscalls/sys_enter_openat, reads the path, looks it up in an LPM trie and counts a match. '
       + 'Rounds alternate under the open/close loop: no filter, the minimal filter, `vigil run` with the equivalent Prefix policy; both hold the '
       + 'one prefix, which the loop never matches. `bpf_ns_per_call`: each program\'s kernel run time per call, with `kernel.bpf_stats_enabled` on '

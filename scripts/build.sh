@@ -14,9 +14,9 @@ if [ ! -s "$vmlinux" ]; then
 fi
 
 headers=$(find kprobes/include -name '*.h')
-for src in kprobes/*.bpf.c kprobes/probes/*.bpf.c test/bpf/*.bpf.c; do
+for src in kprobes/*.bpf.c kprobes/probes/*.bpf.c kprobes/test/*.bpf.c; do
   # Test programs go to dist/bpf/test/.
-  case $src in test/*) dir=$out/test ;; *) dir=$out ;; esac
+  case $src in kprobes/test/*) dir=$out/test ;; *) dir=$out ;; esac
   mkdir -p "$dir"
   obj="$dir/$(basename "${src%.c}").o"
   stale=0

@@ -1,5 +1,5 @@
 // The loader (kernel/bpf) and the ring buffer reader with a hand-written
-// kprobe program (test/bpf/kprobe_open.bpf.c), not a policy: it attaches to
+// kprobe program (kprobes/test/kprobe_open.bpf.c), not a policy: it attaches to
 // a kernel function, fires on open(), and its in-kernel tgid filter keeps
 // other processes' opens out of the ring buffer. Policies on kprobes are
 // policy-kprobe.test.ts.
@@ -14,7 +14,7 @@ import { RingReader } from '../agent/ringbuf/reader.js';
 import { lacking } from './lib/kernel.js';
 
 const OBJECT = fileURLToPath(new URL('../bpf/test/kprobe_open.bpf.o', import.meta.url));
-// Must match test/bpf/kprobe_open.bpf.c: max_entries and struct open_record.
+// Must match kprobes/test/kprobe_open.bpf.c: max_entries and struct open_record.
 const RING_SIZE = 256 * 1024;
 const NAME_OFFSET = 8;
 const NAME_LEN = 64;

@@ -1,5 +1,5 @@
 // The loader (kernel/bpf) with a hand-written BPF LSM program
-// (test/bpf/lsm_deny_open.bpf.c), not a policy: it denies one process the
+// (kprobes/test/lsm_deny_open.bpf.c), not a policy: it denies one process the
 // open of one file with EPERM, only while attached; other files and other
 // processes are unaffected. LSM policies are policy-lsm-deny.test.ts.
 import t from 'tap';
