@@ -113,8 +113,10 @@ t.test('a pod that never comes: out without it after --pod-wait, counted and log
 });
 
 t.test('every line passes Tetragon\'s event schema', async (t) => {
-  const lines = agent.events().filter((e) => e.process_exec?.process.docker || e.process_exit?.process.docker).map((e) => JSON.stringify(e));
-  t.ok(lines.length >= 4);
+  const inContainers = (): string[] => agent.events().filter((e) => e.process_exec?.process.docker || e.process_exit?.process.docker).map((e) => JSON.stringify(e));
+  for (let i = 0; i < 100 && inContainers().length < 4; i++) await sleep(100);
+  const lines = inContainers();
+  t.ok(lines.length >= 4, `${lines.length} exec and exit lines of the two containers' processes`);
   t.same(lines.flatMap((l) => validateTetragonLine(l).filter((e) => !e.includes('CAP_DAC_OVERRIDE'))), []);
 });
 
