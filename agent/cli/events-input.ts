@@ -10,15 +10,19 @@ export const MAX_LINE = 4 << 20;
 
 export interface InputTally { lines: number; tooLong: number; notEvents: number }
 
-/** Calls onLine for each line of the input (without its newline), in order; resolves at its end. */
-export async function readInput(path: string, onLine: (line: string) => void, max = MAX_LINE): Promise<InputTally> {
+/**
+ * Calls onLine for each line of the input (without its newline), in order;
+ * onLine says whether the line was an event. After each chunk, waits for
+ * drained() so a slow reader of the output holds the input back.
+ */
+export async function readInput(path: string, onLine: (line: string) => boolean, drained: () => Promise<void> | undefined, max = MAX_LINE): Promise<InputTally> {
   const input: Readable = path === '-' ? process.stdin : createReadStream(path);
   const tally: InputTally = { lines: 0, tooLong: 0, notEvents: 0 };
   let parts: Buffer[] = [];
   let held = 0;
   let skipping = false;
   const end = (): void => {
-    if (!skipping && held) onLine(Buffer.concat(parts).toString('utf8'));
+    if (!skipping && held && !onLine(Buffer.concat(parts).toString('utf8'))) tally.notEvents++;
     if (skipping || held) tally.lines++;
     parts = [];
     held = 0;
@@ -33,6 +37,7 @@ export async function readInput(path: string, onLine: (line: string) => void, ma
         from = nl + 1;
       }
       take(chunk.subarray(from));
+      await drained();
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -58,7 +63,7 @@ export async function readInput(path: string, onLine: (line: string) => void, ma
 export function inputSummary(path: string, t: InputTally): string | undefined {
   const skipped = [
     t.tooLong ? `${t.tooLong} longer than ${MAX_LINE >> 20} MiB` : '',
-     t.notEvents ? `${t.notEvents} not an event` : '',
+    t.notEvents ? `${t.notEvents} not an event` : '',
   ].filter(Boolean);
   return skipped.length ? `vigil: ${path}: ${t.lines} lines, skipped ${skipped.join(', ')}` : undefined;
 }

@@ -1,5 +1,6 @@
 // vigil events: a live, filtered tail of the running agent's events, or of
 // exported lines read back (--input), as `tetra getevents` prints them.
+import { once } from 'node:events';
 import { request } from '../control/client.js';
 import { readInput, inputSummary } from './events-input.js';
 import { matches, parseEventTypes, type EventFilter } from '../../exporters/filter.js';
@@ -64,17 +65,16 @@ export async function events(opts: EventsOptions): Promise<void> {
   };
   if (opts.input !== undefined) {
     const path = opts.input;
-    let notEvents = 0;
+    const drained = (): Promise<void> | undefined => (process.stdout.writableNeedDrain ? once(process.stdout, 'drain').then(() => undefined) : undefined);
     const tally = await readInput(path, (line) => {
       const ev = parseEvent(line);
       try {
-        if (ev) return show(line, ev);
+        if (ev) show(line, ev);
+        return ev !== undefined;
       } catch {
-        // A JSON object whose fields are not an event's shapes.
+        return false; // A JSON object whose fields are not an event's shapes.
       }
-      notEvents++;
-    });
-    tally.notEvents = notEvents;
+    }, drained);
     const summary = inputSummary(path, tally);
     if (summary) process.stderr.write(`${summary}\n`);
     return;
