@@ -1,11 +1,13 @@
 // Exec storm: thousands of fork+exec of /bin/true, timed side by side in
 // one run without the agent and with it, alternating rounds. Prints the
 // slowdown ratio, lost events, events seen, the agent's peak RSS, and the
-// records its pipeline handles per CPU-second.
+// records its pipeline handles per CPU-second. With --policy, each exec is
+// followed by the shell's open of a file that a policy of the agent reports
+// (a process_kprobe event), so exec, exit and policy events mix.
 //
-//   node dist/benchmarks/exec-storm.js [--execs N] [--rounds R] [--warmup W]
+//   node dist/benchmarks/exec-storm.js [--execs N] [--rounds R] [--warmup W] [--policy]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,27 +18,60 @@ const TRUE = realpathSync('/bin/true');
 const CLK_TCK = 100;
 
 const { values } = parseArgs({
-  options: { execs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '1000' } },
+  options: {
+    execs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '1000' },
+    policy: { type: 'boolean', default: false },
+  },
 });
 const EXECS = Number(values.execs);
 const ROUNDS = Number(values.rounds);
 /** Execs run before each timed storm, with or without the agent, so its JIT is warm and both sides start alike. */
 const WARMUP = Number(values.warmup);
+/** With --policy: the file each iteration opens, and the policy that reports those opens. */
+const WATCHED = values.policy ? join(mkdtempSync(join(tmpdir(), 'vigil-bench-watched-')), 'watched') : undefined;
+if (WATCHED) writeFileSync(WATCHED, 'x\n');
+const POLICY = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: exec-storm-opens
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    - index: 1
+      type: string
+    - index: 2
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Equal
+        values: ["${WATCHED}"]
+`;
 
 /** One storm: a shell loop forking and execing /bin/true EXECS times; returns seconds. */
 function storm(execs = EXECS): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${execs} ]; do ${TRUE}; i=$((i+1)); done`], { stdio: 'ignore' });
+  const body = WATCHED ? `${TRUE}; read x < ${WATCHED}` : TRUE;
+  const r = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${execs} ]; do ${body}; i=$((i+1)); done`], { stdio: 'ignore' });
   if (r.status !== 0) throw new Error('storm failed');
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+/** Events the agent emitted, by `vigil status` (procfs counts the start's, already among process_exec). */
+const emitted = (status: { events: Record<string, number> }): number =>
+  Object.entries(status.events).reduce((n, [k, v]) => (k === 'procfs' ? n : n + v), 0);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function startAgent(dir: string) {
   const socket = join(dir, 'sock');
-  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'), '--export-file-max-size-mb', '0', '--socket', socket], {
+  const policy = WATCHED ? ['--policy', join(dir, 'policy.yaml')] : [];
+  if (WATCHED) writeFileSync(join(dir, 'policy.yaml'), POLICY);
+  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--export-file', join(dir, 'events.log'), '--export-file-max-size-mb', '0', '--socket', socket, ...policy], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -60,7 +95,9 @@ async function main(): Promise<void> {
   const withAgent: number[] = [];
   let lost = 0;
   let exported = 0;
+  let policyExported = 0;
   let records = 0;
+  let events = 0;
   let cpu = 0;
   let peak = 0;
   // Rounds alternate, so drift on the machine hits both sides alike.
@@ -79,10 +116,12 @@ async function main(): Promise<void> {
     peak = Math.max(peak, agent.peakRss());
     lost += after.lost_events;
     records += after.ring_buffer.records - before.ring_buffer.records;
+    events += emitted(after) - emitted(before);
     agent.child.kill('SIGTERM');
     await new Promise((res) => agent.child.once('exit', res));
-    exported += readFileSync(agent.exportFile, 'utf8').split('\n')
-      .filter((l) => l.startsWith('{"process_exec"') && l.includes(`"binary":"${TRUE}"`)).length;
+    const lines = readFileSync(agent.exportFile, 'utf8').split('\n');
+    exported += lines.filter((l) => l.startsWith('{"process_exec"') && l.includes(`"binary":"${TRUE}"`)).length;
+    policyExported += lines.filter((l) => l.startsWith('{"process_kprobe"') && l.includes(`"string_arg":"${WATCHED}"`)).length;
   }
   const ratio = median(withAgent) / median(base);
   console.log(JSON.stringify({
@@ -94,9 +133,11 @@ async function main(): Promise<void> {
     lost_events: lost,
     true_execs_exported: exported,
     true_execs_run: (EXECS + WARMUP) * ROUNDS,
+    ...(WATCHED ? { policy_events_exported: policyExported } : {}),
     agent_peak_rss_mib: +(peak / 1048576).toFixed(1),
     ring_records: records,
     records_per_agent_cpu_second: Math.round(records / Math.max(cpu, 0.01)),
+    events_per_agent_cpu_second: Math.round(events / Math.max(cpu, 0.01)),
   }, null, 2));
 }
 
