@@ -30,27 +30,18 @@ const WARMUP = Number(values.warmup);
 /** With --policy: the file each iteration opens, and the policy that reports those opens. */
 const WATCHED = values.policy ? join(mkdtempSync(join(tmpdir(), 'vigil-bench-watched-')), 'watched') : undefined;
 if (WATCHED) writeFileSync(WATCHED, 'x\n');
-const POLICY = `apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: exec-storm-opens
-spec:
-  kprobes:
-  - call: sys_openat
-    syscall: true
-    args:
-    - index: 0
-      type: int
-    - index: 1
-      type: string
-    - index: 2
-      type: int
-    selectors:
-    - matchArgs:
-      - index: 1
-        operator: Equal
-        values: ["${WATCHED}"]
-`;
+// JSON is YAML too.
+const POLICY = JSON.stringify({
+  apiVersion: 'cilium.io/v1alpha1',
+  kind: 'TracingPolicy',
+  metadata: { name: 'exec-storm-opens' },
+  spec: {
+    kprobes: [{
+      call: 'sys_openat', syscall: true, args: [{ index: 1, type: 'string' }],
+      selectors: [{ matchArgs: [{ index: 1, operator: 'Equal', values: [WATCHED] }] }],
+    }],
+  },
+});
 
 /** One storm: a shell loop forking and execing /bin/true EXECS times; returns seconds. */
 function storm(execs = EXECS): number {
