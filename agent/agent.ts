@@ -50,6 +50,9 @@ import { PodEnricher, eventNodes } from './enrich/pods.js';
 import { EventCache } from './enrich/event-cache.js';
 import { dirname, isAbsolute, join } from 'node:path';
 
+/** An event whose processes wait for no pod: without Kubernetes, every event. */
+const NO_PODS: { nodes: ProcessNode[]; wait: boolean } = Object.freeze({ nodes: [], wait: false });
+
 export interface AgentOptions {
   nodeName?: string;
   exporters: Exporter[];
@@ -140,6 +143,10 @@ export class Agent {
   private podTimer?: NodeJS.Timeout;
   private lastTimedOut = 0;
   private readonly ancestorKinds: ReadonlySet<EventType>;
+  /** Whether exec, exit and policy events carry ancestors (--enable-ancestors). */
+  private readonly execAncestors: boolean;
+  private readonly exitAncestors: boolean;
+  private readonly policyAncestors: boolean;
 
   constructor(private readonly opts: AgentOptions) {
     this.nodeName = opts.nodeName ?? hostname();
@@ -147,6 +154,9 @@ export class Agent {
     this.exporters = [...opts.exporters, this.stream];
     this.scopes = new PolicyScopes(opts.log);
     this.ancestorKinds = new Set(opts.ancestors === true ? ['process_exec', 'process_exit'] : opts.ancestors || []);
+    this.execAncestors = this.ancestorKinds.has('process_exec');
+    this.exitAncestors = this.ancestorKinds.has('process_exit');
+    this.policyAncestors = [...this.ancestorKinds].some((k) => k !== 'process_exec' && k !== 'process_exit');
     if (opts.pin !== false) this.pinStore = new PinStore(opts.pinDir, join(dirname(opts.socketPath), 'pins.json'));
   }
 
@@ -242,7 +252,7 @@ export class Agent {
 
   /** The processes an event names, with their pods attached when known; whether one waits. */
   private podsOf(node: ProcessNode | undefined, withAncestors = false): { nodes: ProcessNode[]; wait: boolean } {
-    if (!this.held || !node) return { nodes: [], wait: false };
+    if (!this.held || !node) return NO_PODS;
     const nodes = eventNodes(this.cache, node, withAncestors);
     return { nodes, wait: this.held.waits(nodes) };
   }
@@ -338,9 +348,8 @@ export class Agent {
       const node = this.cache.addImage(p, p.kernelThread ? undefined : this.containers.ofPid(p.proc.pid));
       if (p.kernelThread) continue;
       this.events.procfs++;
-      const withAncestors = this.ancestorKinds.has('process_exec');
-      const { nodes, wait } = this.podsOf(node, withAncestors);
-      this.out(execEvent(this.cache, node, time, withAncestors), nodes, wait);
+      const { nodes, wait } = this.podsOf(node, this.execAncestors);
+      this.out(execEvent(this.cache, node, time, this.execAncestors), nodes, wait);
     }
   }
 
@@ -353,9 +362,8 @@ export class Agent {
         // A container's first exec puts its pod in the scopes that select it, before its events go out.
         if (container?.podUid && this.scopeSync) this.scopeSync.exec(rec.cgroupId, this.containers.pathOf(rec.cgroupId));
         const node = this.cache.addExec(rec, container);
-        const withAncestors = this.ancestorKinds.has('process_exec');
-        const { nodes, wait } = this.podsOf(node, withAncestors);
-        this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), withAncestors), nodes, wait);
+        const { nodes, wait } = this.podsOf(node, this.execAncestors);
+        this.out(execEvent(this.cache, node, ktimeToRfc3339(rec.ktime), this.execAncestors), nodes, wait);
         break;
       }
       case 'clone':
@@ -363,20 +371,20 @@ export class Agent {
         break;
       case 'exit': {
         const node = this.cache.resolve(rec.proc);
-        if (node) {
-          const { nodes, wait } = this.podsOf(node, this.ancestorKinds.has('process_exit'));
-          this.out(addAncestors(this.cache, exitEvent(this.cache, node, rec), this.ancestorKinds), nodes, wait);
-        }
-        this.cache.exit(rec);
+        if (!node) break;
+        const { nodes, wait } = this.podsOf(node, this.exitAncestors);
+        const ev = exitEvent(this.cache, node, rec);
+        this.out(this.exitAncestors ? addAncestors(this.cache, ev, this.ancestorKinds) : ev, nodes, wait);
+        this.cache.retire(node);
         break;
       }
       case 'generic': {
         const hook = this.hooks.hook(rec.hookId);
         if (hook) {
           // Pods are attached before the event is built from the process objects.
-          const withAncestors = [...this.ancestorKinds].some((k) => k !== 'process_exec' && k !== 'process_exit');
-          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc), withAncestors);
-          this.out(addAncestors(this.cache, policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec), this.ancestorKinds), nodes, wait);
+          const { nodes, wait } = this.podsOf(this.cache.resolve(rec.proc), this.policyAncestors);
+          const ev = policyEvent(this.cache, { plan: hook.plan, functionName: hook.choice.functionName }, rec);
+          this.out(this.policyAncestors ? addAncestors(this.cache, ev, this.ancestorKinds) : ev, nodes, wait);
         } else {
           this.unknownHooks++;
         }

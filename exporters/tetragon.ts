@@ -295,7 +295,8 @@ export const EVENT_TYPES = ['process_exec', 'process_exit', 'process_kprobe', 'p
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function eventType(ev: TetragonEvent): EventType | undefined {
-  return EVENT_TYPES.find((k) => ev[k] !== undefined);
+  for (const k of EVENT_TYPES) if (ev[k] !== undefined) return k;
+  return undefined;
 }
 
 /** The event's subject process, whatever its kind (a stub when the cache did not know it). */

@@ -22,13 +22,38 @@ const u64 = (dv: DataView, at: number): bigint => dv.getBigUint64(at, true);
 
 const processId = (dv: DataView, at: number): ProcessId => ({ pid: u32(dv, at + PID.pid), ktime: u64(dv, at + PID.ktime) });
 
-const text = (dv: DataView, at: number, len: number): string =>
-  validUtf8(Buffer.from(dv.buffer, dv.byteOffset + at, len));
+/** The ring's bytes as a Buffer, made once per ArrayBuffer: strings are read from it without a view per string. */
+let bytes: Buffer = Buffer.alloc(0);
+
+function bytesOf(dv: DataView): Buffer {
+  if (bytes.buffer !== dv.buffer) bytes = Buffer.from(dv.buffer);
+  return bytes;
+}
+
+/** Kernel bytes as a string: ASCII, the common case, directly; anything else as valid UTF-8. */
+function text(dv: DataView, at: number, len: number): string {
+  const b = bytesOf(dv);
+  const start = dv.byteOffset + at;
+  const end = start + len;
+  for (let i = start; i < end; i++) {
+    if (b[i] >= 0x80) return validUtf8(b.subarray(start, end));
+  }
+  return b.toString('latin1', start, end);
+}
+
+/** n bytes at `from`, as many as the record holds before `end`. */
+const field = (dv: DataView, from: number, n: number, end: number): string => text(dv, from, Math.max(0, Math.min(n, end - from)));
 
 function splitArgs(raw: string): string[] {
   const parts = raw.split('\0');
   if (parts.at(-1) === '') parts.pop();
   return parts;
+}
+
+function namespaces(dv: DataView, at: number): number[] {
+  const ns: number[] = [];
+  for (let i = 0; i < L.vigil_ns_type.VIGIL_NS_TYPES; i++) ns.push(u32(dv, at + 4 * i));
+  return ns;
 }
 
 function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
@@ -38,13 +63,12 @@ function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
   const argsLen = dv.getUint16(at + EX.args_len, true);
   const cwdLen = dv.getUint16(at + EX.cwd_len, true);
   const filenameLen = dv.getUint16(at + EX.filename_len, true);
-  let pos = at + L.vigil_msg_exec.sizeof;
+  // The strings follow the fixed part back to back; a short record keeps what it has.
   const end = at + len;
-  const take = (n: number): string => {
-    const s = text(dv, pos, Math.max(0, Math.min(n, end - pos)));
-    pos += n;
-    return s;
-  };
+  const binaryAt = at + L.vigil_msg_exec.sizeof;
+  const argsAt = binaryAt + binaryLen;
+  const cwdAt = argsAt + argsLen;
+  const filenameAt = cwdAt + cwdLen;
   return {
     op: 'exec',
     ktime: u64(dv, at + H.ktime),
@@ -61,14 +85,14 @@ function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
     },
     caps: { permitted: u64(dv, k + CAP.permitted), effective: u64(dv, k + CAP.effective), inheritable: u64(dv, k + CAP.inheritable) },
     cgroupId: u64(dv, at + EX.cgroup_id),
-    binary: take(binaryLen),
-    args: splitArgs(take(argsLen)),
-    cwd: take(cwdLen),
-    filename: filenameLen ? take(filenameLen) : undefined,
+    binary: field(dv, binaryAt, binaryLen, end),
+    args: splitArgs(field(dv, argsAt, argsLen, end)),
+    cwd: field(dv, cwdAt, cwdLen, end),
+    filename: filenameLen ? field(dv, filenameAt, filenameLen, end) : undefined,
     ino: u64(dv, at + EX.ino),
     nlink: u32(dv, at + EX.nlink),
     secure: u32(dv, at + EX.secure),
-    ns: Array.from({ length: L.vigil_ns_type.VIGIL_NS_TYPES }, (_, i) => u32(dv, at + EX.ns + 4 * i)),
+    ns: namespaces(dv, at + EX.ns),
   };
 }
 
@@ -76,12 +100,14 @@ function decodeExec(dv: DataView, at: number, len: number): ExecRecord {
 function decodeGeneric(dv: DataView, at: number, len: number): GenericRecord {
   const count = Math.min(dv.getUint8(at + GN.arg_count), L.vigil_limits.VIGIL_HOOK_ARGS_MAX);
   const end = at + len;
+  const b = bytesOf(dv);
   let pos = at + L.vigil_msg_generic.sizeof;
   const args: GenericArg[] = [];
   for (let i = 0; i < count; i++) {
     const n = dv.getUint16(at + GN.arg_len + 2 * i, true);
     const take = Math.max(0, Math.min(n, end - pos));
-    args.push({ bytes: Buffer.from(new Uint8Array(dv.buffer, dv.byteOffset + pos, take)), flags: dv.getUint8(at + GN.arg_flags + i) });
+    const from = dv.byteOffset + pos;
+    args.push({ bytes: b.subarray(from, from + take), flags: dv.getUint8(at + GN.arg_flags + i) });
     pos += n;
   }
   return {

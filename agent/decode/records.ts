@@ -69,7 +69,7 @@ export interface ExitRecord extends RecordBase {
 }
 
 export interface GenericArg {
-  /** Integers: 8 bytes little-endian; strings and paths: their bytes. A copy, safe to keep. */
+  /** Integers: 8 bytes little-endian; strings and paths: their bytes. A view of the ring: valid only while the record is handled. */
   bytes: Buffer;
   /** vigil_arg_flag bits: truncated, error. */
   flags: number;

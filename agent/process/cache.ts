@@ -14,6 +14,9 @@ import { flagString, capNames, argumentString } from './format.js';
 import { vigil_process_flag as F } from '../../kernel/abi/layouts.generated.js';
 import { dockerId, type CgroupContainer } from '../../kernel/container-id.js';
 
+/** Room to encode an exec id's text in, without a Buffer per id. */
+const idBytes = Buffer.alloc(1024);
+
 export interface ProcessNode {
   execId: string;
   pid: number;
@@ -23,8 +26,6 @@ export interface ProcessNode {
   /** The container its cgroup names, when it runs in one (a clone keeps its parent's). */
   container?: CgroupContainer;
   nspid: number;
-  /** argv as the kernel gave it, argv[0] first (clones inherit it). */
-  argv: string[];
   json: TetragonProcess;
   /** process_exec's binary_properties (with --enable-process-cred), kept beside the process, which other events share. */
   binaryProperties?: TetragonBinaryProperties;
@@ -61,17 +62,17 @@ export class ProcessCache {
   }
 
   execIdOf(id: ProcessId): string {
-    return Buffer.from(`${this.nodeName}:${id.ktime}:${id.pid}`).toString('base64');
+    const text = `${this.nodeName}:${id.ktime}:${id.pid}`;
+    if (text.length * 3 > idBytes.length) return Buffer.from(text).toString('base64');
+    return idBytes.toString('base64', 0, idBytes.write(text));
   }
 
   /** The node of a kernel identity; by pid alone when the kernel had no ktime. */
   resolve(id: ProcessId): ProcessNode | undefined {
-    if (id.ktime !== 0n) {
-      const n = this.nodes.get(this.execIdOf(id));
-      if (n) return n;
-    }
+    // The running process of that pid, most often: no exec id to compute.
     const n = this.current.get(id.pid);
-    return n && (id.ktime === 0n || n.ktime === id.ktime) ? n : undefined;
+    if (n && (id.ktime === 0n || n.ktime === id.ktime)) return n;
+    return id.ktime !== 0n ? this.nodes.get(this.execIdOf(id)) : undefined;
   }
 
   byPid(pid: number): ProcessNode | undefined {
@@ -126,7 +127,7 @@ export class ProcessCache {
     };
     return this.insert({
       execId, pid: img.proc.pid, ktime: img.proc.ktime, parentExecId: parent?.execId, cgroupId: img.cgroupId, container,
-      nspid: img.nspid, argv: img.args, json, refs: 1, exited: false,
+      nspid: img.nspid, json, refs: 1, exited: false,
       binaryProperties: this.fields.cred ? binaryProperties(img, fileless) : undefined,
     }, parent);
   }
@@ -166,7 +167,7 @@ export class ProcessCache {
     return this.insert({
       execId, pid: rec.proc.pid, ktime: rec.proc.ktime, parentExecId: parent.execId, cgroupId: parent.cgroupId,
       // The clone record has no pid namespace pid: 0, unknown, until it execs.
-      container: parent.container, nspid: 0, argv: parent.argv, json, refs: 1, exited: false,
+      container: parent.container, nspid: 0, json, refs: 1, exited: false,
     }, parent);
   }
 
@@ -188,7 +189,8 @@ export class ProcessCache {
     return node;
   }
 
-  private retire(node: ProcessNode): void {
+  /** Marks the node's process exited (it stays readable while referenced). */
+  retire(node: ProcessNode): void {
     if (node.exited) return;
     node.exited = true;
     if (this.current.get(node.pid) === node) this.current.delete(node.pid);

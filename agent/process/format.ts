@@ -15,8 +15,16 @@ const FLAG_NAMES: [number, string][] = [
   [F.VIGIL_FLAG_CLONE, 'clone'],
 ];
 
+const flagStrings = new Map<number, string>();
+
 export function flagString(flags: number): string {
-  return FLAG_NAMES.filter(([bit]) => flags & bit).map(([, name]) => name).join(' ');
+  let s = flagStrings.get(flags);
+  if (s === undefined) {
+    s = FLAG_NAMES.filter(([bit]) => flags & bit).map(([, name]) => name).join(' ');
+    // Few combinations occur; a record with stray bits must not grow the map without bound.
+    if (flagStrings.size < 1024) flagStrings.set(flags, s);
+  }
+  return s;
 }
 
 

@@ -16,7 +16,11 @@ const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SIZE = 8;
 const SC_PAGESIZE = 30;
+/** The wait after a batch, and the longest it grows to while batches keep coming large. */
 const BATCH_MS = 20;
+const MAX_BATCH_MS = 100;
+/** Records that make a batch large. */
+const LARGE_BATCH = 32;
 
 /** Called for each record: the bytes are data[offset .. offset+length), valid only during the call. */
 export type RecordHandler = (data: DataView, offset: number, length: number) => void;
@@ -64,10 +68,14 @@ export class RingReader {
     return new VigilError('VIGIL_BPF_MAP', `ring buffer ${what} failed: ${describeError(-errno())}`);
   }
 
+  /** Bytes the last drain() found waiting. */
+  private lastBytes = 0;
+
   /** Reads every committed record; returns how many. */
   drain(): number {
     let cons = Number(this.consumer[0]);
     const prod = Number(Atomics.load(this.producer, 0));
+    this.lastBytes = prod - cons;
     let n = 0;
     try {
       while (cons < prod) {
@@ -98,15 +106,22 @@ export class RingReader {
   /** Reads until stop(); resolves once the ring is drained after stop.
    * While records keep coming it reads in batches every BATCH_MS, so a
    * busy ring costs a timer per batch rather than a wakeup per record;
-   * once empty it sleeps in epoll. */
+   * once empty it sleeps in epoll. Each wakeup has a fixed price (the
+   * timer, caches gone cold), so while batches keep coming large the wait
+   * doubles up to MAX_BATCH_MS, as long as the ring stays far from full. */
   async run(): Promise<void> {
+    let batchMs = BATCH_MS;
     while (!this.stopping) {
-      if (this.drain() === 0) {
+      const n = this.drain();
+      if (n === 0) {
+        batchMs = BATCH_MS;
         await this.wait(1000);
         this.stats.wakeups++;
-      } else {
-        await new Promise<void>((r) => setTimeout(r, BATCH_MS));
+        continue;
       }
+      const busy = n >= LARGE_BATCH && this.lastBytes < this.size / 8;
+      batchMs = busy ? Math.min(2 * batchMs, MAX_BATCH_MS) : BATCH_MS;
+      await new Promise<void>((r) => setTimeout(r, batchMs));
     }
     this.drain();
   }

@@ -48,3 +48,21 @@ t.test('a record cut short by the kernel does not read past its end', async (t) 
   const rec = new RecordDecoder().decode(view(b), 0, b.length - 2);
   t.match(rec, { op: 'exec', binary: '/bin/x', cwd: '/t' });
 });
+
+t.test('strings read from inside a larger buffer, UTF-8 and invalid bytes as Tetragon reads them', async (t) => {
+  const E = L.vigil_msg_exec;
+  const binary = Buffer.from('/usr/bin/café');
+  const args = Buffer.from('x\0caf\xe9\0', 'latin1');
+  const cwd = Buffer.from([0x2f, 0x74, 0xff, 0xfe, 0x6d, 0x70]);
+  const rec = Buffer.alloc(E.sizeof + binary.length + args.length + cwd.length);
+  rec.writeUInt8(L.vigil_op.VIGIL_OP_EXEC, E.offsetof.hdr + L.vigil_msg_header.offsetof.op);
+  rec.writeUInt16LE(binary.length, E.offsetof.binary_len);
+  rec.writeUInt16LE(args.length, E.offsetof.args_len);
+  rec.writeUInt16LE(cwd.length, E.offsetof.cwd_len);
+  Buffer.concat([binary, args, cwd]).copy(rec, E.sizeof);
+  // As in the ring: the record at an offset, in a view that starts inside its ArrayBuffer.
+  const ring = Buffer.alloc(rec.length + 64);
+  rec.copy(ring, 40);
+  const dv = new DataView(ring.buffer, ring.byteOffset + 8, ring.length - 8);
+  t.match(new RecordDecoder().decode(dv, 32, rec.length), { binary: '/usr/bin/café', args: ['x', 'caf\uFFFD'], cwd: '/t\uFFFDmp' });
+});

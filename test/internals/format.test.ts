@@ -1,7 +1,7 @@
 // Tetragon spellings: arguments, flags, capabilities, signals, times.
 import t from 'tap';
 import { argumentString, flagString, capNames, signalName } from '../../agent/process/format.js';
-import { nsToRfc3339 } from '../../agent/process/clock.js';
+import { afterBoot, nsToRfc3339 } from '../../agent/process/clock.js';
 import { validUtf8 } from '../../agent/decode/utf8.js';
 
 t.test("arguments are joined as Tetragon joins them: quotes around those with a space, nothing escaped", async (t) => {
@@ -35,4 +35,15 @@ t.test('times are RFC 3339 with nanoseconds', async (t) => {
   t.equal(nsToRfc3339(1_700_000_000_123_456_000n), '2023-11-14T22:13:20.123456Z', 'as protojson: the fewest of 3, 6 or 9 digits');
   t.equal(nsToRfc3339(1_700_000_000_120_000_000n), '2023-11-14T22:13:20.120Z');
   t.equal(nsToRfc3339(1_700_000_000_000_000_000n), '2023-11-14T22:13:20Z');
+});
+
+t.test('a ktime after boot reads as the same wall time as in BigInt arithmetic', async (t) => {
+  const boot = 1_799_999_999_999_999_999n;
+  const [bootSecond, bootNs] = [Number(boot / 1_000_000_000n), Number(boot % 1_000_000_000n)];
+  // Around whole seconds, where the division rounds and the nanoseconds carry, and at random.
+  const ks = [0, 1, 999_999_999, 1_000_000_000, 1_000_000_001, 2 ** 53 - 1, 2 ** 53 - 1_000_000_000, 9_007_199_000_000_000];
+  for (let i = 0; i < 2000; i++) ks.push(Math.floor(Math.random() * 2 ** 53));
+  for (let i = 1; i < 200; i++) ks.push(i * 1_000_000_000 - 1, i * 45_000_000_000_000 - 1);
+  const wrong = ks.filter((k) => afterBoot(bootSecond, bootNs, k) !== nsToRfc3339(boot + BigInt(k)));
+  t.same(wrong, []);
 });
