@@ -3,8 +3,10 @@
  * kprobes are missing: fentry at entry, fexit at return, sharing a
  * per-thread map. Both targets are set before load.
  *
- *   entry  (fentry): in scope? fetch_trampoline_args(); vigil_ret_entry(): filter, read, save
- *   return (fexit):  in scope? bpf_get_func_ret(); vigil_ret_exit(): rebuild, filter, act, emit
+ *   entry  (fentry): in scope? fetch_trampoline_args(); vigil_ret_entry(): filter, read, act, save
+ *          (fmod_ret, for a hook with Override: the same, and a non-zero
+ *           result, Override's error, skips the function and is its return value)
+ *   return (fexit):  in scope? bpf_get_func_ret(); vigil_ret_exit(): rebuild, filter, emit
  */
 #include "api.h"
 #include "generic_fetch.h"
@@ -22,6 +24,17 @@ int vigil_generic_fexit_entry(__u64 *ctx)
 	fetch_trampoline_args(ctx, raw);
 	vigil_ret_entry(raw);
 	return 0;
+}
+
+SEC("fmod_ret")
+int vigil_generic_fexit_fmod_ret(__u64 *ctx)
+{
+	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
+
+	if (!vigil_in_scope())
+		return 0;
+	fetch_trampoline_args(ctx, raw);
+	return vigil_ret_entry(raw);
 }
 
 SEC("fexit")

@@ -2,8 +2,8 @@
 /* Generic return probe on a kernel function: a kprobe at entry and a
  * kretprobe at return, attached at run time, sharing a per-thread map.
  *
- *   entry  (kprobe):    in scope? fetch_kprobe_args(); vigil_ret_entry(): filter, read, save
- *   return (kretprobe): in scope? the return register; vigil_ret_exit(): rebuild, filter, act, emit
+ *   entry  (kprobe):    in scope? fetch_kprobe_args(); vigil_ret_entry(): filter, read, act, save
+ *   return (kretprobe): in scope? the return register; vigil_ret_exit(): rebuild, filter, emit
  *   (in scope at return too: an id removed from the scope meanwhile lifts it)
  */
 #include "api.h"

@@ -3,8 +3,8 @@
  * with neither kprobes nor fexit: syscalls/sys_enter_<name> at entry and
  * syscalls/sys_exit_<name> at return, sharing a per-thread map.
  *
- *   entry  (sys_enter): in scope? fetch_sys_enter_args(): ctx->args[index]; vigil_ret_entry(): filter, read, save
- *   return (sys_exit):  in scope? ctx->ret; vigil_ret_exit(): rebuild, filter, act, emit
+ *   entry  (sys_enter): in scope? fetch_sys_enter_args(): ctx->args[index]; vigil_ret_entry(): filter, read, act, save
+ *   return (sys_exit):  in scope? ctx->ret; vigil_ret_exit(): rebuild, filter, emit
  */
 #include "api.h"
 #include "generic_fetch.h"

@@ -104,9 +104,10 @@ static __always_inline __s32 args_match(struct vigil_generic_scratch *s, struct 
 /* The end of the pipeline, once the args are in the record (size bytes of
  * data): the first selector whose matchArgs pass (none: done), the
  * record's header, then act; no selectors: post. Returns what the hook
- * returns (0, or Override's error). */
+ * returns (0, or Override's error). at_return: a return probe's end, whose
+ * signals ran at entry. */
 static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s, struct select_ctx *c, __u64 pid_tgid,
-						 __u32 size)
+						 __u32 size, bool at_return)
 {
 	if (vigil_hook.nselectors) {
 		c->matched = args_match(s, c);
@@ -121,7 +122,7 @@ static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s
 		emit(s, size);
 		return 0;
 	}
-	return act(s, size, c->matched);
+	return act(s, size, c->matched, at_return);
 }
 
 /* raw[k]: the raw value of vigil_hook.args[k]. Returns what the hook returns. */
@@ -141,7 +142,7 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 	}
 	size = read_args(s, raw, false);
 	count_undecided(s);
-	return vigil_generic_finish(s, &c, pid_tgid, size);
+	return vigil_generic_finish(s, &c, pid_tgid, size, false);
 }
 
 #endif

@@ -56,7 +56,9 @@ static __always_inline void emit(struct vigil_generic_scratch *s, __u32 size)
 	vigil_emit(s, sizeof(s->msg) + n, VIGIL_OP_GENERIC, vigil_hook.slot);
 }
 
-static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i)
+/* Selector i's actions; at_return: a return probe's, whose signal and
+ * Override ran at entry (entry_act), so only the record is left. */
+static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i, bool at_return)
 {
 	const volatile struct vigil_selector_action *a;
 	long ret;
@@ -66,7 +68,7 @@ static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i)
 	a = &selector_at(i)->act;
 	ret = a->override ? a->error : 0;
 
-	if (a->signal)
+	if (a->signal && !at_return)
 		bpf_send_signal(a->signal);
 	s->msg.action = a->action;
 	s->msg.selector = i + 1;
@@ -74,6 +76,29 @@ static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i)
 	if (a->post && !(a->rate_ns && rate_limited(s, i, a->rate_ns, a->rate_scope)))
 		emit(s, size);
 	return ret;
+}
+
+/* A return probe's actions at entry, as Tetragon runs matchActions: the
+ * signal and Override of the first selector in pass (those whose filters
+ * passed at entry). Returns Override's error, or 0. */
+static __always_inline long entry_act(__u32 pass)
+{
+	const volatile struct vigil_selector_action *a;
+
+	if (!vigil_hook.nselectors || !pass)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++) {
+		if (i >= vigil_hook.nselectors)
+			break;
+		if (!(pass & (1u << i)))
+			continue;
+		a = &selector_at(i)->act;
+		if (a->signal)
+			bpf_send_signal(a->signal);
+		return a->override ? a->error : 0;
+	}
+	return 0;
 }
 
 #endif

@@ -7,15 +7,17 @@
  *   entry:  process filters (matchPIDs, matchBinaries)           none pass: done
  *           read the args, except returnCopy ones (raw values kept)
  *           matchArgs on args read at entry                       no selector left: done
+ *           the first passing selector's matchActions, as Tetragon runs
+ *             them: its signal, and Override's error as the entry
+ *             program's result (fmod_ret skips the function with it)
  *           save the record, and which selectors still pass, under pid_tgid
  *   return: take the saved record (none: the entry was not seen or filtered)
  *           rebuild the args in order, reading returnCopy ones now
  *           the return value as one more arg (args[nargs] in the config)
  *           first selector, of those saved, whose matchArgs and
  *             matchReturnArgs (filters on args[nargs]) all pass   none: done
- *           act (signals) and emit one record: the args, then the return value
- *
- * Override is refused for return probes: by return the function has run.
+ *           emit one record (unless NoPost or rateLimit): the args, then
+ *             the return value
  */
 #ifndef VIGIL_GENERIC_RET_H
 #define VIGIL_GENERIC_RET_H
@@ -74,35 +76,38 @@ static long entry_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* The entry program's stage: raw[k] is the raw value of vigil_hook.args[k]. */
-static __always_inline void vigil_ret_entry(__u64 *raw)
+/* The entry program's stage: raw[k] is the raw value of vigil_hook.args[k].
+ * Returns Override's error when a selector with Override passed, else 0. */
+static __always_inline long vigil_ret_entry(__u64 *raw)
 {
 	struct vigil_generic_scratch *s = generic_scratch();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct select_ctx c = { .tgid = pid_tgid >> 32, .matched = -1 };
 	struct vigil_ret_saved *e;
 	__u32 pos;
+	long ret;
 	__u64 n;
 
 	if (!s)
-		return;
+		return 0;
 	c.pass = vigil_hook.nselectors ? process_pass(s, &c) : 1;
 	if (!c.pass)
-		return;
+		return 0;
 	pos = read_args(s, raw, true);
 	count_undecided(s);
 	if (vigil_hook.nselectors) {
 		bpf_loop(vigil_hook.nselectors, entry_step, &c, 0);
 		if (!c.pass)
-			return;
+			return 0;
 	}
+	ret = entry_act(c.pass);
 
 	/* The value starts as a copy of the scratch (large enough), then gets its fields. */
 	if (bpf_map_update_elem(&vigil_ret_saved, &pid_tgid, s, BPF_ANY))
-		return;
+		return ret;
 	e = bpf_map_lookup_elem(&vigil_ret_saved, &pid_tgid);
 	if (!e)
-		return;
+		return ret;
 	e->pass = c.pass;
 	e->size = pos;
 	__builtin_memcpy(e->raw, s->raw, sizeof(e->raw));
@@ -113,6 +118,7 @@ static __always_inline void vigil_ret_entry(__u64 *raw)
 	n = pos;
 	CLAMP(n, ARGS_DATA_MAX);
 	bpf_probe_read_kernel(e->data, n, s->data);
+	return ret;
 }
 
 /* Copies len saved bytes at e->data[from] to data[pos], a chunk at a time. */
@@ -180,7 +186,7 @@ static __always_inline void vigil_ret_exit(__u64 ret)
 		pos = put_arg(s, r, ret, pos, false);
 	bpf_map_delete_elem(&vigil_ret_saved, &pid_tgid);
 	s->msg.arg_count = r + 1;
-	vigil_generic_finish(s, &c, pid_tgid, pos);
+	vigil_generic_finish(s, &c, pid_tgid, pos, true);
 }
 
 #endif

@@ -645,7 +645,6 @@ function encodeAction(b: Buffer, at: number, actions: ActionPlan[], plan: HookPl
         signal = a.argSig;
         break;
       case 'Override':
-        if (plan.returnArg) throw invalid(w, 'Override is not possible on a return probe: by return the function has run');
         // A positive argError is returned as written, as Tetragon does (lint warns).
         if (a.argError === undefined || a.argError === 0 || a.argError > 4095 || a.argError < -4095) throw invalid(w, `Override needs argError, an errno, not ${a.argError}`);
         if (plan.kind === 'tracepoint') throw invalid(w, 'Override is not possible on a tracepoint');

@@ -24,7 +24,10 @@
 //                  fmod_ret (bpf_override_return is not used)
 //   return probe   kretprobe (a kprobe at entry); fexit (fentry at entry); for
 //                  syscalls the sys_exit_<name> tracepoint (sys_enter_<name>
-//                  at entry). Override is refused: by return the function ran.
+//                  at entry). matchActions run at entry, as Tetragon runs
+//                  them; the event is posted at return.
+//   return+Override  fexit with fmod_ret at entry: its result, argError,
+//                  skips the function and is what fexit sees returned.
 //   tracepoint     tracepoint (Override refused)
 //   lsm            BPF LSM
 //   uprobe         uprobe on the file (a symbol or a file offset), for every
@@ -68,7 +71,7 @@ export type MechanismTarget =
   | { binary: string; symbol?: string; offset: number; refCtrOffset?: number };
 
 /** The kind of hook a row serves. */
-export type HookNeed = 'call' | 'call-override' | 'call-return' | 'tracepoint' | 'lsm' | 'uprobe' | 'uprobe-return';
+export type HookNeed = 'call' | 'call-override' | 'call-return' | 'call-return-override' | 'tracepoint' | 'lsm' | 'uprobe' | 'uprobe-return';
 
 /** What a row is told about the hook it might run. */
 interface Hook {
@@ -144,6 +147,8 @@ const tracepointMissing = (h: Hook, ...events: string[]): string | undefined => 
   const missing = events.find((e) => !h.kernel.tracepointFields('syscalls', e));
   return missing ? `this kernel has no tracepoint syscalls/${missing}` : undefined;
 };
+const notModifiable = (h: Hook): string | undefined =>
+  (h.kernel.modifiableReturn(h.fn) === false ? `the kernel does not let fmod_ret change ${h.fn}'s return value (it is not on the error-injection list)` : undefined);
 const syscallNr = (h: Hook): number | undefined => (h.syscall && h.kernel.arch === 'x64' ? X64_SYSCALL_NUMBERS[h.syscall] : undefined);
 
 export const MECHANISMS: readonly MechanismRow[] = [
@@ -197,7 +202,7 @@ export const MECHANISMS: readonly MechanismRow[] = [
   {
     mechanism: 'fmod_ret', serves: 'call-override', feature: 'fmod_ret', object: 'generic_fentry', program: 'vigil_generic_fmod_ret',
     attach: 'trampoline', enforcement: ['post', 'signal', 'override'],
-    unfit: (h) => (h.kernel.modifiableReturn(h.fn) === false ? `the kernel does not let fmod_ret change ${h.fn}'s return value (it is not on the error-injection list)` : undefined),
+    unfit: notModifiable,
     target: fnTarget, how: (h) => `Override on ${h.fn}: an fmod_ret program returns argError (bpf_override_return is not used)`,
   },
   {
@@ -209,6 +214,12 @@ export const MECHANISMS: readonly MechanismRow[] = [
     mechanism: 'fexit', serves: 'call-return', feature: 'fexit', object: 'generic_fexit', program: 'vigil_generic_fexit',
     entryProgram: 'vigil_generic_fexit_entry', attach: 'trampoline', enforcement: ['post', 'signal'],
     target: fnWithEntry, how: (h) => `fexit on ${h.fn}, with fentry at entry`,
+  },
+  {
+    mechanism: 'fexit', serves: 'call-return-override', feature: 'fmod_ret', object: 'generic_fexit', program: 'vigil_generic_fexit',
+    entryProgram: 'vigil_generic_fexit_fmod_ret', attach: 'trampoline', enforcement: ['post', 'signal', 'override'],
+    unfit: (h) => (!works(h.kernel.features, 'fexit') ? missing(h.kernel.features, 'fexit') : notModifiable(h)),
+    target: fnWithEntry, how: (h) => `fexit on ${h.fn}, with fmod_ret at entry: matchActions run there, and Override's argError skips the function and is its return value`,
   },
   {
     mechanism: 'tracepoint', serves: 'call-return', feature: 'tracepoints', object: 'generic_tracepoint_exit', program: 'vigil_generic_tp_sys_exit',
@@ -296,16 +307,13 @@ function needOf(plan: HookPlan): HookNeed {
       if (override) throw new NotSupportedError('override', `${hookName(plan)} has an Override action, and a tracepoint cannot change what the kernel does`);
       return 'tracepoint';
     case 'kprobe':
-      if (plan.returnArg) {
-        if (override) throw new NotSupportedError('override', `${hookName(plan)} is a return probe with an Override action; by return ${plan.target.function} has run, so nothing can be overridden`);
-        return 'call-return';
-      }
+      if (plan.returnArg) return override ? 'call-return-override' : 'call-return';
       return override ? 'call-override' : 'call';
   }
 }
 
 const NEEDS_WORDS: Record<HookNeed, string> = {
-  call: 'kprobes or fentry', 'call-override': 'fmod_ret', 'call-return': 'kretprobes or fexit', tracepoint: 'tracepoints', lsm: 'BPF LSM programs',
+  call: 'kprobes or fentry', 'call-override': 'fmod_ret', 'call-return': 'kretprobes or fexit', 'call-return-override': 'fmod_ret and fexit', tracepoint: 'tracepoints', lsm: 'BPF LSM programs',
   uprobe: 'uprobes', 'uprobe-return': 'uprobes',
 };
 
@@ -355,7 +363,7 @@ export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connectRule
   }
   const first = rows.find((r) => r.mechanism !== 'cgroup_connect' && !r.applies) ?? rows[0];
   const what = need === 'call' && sc ? `${NEEDS_WORDS.call} or syscall tracepoints` : NEEDS_WORDS[need];
-  const verb = need === 'call-override' ? `has an Override action, which needs ${what} on ${fn}` : `needs ${what}`;
+  const verb = need === 'call-override' || need === 'call-return-override' ? `has an Override action, which needs ${what} on ${fn}` : `needs ${what}`;
   throw new NotSupportedError(first.feature, `${hookName(plan)} ${verb}; ${passed}`);
 }
 
@@ -380,7 +388,8 @@ class PassedOver {
 
 /** A load the kernel refused for a reason the table knows: fmod_ret on a function it may not change. */
 export function explainLoadFailure(choice: MechanismChoice, hook: string, err: unknown): unknown {
-  if (choice.mechanism === 'fmod_ret' && err instanceof VigilError && /not modifiable|modify_return/i.test(err.log ?? '')) {
+  const fmodRet = choice.mechanism === 'fmod_ret' || choice.entryProgram === 'vigil_generic_fexit_fmod_ret';
+  if (fmodRet && err instanceof VigilError && /not modifiable|modify_return/i.test(err.log ?? '')) {
     return new NotSupportedError('fmod_ret', `${hook} has an Override action, and the kernel does not let fmod_ret change ${targetName(choice.target)}'s return value`);
   }
   return err;

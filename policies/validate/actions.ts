@@ -49,8 +49,7 @@ export function checkActions(hook: Hook, actions: ActionSelector[], path: PathSe
       case 'Override':
         if (hook.kind === 'tracepoint') at('action', 'Override works only on kprobes and lsmhooks, not on tracepoints');
         else if (hook.kind === 'uprobe') at('action', 'Override is not supported on uprobes: a uprobe program cannot make a user-space function return early; use Sigkill or Signal to stop the process');
-        else if (isReturn) at('action', 'Override cannot run at return, once the function has run; put it in matchActions');
-        else if (hook.kprobe?.return) at('action', 'Override is not possible on a return probe (return: true): Vigil acts at return, once the function has run; use a kprobe without return: true to override');
+        else if (isReturn) at('action', 'Override cannot run at return, once the function has run; put it in matchActions, which run at entry');
         if (need('argError', 'a negative errno such as -1 (EPERM)') && a.argError === 0) {
           at('argError', 'argError 0 is success: Override needs an errno such as -1 (EPERM)');
         } else if (a.argError !== undefined && a.argError > 0) {

@@ -90,7 +90,15 @@ t.test('return probes: kretprobe, then fexit, then the sys_enter/sys_exit tracep
     mechanism: 'tracepoint', target: { event: 'sys_exit_openat' }, entry: { event: 'sys_enter_openat' }, object: 'generic_tracepoint_exit',
   });
   t.throws(() => chooseMechanism(ret('do_sys_openat2', false), HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /kretprobes or fexit/ });
-  t.throws(() => chooseMechanism({ ...ret('sys_openat', true), selectors: [selector('Override')] }, STOCK), { message: /by return/ });
+});
+
+t.test('Override on a return probe runs at entry: fexit with fmod_ret at entry, else refused', async (t) => {
+  const ret = (fn: string, syscall: boolean): HookPlan => ({ ...kprobe(fn, syscall, [selector('Override')]), returnArg: { index: 0, type: 'int' } });
+  t.match(chooseMechanism(ret('sys_openat', true), STOCK), {
+    mechanism: 'fexit', entryProgram: 'vigil_generic_fexit_fmod_ret', entry: { function: '__x64_sys_openat' }, enforcement: ['post', 'signal', 'override'],
+  });
+  t.throws(() => chooseMechanism(ret('sys_openat', true), features(['fmod_ret', 'tracepoints'])), { code: 'VIGIL_NOT_SUPPORTED', message: /fexit: this kernel has no fexit/ });
+  t.throws(() => chooseMechanism(ret('sys_openat', true), HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /has an Override action, which needs fmod_ret and fexit on __x64_sys_openat/ });
 });
 
 t.test('a connect deny on destinations goes to the cgroup programs when the kernel has them, else fmod_ret', async (t) => {

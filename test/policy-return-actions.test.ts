@@ -1,0 +1,154 @@
+// On a kprobe with `return: true`, matchActions run at the function's
+// entry, as Tetragon runs them, and the event is posted at return with the
+// return value. Override there (Tetragon's modules-nohost.yaml and the
+// overlayfs CVE policy) skips the function: an fmod_ret program at entry
+// returns argError, and the fexit program reports it as the return value.
+// matchReturnArgs filter the event, not the actions: a Sigkill fires at
+// entry whatever the call returns. Policies are Tetragon-style files.
+import t from 'tap';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand, VIGIL } from './lib/agent.js';
+import { lacking } from './lib/kernel.js';
+import { startPolicyAgent, type PolicyAgent } from './lib/policy-agent.js';
+import type { PolicyState } from '../agent/policy/manager.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
+
+const CAT = realpathSync('/bin/cat');
+const MKDIR = realpathSync('/bin/mkdir');
+const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop', 'bpf_send_signal']);
+const noOverride = await lacking(['fmod_ret', 'fexit']);
+
+let dir: string;
+t.before(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-ret-act-')));
+});
+t.teardown(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+const ours = (policy: string, pid?: number) => (ev: TetragonEvent): boolean =>
+  ev.process_kprobe?.policy_name === policy && (pid === undefined || ev.process_kprobe.process.pid === pid);
+
+async function policyList(p: PolicyAgent): Promise<PolicyState[]> {
+  const r = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', join(p.dir, 'vigil.sock')]);
+  return JSON.parse(r.stdout) as PolicyState[];
+}
+
+async function withPolicy(name: string, yaml: string): Promise<PolicyAgent> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, yaml);
+  return startPolicyAgent({ policies: [file] });
+}
+
+const mkdirPolicy = (name: string, prefix: string): string => `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: ${name}
+spec:
+  kprobes:
+  - call: sys_mkdirat
+    syscall: true
+    return: true
+    args:
+    - index: 1
+      type: string
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Prefix
+        values: ["${prefix}"]
+      matchActions:
+      - action: Override
+        argError: -1
+`;
+
+t.test('Override on a return probe: mkdir is refused with EPERM at entry, and the event reports the return value -1', { skip: skip || noOverride }, async (t) => {
+  const p = await withPolicy('mkdir-return-override', mkdirPolicy('mkdir-return-override', `${dir}/blocked`));
+  t.teardown(() => p.stop());
+  const [state] = await policyList(p);
+  t.equal(state.state, 'loaded', state.errors.join('; '));
+  t.match(state.hooks[0], { mechanism: 'fexit' });
+  t.match(state.hooks[0].reason, /fmod_ret at entry/);
+
+  const denied = await runCommand(MKDIR, [join(dir, 'blocked')]);
+  t.not(denied.code, 0, 'mkdir of the denied path fails');
+  t.notOk(existsSync(join(dir, 'blocked')), 'the directory was not made: the function was skipped');
+  const k = (await p.waitFor(ours('mkdir-return-override', denied.pid), 'the refused mkdir')).process_kprobe!;
+  t.equal(k.action, 'KPROBE_ACTION_OVERRIDE');
+  t.same(k.return, { int_arg: -1 }, 'fexit saw the overridden return value');
+  t.same(k.args, [{ string_arg: join(dir, 'blocked') }]);
+
+  const allowed = await runCommand(MKDIR, [join(dir, 'allowed')]);
+  t.equal(allowed.code, 0, 'another path is made');
+  t.ok(existsSync(join(dir, 'allowed')));
+  await p.waitFor((ev) => ev.process_exit?.process.pid === allowed.pid, 'the allowed mkdir\'s exit');
+  t.notOk(p.events().some(ours('mkdir-return-override', allowed.pid)), 'and is not posted');
+});
+
+t.test('Override on a return probe needs fmod_ret and fexit: without them the policy is refused, not weakened to a report', { skip }, async (t) => {
+  const p = await withPolicy('mkdir-return-override-refused', mkdirPolicy('mkdir-return-override-refused', `${dir}/refused`));
+  t.teardown(() => p.stop());
+  const [state] = await policyList(p);
+  if (noOverride) {
+    t.equal(state.state, 'error');
+    t.match(state.errors.join('\n'), /has an Override action, which needs fmod_ret and fexit on __x64_sys_mkdirat/);
+  } else {
+    t.equal(state.state, 'loaded', 'this kernel has both');
+  }
+});
+
+t.test('Sigkill in matchActions of a return probe fires at entry: matchReturnArgs filter only the event', { skip }, async (t) => {
+  const policy = 'open-return-kill';
+  mkdirSync(join(dir, 'kill'), { recursive: true });
+  writeFileSync(join(dir, 'kill/present.txt'), 'x\n');
+  const p = await withPolicy(policy, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: ${policy}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    return: true
+    args:
+    - index: 1
+      type: string
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["${CAT}"]
+      matchArgs:
+      - index: 1
+        operator: Prefix
+        values: ["${dir}/kill/"]
+      matchReturnArgs:
+      - index: 0
+        operator: Equal
+        values: ["-2"]
+      matchActions:
+      - action: Sigkill
+`);
+  t.teardown(() => p.stop());
+  const [state] = await policyList(p);
+  t.equal(state.state, 'loaded', state.errors.join('; '));
+
+  const present = await runCommand(CAT, [join(dir, 'kill/present.txt')]);
+  t.equal(present.signal, 'SIGKILL', 'the open of a present file (it would return a descriptor) is killed at entry');
+  t.equal(present.stdout, '', 'cat read nothing');
+  const missing = await runCommand(CAT, [join(dir, 'kill/missing.txt')]);
+  t.equal(missing.signal, 'SIGKILL');
+  const k = (await p.waitFor(ours(policy, missing.pid), 'the failed open')).process_kprobe!;
+  t.same(k.return, { int_arg: -2 }, 'the open that returned -ENOENT is posted');
+  t.equal(k.action, 'KPROBE_ACTION_SIGKILL');
+  await p.waitFor((ev) => ev.process_exit?.process.pid === present.pid, 'the killed cat\'s exit');
+  t.notOk(p.events().some(ours(policy, present.pid)), 'the open that succeeded is not posted: its return value did not match');
+
+  const other = await runCommand(CAT, [join(dir, 'present-elsewhere.txt')]);
+  t.equal(other.signal, null, 'an open outside the prefix is left alone');
+});
