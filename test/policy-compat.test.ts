@@ -31,9 +31,9 @@ async function expectations(): Promise<Record<string, Expected>> {
     enforcement: {
       errors: [
         unsupported('spec.kprobes[1].selectors[0].matchArgs[0].operator', 'operator "SubString" is not evaluated by Vigil\'s kernel programs yet'),
-        unsupported('spec.kprobes[1].selectors[0].matchActions[0].action', 'action "NotifyEnforcer" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[1].selectors[0].matchActions[1].action', 'action "Set" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[1].selectors[0].matchActions[2].action', 'action "CleanupEnforcerNotification" is not supported by Vigil yet'),
+        unsupported('spec.kprobes[1].selectors[0].matchActions[0].action', 'action "NotifyEnforcer" is not supported by Vigil: '),
+        unsupported('spec.kprobes[1].selectors[0].matchActions[1].action', 'action "Set" is not supported by Vigil: '),
+        unsupported('spec.kprobes[1].selectors[0].matchActions[2].action', 'action "CleanupEnforcerNotification" is not supported by Vigil: '),
       ],
     },
     lists: { loaded: [syscall, syscall, syscall] },
@@ -44,10 +44,10 @@ async function expectations(): Promise<Record<string, Expected>> {
     },
     connect: {
       errors: [
-        unsupported('spec.kprobes[0].selectors[0].matchActions[0].action', 'action "TrackSock" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[0].selectors[0].matchActions[1].action', 'action "GetUrl" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[0].selectors[0].matchActions[2].action', 'action "DnsLookup" is not supported by Vigil yet'),
-        unsupported('spec.kprobes[1].selectors[0].matchActions[0].action', 'action "UntrackSock" is not supported by Vigil yet'),
+        unsupported('spec.kprobes[0].selectors[0].matchActions[0].action', 'action "TrackSock" is not supported by Vigil: '),
+        unsupported('spec.kprobes[0].selectors[0].matchActions[1].action', 'action "GetUrl" is not supported by Vigil: '),
+        unsupported('spec.kprobes[0].selectors[0].matchActions[2].action', 'action "DnsLookup" is not supported by Vigil: '),
+        unsupported('spec.kprobes[1].selectors[0].matchActions[0].action', 'action "UntrackSock" is not supported by Vigil: '),
         unsupported('spec.kprobes[2].selectors[0].matchReturnActions', 'matchReturnActions is not supported by Vigil yet: not evaluated'),
       ],
     },

@@ -70,6 +70,17 @@ const OPERATOR_WHY: Record<string, string> = {
   SubStringIgnCase: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
 };
 
+/** Why an action is refused. */
+const ACTION_WHY: Record<string, string> = {
+  TrackSock: 'sockets are not tracked: Vigil keeps no map from sockets to the processes that own them',
+  UntrackSock: 'sockets are not tracked: Vigil keeps no map from sockets to the processes that own them',
+  NotifyEnforcer: 'Vigil loads no enforcer programs: deny a syscall with Override on its kprobe (fmod_ret at entry) or on an LSM hook, or kill with Sigkill',
+  CleanupEnforcerNotification: 'Vigil loads no enforcer programs, so there is no notification to clean up',
+  GetUrl: 'the kernel programs make no requests: an HTTP fetch to signal an external observer is not sent',
+  DnsLookup: 'the kernel programs make no requests: a DNS lookup to signal an external observer is not made',
+  Set: 'arguments are read, never written: Vigil does not change what a function is called with',
+};
+
 const capFilter = (c: CapabilitiesSelector): CapabilityFilter => ({
   type: c.type ?? 'Effective', operator: c.operator, values: c.values, isNamespaceCapability: c.isNamespaceCapability ?? false,
 });
@@ -115,7 +126,7 @@ class Compiler {
       const matchReturnArgs = filters('matchReturnArgs');
       const matchActions = (s.matchActions ?? []).flatMap((a, j) => {
         if (!(SUPPORTED_ACTIONS as string[]).includes(a.action)) {
-          this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil yet`);
+          this.fail(`${at}.matchActions[${j}].action`, `action "${a.action}" is not supported by Vigil${ACTION_WHY[a.action] ? `: ${ACTION_WHY[a.action]}` : ' yet'}`);
           return [];
         }
         return [{ action: a.action as ActionName, argSig: a.argSig, argError: a.argError, rateLimit: a.rateLimit }];
@@ -268,7 +279,7 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
     const skippable = k.ignore?.callNotFound === true;
     const rules = connectRules(k, nextRule);
     if (rules) nextRule += rules.length;
-    if (k.return && k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil yet`);
+    if (k.return && k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil${ACTION_WHY[k.returnArgAction] ? `: ${ACTION_WHY[k.returnArgAction]}` : ' yet'}`);
     const returnArg = k.return && k.returnArg ? c.args([k.returnArg], `${path}.returnArg`)[0] : undefined;
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
     for (const fn of calls) {
