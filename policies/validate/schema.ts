@@ -30,7 +30,7 @@ export function checkSchema(value: unknown): Finding[] {
   const out: Finding[] = [];
   for (const e of errors) {
     if (e.keyword !== REFUSED && below(e.instancePath)) continue;
-    if (e.keyword !== 'type' && mistyped.has(e.instancePath)) continue;
+    if (e.keyword !== 'type' && e.keyword !== REFUSED && mistyped.has(e.instancePath)) continue;
     const f = toFinding(e, value);
     const id = f && `${JSON.stringify(f.path)} ${f.message}`;
     if (!f || seen.has(id!)) continue;

@@ -95,3 +95,13 @@ t.test('errors print as file:line:col: path: message', async (t) => {
   t.equal(formatPolicyError({ ...e, path: '' }), 'p.yaml:3:7: boom');
   t.equal(formatPath(['spec', 'podSelector', 'matchLabels', 'app.kubernetes.io/name']), 'spec.podSelector.matchLabels["app.kubernetes.io/name"]');
 });
+
+t.test('a refused field of the wrong type is still refused, not let through', async (t) => {
+  const doc = {
+    apiVersion: 'cilium.io/v1alpha1', kind: 'TracingPolicy', metadata: { name: 'mistyped-refused' },
+    spec: { kprobes: [{ call: 'sys_openat', syscall: true, selectors: [{ matchWorkloads: [{ kind: 'Deployment', name: 'web' }] }] }] },
+  };
+  t.same(checkSchema(doc).map((f) => `${formatPath(f.path)}: ${f.message}`), [
+    'spec.kprobes[0].selectors[0].matchWorkloads: matchWorkloads is not supported by Vigil: workloads are selected per policy, with podSelector and containerSelector, not per selector',
+  ]);
+});
