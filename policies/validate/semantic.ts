@@ -72,7 +72,7 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
     }
     // Post is what a return probe does anyway; the socket-tracking actions are not.
     if (kp.return && kp.returnArgAction !== undefined && kp.returnArgAction !== 'Post') {
-      out.push({ path: [...hook.path, 'returnArgAction'], message: `returnArgAction ${kp.returnArgAction} is not supported by Vigil yet` });
+      out.push({ path: [...hook.path, 'returnArgAction'], message: `returnArgAction ${kp.returnArgAction} is not supported by Vigil: sockets are not tracked, as Vigil keeps no map from sockets to the processes that own them` });
     }
   }
   if (hook.uprobe) checkUprobe(hook, out);

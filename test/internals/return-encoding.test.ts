@@ -121,7 +121,7 @@ t.test('lint: Override on a return probe, a socket returnArgAction and a char_bu
     },
   } as const;
   const found = checkSemantics(policy as never).map((f) => `${f.path.join('.')}: ${f.message}`);
-  t.match(found.join('\n'), /spec\.kprobes\.0\.returnArgAction: returnArgAction TrackSock is not supported by Vigil yet/);
+  t.match(found.join('\n'), /spec\.kprobes\.0\.returnArgAction: returnArgAction TrackSock is not supported by Vigil: sockets are not tracked/);
   t.match(found.join('\n'), /spec\.kprobes\.0\.selectors\.0\.matchActions\.0\.action: Override is not possible on a return probe/);
   t.match(found.join('\n'), /spec\.kprobes\.0\.args\.0\.type: char_buf needs sizeArgIndex/);
   t.match(found.join('\n'), /spec\.kprobes\.0\.args\.1\.sizeArgIndex: sizeArgIndex 9 names arg index 8/);
