@@ -147,8 +147,10 @@ const tracepointMissing = (h: Hook, ...events: string[]): string | undefined => 
   const missing = events.find((e) => !h.kernel.tracepointFields('syscalls', e));
   return missing ? `this kernel has no tracepoint syscalls/${missing}` : undefined;
 };
+/** What to hook instead where fmod_ret may not change a function: the kernel lets it change every security_* function. */
+const LSM_INSTEAD = 'deny at the LSM hook the call reaches instead (a security_* kprobe or an lsmhook), which fmod_ret and BPF LSM may change on every kernel';
 const notModifiable = (h: Hook): string | undefined =>
-  (h.kernel.modifiableReturn(h.fn) === false ? `the kernel does not let fmod_ret change ${h.fn}'s return value (it is not on the error-injection list)` : undefined);
+  (h.kernel.modifiableReturn(h.fn) === false ? `the kernel does not let fmod_ret change ${h.fn}'s return value (it is not on the error-injection list); ${LSM_INSTEAD}` : undefined);
 const syscallNr = (h: Hook): number | undefined => (h.syscall && h.kernel.arch === 'x64' ? X64_SYSCALL_NUMBERS[h.syscall] : undefined);
 
 export const MECHANISMS: readonly MechanismRow[] = [
@@ -390,7 +392,7 @@ class PassedOver {
 export function explainLoadFailure(choice: MechanismChoice, hook: string, err: unknown): unknown {
   const fmodRet = choice.mechanism === 'fmod_ret' || choice.entryProgram === 'vigil_generic_fexit_fmod_ret';
   if (fmodRet && err instanceof VigilError && /not modifiable|modify_return/i.test(err.log ?? '')) {
-    return new NotSupportedError('fmod_ret', `${hook} has an Override action, and the kernel does not let fmod_ret change ${targetName(choice.target)}'s return value`);
+    return new NotSupportedError('fmod_ret', `${hook} has an Override action, and the kernel does not let fmod_ret change ${targetName(choice.target)}'s return value; ${LSM_INSTEAD}`);
   }
   return err;
 }

@@ -64,7 +64,7 @@ t.test('Override on a kprobe needs fmod_ret, and is refused rather than weakened
   t.match(chooseMechanism(kprobe('security_file_open', false, [selector('Override')]), STOCK), { mechanism: 'fmod_ret', enforcement: ['post', 'signal', 'override'] });
   t.throws(() => chooseMechanism(kprobe('sys_openat', true, [selector('Override')]), HOST), { code: 'VIGIL_NOT_SUPPORTED', message: /fmod_ret/ });
   const notInjectable = features(ALL, { modifiableReturn: () => false });
-  t.throws(() => chooseMechanism(kprobe('vfs_open', false, [selector('Override')]), notInjectable), { message: /not on the error-injection list/ },
+  t.throws(() => chooseMechanism(kprobe('vfs_open', false, [selector('Override')]), notInjectable), { message: /not on the error-injection list\); deny at the LSM hook the call reaches instead/ },
     'a function the kernel does not let fmod_ret change is refused before anything loads');
 });
 
