@@ -14,20 +14,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("fentry")
-int vigil_generic_fexit_entry(__u64 *ctx)
-{
-	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
-
-	if (!vigil_in_scope())
-		return 0;
-	fetch_trampoline_args(ctx, raw);
-	vigil_ret_entry(raw);
-	return 0;
-}
-
-SEC("fmod_ret")
-int vigil_generic_fexit_fmod_ret(__u64 *ctx)
+static __always_inline long entry(__u64 *ctx)
 {
 	__u64 raw[VIGIL_HOOK_ARGS_MAX] = {};
 
@@ -35,6 +22,19 @@ int vigil_generic_fexit_fmod_ret(__u64 *ctx)
 		return 0;
 	fetch_trampoline_args(ctx, raw);
 	return vigil_ret_entry(raw);
+}
+
+SEC("fentry")
+int vigil_generic_fexit_entry(__u64 *ctx)
+{
+	entry(ctx);
+	return 0;
+}
+
+SEC("fmod_ret")
+int vigil_generic_fexit_fmod_ret(__u64 *ctx)
+{
+	return entry(ctx);
 }
 
 SEC("fexit")
