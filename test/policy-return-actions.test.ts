@@ -23,31 +23,19 @@ const PERL = realpathSync('/usr/bin/perl');
 const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop', 'bpf_send_signal']);
 const noOverride = await lacking(['fmod_ret', 'fexit']);
 
-let dir: string;
-t.before(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-ret-act-')));
-});
-t.teardown(() => dir && rmSync(dir, { recursive: true, force: true }));
+const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-ret-act-')));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+mkdirSync(join(dir, 'kill'));
+writeFileSync(join(dir, 'kill/present.txt'), 'x\n');
 
 const ours = (policy: string, pid?: number) => (ev: TetragonEvent): boolean =>
   ev.process_kprobe?.policy_name === policy && (pid === undefined || ev.process_kprobe.process.pid === pid);
 
-async function policyList(p: PolicyAgent): Promise<PolicyState[]> {
-  const r = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', join(p.dir, 'vigil.sock')]);
-  return JSON.parse(r.stdout) as PolicyState[];
-}
-
-async function withPolicy(name: string, yaml: string): Promise<PolicyAgent> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, yaml);
-  return startPolicyAgent({ policies: [file] });
-}
-
 /** security_inode_mkdir by /bin/mkdir (an LSM hook: fmod_ret may change security_* functions on every kernel). */
-const mkdirPolicy = (name: string): string => `apiVersion: cilium.io/v1alpha1
+const MKDIR_POLICY = `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
-  name: ${name}
+  name: mkdir-return-override
 spec:
   kprobes:
   - call: security_inode_mkdir
@@ -68,50 +56,10 @@ spec:
         argError: -1
 `;
 
-t.test('Override on a return probe: mkdir is refused at entry, and the event reports the return value -1', { skip: skip || noOverride }, async (t) => {
-  const p = await withPolicy('mkdir-return-override', mkdirPolicy('mkdir-return-override'));
-  t.teardown(() => p.stop());
-  const [state] = await policyList(p);
-  t.equal(state.state, 'loaded', state.errors.join('; '));
-  t.match(state.hooks[0], { mechanism: 'fexit' });
-  t.match(state.hooks[0].reason, /fmod_ret at entry/);
-
-  const denied = await runCommand('/bin/sh', ['-c', `exec ${MKDIR} ${join(dir, 'blocked')} 2>&1`]);
-  t.not(denied.code, 0, 'mkdir fails');
-  t.match(denied.stdout, /Operation not permitted/, 'with EPERM, the error Override returned');
-  t.notOk(existsSync(join(dir, 'blocked')), 'the directory was not made: the function was skipped');
-  const k = (await p.waitFor(ours('mkdir-return-override', denied.pid), 'the refused mkdir')).process_kprobe!;
-  t.equal(k.action, 'KPROBE_ACTION_OVERRIDE');
-  t.same(k.return, { int_arg: -1 }, 'fexit saw the overridden return value');
-  t.same(k.args, [{ int_arg: 0o777 }], 'the mode mkdir asked for');
-
-  const allowed = await runCommand(PERL, ['-e', `mkdir(${JSON.stringify(join(dir, 'allowed'))}) or die`]);
-  t.equal(allowed.code, 0, 'another binary makes its directory');
-  t.ok(existsSync(join(dir, 'allowed')));
-  await p.waitFor((ev) => ev.process_exit?.process.pid === allowed.pid, 'the allowed mkdir\'s exit');
-  t.notOk(p.events().some(ours('mkdir-return-override', allowed.pid)), 'and is not posted');
-});
-
-t.test('Override on a return probe needs fmod_ret and fexit: without them the policy is refused, not weakened to a report', { skip }, async (t) => {
-  const p = await withPolicy('mkdir-return-override-refused', mkdirPolicy('mkdir-return-override-refused'));
-  t.teardown(() => p.stop());
-  const [state] = await policyList(p);
-  if (noOverride) {
-    t.equal(state.state, 'error');
-    t.match(state.errors.join('\n'), /has an Override action, which needs fmod_ret and fexit on security_inode_mkdir/);
-  } else {
-    t.equal(state.state, 'loaded', 'this kernel has both');
-  }
-});
-
-t.test('Sigkill in matchActions of a return probe fires at entry: matchReturnArgs filter only the event', { skip }, async (t) => {
-  const policy = 'open-return-kill';
-  mkdirSync(join(dir, 'kill'), { recursive: true });
-  writeFileSync(join(dir, 'kill/present.txt'), 'x\n');
-  const p = await withPolicy(policy, `apiVersion: cilium.io/v1alpha1
+const KILL_POLICY = `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
-  name: ${policy}
+  name: open-return-kill
 spec:
   kprobes:
   - call: sys_openat
@@ -137,11 +85,57 @@ spec:
         values: ["-2"]
       matchActions:
       - action: Sigkill
-`);
-  t.teardown(() => p.stop());
-  const [state] = await policyList(p);
-  t.equal(state.state, 'loaded', state.errors.join('; '));
+`;
 
+// One agent holds both policies (an agent start is slow under qemu).
+let p: PolicyAgent;
+let states: PolicyState[] = [];
+t.before(async () => {
+  if (skip) return;
+  const files = [['mkdir', MKDIR_POLICY], ['kill', KILL_POLICY]].map(([name, yaml]) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    return file;
+  });
+  p = await startPolicyAgent({ policies: files });
+  const r = await runCommand(process.execPath, [VIGIL, 'policy', 'list', '--json', '--socket', join(p.dir, 'vigil.sock')]);
+  states = JSON.parse(r.stdout) as PolicyState[];
+});
+t.teardown(() => p?.stop());
+const stateOf = (name: string): PolicyState => states.find((s) => s.name === name)!;
+
+t.test('Override on a return probe needs fmod_ret and fexit: without them the policy is refused, not weakened to a report', { skip }, async (t) => {
+  const state = stateOf('mkdir-return-override');
+  if (noOverride) {
+    t.equal(state.state, 'error');
+    t.match(state.errors.join('\n'), /has an Override action, which needs fmod_ret and fexit on security_inode_mkdir/);
+  } else {
+    t.equal(state.state, 'loaded', state.errors.join('; '));
+    t.match(state.hooks[0], { mechanism: 'fexit' });
+    t.match(state.hooks[0].reason, /fmod_ret at entry/);
+  }
+});
+
+t.test('Override on a return probe: mkdir is refused at entry, and the event reports the return value -1', { skip: skip || noOverride }, async (t) => {
+  const denied = await runCommand('/bin/sh', ['-c', `exec ${MKDIR} ${join(dir, 'blocked')} 2>&1`]);
+  t.not(denied.code, 0, 'mkdir fails');
+  t.match(denied.stdout, /Operation not permitted/, 'with EPERM, the error Override returned');
+  t.notOk(existsSync(join(dir, 'blocked')), 'the directory was not made: the function was skipped');
+  const k = (await p.waitFor(ours('mkdir-return-override', denied.pid), 'the refused mkdir')).process_kprobe!;
+  t.equal(k.action, 'KPROBE_ACTION_OVERRIDE');
+  t.same(k.return, { int_arg: -1 }, 'fexit saw the overridden return value');
+  t.same(k.args, [{ int_arg: 0o777 }], 'the mode mkdir asked for');
+
+  const allowed = await runCommand(PERL, ['-e', `mkdir(${JSON.stringify(join(dir, 'allowed'))}) or die`]);
+  t.equal(allowed.code, 0, 'another binary makes its directory');
+  t.ok(existsSync(join(dir, 'allowed')));
+  await p.waitFor((ev) => ev.process_exit?.process.pid === allowed.pid, 'the allowed mkdir\'s exit');
+  t.notOk(p.events().some(ours('mkdir-return-override', allowed.pid)), 'and is not posted');
+});
+
+t.test('Sigkill in matchActions of a return probe fires at entry: matchReturnArgs filter only the event', { skip }, async (t) => {
+  const policy = 'open-return-kill';
+  t.equal(stateOf(policy).state, 'loaded', stateOf(policy).errors.join('; '));
   const present = await runCommand(CAT, [join(dir, 'kill/present.txt')]);
   t.equal(present.signal, 'SIGKILL', 'the open of a present file (it would return a descriptor) is killed at entry');
   t.equal(present.stdout, '', 'cat read nothing');
@@ -153,6 +147,6 @@ spec:
   await p.waitFor((ev) => ev.process_exit?.process.pid === present.pid, 'the killed cat\'s exit');
   t.notOk(p.events().some(ours(policy, present.pid)), 'the open that succeeded is not posted: its return value did not match');
 
-  const other = await runCommand(CAT, [join(dir, 'present-elsewhere.txt')]);
+  const other = await runCommand(CAT, [join(dir, 'elsewhere.txt')]);
   t.equal(other.signal, null, 'an open outside the prefix is left alone');
 });
