@@ -20,6 +20,7 @@ import type { TetragonEvent } from '../exporters/tetragon.js';
 const CORPUS = join(REPO, 'test/fixtures/policies/corpus');
 const skip = await lacking(['tracepoints', 'ring_buffer', 'bpf_loop', 'bpf_send_signal', 'uprobes']);
 const override = await hasFeatures(['fmod_ret', 'fexit']);
+const lsm = await hasFeatures(['bpf_lsm']);
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-corpus-')));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,6 +35,8 @@ const SYS_SYNC = 162;
 mkdirSync(join(dir, 'lenient'));
 writeFileSync(join(dir, 'lenient/file'), 'x\n');
 writeFileSync(join(dir, 'x.macro'), 'x\n');
+for (const sub of ['ns', 'lists', 'lsm']) mkdirSync(join(dir, sub));
+for (const f of ['ns/file', 'lists/a', 'lists/b', 'lsm/file', 'elsewhere']) writeFileSync(join(dir, f), 'x\n');
 
 /** The corpus with this run's paths, in dir/policies. */
 const POLICIES = join(dir, 'policies');
@@ -102,6 +105,32 @@ const EXPECTED: Record<string, Expected> = {
       t.equal(made.code, 0, 'another binary links');
     },
   } : { errors: [['spec.kprobes[0]', /has an Override action, which needs fmod_ret on security_inode_link/]] },
+  'namespaces-nohost': {
+    async run(t) {
+      const host = await runCommand(CAT, [join(dir, 'ns/file')]);
+      t.equal(host.stdout, 'x\n', 'cat in the host\'s network namespace reads the file');
+      const own = await runCommand('unshare', ['--net', CAT, join(dir, 'ns/file')]);
+      t.equal(own.signal, 'SIGKILL', 'cat in a network namespace of its own is killed');
+    },
+  },
+  lists: {
+    async run(t, p) {
+      const script = `$SIG{USR1} = sub { print "usr1\\n" }; unlink(${JSON.stringify(join(dir, 'lists/a'))}); rename(${JSON.stringify(join(dir, 'lists/b'))}, ${JSON.stringify(join(dir, 'lists/c'))}); unlink(${JSON.stringify(join(dir, 'elsewhere'))}); print "done\\n"`;
+      const r = await runCommand(PERL, ['-e', script]);
+      t.equal(r.stdout, 'usr1\nusr1\ndone\n', 'SIGUSR1 for the unlink and the rename under lists/, none for the other unlink');
+      await exitOf(p, r.pid);
+      const fns = p.events().filter((e) => e.process_kprobe?.policy_name === 'corpus-lists' && e.process_kprobe.process.pid === r.pid).map((e) => e.process_kprobe!.function_name);
+      t.same(fns.sort(), ['__x64_sys_rename', '__x64_sys_unlink'], 'one event per syscall of the list');
+    },
+  },
+  'lsm-file-open': lsm ? {
+    async run(t) {
+      const denied = await runCommand('/bin/sh', ['-c', `exec ${CAT} ${join(dir, 'lsm/file')} 2>&1`]);
+      t.match(denied.stdout, /Permission denied|Operation not permitted/, 'cat is refused the open');
+      const other = await runCommand('/usr/bin/head', [join(dir, 'lsm/file')]);
+      t.equal(other.stdout, 'x\n', 'head reads it');
+    },
+  } : { errors: [['spec.lsmhooks[0]', /lsm:file_open needs BPF LSM programs/]] },
   lenient: {
     warnings: [
       ['spec.kprobes[0].returnArg', /returnArg is ignored without return: true/],
