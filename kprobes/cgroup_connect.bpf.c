@@ -10,8 +10,11 @@
  *     process_pass() (generic_process.h, config in vigil_hook) -> the
  *     selectors whose matchPIDs, matchBinaries, matchNamespaces pass
  *     -> selector_rules[sel]                    -> their rules
- *   a rule left -> count the first such rule, report it, return 0 (EPERM)
- *   otherwise   -> return 1 (allow)
+ *   the first rule left (rules are in selector order) decides, as
+ *   Tetragon's first matching selector does; it is counted, then:
+ *     a deny (Override)       -> report it, return 0 (EPERM)
+ *     an allow (Post, NoPost) -> report it as a Post (not NoPost), return 1
+ *   no rule left -> return 1 (allow)
  *
  * The report is a VIGIL_OP_GENERIC record under the policy hook's id with
  * one network arg, the destination (a sock's daddr and dport, or a
@@ -56,6 +59,8 @@ const volatile __u64 rules_udp = 0; /* rules for UDP or any protocol */
 const volatile __u64 rules_any_proto = 0;
 const volatile __u64 rules_v4 = 0; /* rules for AF_INET sockets */
 const volatile __u64 rules_v6 = 0; /* rules for AF_INET6 sockets */
+const volatile __u64 rules_allow = 0;  /* Post and NoPost selectors: their matches connect */
+const volatile __u64 rules_silent = 0; /* NoPost: ... unreported */
 const volatile __u64 port_rules[65536] = {};
 const volatile __u64 selector_rules[VIGIL_SELECTORS_MAX] = {}; /* the rules of each hook selector */
 const volatile __u32 report_hook = 0;  /* hook id of the deny records; 0: none */
@@ -79,9 +84,9 @@ struct {
 	__type(value, struct deny_report);
 } deny_scratch SEC(".maps");
 
-/* A record of the denial: who, and the destination (addr: network order,
+/* A record of the verdict: who, and the destination (addr: network order,
  * 4 or 16 bytes by family; connect4 programs may not read user_ip6). */
-static __always_inline void report(struct bpf_sock_addr *ctx, __u16 port, const __u32 *addr, __u16 family)
+static __always_inline void report(struct bpf_sock_addr *ctx, __u16 port, const __u32 *addr, __u16 family, bool deny)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct deny_report *r;
@@ -96,8 +101,8 @@ static __always_inline void report(struct bpf_sock_addr *ctx, __u16 port, const 
 	vigil_process_id_of(pid_tgid >> 32, &r->msg.proc);
 	r->msg.tid = (__u32)pid_tgid;
 	r->msg.hook_id = report_hook;
-	r->msg.ret = -EPERM;
-	r->msg.action = VIGIL_ACTION_OVERRIDE;
+	r->msg.ret = deny ? -EPERM : 0;
+	r->msg.action = deny ? VIGIL_ACTION_OVERRIDE : VIGIL_ACTION_POST;
 	r->msg.selector = 1;
 	r->msg.arg_count = 1;
 	r->msg.arg_len[0] = sizeof(r->dest);
@@ -142,7 +147,7 @@ struct {
 	__type(value, __u64);
 } connect_v6 SEC(".maps");
 
-/* Denials per rule slot. */
+/* Matches per rule slot: denials, or a Post rule's allowed connects. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_RULES);
@@ -198,14 +203,21 @@ static __always_inline int verdict(struct bpf_sock_addr *ctx, __u64 addr_rules, 
 	if (!hit)
 		return ALLOW;
 	for (i = 0; i < MAX_RULES; i++) {
-		if (hit & (1ULL << i)) {
-			__u64 *n = bpf_map_lookup_elem(&connect_denied, &i);
+		__u64 bit = 1ULL << i;
+		__u64 *n;
 
-			if (n)
-				*n += 1;
-			report(ctx, port, addr, family);
-			break;
+		if (!(hit & bit))
+			continue;
+		n = bpf_map_lookup_elem(&connect_denied, &i);
+		if (n)
+			*n += 1;
+		if (bit & rules_allow) {
+			if (!(bit & rules_silent))
+				report(ctx, port, addr, family, false);
+			return ALLOW;
 		}
+		report(ctx, port, addr, family, true);
+		return DENY;
 	}
 	return DENY;
 }

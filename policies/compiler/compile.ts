@@ -195,7 +195,7 @@ class Compiler {
  */
 export function compilePlan(plan: HookPlan, kernel: KernelFacts, rules?: ConnectRule[], report?: HookPlan, unfit?: ConnectUnfit): CompiledHook {
   const path = hookPath(plan);
-  const choice = chooseMechanism(plan, kernel, rules !== undefined || (unfit ? `${unfit.field}: ${unfit.why}` : false));
+  const choice = connectMechanism(plan, kernel, rules !== undefined, unfit);
   if (choice.mechanism === 'cgroup_connect') {
     const process = processFilters(plan, { choice, hostNs: (t) => kernel.hostNamespace(t) });
     return { kind: 'connect', path, plan: report ?? plan, choice, rules: rules!, connect: compileRules(rules!), ...(process ? { process } : {}) };
@@ -206,6 +206,21 @@ export function compilePlan(plan: HookPlan, kernel: KernelFacts, rules?: Connect
     if (!fields) throw new VigilError('VIGIL_NOT_SUPPORTED', `tracepoint ${plan.target.subsystem}/${plan.target.event} does not exist in this kernel (no format in tracefs)`, { field: path });
   }
   return { kind: 'generic', path, plan, choice, encoded: encodeHook(plan, { choice, fields, hostNs: (t) => kernel.hostNamespace(t) }) };
+}
+
+/**
+ * chooseMechanism() for a hook that may be a connect deny. One the cgroup
+ * programs would run but for one field, on a kernel that has them, fails
+ * at that field: it is what to change.
+ */
+function connectMechanism(plan: HookPlan, kernel: KernelFacts, fits: boolean, unfit?: ConnectUnfit): MechanismChoice {
+  try {
+    return chooseMechanism(plan, kernel, fits || (unfit ? `${unfit.field}: ${unfit.why}` : false));
+  } catch (err) {
+    const cgroup = kernel.features.find((f) => f.feature === 'cgroup_hooks')?.works;
+    if (!unfit || !cgroup || !(err instanceof VigilError) || err.field) throw err;
+    throw new VigilError(err.code, err.detail, { field: unfit.field, cause: err });
+  }
 }
 
 /** compilePlan(), its problem recorded as a CompileError at the field it is about. */

@@ -1,6 +1,7 @@
-// Override on a connect-type hook whose selectors use only the destination
-// (address, port), protocol, family and process filters (matchPIDs,
-// matchBinaries, matchNamespaces) is enforced with cgroup connect programs
+// Override on a connect-type hook whose selectors (Override, or Post before
+// them to allow) use only the destination (address, port), protocol,
+// family and process filters (matchPIDs, matchBinaries, matchNamespaces)
+// is enforced with cgroup connect programs
 // (kprobes/cgroup_connect.bpf.c, loaded by agent/sensors/connect-deny.ts),
 // which work without BPF LSM. Both Vigil's tcp_connect form (DAddr, DPort
 // on the sock) and Tetragon's security_socket_connect form (SAddr, SPort,
@@ -9,8 +10,10 @@
 // what the programs read:
 //
 //   rodata   rules_active, rules_not_addr, rules_not_port, rules_tcp,
-//            rules_udp, rules_any_proto, rules_v4, rules_v6: u64 masks,
-//            rule i is bit i
+//            rules_udp, rules_any_proto, rules_v4, rules_v6, rules_allow,
+//            rules_silent: u64 masks, rule i is bit i, selector order:
+//            the lowest rule that matches decides, as Tetragon's first
+//            matching selector does
 //            port_rules[65536]: u64, the rules naming each port
 //            selector_rules[32]: u64, the rules of each hook selector, for
 //            its process filters (vigil_hook, encoded as for generic hooks)
@@ -53,6 +56,8 @@ export interface ConnectRule {
   family?: 4 | 6;
   /** The hook selector it came from, whose process filters (if any) it also needs. */
   selector?: number;
+  /** Not a deny: a Post (or NoPost: silent) selector, whose matches connect. The first rule to match decides. */
+  allow?: 'post' | 'silent';
 }
 
 /** Functions and syscalls whose Override means "this connect fails". */
@@ -130,12 +135,17 @@ function ruleOf(k: KProbeSpec, s: NonNullable<KProbeSpec['selectors']>[number], 
     if (v === undefined || (Array.isArray(v) && !v.length) || DEST_FIELDS.has(key) || PROCESS_FIELDS.has(key)) continue;
     throw new Unfit(`${at}.${key}`, `${key} is not evaluated by the cgroup connect programs (they evaluate matchArgs, matchPIDs, matchBinaries and matchNamespaces)`);
   }
-  const actions = s.matchActions ?? [];
-  if (!actions.length) throw new Unfit(`${at}.matchActions`, 'a selector without actions posts; the cgroup connect programs only deny');
+  // Override denies. Post and NoPost (no actions is Post) allow what they match, as the first selector to match decides.
+  const actions = s.matchActions?.length ? s.matchActions : [{ action: 'Post' as const }];
+  const deny = actions.some((a) => a.action === 'Override');
   actions.forEach((a, j) => {
-    if (a.action !== 'Override') throw new Unfit(`${at}.matchActions[${j}].action`, `${a.action} is not enforced by the cgroup connect programs, which only deny (Override)`);
+    const fits = deny ? a.action === 'Override' || a.action === 'Post' : a.action === 'Post' || a.action === 'NoPost';
+    if (!fits) {
+      throw new Unfit(`${at}.matchActions[${j}].action`, `${a.action} ${deny ? 'beside Override ' : ''}is not enforced by the cgroup connect programs, which deny (Override) or allow and post (Post, NoPost)`);
+    }
   });
   const rule: ConnectRule = { id, cidrs: [], selector };
+  if (!deny) rule.allow = actions.some((a) => a.action === 'Post') ? 'post' : 'silent';
   const seen = new Set<string>();
   for (const [j, m] of (s.matchArgs ?? []).entries()) {
     const where = `${at}.matchArgs[${j}]`;
@@ -204,7 +214,7 @@ export const hasProcessFilters = (s: NonNullable<KProbeSpec['selectors']>[number
 export function compileRules(rules: ConnectRule[]): ConnectPlan {
   if (!Array.isArray(rules)) throw invalid('rules', 'must be an array');
   if (rules.length > MAX_CONNECT_RULES) throw invalid('rules', `${rules.length} rules, at most ${MAX_CONNECT_RULES}`);
-  const m = { active: 0n, notAddr: 0n, notPort: 0n, tcp: 0n, udp: 0n, any: 0n, v4: 0n, v6: 0n };
+  const m = { active: 0n, notAddr: 0n, notPort: 0n, tcp: 0n, udp: 0n, any: 0n, v4: 0n, v6: 0n, allow: 0n, silent: 0n };
   const bySelector = new BigUint64Array(MAX_SELECTORS);
   const ports = new BigUint64Array(65536);
   const prefixes = new Map<string, Cidr & { rules: bigint }>();
@@ -235,6 +245,9 @@ export function compileRules(rules: ConnectRule[]): ConnectPlan {
     else if (r.protocol !== 'tcp' && r.protocol !== 'udp') throw invalid(`${at}.protocol`, `${JSON.stringify(r.protocol)} is not tcp or udp`);
     if (r.protocol !== 'udp') m.tcp |= bit;
     if (r.protocol !== 'tcp') m.udp |= bit;
+    if (r.allow !== undefined && r.allow !== 'post' && r.allow !== 'silent') throw invalid(`${at}.allow`, `${JSON.stringify(r.allow)} is not post or silent`);
+    if (r.allow) m.allow |= bit;
+    if (r.allow === 'silent') m.silent |= bit;
     if (r.family !== undefined && r.family !== 4 && r.family !== 6) throw invalid(`${at}.family`, `${JSON.stringify(r.family)} is not 4 or 6`);
     if (r.family !== 6) m.v4 |= bit;
     if (r.family !== 4) m.v6 |= bit;
@@ -258,6 +271,7 @@ export function compileRules(rules: ConnectRule[]): ConnectPlan {
     rodata: {
       rules_active: m.active, rules_not_addr: m.notAddr, rules_not_port: m.notPort,
       rules_tcp: m.tcp, rules_udp: m.udp, rules_any_proto: m.any, rules_v4: m.v4, rules_v6: m.v6,
+      rules_allow: m.allow, rules_silent: m.silent,
       port_rules: Buffer.from(ports.buffer), selector_rules: Buffer.from(bySelector.buffer),
     },
     v4: all.filter((c) => c.family === 4).map(entry),

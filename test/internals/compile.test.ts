@@ -178,8 +178,20 @@ t.test('Tetragon\'s security_socket_connect form: the sockaddr\'s SAddr and SPor
     'spec.kprobes[0].selectors[0].matchArgs[0].operator', /the socket before it connects, not the destination; match SAddr and SPort on the sockaddr arg/);
   unfit('AF_UNIX never reaches the cgroup programs', '[{ matchArgs: [{ index: 1, operator: Family, values: [AF_UNIX] }], matchActions: [{ action: Override }] }]',
     'spec.kprobes[0].selectors[0].matchArgs[0].values', /AF_INET and AF_INET6 connects, no other family/);
-  unfit('an allow-listing Post selector is not a deny', '[{ matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.1] }], matchActions: [{ action: Post }] }, { matchActions: [{ action: Override }] }]',
-    'spec.kprobes[0].selectors[0].matchActions[0].action', /Post is not enforced/);
+  unfit('Sigkill beside Override', '[{ matchActions: [{ action: Override }, { action: Sigkill }] }]',
+    'spec.kprobes[0].selectors[0].matchActions[1].action', /Sigkill beside Override is not enforced/);
+  t.same(connectRules(tetragon(`
+- matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.1] }, { index: 1, operator: SPort, values: ["80"] }]
+  matchActions: [{ action: Post }]
+- matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.2] }]
+  matchActions: [{ action: NoPost }]
+- matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_TCP] }]
+  matchActions: [{ action: Override, argError: -1 }]
+`), 0), [
+    { id: 0, cidrs: ['192.0.2.1'], selector: 0, allow: 'post', notCidrs: false, ports: [[80, 80]], notPorts: false },
+    { id: 1, cidrs: ['192.0.2.2'], selector: 1, allow: 'silent', notCidrs: false },
+    { id: 2, cidrs: [], selector: 2, protocol: 'tcp' },
+  ], 'Tetragon\'s "block others": Post selectors before the deny allow what they match, in selector order');
 
   const p: TracingPolicy = { ...openat, spec: { kprobes: [tetragon('[{ matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.1] }], matchBinaries: [{ operator: In, values: [/usr/bin/curl] }], matchActions: [{ action: Override, argError: -1 }] }]')] } };
   const [h] = compilePolicy(p, HOST_LIKE).hooks;
@@ -189,9 +201,10 @@ t.test('Tetragon\'s security_socket_connect form: the sockaddr\'s SAddr and SPor
   t.equal(h.process?.encoded.eq.length, 1, 'its value is in the string map');
   t.equal(h.process?.plan.args.length, 0, 'no arg is read by the process stage');
 
-  const caps = { ...openat, spec: { kprobes: [tetragon('[{ matchCapabilities: [{ type: Effective, operator: In, values: [CAP_NET_RAW] }], matchActions: [{ action: Override }] }]')] } };
-  t.match(compilePolicy(caps, HOST_LIKE).errors, [{ path: 'spec.kprobes[0]', message: /cgroup_connect: spec\.kprobes\[0\]\.selectors\[0\]\.matchCapabilities: matchCapabilities is not evaluated by the cgroup connect programs/ }],
-    'without fmod_ret, the reason the cgroup programs cannot run it names its field');
+  const caps = { ...openat, spec: { kprobes: [tetragon('[{ matchCapabilities: [{ type: Effective, operator: In, values: [CAP_NET_RAW] }], matchActions: [{ action: Override, argError: -1 }] }]')] } };
+  t.match(compilePolicy(caps, HOST_LIKE).errors, [{ path: 'spec.kprobes[0].selectors[0].matchCapabilities', message: /cgroup_connect: spec\.kprobes\[0\]\.selectors\[0\]\.matchCapabilities: matchCapabilities is not evaluated by the cgroup connect programs/ }],
+    'without fmod_ret, the error is at the field that keeps the cgroup programs from running it, and says why');
+  t.match(compilePolicy(caps, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } }, 'with fmod_ret, it runs there');
 });
 
 t.test('a connect deny compiles to cgroup programs where the kernel has them, with its rules and report', async (t) => {
