@@ -1,10 +1,13 @@
 // A user denies connects the way Tetragon writes it (security_socket_connect
 // with Protocol on the socket, Family, SAddr and SPort on the sockaddr)
 // for one binary, one process, or processes outside the host's mount
-// namespace, on a kernel without BPF LSM: the cgroup connect programs
-// judge the destination and then the process filters from the process
-// map. Real node processes connect on loopback; the denied one gets EPERM
-// and an Override event, every other process and destination connects.
+// namespace, and Tetragon's "block others" example (Post one destination,
+// Override the rest), on a kernel without BPF LSM: the cgroup connect
+// programs judge the destination and then the process filters from the
+// process map. Real node processes connect on loopback; the denied one
+// gets EPERM and an Override event, every other process and destination
+// connects. Walk-arounds tried: a symlink, a copy, an IPv4-mapped address,
+// IPv6, UDP sendto and connect.
 import t from 'tap';
 import net, { type AddressInfo } from 'node:net';
 import dgram from 'node:dgram';
@@ -16,6 +19,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { lacking } from './lib/kernel.js';
 import { startPolicyAgent, type PolicyAgent } from './lib/policy-agent.js';
+import type { TetragonEvent } from '../exporters/tetragon.js';
 
 const run = promisify(execFile);
 const skip = await lacking(['cgroup_hooks', 'tracepoints', 'ring_buffer', 'bpf_loop']);
@@ -69,9 +73,22 @@ function policyFile(dir: string, name: string, selectors: unknown[]): string {
 }
 
 let dir: string;
+let denied: string;
+let copy: string;
+let link: string;
 const closers: (() => void)[] = [];
 t.before(() => {
-  if (!skip) dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-connect-proc-')));
+  if (skip) return;
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-connect-proc-')));
+  // Node copies of its own, so no other process runs the denied path.
+  denied = join(dir, 'denied-node');
+  copy = join(dir, 'copied-node');
+  link = join(dir, 'link-node');
+  for (const f of [denied, copy]) {
+    copyFileSync(process.execPath, f);
+    chmodSync(f, 0o755);
+  }
+  symlinkSync(denied, link);
 });
 t.teardown(() => {
   for (const c of closers) c();
@@ -79,7 +96,7 @@ t.teardown(() => {
 });
 
 async function servers() {
-  const tcp = await Promise.all(['127.0.0.9', '127.0.0.10', '::1', '127.0.0.11', '127.0.0.12'].map(listenTcp));
+  const tcp = await Promise.all(['127.0.0.9', '127.0.0.10', '::1', '127.0.0.11', '127.0.0.12', '127.0.0.13'].map(listenTcp));
   const udp = await Promise.all([bindUdp('udp4', '127.0.0.9'), bindUdp('udp4', '127.0.0.9')]);
   closers.push(() => { for (const s of tcp) s.close(); for (const s of udp) s.close(); });
   return { tcp: tcp.map(portOf), udp: udp.map(portOf) };
@@ -87,15 +104,6 @@ async function servers() {
 
 t.test('Tetragon\'s security_socket_connect form denies one binary\'s connects, and nobody else\'s', { skip }, async (t) => {
   const { tcp: [p9, p10, p6], udp: [u1, u2] } = await servers();
-  // Node copies of its own, so no other process runs the denied path.
-  const denied = join(dir, 'denied-node');
-  const copy = join(dir, 'copied-node');
-  const link = join(dir, 'link-node');
-  for (const f of [denied, copy]) {
-    copyFileSync(process.execPath, f);
-    chmodSync(f, 0o755);
-  }
-  symlinkSync(denied, link);
   const bins = [{ operator: 'In', values: [denied] }];
   const file = policyFile(dir, 'connect-deny-binary', [
     {
@@ -153,6 +161,30 @@ t.test('matchPIDs and matchNamespaces narrow a connect deny to the processes the
     t.equal(await from(process.execPath, 'tcp', '127.0.0.12', p12), 'connected', 'matchNamespaces: a process in the host\'s mount namespace connects');
     t.equal(await from(process.execPath, 'tcp', '127.0.0.12', p12, ['unshare', '-m']), 'EPERM', 'one in a mount namespace of its own is denied');
     t.equal(await here('127.0.0.12', p12), 'connected', 'and the host process is not');
+  } finally {
+    await p.stop();
+  }
+});
+
+t.test('Tetragon\'s "block others" example: a Post selector first allows one destination, the Override after it denies the rest', { skip }, async (t) => {
+  const { tcp: [p9, , p6, , , p13] } = await servers();
+  const tcpInet = [{ index: 0, operator: 'Protocol', values: ['IPPROTO_TCP'] }, { index: 1, operator: 'Family', values: ['AF_INET', 'AF_INET6'] }];
+  const bins = [{ operator: 'In', values: [denied] }];
+  const file = policyFile(dir, 'connect-block-others', [
+    { matchArgs: [...tcpInet, { index: 1, operator: 'SAddr', values: ['127.0.0.13'] }, { index: 1, operator: 'SPort', values: [String(p13)] }], matchBinaries: bins, matchActions: [{ action: 'Post' }] },
+    { matchArgs: tcpInet, matchBinaries: bins, matchActions: [{ action: 'Override', argError: -1 }] },
+  ]);
+  const p: PolicyAgent = await startPolicyAgent({ policies: [file] });
+  try {
+    t.match(p.agent.status(), { policies: [{ name: 'connect-block-others', state: 'loaded' }] });
+    t.equal(await from(denied, 'tcp', '127.0.0.13', p13), 'connected', 'the allowed destination connects');
+    t.equal(await from(denied, 'tcp', '127.0.0.9', p9), 'EPERM', 'any other is denied');
+    t.equal(await from(denied, 'tcp', '::1', p6), 'EPERM', 'over IPv6 too');
+    t.equal(await from(denied, 'sendto', '127.0.0.9', p9), 'sent', 'UDP is not in the policy');
+    t.equal(await from(copy, 'tcp', '127.0.0.9', p9), 'connected', 'another binary connects');
+    const kprobe = (port: number) => (e: TetragonEvent) => e.process_kprobe?.policy_name === 'connect-block-others' && e.process_kprobe.args[0]?.sockaddr_arg?.port === port;
+    t.match((await p.waitFor(kprobe(p13), 'the Post event')).process_kprobe, { action: 'KPROBE_ACTION_POST', args: [{ sockaddr_arg: { addr: '127.0.0.13', port: p13 } }] }, 'the allowed connect is posted');
+    t.match((await p.waitFor(kprobe(p9), 'the Override event')).process_kprobe, { action: 'KPROBE_ACTION_OVERRIDE', args: [{ sockaddr_arg: { addr: '127.0.0.9', port: p9 } }] }, 'the denied one is an Override');
   } finally {
     await p.stop();
   }
