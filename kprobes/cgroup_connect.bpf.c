@@ -18,8 +18,8 @@
  *
  * The report is a VIGIL_OP_GENERIC record under the policy hook's id with
  * one network arg, the destination (a sock's daddr and dport, or a
- * sockaddr's address and port), action Override, return -EPERM: the agent
- * turns it into the hook's process_kprobe event.
+ * sockaddr's address and port), action Override and return -EPERM (or
+ * Post and 0): the agent turns it into the hook's process_kprobe event.
  *
  * A rule is one bit of a u64 (slot 0..63). Negated conditions (NotDAddr,
  * NotDPort) and absent ones (any address, any port) are bits of

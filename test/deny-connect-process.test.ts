@@ -96,7 +96,7 @@ t.teardown(() => {
 });
 
 async function servers() {
-  const tcp = await Promise.all(['127.0.0.9', '127.0.0.10', '::1', '127.0.0.11', '127.0.0.12', '127.0.0.13'].map(listenTcp));
+  const tcp = await Promise.all(['127.0.0.9', '127.0.0.10', '::1', '127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14'].map(listenTcp));
   const udp = await Promise.all([bindUdp('udp4', '127.0.0.9'), bindUdp('udp4', '127.0.0.9')]);
   closers.push(() => { for (const s of tcp) s.close(); for (const s of udp) s.close(); });
   return { tcp: tcp.map(portOf), udp: udp.map(portOf) };
@@ -185,6 +185,26 @@ t.test('Tetragon\'s "block others" example: a Post selector first allows one des
     const kprobe = (port: number) => (e: TetragonEvent) => e.process_kprobe?.policy_name === 'connect-block-others' && e.process_kprobe.args[0]?.sockaddr_arg?.port === port;
     t.match((await p.waitFor(kprobe(p13), 'the Post event')).process_kprobe, { action: 'KPROBE_ACTION_POST', args: [{ sockaddr_arg: { addr: '127.0.0.13', port: p13 } }] }, 'the allowed connect is posted');
     t.match((await p.waitFor(kprobe(p9), 'the Override event')).process_kprobe, { action: 'KPROBE_ACTION_OVERRIDE', args: [{ sockaddr_arg: { addr: '127.0.0.9', port: p9 } }] }, 'the denied one is an Override');
+  } finally {
+    await p.stop();
+  }
+});
+
+t.test('matchBinaries followChildren: what the denied binary starts is denied too', { skip }, async (t) => {
+  const { tcp: [, , , , , , p14] } = await servers();
+  const file = policyFile(dir, 'connect-deny-children', [
+    { matchArgs: [{ index: 1, operator: 'SAddr', values: ['127.0.0.14'] }], matchBinaries: [{ operator: 'In', values: [denied], followChildren: true }], matchActions: OVERRIDE },
+  ]);
+  // The parent runs another node (not denied by name), which connects and prints; the parent prints nothing.
+  const spawnChild = `require('child_process').execFileSync(${JSON.stringify(process.execPath)}, ['-e', ${JSON.stringify(CHILD)}, ...process.argv.slice(1)], { stdio: 'inherit' })`;
+  const viaParent = async (parent: string): Promise<string> =>
+    (await run(parent, ['-e', spawnChild, 'tcp', '127.0.0.14', String(p14)])).stdout.trim();
+  const p: PolicyAgent = await startPolicyAgent({ policies: [file] });
+  try {
+    t.match(p.agent.status(), { policies: [{ name: 'connect-deny-children', state: 'loaded' }] });
+    t.equal(await from(process.execPath, 'tcp', '127.0.0.14', p14), 'connected', 'node on its own connects');
+    t.equal(await viaParent(denied), 'EPERM', 'node started by the denied binary is denied');
+    t.equal(await viaParent(copy), 'connected', 'node started by another binary connects');
   } finally {
     await p.stop();
   }

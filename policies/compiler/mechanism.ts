@@ -194,7 +194,7 @@ export const MECHANISMS: readonly MechanismRow[] = [
     attach: 'cgroup', enforcement: ['override'],
     unfit: (h) => (h.connectRules ? undefined : h.connectUnfit ?? 'its selectors are more than connect destinations, protocols, families and process filters with Override'),
     target: (h) => ({ target: { cgroup: h.kernel.cgroupRoot() } }),
-    how: (h) => `cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs on ${h.kernel.cgroupRoot()} refuse denied destinations with EPERM for every process below it; needs no BPF LSM`,
+    how: (h) => `cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs on ${h.kernel.cgroupRoot()} refuse denied destinations with EPERM for the processes below it that the selectors name; needs no BPF LSM`,
   },
   {
     mechanism: 'fmod_ret', serves: 'call-override', feature: 'fmod_ret', object: 'generic_fentry', program: 'vigil_generic_fmod_ret',
