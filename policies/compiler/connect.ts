@@ -50,8 +50,8 @@ export interface ConnectRule {
   ports?: [number, number][];
   /** Match ports outside ports (NotDPort). */
   notPorts?: boolean;
-  /** Absent: any protocol. */
-  protocol?: 'tcp' | 'udp';
+  /** Absent: any protocol (ICMP and raw sockets too). */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp';
   /** The socket's family, 4 (connect4, sendmsg4) or 6; absent: both. An IPv4-mapped IPv6 destination is both. */
   family?: 4 | 6;
   /** The hook selector it came from, whose process filters (if any) it also needs. */
@@ -155,6 +155,7 @@ function ruleOf(k: KProbeSpec, s: NonNullable<KProbeSpec['selectors']>[number], 
     if (seen.has(kind)) throw new Unfit(`${where}.operator`, `a second ${kind} filter in one selector; the cgroup connect programs hold one ${kind} set per rule`);
     seen.add(kind);
     const values = (m.values ?? []).map(String);
+    if (!values.length && (term === 'protocol' || term === 'family')) throw new Unfit(`${where}.values`, `${m.operator} without values matches nothing`);
     if (term === 'addr' || term === 'notAddr') {
       rule.cidrs.push(...values);
       rule.notCidrs = term === 'notAddr';
@@ -165,7 +166,7 @@ function ruleOf(k: KProbeSpec, s: NonNullable<KProbeSpec['selectors']>[number], 
     } else if (term === 'protocol') {
       const protos = new Set(values.map((v) => PROTOCOLS[v]));
       if (protos.has(undefined as never)) throw new Unfit(`${where}.values`, 'the cgroup connect programs tell TCP and UDP apart, no other protocol');
-      if (protos.size === 1) rule.protocol = [...protos][0];
+      rule.protocol = protos.size === 1 ? [...protos][0] : 'tcp+udp';
     } else {
       const fams = new Set(values.map((v) => FAMILIES[v]));
       if (fams.has(undefined as never) || fams.has('unix')) throw new Unfit(`${where}.values`, 'the cgroup connect programs see AF_INET and AF_INET6 connects, no other family');
@@ -242,7 +243,7 @@ export function compileRules(rules: ConnectRule[]): ConnectPlan {
     if (r.notPorts && !ranges.length) throw invalid(`${at}.notPorts`, 'needs ports');
     if (r.notPorts || !ranges.length) m.notPort |= bit;
     if (r.protocol === undefined) m.any |= bit;
-    else if (r.protocol !== 'tcp' && r.protocol !== 'udp') throw invalid(`${at}.protocol`, `${JSON.stringify(r.protocol)} is not tcp or udp`);
+    else if (!['tcp', 'udp', 'tcp+udp'].includes(r.protocol)) throw invalid(`${at}.protocol`, `${JSON.stringify(r.protocol)} is not tcp, udp or tcp+udp`);
     if (r.protocol !== 'udp') m.tcp |= bit;
     if (r.protocol !== 'tcp') m.udp |= bit;
     if (r.allow !== undefined && r.allow !== 'post' && r.allow !== 'silent') throw invalid(`${at}.allow`, `${JSON.stringify(r.allow)} is not post or silent`);

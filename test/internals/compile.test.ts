@@ -4,7 +4,7 @@
 import t from 'tap';
 import { parse } from 'yaml';
 import { compilePolicy } from '../../policies/compiler/compile.js';
-import { connectFit, connectRules } from '../../policies/compiler/connect.js';
+import { compileRules, connectFit, connectRules } from '../../policies/compiler/connect.js';
 import type { KProbeSpec, TracingPolicy } from '../../policies/types.generated.js';
 import { describedKernel, HOST_LIKE, STOCK_LIKE } from '../lib/described-kernel.js';
 
@@ -173,6 +173,9 @@ t.test('Tetragon\'s security_socket_connect form: the sockaddr\'s SAddr and SPor
     { id: 0, cidrs: ['192.0.2.0/24'], selector: 0, protocol: 'tcp', family: 4, notCidrs: false, ports: [[443, 443]], notPorts: false },
     { id: 1, cidrs: [], selector: 1, ports: [[0, 1023]], notPorts: true },
   ], 'both families is either; NotSPortPriv is ports outside 0..1023');
+  t.match(connectRules(tetragon('[{ matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_TCP, IPPROTO_UDP] }], matchActions: [{ action: Override, argError: -1 }] }]'), 0),
+    [{ protocol: 'tcp+udp' }], 'TCP and UDP is not any protocol: ICMP and raw sockets stay out');
+  t.match(compileRules([{ id: 0, cidrs: [], protocol: 'tcp+udp' }]).rodata, { rules_tcp: 1n, rules_udp: 1n, rules_any_proto: 0n }, 'its bit is in the TCP and UDP masks only');
   const unfit = (what: string, selectors: string, field: string, why: RegExp) => t.match(connectFit(tetragon(selectors), 0), { unfit: { field, why } }, what);
   unfit('the socket\'s DAddr is not the destination before connect', '[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.1] }], matchActions: [{ action: Override }] }]',
     'spec.kprobes[0].selectors[0].matchArgs[0].operator', /the socket before it connects, not the destination; match SAddr and SPort on the sockaddr arg/);
