@@ -161,7 +161,7 @@ t.test('a tcp_connect deny stays TCP\'s: UDP to the same address is sent, and th
       { matchArgs: [{ index: 0, operator: 'Protocol', values: ['IPPROTO_UDP'] }], matchActions: [{ action: 'Override', argError: -1 }] },
     ],
   }, 1);
-  t.same(rules, [{ id: 1, cidrs: ['127.0.0.6/32'], notCidrs: false, protocol: 'tcp' }], 'TCP implied; a UDP selector on a TCP function matches nothing and is dropped');
+  t.same(rules, [{ id: 1, cidrs: ['127.0.0.6/32'], selector: 0, notCidrs: false, protocol: 'tcp' }], 'TCP implied; a UDP selector on a TCP function matches nothing and is dropped');
 
   const dir = mkdtempSync(join(tmpdir(), 'vigil-tcp-deny-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,6 +3,9 @@
 // and a valid set of policies passes with exit code 0.
 import tap from 'tap';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { lintFile } from '../policies/validate/index.js';
 import { lacking } from './lib/kernel.js';
 import { REPO, VIGIL } from './lib/agent.js';
@@ -181,4 +184,35 @@ tap.test('selectorsMacros: a problem in a macro\'s part is placed in the macro, 
   const ok = lintText(text.replace('- {index: 0, operator: Prefix, values: ["x"]}', '- {index: 0, operator: Equal, values: ["-100"]}'), 'm.yaml', { kernel: false });
   t.same(ok.errors, []);
   t.same(ok.policies[0].policy.spec.kprobes![0].selectors, [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }, { index: 0, operator: 'Equal', values: ['-100'] }] }], 'the selector holds the macro\'s part, and no macros field');
+});
+
+tap.test('Tetragon\'s security_socket_connect deny form lints clean where the cgroup connect programs run it; what they cannot run is an error at its field', { skip: await lacking(['cgroup_hooks']) }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-lint-connect-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const policy = (name: string, selectors: string[]): string => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, [
+      'apiVersion: cilium.io/v1alpha1', 'kind: TracingPolicy', `metadata: {name: ${name}}`, 'spec:', '  kprobes:', '  - call: security_socket_connect', '    syscall: false',
+      '    args: [{index: 0, type: socket}, {index: 1, type: sockaddr}, {index: 2, type: int}]', '    selectors:', ...selectors, '',
+    ].join('\n'));
+    return file;
+  };
+  const tcpInet = '{index: 0, operator: Protocol, values: [IPPROTO_TCP]}, {index: 1, operator: Family, values: [AF_INET, AF_INET6]}';
+  const curl = 'matchBinaries: [{operator: In, values: [/usr/bin/curl]}]';
+  const blockOthers = policy('block-others', [
+    `    - matchArgs: [${tcpInet}, {index: 1, operator: SAddr, values: [192.168.1.1]}, {index: 1, operator: SPort, values: ["80"]}]`,
+    `      ${curl}`, '      matchActions: [{action: Post}]',
+    `    - matchArgs: [${tcpInet}]`, `      ${curl}`, '      matchActions: [{action: Override, argError: -1}]',
+  ]);
+  const denyCurl = policy('deny-curl', [`    - matchArgs: [{index: 1, operator: SAddr, values: [192.0.2.0/24]}, {index: 1, operator: NotSPort, values: ["53"]}]`, `      ${curl}`,
+    '      matchPIDs: [{operator: NotIn, values: [1]}]', '      matchNamespaces: [{namespace: Net, operator: In, values: [host_ns]}]', '      matchActions: [{action: Override, argError: -1}]']);
+  const ok = lint(blockOthers, denyCurl);
+  t.equal(ok.code, 0, `the "block others" example and a deny with matchPIDs, matchBinaries, matchNamespaces pass every layer, the compiler too: ${ok.stdout}`);
+  if (!(await lacking(['fmod_ret']))) return;
+  const caps = policy('caps', ['    - matchArgs: [{index: 1, operator: SAddr, values: [192.0.2.1]}]', '      matchCapabilities: [{type: Effective, operator: In, values: [CAP_NET_RAW]}]',
+    '      matchActions: [{action: Override, argError: -1}]']);
+  const bad = lint(caps);
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, /^.*caps\.yaml:11:\d+: spec\.kprobes\[0\]\.selectors\[0\]\.matchCapabilities: .*cgroup_connect: spec\.kprobes\[0\]\.selectors\[0\]\.matchCapabilities: matchCapabilities is not evaluated by the cgroup connect programs/m,
+    'without fmod_ret, the error is at the field the cgroup programs cannot evaluate, and says why');
 });

@@ -17,7 +17,8 @@ import { ConnectDenySensor } from './connect-deny.js';
 import { GenericHook, type GenericHookState } from './generic.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
-import { planActions } from '../../policies/compiler/plan.js';
+import { followFilters, planActions } from '../../policies/compiler/plan.js';
+import { bindHook } from '../../policies/compiler/encode.js';
 import type { CompiledConnectHook, CompiledGenericHook, CompiledHook } from '../../policies/compiler/compile.js';
 import { unpin } from '../../kernel/bpf/pins.js';
 import type { PinnedHook, PinStore } from './pins.js';
@@ -259,14 +260,19 @@ export class HookRegistry {
     const slot = this.slots.register(`policy ${plan.policyName}`, [{ program: choice.program, hook: `${c.path} (cgroup_connect)` }]);
     const sensor = new ConnectDenySensor();
     const scope = this.takeScope(hookId, c);
+    const follow = c.process ? followFilters(c.process.plan).map((f) => this.follow.acquire(f.values)) : [];
+    const releaseFollow = () => { for (const bit of follow) this.follow.release(bit); };
     try {
-      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' }, scope);
+      const process = c.process && { encoded: c.process.encoded, config: bindHook(c.process.encoded, { hookId, slot, followBits: follow }) };
+      sensor.load(c.connect, cgroup, { shared: this.shared, hookId, slot, sock: plan.args[0]?.type === 'sock' }, scope, process);
     } catch (err) {
       sensor.close();
+      releaseFollow();
       this.releaseScope(hookId);
       this.slots.release(slot, 1);
       throw err;
     }
+    this.followBits.set(hookId, follow);
     this.compiled.set(hookId, c);
     this.sensors.set(hookId, sensor);
     const counters = this.shared.fd('vigil_counters');
@@ -281,6 +287,8 @@ export class HookRegistry {
       ...(scope ? { scope } : {}),
       close: () => {
         sensor.close();
+        releaseFollow();
+        this.followBits.delete(hookId);
         this.releaseScope(hookId);
         this.sensors.delete(hookId);
         this.slots.release(slot, 1);

@@ -15,8 +15,8 @@ import {
   canonicalArgType, hookPath, ARG_OPERATORS, type ArgOperator, type ArgPlan, type HookPlan, type SelectorPlan, type ActionName,
   type CapabilityFilter, type NamespaceType, type UprobeHookPlan,
 } from './plan.js';
-import { compileRules, connectRules, type ConnectPlan, type ConnectRule } from './connect.js';
-import { encodeHook, type EncodedHook } from './encode.js';
+import { compileRules, connectFit, type ConnectPlan, type ConnectRule, type ConnectUnfit } from './connect.js';
+import { encodeHook, type EncodeContext, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
 import { refusedFields } from './refused-fields.js';
@@ -51,6 +51,8 @@ export interface CompiledConnectHook extends CompiledHookBase {
   kind: 'connect';
   rules: ConnectRule[];
   connect: ConnectPlan;
+  /** The selectors' process filters, encoded as a generic hook's (rodata vigil_hook and its value maps); absent: none. */
+  process?: { plan: HookPlan; encoded: EncodedHook };
 }
 
 export type CompiledHook = CompiledGenericHook | CompiledConnectHook;
@@ -199,12 +201,16 @@ class Compiler {
 /**
  * One plan, complete for this kernel: its mechanism and its bytes. Throws
  * a VigilError (its field the policy field at fault) when it cannot run.
- * rules and report: a connect deny the cgroup programs may enforce.
+ * rules and report: a connect deny the cgroup programs may enforce;
+ * unfit: a connect deny they cannot, and why.
  */
-export function compilePlan(plan: HookPlan, kernel: KernelFacts, rules?: ConnectRule[], report?: HookPlan): CompiledHook {
+export function compilePlan(plan: HookPlan, kernel: KernelFacts, rules?: ConnectRule[], report?: HookPlan, unfit?: ConnectUnfit): CompiledHook {
   const path = hookPath(plan);
-  const choice = chooseMechanism(plan, kernel, rules !== undefined);
-  if (choice.mechanism === 'cgroup_connect') return { kind: 'connect', path, plan: report ?? plan, choice, rules: rules!, connect: compileRules(rules!) };
+  const choice = connectMechanism(plan, kernel, rules !== undefined, unfit);
+  if (choice.mechanism === 'cgroup_connect') {
+    const process = processFilters(plan, { choice, hostNs: (t) => kernel.hostNamespace(t) });
+    return { kind: 'connect', path, plan: report ?? plan, choice, rules: rules!, connect: compileRules(rules!), ...(process ? { process } : {}) };
+  }
   let fields;
   if (choice.mechanism === 'tracepoint' && plan.kind === 'tracepoint') {
     fields = kernel.tracepointFields(plan.target.subsystem, plan.target.event);
@@ -213,10 +219,25 @@ export function compilePlan(plan: HookPlan, kernel: KernelFacts, rules?: Connect
   return { kind: 'generic', path, plan, choice, encoded: encodeHook(plan, { choice, fields, hostNs: (t) => kernel.hostNamespace(t) }) };
 }
 
+/**
+ * chooseMechanism() for a hook that may be a connect deny. One the cgroup
+ * programs would run but for one field, on a kernel that has them, fails
+ * at that field: it is what to change.
+ */
+function connectMechanism(plan: HookPlan, kernel: KernelFacts, fits: boolean, unfit?: ConnectUnfit): MechanismChoice {
+  try {
+    return chooseMechanism(plan, kernel, fits || (unfit ? `${unfit.field}: ${unfit.why}` : false));
+  } catch (err) {
+    const cgroup = kernel.features.find((f) => f.feature === 'cgroup_hooks')?.works;
+    if (!unfit || !cgroup || !(err instanceof VigilError) || err.field) throw err;
+    throw new VigilError(err.code, err.detail, { field: unfit.field, cause: err });
+  }
+}
+
 /** compilePlan(), its problem recorded as a CompileError at the field it is about. */
 function compileHook(c: Compiler, kernel: KernelFacts, h: PendingHook): CompiledHook | undefined {
   try {
-    return compilePlan(h.plan, kernel, h.rules, h.report);
+    return compilePlan(h.plan, kernel, h.rules, h.report, h.unfit);
   } catch (err) {
     if (!(err instanceof VigilError)) throw err;
     const skipped = h.skippable && err.code === 'VIGIL_NOT_SUPPORTED';
@@ -231,6 +252,19 @@ interface PendingHook {
   skippable: boolean;
   rules?: ConnectRule[];
   report?: HookPlan;
+  unfit?: ConnectUnfit;
+}
+
+/**
+ * The process filters of a connect deny's selectors, encoded for the
+ * cgroup programs (generic_process.h): selector i keeps its index, and
+ * only matchPIDs, matchBinaries and matchNamespaces. Undefined: none.
+ */
+function processFilters(plan: HookPlan, ctx: EncodeContext): CompiledConnectHook['process'] {
+  if (!plan.selectors.some((s) => s.matchPIDs.length || s.matchBinaries.length || s.matchNamespaces?.length)) return undefined;
+  const selectors = plan.selectors.map((s) => ({ matchArgs: [], matchPIDs: s.matchPIDs, matchBinaries: s.matchBinaries, matchNamespaces: s.matchNamespaces, matchActions: [] }));
+  const processPlan: HookPlan = { ...plan, args: [], returnArg: undefined, selectors };
+  return { plan: processPlan, encoded: encodeHook(processPlan, ctx) };
 }
 
 /** The report plan of a connect deny: its denials are process_kprobe events with the destination as the one arg. */
@@ -277,14 +311,16 @@ export function compilePolicy(policy: TracingPolicy, kernel: KernelFacts): Compi
   (spec.kprobes ?? []).forEach((k, i) => {
     const path = `spec.kprobes[${i}]`;
     const skippable = k.ignore?.callNotFound === true;
-    const rules = connectRules(k, nextRule);
+    const fit = connectFit(k, nextRule, path);
+    const rules = fit && 'rules' in fit ? fit.rules : undefined;
+    const unfit = fit && 'unfit' in fit ? fit.unfit : undefined;
     if (rules) nextRule += rules.length;
     if (k.return && k.returnArgAction && k.returnArgAction !== 'Post') c.fail(`${path}.returnArgAction`, `returnArgAction ${k.returnArgAction} is not supported by Vigil${ACTION_WHY[k.returnArgAction] ? `: ${ACTION_WHY[k.returnArgAction]}` : ' yet'}`);
     const returnArg = k.return && k.returnArg ? c.args([k.returnArg], `${path}.returnArg`)[0] : undefined;
     const calls = k.call.startsWith('list:') ? c.listValues(k.call, path) : [k.call];
     for (const fn of calls) {
       const plan: HookPlan = { ...base(i, k, path), ...(returnArg ? { returnArg } : {}), kind: 'kprobe', target: { function: fn }, syscall: k.syscall ?? true };
-      plans.push({ plan, skippable, ...(rules ? { rules, report: connectReport(name, i, k, scope) } : {}) });
+      plans.push({ plan, skippable, ...(rules ? { rules, report: connectReport(name, i, k, scope) } : {}), ...(unfit ? { unfit } : {}) });
     }
   });
   (spec.tracepoints ?? []).forEach((tp, i) => {

@@ -83,6 +83,8 @@ interface Hook {
   fn: string;
   /** cgroup_connect: whether the selectors are destination rules only. */
   connectRules: boolean;
+  /** cgroup_connect: why a connect deny's selectors are not (the field at fault first). */
+  connectUnfit?: string;
 }
 
 /** The filename arg of the exec syscalls: execve(filename, …), execveat(dirfd, filename, …). */
@@ -197,9 +199,9 @@ export const MECHANISMS: readonly MechanismRow[] = [
   {
     mechanism: 'cgroup_connect', serves: 'call-override', feature: 'cgroup_hooks', object: 'cgroup_connect', program: 'vigil_connect4',
     attach: 'cgroup', enforcement: ['override'],
-    unfit: (h) => (h.connectRules ? undefined : 'its selectors are more than connect destinations (DAddr, DPort, Protocol) with Override'),
+    unfit: (h) => (h.connectRules ? undefined : h.connectUnfit ?? 'its selectors are more than connect destinations, protocols, families and process filters with Override'),
     target: (h) => ({ target: { cgroup: h.kernel.cgroupRoot() } }),
-    how: (h) => `cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs on ${h.kernel.cgroupRoot()} refuse denied destinations with EPERM for every process below it; needs no BPF LSM`,
+    how: (h) => `cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs on ${h.kernel.cgroupRoot()} refuse denied destinations with EPERM for the processes below it that the selectors name; needs no BPF LSM`,
   },
   {
     mechanism: 'fmod_ret', serves: 'call-override', feature: 'fmod_ret', object: 'generic_fentry', program: 'vigil_generic_fmod_ret',
@@ -320,10 +322,13 @@ const NEEDS_WORDS: Record<HookNeed, string> = {
 };
 
 /**
- * The mechanism that runs plan in this kernel. connectRules: the hook is a
- * connect deny the cgroup programs can enforce (compiler/connect.ts).
+ * The mechanism that runs plan in this kernel. connect: true when the hook
+ * is a connect deny the cgroup programs can enforce (compiler/connect.ts);
+ * a string when it is a connect deny they cannot, saying why.
  */
-export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connectRules = false): MechanismChoice {
+export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connect: boolean | string = false): MechanismChoice {
+  const connectRules = connect === true;
+  const connectUnfit = typeof connect === 'string' ? connect : undefined;
   const need = needOf(plan);
   const { features } = kernel;
   const actions = planActions(plan);
@@ -334,13 +339,13 @@ export function chooseMechanism(plan: HookPlan, kernel: KernelFacts, connectRule
   const sc = plan.kind === 'kprobe' && plan.syscall ? syscallName(plan.target.function, kernel.arch) : undefined;
   const fn = sc?.function ?? (plan.kind === 'kprobe' ? plan.target.function : plan.kind === 'lsm' ? plan.target.hook
     : plan.kind === 'uprobe' ? uprobeWhere(plan.target) : targetName(plan.target));
-  const hook: Hook = { plan, kernel, syscall: sc?.name, fn, connectRules };
+  const hook: Hook = { plan, kernel, syscall: sc?.name, fn, connectRules, connectUnfit };
   const rows = MECHANISMS.filter((r) => r.serves === need && (r.applies?.(hook) ?? true));
   const passed = new PassedOver();
   for (const row of rows) {
     const unfit = row.unfit?.(hook);
     if (unfit !== undefined) {
-      if (!(need === 'call' && unfit === 'only for syscalls') && !(row.mechanism === 'cgroup_connect' && !connectRules)) passed.add(row.mechanism, unfit);
+      if (!(need === 'call' && unfit === 'only for syscalls') && !(row.mechanism === 'cgroup_connect' && !connectRules && !connectUnfit)) passed.add(row.mechanism, unfit);
       continue;
     }
     if (!works(features, row.feature)) {

@@ -53,7 +53,7 @@ export function checkActions(hook: Hook, actions: ActionSelector[], path: PathSe
         if (need('argError', 'a negative errno such as -1 (EPERM)') && a.argError === 0) {
           at('argError', 'argError 0 is success: Override needs an errno such as -1 (EPERM)');
         } else if (a.argError !== undefined && a.argError > 0) {
-          out.push({ path: [...p, 'argError'], severity: 'warning', message: `argError ${a.argError} is positive: it is returned as written, as Tetragon does, and callers that test for a negative error may take it as success; errnos are negative, e.g. -1 (EPERM)` });
+          out.push({ path: [...p, 'argError'], severity: 'warning', message: `argError ${a.argError} is positive: it is returned as written, as Tetragon does (a connect deny on the cgroup connect programs returns EPERM), and callers that test for a negative error may take it as success; errnos are negative, e.g. -1 (EPERM)` });
         }
         break;
       case 'Signal':

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { parse } from 'yaml';
 import { compilePolicy } from '../../policies/compiler/compile.js';
-import { connectRules } from '../../policies/compiler/connect.js';
+import { compileRules, connectFit, connectRules } from '../../policies/compiler/connect.js';
 import type { KProbeSpec, TracingPolicy } from '../../policies/types.generated.js';
 import { describedKernel, HOST_LIKE, STOCK_LIKE } from '../lib/described-kernel.js';
 
@@ -121,18 +121,93 @@ t.test('connect rules: destination address, port and protocol with Override only
   matchActions: [{ action: Override, argError: -1 }]
 `), 5);
   t.same(rules, [
-    { id: 5, cidrs: ['192.0.2.0/24', '2001:db8::/32'], notCidrs: false, ports: [[80, 80], [8000, 8080]], notPorts: true, protocol: 'tcp' },
-    { id: 6, cidrs: ['10.0.0.0/8'], notCidrs: true, protocol: 'tcp' },
+    { id: 5, cidrs: ['192.0.2.0/24', '2001:db8::/32'], selector: 0, notCidrs: false, ports: [[80, 80], [8000, 8080]], notPorts: true, protocol: 'tcp' },
+    { id: 6, cidrs: ['10.0.0.0/8'], selector: 1, notCidrs: true, protocol: 'tcp' },
   ]);
-  const no = (why: string, selectors: string) => t.equal(connectRules(deny(selectors), 0), undefined, why);
-  no('a Sigkill is not a connect deny', '[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.1] }], matchActions: [{ action: Sigkill }] }]');
-  no('a process filter cannot be evaluated by the cgroup programs', '[{ matchBinaries: [{ operator: In, values: [/bin/curl] }], matchActions: [{ action: Override, argError: -1 }] }]');
-  no('a source address is not a destination', '[{ matchArgs: [{ index: 0, operator: SAddr, values: [192.0.2.1] }], matchActions: [{ action: Override, argError: -1 }] }]');
+  const override = 'matchActions: [{ action: Override, argError: -1 }]';
+  const no = (why: string, selectors: string, field: string, reason: RegExp) =>
+    t.match(connectFit(deny(selectors), 0, 'spec.kprobes[3]'), { unfit: { field, why: reason } }, why);
+  no('a Sigkill beside an Override is not a connect deny', `[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.1] }], ${override} }, { matchActions: [{ action: Sigkill }] }]`,
+    'spec.kprobes[3].selectors[1].matchActions[0].action', /Sigkill is not enforced by the cgroup connect programs/);
+  no('a capability filter is not evaluated there', `[{ matchCapabilities: [{ type: Effective, operator: In, values: [CAP_NET_RAW] }], ${override} }]`,
+    'spec.kprobes[3].selectors[0].matchCapabilities', /matchCapabilities is not evaluated by the cgroup connect programs/);
+  no('a source address is not a destination', `[{ matchArgs: [{ index: 0, operator: SAddr, values: [192.0.2.1] }], ${override} }]`,
+    'spec.kprobes[3].selectors[0].matchArgs[0].operator', /SAddr on a sock arg is not a destination/);
   no('DAddr and NotDAddr in one selector are two sets, not one rule',
-    '[{ matchArgs: [{ index: 0, operator: DAddr, values: [10.0.0.0/8] }, { index: 0, operator: NotDAddr, values: [10.1.0.0/16] }], matchActions: [{ action: Override, argError: -1 }] }]');
-  no('two port filters in one selector', '[{ matchArgs: [{ index: 0, operator: DPort, values: ["1:100"] }, { index: 0, operator: DPort, values: ["50"] }], matchActions: [{ action: Override, argError: -1 }] }]');
-  no('an unknown protocol', '[{ matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_SCTP] }], matchActions: [{ action: Override, argError: -1 }] }]');
-  t.equal(connectRules({ ...deny('[{ matchActions: [{ action: Override, argError: -1 }] }]'), call: 'vfs_open' }, 0), undefined, 'not a connect function');
+    `[{ matchArgs: [{ index: 0, operator: DAddr, values: [10.0.0.0/8] }, { index: 0, operator: NotDAddr, values: [10.1.0.0/16] }], ${override} }]`,
+    'spec.kprobes[3].selectors[0].matchArgs[1].operator', /a second addr filter in one selector/);
+  no('two port filters in one selector', `[{ matchArgs: [{ index: 0, operator: DPort, values: ["1:100"] }, { index: 0, operator: DPort, values: ["50"] }], ${override} }]`,
+    'spec.kprobes[3].selectors[0].matchArgs[1].operator', /a second port filter/);
+  no('an unknown protocol', `[{ matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_SCTP] }], ${override} }]`,
+    'spec.kprobes[3].selectors[0].matchArgs[0].values', /TCP and UDP apart/);
+  no('an arg that is not declared', `[{ matchArgs: [{ index: 2, operator: DAddr, values: [10.0.0.1] }], ${override} }]`,
+    'spec.kprobes[3].selectors[0].matchArgs[0].index', /arg 2 is not declared/);
+  t.equal(connectRules({ ...deny(`[{ ${override} }]`), call: 'vfs_open' }, 0), undefined, 'not a connect function');
+  t.equal(connectFit(deny('[{ matchActions: [{ action: Post }] }]'), 0), undefined, 'no Override: not a deny at all');
+});
+
+const tetragon = (selectors: string): KProbeSpec => parse(`
+call: security_socket_connect
+syscall: false
+args: [{ index: 0, type: socket }, { index: 1, type: sockaddr }, { index: 2, type: int }]
+selectors: ${selectors}
+`);
+
+t.test('Tetragon\'s security_socket_connect form: the sockaddr\'s SAddr and SPort are the destination, Family picks connect4 or connect6', async (t) => {
+  const rules = connectRules(tetragon(`
+- matchArgs:
+  - { index: 0, operator: Protocol, values: [IPPROTO_TCP] }
+  - { index: 1, operator: Family, values: [AF_INET] }
+  - { index: 1, operator: SAddr, values: [192.0.2.0/24] }
+  - { index: 1, operator: SPort, values: ["443"] }
+  matchBinaries: [{ operator: In, values: [/usr/bin/curl] }]
+  matchActions: [{ action: Override, argError: -1 }]
+- matchArgs:
+  - { index: 1, operator: Family, values: [AF_INET, AF_INET6] }
+  - { index: 1, operator: NotSPortPriv }
+  matchPIDs: [{ operator: In, values: [1], followForks: true }]
+  matchNamespaces: [{ namespace: Net, operator: NotIn, values: [host_ns] }]
+  matchActions: [{ action: Override, argError: -1 }]
+`), 0);
+  t.same(rules, [
+    { id: 0, cidrs: ['192.0.2.0/24'], selector: 0, protocol: 'tcp', family: 4, notCidrs: false, ports: [[443, 443]], notPorts: false },
+    { id: 1, cidrs: [], selector: 1, ports: [[0, 1023]], notPorts: true },
+  ], 'both families is either; NotSPortPriv is ports outside 0..1023');
+  t.match(connectRules(tetragon('[{ matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_TCP, IPPROTO_UDP] }], matchActions: [{ action: Override, argError: -1 }] }]'), 0),
+    [{ protocol: 'tcp+udp' }], 'TCP and UDP is not any protocol: ICMP and raw sockets stay out');
+  t.match(compileRules([{ id: 0, cidrs: [], protocol: 'tcp+udp' }]).rodata, { rules_tcp: 1n, rules_udp: 1n, rules_any_proto: 0n }, 'its bit is in the TCP and UDP masks only');
+  const unfit = (what: string, selectors: string, field: string, why: RegExp) => t.match(connectFit(tetragon(selectors), 0), { unfit: { field, why } }, what);
+  unfit('the socket\'s DAddr is not the destination before connect', '[{ matchArgs: [{ index: 0, operator: DAddr, values: [192.0.2.1] }], matchActions: [{ action: Override }] }]',
+    'spec.kprobes[0].selectors[0].matchArgs[0].operator', /the socket before it connects, not the destination; match SAddr and SPort on the sockaddr arg/);
+  unfit('AF_UNIX never reaches the cgroup programs', '[{ matchArgs: [{ index: 1, operator: Family, values: [AF_UNIX] }], matchActions: [{ action: Override }] }]',
+    'spec.kprobes[0].selectors[0].matchArgs[0].values', /AF_INET and AF_INET6 connects, no other family/);
+  unfit('Sigkill beside Override', '[{ matchActions: [{ action: Override }, { action: Sigkill }] }]',
+    'spec.kprobes[0].selectors[0].matchActions[1].action', /Sigkill beside Override is not enforced/);
+  t.same(connectRules(tetragon(`
+- matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.1] }, { index: 1, operator: SPort, values: ["80"] }]
+  matchActions: [{ action: Post }]
+- matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.2] }]
+  matchActions: [{ action: NoPost }]
+- matchArgs: [{ index: 0, operator: Protocol, values: [IPPROTO_TCP] }]
+  matchActions: [{ action: Override, argError: -1 }]
+`), 0), [
+    { id: 0, cidrs: ['192.0.2.1'], selector: 0, allow: 'post', notCidrs: false, ports: [[80, 80]], notPorts: false },
+    { id: 1, cidrs: ['192.0.2.2'], selector: 1, allow: 'silent', notCidrs: false },
+    { id: 2, cidrs: [], selector: 2, protocol: 'tcp' },
+  ], 'Tetragon\'s "block others": Post selectors before the deny allow what they match, in selector order');
+
+  const p: TracingPolicy = { ...openat, spec: { kprobes: [tetragon('[{ matchArgs: [{ index: 1, operator: SAddr, values: [192.0.2.1] }], matchBinaries: [{ operator: In, values: [/usr/bin/curl] }], matchActions: [{ action: Override, argError: -1 }] }]')] } };
+  const [h] = compilePolicy(p, HOST_LIKE).hooks;
+  t.match(h, { kind: 'connect', choice: { mechanism: 'cgroup_connect' }, plan: { args: [{ index: 1, type: 'sockaddr' }] } }, 'reported with the sockaddr');
+  if (h.kind !== 'connect') return;
+  t.equal(h.process?.plan.selectors[0].matchBinaries[0].values[0], '/usr/bin/curl', 'the binary filter is kept for the programs');
+  t.equal(h.process?.encoded.eq.length, 1, 'its value is in the string map');
+  t.equal(h.process?.plan.args.length, 0, 'no arg is read by the process stage');
+
+  const caps = { ...openat, spec: { kprobes: [tetragon('[{ matchCapabilities: [{ type: Effective, operator: In, values: [CAP_NET_RAW] }], matchActions: [{ action: Override, argError: -1 }] }]')] } };
+  t.match(compilePolicy(caps, HOST_LIKE).errors, [{ path: 'spec.kprobes[0].selectors[0].matchCapabilities', message: /cgroup_connect: spec\.kprobes\[0\]\.selectors\[0\]\.matchCapabilities: matchCapabilities is not evaluated by the cgroup connect programs/ }],
+    'without fmod_ret, the error is at the field that keeps the cgroup programs from running it, and says why');
+  t.match(compilePolicy(caps, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } }, 'with fmod_ret, it runs there');
 });
 
 t.test('a connect deny compiles to cgroup programs where the kernel has them, with its rules and report', async (t) => {
@@ -141,7 +216,7 @@ t.test('a connect deny compiles to cgroup programs where the kernel has them, wi
   t.equal(h.kind, 'connect');
   if (h.kind !== 'connect') return;
   t.match(h.choice, { mechanism: 'cgroup_connect', target: { cgroup: '/sys/fs/cgroup' } });
-  t.same(h.rules, [{ id: 0, cidrs: ['192.0.2.0/24'], notCidrs: false, protocol: 'tcp' }], 'a hook on tcp_connect implies TCP');
+  t.same(h.rules, [{ id: 0, cidrs: ['192.0.2.0/24'], selector: 0, notCidrs: false, protocol: 'tcp' }], 'a hook on tcp_connect implies TCP');
   t.equal(h.connect.v4.length, 1, 'one IPv4 prefix in the trie');
   t.same(h.plan.args, [{ index: 0, type: 'sock' }], 'denials are reported with the destination as the sock arg');
   t.match(compilePolicy(p, describedKernel(['kprobes', 'fentry', 'fmod_ret'])).hooks[0], { kind: 'generic', choice: { mechanism: 'fmod_ret' } },
