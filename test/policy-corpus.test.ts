@@ -28,6 +28,7 @@ const CAT = realpathSync('/bin/cat');
 const PERL = realpathSync('/usr/bin/perl');
 const MKDIR = realpathSync('/bin/mkdir');
 const LN = realpathSync('/bin/ln');
+const CURL = realpathSync('/usr/bin/curl');
 const TARGET = buildProgram('uprobe-target', dir);
 const SYS_SYNC = 162;
 
@@ -44,7 +45,7 @@ mkdirSync(POLICIES);
 const names = readdirSync(CORPUS).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
 for (const name of names) {
   const text = readFileSync(join(CORPUS, `${name}.yaml`), 'utf8')
-    .replaceAll('@DIR@', dir).replaceAll('@CAT@', CAT).replaceAll('@PERL@', PERL).replaceAll('@MKDIR@', MKDIR).replaceAll('@LN@', LN).replaceAll('@TARGET@', TARGET);
+    .replaceAll('@DIR@', dir).replaceAll('@CAT@', CAT).replaceAll('@PERL@', PERL).replaceAll('@MKDIR@', MKDIR).replaceAll('@LN@', LN).replaceAll('@CURL@', CURL).replaceAll('@TARGET@', TARGET);
   writeFileSync(join(POLICIES, `${name}.yaml`), text);
 }
 
@@ -105,6 +106,17 @@ const EXPECTED: Record<string, Expected> = {
       t.equal(made.code, 0, 'another binary links');
     },
   } : { errors: [['spec.kprobes[0]', /has an Override action, which needs fmod_ret on security_inode_link/]] },
+  'connect-deny': {
+    async run(t, p) {
+      const curl = await runCommand('/bin/sh', ['-c', `exec ${CURL} -sSv --max-time 5 http://192.0.2.7:9/ 2>&1`]);
+      t.match(curl.stdout, /Operation not permitted/, 'curl to 192.0.2.0/24 is refused with EPERM at connect');
+      const perl = await runCommand(PERL, ['-MIO::Socket::INET', '-e', 'IO::Socket::INET->new(PeerAddr => "192.0.2.7:9", Timeout => 1); print "$!\\n"']);
+      t.notMatch(perl.stdout, /Operation not permitted/, `perl to the same address is not refused (${perl.stdout.trim()})`);
+      const k = (await p.waitFor(kprobeOf('corpus-connect-deny', curl.pid), 'the denied connect')).process_kprobe!;
+      t.equal(k.action, 'KPROBE_ACTION_OVERRIDE');
+      t.match(k.args, [{ sockaddr_arg: { addr: '192.0.2.7', port: 9 } }]);
+    },
+  },
   'namespaces-nohost': {
     async run(t) {
       const host = await runCommand(CAT, [join(dir, 'ns/file')]);
