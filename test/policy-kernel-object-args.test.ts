@@ -11,7 +11,7 @@
 // Tetragon's event schema when it stops.
 import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, runCommand } from './lib/agent.js';
 import { lacking, SLOWDOWN } from './lib/kernel.js';
@@ -233,8 +233,9 @@ print(fd, ctypes.get_errno())
 
 t.test('user_namespace: cap_capable\'s namespace, the host\'s and a nested one', { skip: noKprobes }, async (t) => {
   const hostInum = statSync('/proc/self/ns/user').ino;
-  const h = await runCommand(realpathSync('/usr/bin/hostname'), [hostname()]);
-  t.equal(h.code, 0, 'hostname set the host name');
+  // A new UTS namespace, still of the host's user namespace: the machine's name is left alone.
+  const h = await runCommand(realpathSync('/usr/bin/unshare'), ['-u', realpathSync('/usr/bin/hostname'), 'vigil-host-ns']);
+  t.equal(h.code, 0, 'unshare -u hostname ran');
   const host = await p.waitFor(ofPolicy('user-ns', h.pid), 'CAP_SYS_ADMIN in the host namespace', WAIT);
   t.same(argsOf(host), [
     { user_ns_arg: { level: 0, uid: 0, gid: 0, ns: { inum: hostInum, is_host: true } } },
