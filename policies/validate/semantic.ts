@@ -15,9 +15,9 @@ import { canonicalArgType } from '../compiler/plan.js';
 const UNREAD: Record<string, string> = {
   auto: 'name the type (Vigil does not take it from BTF)',
   filename: 'use string on the syscall\'s filename, or file/path on the kernel object',
-  const_buf: 'its size is the policy\'s, not the record\'s; use char_buf with sizeArgIndex',
-  kiocb: 'a kiocb\'s file is the one arg Tetragon reads of it; hook a function that takes the file',
-  iov_iter: 'an iov_iter\'s segments are of several kinds (user, kernel, pipe, folio); use char_iovec on a struct iovec *',
+  const_buf: 'char_buf with sizeArgIndex reads a buffer whose size another arg gives',
+  kiocb: 'hook a function that takes the struct file * and read it as file',
+  iov_iter: 'its segments are of several kinds (user and kernel iovecs, pipes, pages); use char_iovec on a struct iovec *',
   sockaddr_un: 'use sockaddr: an AF_UNIX address prints as sockaddrun_arg',
 };
 
