@@ -166,6 +166,13 @@ export interface KprobeSkb {
   family?: string;
 }
 
+/** A BPF program: a bpf_attr (being loaded) or bpf_prog arg. */
+export interface KprobeBpfProg {
+  ProgType?: string;
+  InsnCnt?: number;
+  ProgName?: string;
+}
+
 /** One argument of a policy event: exactly one value key, then the label. */
 export interface KprobeArgument {
   int_arg?: number;
@@ -192,10 +199,16 @@ export interface KprobeArgument {
   sockaddr_arg?: KprobeSockaddr;
   sockaddrun_arg?: KprobeSockaddrUn;
   skb_arg?: KprobeSkb;
-  /** Tetragon's BPF arguments (Vigil's hooks do not write them yet; the compact lines read them). */
-  bpf_attr_arg?: { ProgType?: string; InsnCnt?: number; ProgName?: string };
+  /** Kernel objects (agent/enrich/kobj-args.ts); Tetragon capitalizes the BPF ones' fields. */
+  bpf_attr_arg?: KprobeBpfProg;
+  bpf_prog_arg?: KprobeBpfProg;
   perf_event_arg?: { KprobeFunc?: string; Type?: string; Config?: string; ProbeOffset?: string };
   bpf_map_arg?: { MapType?: string; KeySize?: number; ValueSize?: number; MaxEntries?: number; MapName?: string };
+  user_ns_arg?: TetragonUserNamespace;
+  module_arg?: { name?: string; signature_ok?: boolean; tainted?: string[] };
+  net_dev_arg?: { name?: string };
+  /** A bpf(2) command's name, or its number when it has none. */
+  bpf_cmd_arg?: string | number;
   /** syscall64: the syscall number and the table it is in. */
   syscall_id?: { id: number; abi: string };
   label?: string;

@@ -20,6 +20,11 @@ struct vigil_layouts {
 	struct vigil_binary binary;
 	struct vigil_msg_generic generic;
 	struct vigil_cred_arg cred_arg;
+	struct vigil_userns userns;
+	struct vigil_bpf_prog_arg bpf_prog_arg;
+	struct vigil_bpf_map_arg bpf_map_arg;
+	struct vigil_perf_event_arg perf_event_arg;
+	struct vigil_module_arg module_arg;
 	struct vigil_counter counter;
 	struct vigil_hook_config hook_config;
 	struct vigil_int_key int_key;
@@ -45,6 +50,7 @@ struct vigil_layouts {
 	enum vigil_rate_scope rate_scope;
 	enum vigil_net_key_kind net_key_kind;
 	enum vigil_net_key_limits net_key_limits;
+	enum vigil_module_flag module_flag;
 };
 
 struct vigil_layouts vigil_layouts_anchor SEC(".data.layouts");

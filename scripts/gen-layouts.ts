@@ -14,15 +14,15 @@ interface BtfType {
 
 const STRUCTS = [
   'vigil_msg_header', 'vigil_process_id', 'vigil_creds', 'vigil_caps', 'vigil_msg_exec',
-  'vigil_msg_clone', 'vigil_msg_exit', 'vigil_process_entry', 'vigil_binary', 'vigil_msg_generic', 'vigil_cred_arg', 'vigil_counter',
+  'vigil_msg_clone', 'vigil_msg_exit', 'vigil_process_entry', 'vigil_binary', 'vigil_msg_generic', 'vigil_cred_arg', 'vigil_userns', 'vigil_counter',
   'vigil_arg_config', 'vigil_arg_filter', 'vigil_pid_filter', 'vigil_bin_filter', 'vigil_cap_filter', 'vigil_selector_action',
   'vigil_selector', 'vigil_hook_config', 'vigil_int_key', 'vigil_string_key', 'vigil_lpm_key',
-  'vigil_net_arg', 'vigil_net_key',
+  'vigil_net_arg', 'vigil_net_key', 'vigil_bpf_prog_arg', 'vigil_bpf_map_arg', 'vigil_perf_event_arg', 'vigil_module_arg',
 ];
 const ENUMS = [
   'vigil_op', 'vigil_process_flag', 'vigil_limits', 'vigil_action', 'vigil_arg_flag',
   'vigil_config_limits', 'vigil_arg_kind', 'vigil_arg_source_flag', 'vigil_filter_op', 'vigil_pid_flag', 'vigil_bin_flag', 'vigil_ns_type', 'vigil_cap_set', 'vigil_cap_flag', 'vigil_rate_scope',
-  'vigil_net_key_kind', 'vigil_net_key_limits', 'vigil_exec_secure',
+  'vigil_net_key_kind', 'vigil_net_key_limits', 'vigil_exec_secure', 'vigil_module_flag',
 ];
 
 export const LAYOUTS_FILE = 'kernel/abi/layouts.generated.ts';

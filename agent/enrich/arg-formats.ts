@@ -4,6 +4,7 @@
 import type { KprobeArgument, TetragonCredentialsArg } from '../../exporters/tetragon.js';
 import type { GenericArg } from '../decode/records.js';
 import { vigil_arg_flag as F, vigil_cred_arg as CA, vigil_creds as CR, vigil_caps as CP } from '../../kernel/abi/layouts.generated.js';
+import { userNamespace } from './kobj-args.js';
 import { capNames } from '../process/format.js';
 import { CAPABILITIES } from '../../kernel/caps.js';
 
@@ -33,16 +34,11 @@ export function credArgument(arg: GenericArg | undefined): KprobeArgument {
   const id = (f: keyof typeof CR.offsetof): number => b.readUInt32LE(CA.offsetof.creds + CR.offsetof[f]);
   const cap = (f: keyof typeof CP.offsetof): (string | number)[] | undefined => list(capNames(b.readBigUInt64LE(CA.offsetof.caps + CP.offsetof[f])));
   const secure = b.readUInt32LE(CA.offsetof.securebits);
-  const level = b.readInt32LE(CA.offsetof.userns_level);
-  const inum = b.readUInt32LE(CA.offsetof.userns_inum);
   const cred: TetragonCredentialsArg = {
     uid: id('uid'), gid: id('gid'), euid: id('euid'), egid: id('egid'), suid: id('suid'), sgid: id('sgid'), fsuid: id('fsuid'), fsgid: id('fsgid'),
     securebits: list(SECUREBITS.filter((_, i) => secure & (1 << i))),
     caps: { permitted: cap('permitted'), effective: cap('effective'), inheritable: cap('inheritable') },
-    user_ns: {
-      level, uid: b.readUInt32LE(CA.offsetof.userns_uid), gid: b.readUInt32LE(CA.offsetof.userns_gid),
-      ns: { inum: inum || undefined, is_host: level === 0 ? true : undefined },
-    },
+    user_ns: userNamespace(b, CA.offsetof.userns),
   };
   if (!cred.securebits) delete cred.securebits;
   return { process_credentials_arg: cred };

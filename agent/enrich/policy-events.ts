@@ -10,6 +10,7 @@ import { vigil_action as A } from '../../kernel/abi/layouts.generated.js';
 import { bytesArgument, capabilityArgument, capsHex, credArgument } from './arg-formats.js';
 import { validUtf8 } from '../decode/utf8.js';
 import { readNetTuple, skbArg, sockaddrArgument, sockArg } from './net-args.js';
+import { bpfCmdArgument, bpfMapArgument, bpfProgArgument, moduleArgument, netDevArgument, perfEventArgument, userNsArgument } from './kobj-args.js';
 
 /** What the agent keeps of a loaded hook to turn its records into events. */
 export interface PolicyHook {
@@ -45,7 +46,7 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'uint8': case 'uint16': case 'uint32': out = { uint_arg: Number(BigInt.asUintN(32, v)) }; break;
     case 'int64': out = { long_arg: BigInt.asIntN(64, v).toString() }; break;
     case 'uint64': case 'size_t': out = { size_arg: BigInt.asUintN(64, v).toString() }; break;
-    case 'string': out = { string_arg: validUtf8(bytes) }; break;
+    case 'string': case 'data_loc': out = { string_arg: validUtf8(bytes) }; break;
     case 'fd': case 'file': out = { file_arg: pathValue(bytes) }; break;
     case 'path': case 'dentry': out = { path_arg: pathValue(bytes) }; break;
     case 'linux_binprm': out = { linux_binprm_arg: pathValue(bytes) }; break;
@@ -59,6 +60,14 @@ export function kprobeArgument(plan: ArgPlan, arg: GenericArg | undefined): Kpro
     case 'sock': case 'socket': out = { sock_arg: net(bytes, sockArg) }; break;
     case 'sockaddr': out = sockaddrArgument(bytes); break;
     case 'skb': out = { skb_arg: net(bytes, skbArg) }; break;
+    case 'bpf_attr': out = bpfProgArgument('bpf_attr_arg', bytes); break;
+    case 'bpf_prog': out = bpfProgArgument('bpf_prog_arg', bytes); break;
+    case 'bpf_map': out = bpfMapArgument(bytes); break;
+    case 'perf_event': out = perfEventArgument(bytes); break;
+    case 'user_namespace': out = userNsArgument(bytes); break;
+    case 'module': case 'load_info': out = moduleArgument(bytes); break;
+    case 'net_device': out = netDevArgument(bytes); break;
+    case 'bpf_cmd': out = bpfCmdArgument(Number(BigInt.asIntN(32, v))); break;
     // raw_syscalls' id is the number in the caller's own table; Vigil does not mark 32-bit callers.
     case 'syscall64': out = { syscall_id: { id: Number(BigInt.asUintN(32, v)), abi: 'x64' } }; break;
   }

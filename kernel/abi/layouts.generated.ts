@@ -134,11 +134,18 @@ export const vigil_cred_arg = {
     creds: 0,
     caps: 32,
     securebits: 56,
-    userns_level: 60,
-    userns_uid: 64,
-    userns_gid: 68,
-    userns_inum: 72,
+    userns: 60,
     pad0: 76,
+  },
+} as const;
+
+export const vigil_userns = {
+  sizeof: 16,
+  offsetof: {
+    level: 0,
+    uid: 4,
+    gid: 8,
+    inum: 12,
   },
 } as const;
 
@@ -312,6 +319,48 @@ export const vigil_net_key = {
   },
 } as const;
 
+export const vigil_bpf_prog_arg = {
+  sizeof: 24,
+  offsetof: {
+    prog_type: 0,
+    insn_cnt: 4,
+    name: 8,
+  },
+} as const;
+
+export const vigil_bpf_map_arg = {
+  sizeof: 32,
+  offsetof: {
+    map_type: 0,
+    key_size: 4,
+    value_size: 8,
+    max_entries: 12,
+    name: 16,
+  },
+} as const;
+
+export const vigil_perf_event_arg = {
+  sizeof: 88,
+  offsetof: {
+    config: 0,
+    probe_offset: 8,
+    type: 16,
+    pad0: 20,
+    kprobe_func: 24,
+  },
+} as const;
+
+export const vigil_module_arg = {
+  sizeof: 72,
+  offsetof: {
+    taints: 0,
+    flags: 8,
+    sig_ok: 9,
+    pad0: 10,
+    name: 16,
+  },
+} as const;
+
 export const vigil_op = {
   VIGIL_OP_EXEC: 1,
   VIGIL_OP_CLONE: 2,
@@ -373,9 +422,18 @@ export const vigil_arg_kind = {
   VIGIL_ARG_PATH: 5,
   VIGIL_ARG_BINPRM: 6,
   VIGIL_ARG_DENTRY: 7,
+  VIGIL_ARG_DATA_LOC: 8,
   VIGIL_ARG_CHAR_BUF: 20,
   VIGIL_ARG_CHAR_IOVEC: 21,
   VIGIL_ARG_CRED: 22,
+  VIGIL_ARG_BPF_ATTR: 30,
+  VIGIL_ARG_BPF_PROG: 31,
+  VIGIL_ARG_BPF_MAP: 32,
+  VIGIL_ARG_PERF_EVENT: 33,
+  VIGIL_ARG_USERNS: 34,
+  VIGIL_ARG_MODULE: 35,
+  VIGIL_ARG_LOAD_INFO: 36,
+  VIGIL_ARG_NET_DEVICE: 37,
   VIGIL_ARG_SOCK: 10,
   VIGIL_ARG_SOCKET: 11,
   VIGIL_ARG_SOCKADDR: 12,
@@ -479,4 +537,8 @@ export const vigil_exec_secure = {
   VIGIL_EXEC_SETUID_ROOT: 4,
   VIGIL_EXEC_SETGID_ROOT: 8,
   VIGIL_EXEC_FILE_CAP: 16,
+} as const;
+
+export const vigil_module_flag = {
+  VIGIL_MODULE_SIG_KNOWN: 1,
 } as const;

@@ -158,7 +158,9 @@ enum vigil_arg_flag {
  * integers as 8 bytes little-endian, already truncated and sign-extended
  * to their type; strings and resolved paths as their bytes, without NUL;
  * char_buf and char_iovec as the buffer's full size (u64) then the bytes
- * copied; cred as struct vigil_cred_arg. A return probe's record has one
+ * copied; cred as struct vigil_cred_arg; bpf_attr, bpf_prog, bpf_map,
+ * perf_event, user_namespace, module and load_info as the structs below;
+ * net_device as its name's bytes. A return probe's record has one
  * more arg after the hook's args: the return value. */
 struct vigil_msg_generic {
 	struct vigil_msg_header hdr;
@@ -175,16 +177,62 @@ struct vigil_msg_generic {
 	__u32 pad1;
 };
 
+/* A user namespace: a user_namespace arg (VIGIL_ARG_USERNS), and a cred's. */
+struct vigil_userns {
+	__s32 level; /* 0: the initial user namespace */
+	__u32 uid;   /* the namespace's owner */
+	__u32 gid;
+	__u32 inum;
+};
+
 /* The bytes of a cred arg (VIGIL_ARG_CRED) in a VIGIL_OP_GENERIC record. */
 struct vigil_cred_arg {
 	struct vigil_creds creds;
 	struct vigil_caps caps;
 	__u32 securebits;
-	__s32 userns_level; /* 0: the initial user namespace */
-	__u32 userns_uid;   /* the namespace's owner */
-	__u32 userns_gid;
-	__u32 userns_inum;
+	struct vigil_userns userns;
 	__u32 pad0;
+};
+
+/* A BPF program being loaded or loaded: a bpf_attr arg (BPF_PROG_LOAD's
+ * fields of union bpf_attr) or a bpf_prog arg (struct bpf_prog). */
+struct vigil_bpf_prog_arg {
+	__u32 prog_type; /* enum bpf_prog_type */
+	__u32 insn_cnt;
+	char name[16];   /* BPF_OBJ_NAME_LEN, NUL-padded */
+};
+
+/* A bpf_map arg (struct bpf_map). */
+struct vigil_bpf_map_arg {
+	__u32 map_type; /* enum bpf_map_type */
+	__u32 key_size;
+	__u32 value_size;
+	__u32 max_entries;
+	char name[16];  /* BPF_OBJ_NAME_LEN, NUL-padded */
+};
+
+/* A perf_event arg (struct perf_event's attr). kprobe_func is the string
+ * attr.kprobe_func points to in the caller's memory: a kprobe PMU event's
+ * function, read while its perf_event_open(2) runs; empty otherwise. */
+struct vigil_perf_event_arg {
+	__u64 config;
+	__u64 probe_offset;
+	__u32 type;      /* PERF_TYPE_*, or a dynamic PMU's type */
+	__u32 pad0;
+	char kprobe_func[64];
+};
+
+enum vigil_module_flag {
+	VIGIL_MODULE_SIG_KNOWN = 1 << 0, /* sig_ok was read (CONFIG_MODULE_SIG) */
+};
+
+/* A module (struct module) or load_info (struct load_info) arg. */
+struct vigil_module_arg {
+	__u64 taints;   /* 1 << TAINT_* bits the module sets */
+	__u8 flags;     /* enum vigil_module_flag */
+	__u8 sig_ok;    /* its signature verified (with VIGIL_MODULE_SIG_KNOWN) */
+	__u8 pad0[6];
+	char name[56];  /* MODULE_NAME_LEN, NUL-padded */
 };
 
 /* A network argument in a VIGIL_OP_GENERIC record (sock, socket,

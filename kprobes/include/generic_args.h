@@ -1,7 +1,8 @@
 /* Argument reading of the generic hook pipeline: each configured arg into
  * the record, integers truncated and sign-extended to their type, strings
  * bounded, files, paths and descriptors resolved to absolute paths,
- * network args as a fixed tuple (generic_net.h). */
+ * network args as a fixed tuple (generic_net.h), other kernel objects as
+ * their fixed structs (generic_kobj.h). */
 #ifndef VIGIL_GENERIC_ARGS_H
 #define VIGIL_GENERIC_ARGS_H
 
@@ -10,6 +11,7 @@
 #include "generic_cred.h"
 #include "path.h"
 #include "generic_net.h"
+#include "generic_kobj.h"
 
 static __always_inline __u64 extend(__u64 v, __u8 size, bool sgn)
 {
@@ -126,6 +128,9 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 	case VIGIL_ARG_STRING:
 		n = put_string(s, pos, room, (const void *)raw, a->flags & VIGIL_SRC_USER, &flags);
 		break;
+	case VIGIL_ARG_DATA_LOC:
+		n = put_string(s, pos, room, (const void *)raw, false, &flags);
+		break;
 	case VIGIL_ARG_FD:
 		n = put_file(s, pos, room, fd_file(raw), &flags);
 		break;
@@ -152,6 +157,30 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 		return put_char_iovec(s, k, raw, pos, room);
 	case VIGIL_ARG_CRED:
 		n = put_cred(s, pos, room, (const struct cred *)raw, &flags);
+		break;
+	case VIGIL_ARG_USERNS:
+		n = put_userns(s, pos, room, (const struct user_namespace *)raw, &flags);
+		break;
+	case VIGIL_ARG_BPF_ATTR:
+		n = put_bpf_attr(s, pos, room, (const union bpf_attr *)raw, &flags);
+		break;
+	case VIGIL_ARG_BPF_PROG:
+		n = put_bpf_prog(s, pos, room, (const struct bpf_prog *)raw, &flags);
+		break;
+	case VIGIL_ARG_BPF_MAP:
+		n = put_bpf_map(s, pos, room, (const struct bpf_map *)raw, &flags);
+		break;
+	case VIGIL_ARG_PERF_EVENT:
+		n = put_perf_event(s, pos, room, (const struct perf_event *)raw, &flags);
+		break;
+	case VIGIL_ARG_MODULE:
+		n = put_module(s, pos, room, (struct module *)raw, &flags);
+		break;
+	case VIGIL_ARG_LOAD_INFO:
+		n = put_load_info(s, pos, room, (struct load_info___vigil *)raw, &flags);
+		break;
+	case VIGIL_ARG_NET_DEVICE:
+		n = put_net_device(s, pos, room, (const struct net_device *)raw, &flags);
 		break;
 	case VIGIL_ARG_SOCK:
 	case VIGIL_ARG_SOCKET:

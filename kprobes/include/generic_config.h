@@ -35,10 +35,20 @@ enum vigil_arg_kind {
 	VIGIL_ARG_PATH = 5,   /* struct path * -> path */
 	VIGIL_ARG_BINPRM = 6, /* struct linux_binprm * -> path of its file */
 	VIGIL_ARG_DENTRY = 7, /* struct dentry * -> path within its mount */
+	VIGIL_ARG_DATA_LOC = 8, /* a tracepoint's __data_loc field -> the string it locates in the record */
 	/* 20-29: buffers and credentials (generic_buf.h, generic_cred.h) */
 	VIGIL_ARG_CHAR_BUF = 20,   /* char * of size_arg's value (or the return value) bytes -> u64 size, bytes */
 	VIGIL_ARG_CHAR_IOVEC = 21, /* struct iovec * of size_arg's value entries -> u64 total size, bytes */
 	VIGIL_ARG_CRED = 22,       /* struct cred * -> struct vigil_cred_arg */
+	/* 30-39: other kernel objects (generic_kobj.h) */
+	VIGIL_ARG_BPF_ATTR = 30,   /* union bpf_attr * -> struct vigil_bpf_prog_arg */
+	VIGIL_ARG_BPF_PROG = 31,   /* struct bpf_prog * -> struct vigil_bpf_prog_arg */
+	VIGIL_ARG_BPF_MAP = 32,    /* struct bpf_map * -> struct vigil_bpf_map_arg */
+	VIGIL_ARG_PERF_EVENT = 33, /* struct perf_event * -> struct vigil_perf_event_arg */
+	VIGIL_ARG_USERNS = 34,     /* struct user_namespace * -> struct vigil_userns */
+	VIGIL_ARG_MODULE = 35,     /* struct module * -> struct vigil_module_arg */
+	VIGIL_ARG_LOAD_INFO = 36,  /* struct load_info * -> struct vigil_module_arg */
+	VIGIL_ARG_NET_DEVICE = 37, /* struct net_device * -> its name */
 	/* Network args (generic_net.h) -> struct vigil_net_arg */
 	VIGIL_ARG_SOCK = 10,     /* struct sock * */
 	VIGIL_ARG_SOCKET = 11,   /* struct socket * -> its sock */

@@ -1,12 +1,39 @@
 /* Credentials in the generic hook pipeline: a struct cred * arg read into
  * struct vigil_cred_arg (ids, capability sets, securebits, user
- * namespace), and the CapabilitiesGained filter, which compares its
+ * namespace), a struct user_namespace * arg into struct vigil_userns, and
+ * the CapabilitiesGained filter, which compares its
  * permitted set with the current task's: on commit_creds(new), what the
  * task is about to gain. */
 #ifndef VIGIL_GENERIC_CRED_H
 #define VIGIL_GENERIC_CRED_H
 
 #include "generic_state.h"
+
+static __always_inline void read_userns(const struct user_namespace *ns, struct vigil_userns *u)
+{
+	u->level = BPF_CORE_READ(ns, level);
+	u->uid = BPF_CORE_READ(ns, owner.val);
+	u->gid = BPF_CORE_READ(ns, group.val);
+	u->inum = BPF_CORE_READ(ns, ns.inum);
+}
+
+static __always_inline __u32 put_userns(struct vigil_generic_scratch *s, __u32 pos, __u32 room,
+					const struct user_namespace *ns, __u8 *flags)
+{
+	struct vigil_userns u = {};
+
+	if (!ns) {
+		*flags |= VIGIL_ARG_ERROR;
+		return 0;
+	}
+	if (room < sizeof(u)) {
+		*flags |= VIGIL_ARG_TRUNCATED;
+		return 0;
+	}
+	read_userns(ns, &u);
+	bpf_probe_read_kernel(&s->data[pos & ARGS_DATA_MASK], sizeof(u), &u);
+	return sizeof(u);
+}
 
 static __always_inline __u32 put_cred(struct vigil_generic_scratch *s, __u32 pos, __u32 room, const struct cred *cred,
 				      __u8 *flags)
@@ -36,12 +63,8 @@ static __always_inline __u32 put_cred(struct vigil_generic_scratch *s, __u32 pos
 	bpf_core_read(&c.caps.inheritable, 8, &cred->cap_inheritable);
 	c.securebits = BPF_CORE_READ(cred, securebits);
 	ns = BPF_CORE_READ(cred, user_ns);
-	if (ns) {
-		c.userns_level = BPF_CORE_READ(ns, level);
-		c.userns_uid = BPF_CORE_READ(ns, owner.val);
-		c.userns_gid = BPF_CORE_READ(ns, group.val);
-		c.userns_inum = BPF_CORE_READ(ns, ns.inum);
-	}
+	if (ns)
+		read_userns(ns, &c.userns);
 	bpf_probe_read_kernel(&s->data[pos & ARGS_DATA_MASK], sizeof(c), &c);
 	return sizeof(c);
 }

@@ -9,7 +9,8 @@
  *                          LSM); syscall: the wrapper's pt_regs, arg 0
  *   fetch_syscall_regs     raw_syscalls/sys_enter's pt_regs (tp_btf)
  *   fetch_tracepoint_args  a tracepoint record: syscalls/sys_enter_<name>'s
- *                          args[], else each field at its offset
+ *                          args[], else each field at its offset (a
+ *                          __data_loc field: where its bytes are)
  *
  * Syscall args from a record or pt_regs are plain loads at constant
  * offsets, only of the args the hook reads.
@@ -170,6 +171,9 @@ static __always_inline void fetch_tracepoint_args(void *ctx, __u64 *raw)
 		if (k >= vigil_hook.nargs)
 			break;
 		raw[k] = tracepoint_field(ctx, &vigil_hook.args[k]);
+		/* A __data_loc field is the offset (low 16 bits) of its bytes in the record. */
+		if (vigil_hook.args[k].kind == VIGIL_ARG_DATA_LOC)
+			raw[k] = (__u64)ctx + (raw[k] & 0xffff);
 	}
 }
 

@@ -28,8 +28,11 @@
 //     13       3 zero bytes
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
+//                              8 data_loc (a tracepoint's __data_loc field, size 4),
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
-//                              20 char_buf, 21 char_iovec, 22 cred
+//                              20 char_buf, 21 char_iovec, 22 cred, 30 bpf_attr, 31 bpf_prog,
+//                              32 bpf_map, 33 perf_event, 34 user_namespace, 35 module,
+//                              36 load_info, 37 net_device (kprobes/include/generic_kobj.h)
 //               +1 u8  size    bytes of the raw value: 1, 2, 4 or 8
 //               +2 u8  flags   1 signed, 2 user memory (strings, sockaddr), 4 tracepoint field,
 //                              32 returnCopy (read at return), 64 maxData
@@ -123,7 +126,7 @@ import * as L from '../../kernel/abi/layouts.generated.js';
 import { VigilError } from '../../kernel/errors.js';
 import { CAPABILITIES } from '../../kernel/caps.js';
 import {
-  hookPath, isBufferType, isIntType, isNetType, NAMESPACE_TYPES,
+  hookPath, isBufferType, isIntType, isNetType, KOBJ_ARG_TYPES, NAMESPACE_TYPES,
   type ActionPlan, type ArgFilter, type ArgPlan, type ArgType, type CapabilityFilter, type HookPlan, type NamespaceType, type SelectorPlan,
 } from './plan.js';
 import { hostNamespace } from '../../kernel/namespaces.js';
@@ -208,13 +211,15 @@ const unsupported = (where: string, what: string): VigilError => new VigilError(
 
 const INT_SIZE: Record<string, number> = {
   int8: 1, uint8: 1, int16: 2, uint16: 2, int: 4, int32: 4, uint32: 4, int64: 8, uint64: 8, size_t: 8,
-  capability: 4, kernel_cap_t: 8, cap_inheritable: 8, cap_permitted: 8, cap_effective: 8, syscall64: 8,
+  capability: 4, kernel_cap_t: 8, cap_inheritable: 8, cap_permitted: 8, cap_effective: 8, syscall64: 8, bpf_cmd: 4,
 };
 const SIGNED = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'capability']);
 const KIND: Record<string, number> = {
-  string: K.VIGIL_ARG_STRING, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, dentry: K.VIGIL_ARG_DENTRY, linux_binprm: K.VIGIL_ARG_BINPRM,
+  string: K.VIGIL_ARG_STRING, data_loc: K.VIGIL_ARG_DATA_LOC, fd: K.VIGIL_ARG_FD, file: K.VIGIL_ARG_FILE, path: K.VIGIL_ARG_PATH, dentry: K.VIGIL_ARG_DENTRY, linux_binprm: K.VIGIL_ARG_BINPRM,
   char_buf: K.VIGIL_ARG_CHAR_BUF, char_iovec: K.VIGIL_ARG_CHAR_IOVEC, cred: K.VIGIL_ARG_CRED,
   sock: K.VIGIL_ARG_SOCK, socket: K.VIGIL_ARG_SOCKET, sockaddr: K.VIGIL_ARG_SOCKADDR, skb: K.VIGIL_ARG_SKB,
+  bpf_attr: K.VIGIL_ARG_BPF_ATTR, bpf_prog: K.VIGIL_ARG_BPF_PROG, bpf_map: K.VIGIL_ARG_BPF_MAP, perf_event: K.VIGIL_ARG_PERF_EVENT,
+  user_namespace: K.VIGIL_ARG_USERNS, module: K.VIGIL_ARG_MODULE, load_info: K.VIGIL_ARG_LOAD_INFO, net_device: K.VIGIL_ARG_NET_DEVICE,
 };
 const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
@@ -227,7 +232,7 @@ const BIN_OPS: Record<string, number> = {
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX,
 };
 /** Types that point into kernel memory, which no user-space function receives. */
-const KERNEL_OBJECTS = new Set(['file', 'path', 'dentry', 'linux_binprm', 'cred', 'sock', 'socket', 'skb']);
+const KERNEL_OBJECTS = new Set(['file', 'path', 'dentry', 'linux_binprm', 'cred', 'sock', 'socket', 'skb', ...KOBJ_ARG_TYPES]);
 const INT_ONLY = new Set(['GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange']);
 const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
 
@@ -282,12 +287,17 @@ function encodeArg(b: Buffer, at: number, a: ArgPlan, plan: HookPlan, ctx: Encod
   if (ctx.choice.mechanism === 'tracepoint' && !ctx.choice.syscall) {
     const f = ctx.fields?.[a.index];
     if (!f) throw invalid(where, `index ${a.index}: the tracepoint has ${ctx.fields?.length ?? 0} fields`);
-    if (f.type.startsWith('__data_loc')) throw unsupported(where, `field ${f.name} is ${f.type}, which Vigil does not read yet`);
-    if (!int && !f.type.includes('*')) throw invalid(where, `type ${a.type} needs a pointer field, and ${f.name} is ${f.type}`);
+    const dataLoc = f.type.startsWith('__data_loc');
+    if (dataLoc && a.type !== 'data_loc') throw invalid(where, `field ${f.name} is ${f.type}: read it as type data_loc`);
+    if (!dataLoc && a.type === 'data_loc') throw invalid(where, `type data_loc needs a __data_loc field, and ${f.name} is ${f.type}`);
+    if (!int && !dataLoc && !f.type.includes('*')) throw invalid(where, `type ${a.type} needs a pointer field, and ${f.name} is ${f.type}`);
     flags |= S.VIGIL_SRC_CTX_FIELD;
     offset = f.offset;
     // The low bytes of a wider little-endian field, as the policy's type reads them.
     if (int) size = Math.min(f.size, INT_SIZE[a.type]);
+    if (dataLoc) size = 4;
+  } else if (a.type === 'data_loc') {
+    throw invalid(where, 'type data_loc reads a __data_loc field of a tracepoint, and this hook is not one');
   } else if (a.index > 5) {
     throw invalid(where, `index ${a.index}: Vigil reads the first 6 arguments of functions and syscalls`);
   }

@@ -17,12 +17,14 @@ export const INT_ARG_TYPES = [
   'int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size_t',
   // Integers reported as Tetragon does: capability_arg, and capability sets in hex.
   'capability', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective',
-  // A syscall number (raw_syscalls tracepoints' id), reported as syscall_id.
-  'syscall64',
+  // A syscall number (raw_syscalls tracepoints' id), reported as syscall_id; a bpf(2) command, as bpf_cmd_arg.
+  'syscall64', 'bpf_cmd',
 ] as const;
 /** Read into a fixed tuple (kprobes/include/generic_net.h); events print sock_arg, sockaddr_arg or skb_arg. */
 export const NET_ARG_TYPES = ['sock', 'socket', 'sockaddr', 'skb'] as const;
-export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'fd', 'file', 'path', 'dentry', 'linux_binprm', 'char_buf', 'char_iovec', 'cred', ...NET_ARG_TYPES] as const;
+/** Other kernel objects, read into fixed structs (kprobes/include/generic_kobj.h); no filter applies to them. */
+export const KOBJ_ARG_TYPES = ['bpf_attr', 'bpf_prog', 'bpf_map', 'perf_event', 'user_namespace', 'module', 'load_info', 'net_device'] as const;
+export const ARG_TYPES = [...INT_ARG_TYPES, 'string', 'data_loc', 'fd', 'file', 'path', 'dentry', 'linux_binprm', 'char_buf', 'char_iovec', 'cred', ...NET_ARG_TYPES, ...KOBJ_ARG_TYPES] as const;
 export type IntArgType = (typeof INT_ARG_TYPES)[number];
 export type NetArgType = (typeof NET_ARG_TYPES)[number];
 export type ArgType = (typeof ARG_TYPES)[number];

@@ -15,6 +15,10 @@ import { canonicalArgType } from '../compiler/plan.js';
 const UNREAD: Record<string, string> = {
   auto: 'name the type (Vigil does not take it from BTF)',
   filename: 'use string on the syscall\'s filename, or file/path on the kernel object',
+  const_buf: 'char_buf with sizeArgIndex reads a buffer whose size another arg gives',
+  kiocb: 'hook a function that takes the struct file * and read it as file',
+  iov_iter: 'its segments are of several kinds (user and kernel iovecs, pipes, pages); use char_iovec on a struct iovec *',
+  sockaddr_un: 'use sockaddr: an AF_UNIX address prints as sockaddrun_arg',
 };
 
 export function checkSemantics(policy: TracingPolicy): Finding[] {
@@ -52,6 +56,7 @@ function checkHook(hook: Hook, spec: TracingPolicySpec, out: Finding[]): void {
       if (a[field] !== undefined && !buffer) out.push({ path: [...p, field], at: 'key', severity: 'warning', message: `${field} applies only to char_buf and char_iovec args` });
     }
     if (a.maxData && a.type !== 'char_buf') out.push({ path: [...p, 'maxData'], at: 'key', severity: 'warning', message: 'maxData applies only to char_buf args' });
+    if (a.type === 'data_loc' && hook.kind !== 'tracepoint') out.push({ path: [...p, 'type'], message: 'data_loc reads a __data_loc field of a tracepoint\'s record' });
     if (a.returnCopy && hook.kind !== 'kprobe' && hook.kind !== 'uprobe') out.push({ path: [...p, 'returnCopy'], message: 'returnCopy needs a kprobe or uprobe: the buffer is read at return' });
     else if (a.returnCopy && !isReturnProbe(hook)) out.push({ path: [...p, 'returnCopy'], message: `returnCopy reads the buffer at return: the ${hook.kind} needs return: true and a returnArg` });
     if (buffer && a.sizeArgIndex) {

@@ -74,10 +74,21 @@ t.test('an argument type the kernel programs do not read is an error at its type
   const p = policy(`
 kprobes:
 - call: sys_bpf
-  args: [{ index: 0, type: nop }, { index: 1, type: bpf_attr }, { index: 2, type: int }, { index: 3, type: sockaddr_un }]
+  args: [{ index: 0, type: nop }, { index: 1, type: iov_iter }, { index: 2, type: int }, { index: 3, type: sockaddr_un }]
 `);
   t.same(findings(p).map((f) => [f.path, f.severity, f.message.replace(/:.*/, '')]), [
-    ['spec.kprobes[0].args[1].type', 'error', 'argument type bpf_attr is not read by Vigil\'s kernel programs yet'],
+    ['spec.kprobes[0].args[1].type', 'error', 'argument type iov_iter is not read by Vigil\'s kernel programs yet'],
     ['spec.kprobes[0].args[3].type', 'error', 'argument type sockaddr_un is not read by Vigil\'s kernel programs yet'],
   ], 'nop is taken: its place is kept, nothing is read');
+});
+
+t.test('kernel objects are read; data_loc only on a tracepoint', async (t) => {
+  const p = policy(`
+kprobes:
+- call: security_bpf
+  args: [{ index: 0, type: bpf_cmd }, { index: 1, type: bpf_attr }, { index: 2, type: data_loc }]
+`);
+  t.same(findings(p).map((f) => [f.path, f.severity, f.message]), [
+    ['spec.kprobes[0].args[2].type', 'error', 'data_loc reads a __data_loc field of a tracepoint\'s record'],
+  ]);
 });
