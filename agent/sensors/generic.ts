@@ -44,9 +44,9 @@ export interface GenericHookContext {
   scope?: { fd: number };
 }
 
-const VALUE_MAPS = ['vigil_int_eq', 'vigil_str_eq', 'vigil_str_prefix', 'vigil_str_postfix', 'vigil_net_lpm'] as const;
+const VALUE_MAPS = ['vigil_int_eq', 'vigil_str_eq', 'vigil_str_prefix', 'vigil_str_postfix', 'vigil_str_sub', 'vigil_net_lpm'] as const;
 const valuesOf = (e: EncodedHook): Record<(typeof VALUE_MAPS)[number], EncodedHook['eq']> => ({
-  vigil_int_eq: e.intEq, vigil_str_eq: e.eq, vigil_str_prefix: e.prefix, vigil_str_postfix: e.postfix, vigil_net_lpm: e.net,
+  vigil_int_eq: e.intEq, vigil_str_eq: e.eq, vigil_str_prefix: e.prefix, vigil_str_postfix: e.postfix, vigil_str_sub: e.sub, vigil_net_lpm: e.net,
 });
 
 export class GenericHook {

@@ -283,6 +283,17 @@ export const vigil_lpm_key = {
   },
 } as const;
 
+export const vigil_substr_set = {
+  sizeof: 528,
+  offsetof: {
+    n: 0,
+    len: 4,
+    pad0: 12,
+    words: 16,
+    masks: 272,
+  },
+} as const;
+
 export const vigil_net_arg = {
   sizeof: 72,
   offsetof: {
@@ -361,6 +372,9 @@ export const vigil_config_limits = {
   VIGIL_STRING_KEY_MAX: 256,
   VIGIL_SYSCALLS_MAX: 512,
   VIGIL_LPM_DATA_MAX: 252,
+  VIGIL_SUBSTR_LEN_MAX: 32,
+  VIGIL_SUBSTR_WORDS: 4,
+  VIGIL_SUBSTR_VALUES_MAX: 8,
   VIGIL_SCOPE_LEVELS: 16,
   VIGIL_SCOPE_CGROUPS_MAX: 16384,
 } as const;
@@ -402,6 +416,8 @@ export const vigil_filter_op = {
   VIGIL_FOP_MASK: 9,
   VIGIL_FOP_IN_RANGE: 10,
   VIGIL_FOP_NOT_IN_RANGE: 11,
+  VIGIL_FOP_SUBSTR: 12,
+  VIGIL_FOP_SUBSTR_ICASE: 13,
   VIGIL_FOP_CAPS_GAINED: 60,
   VIGIL_FOP_SADDR: 20,
   VIGIL_FOP_NOT_SADDR: 21,

@@ -22,6 +22,9 @@ enum vigil_config_limits {
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
+	VIGIL_SUBSTR_LEN_MAX = 32,    /* SubString: longest value */
+	VIGIL_SUBSTR_WORDS = 4,       /* ... in 8-byte words */
+	VIGIL_SUBSTR_VALUES_MAX = 8,  /* SubString: values of one filter */
 	VIGIL_SCOPE_LEVELS = 16,         /* scope.h: the deepest cgroup level a scope's cgroups may sit at */
 	VIGIL_SCOPE_CGROUPS_MAX = 16384, /* scope.h: cgroups in one policy's scope */
 };
@@ -77,6 +80,8 @@ enum vigil_filter_op {
 	VIGIL_FOP_MASK = 9,
 	VIGIL_FOP_IN_RANGE = 10,     /* InMap, InRange: integer values and ranges in vigil_net_lpm */
 	VIGIL_FOP_NOT_IN_RANGE = 11, /* NotInMap, NotInRange */
+	VIGIL_FOP_SUBSTR = 12,       /* SubString: the filter's values in vigil_str_sub */
+	VIGIL_FOP_SUBSTR_ICASE = 13, /* SubStringIgnCase: the same, lowercased; the arg is folded as it is read */
 	/* 60-: credentials */
 	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
 	/* Network ops on VIGIL_ARG_SOCK..SKB (generic_net_filter.h). Addresses
@@ -229,6 +234,17 @@ struct vigil_lpm_key {
 	__u32 prefixlen;
 	__u32 id;
 	__u8 data[VIGIL_LPM_DATA_MAX];
+};
+
+/* Value of the SubString map under its filter's id (a u32 key): n values,
+ * each as words (little-endian loads of its bytes) and the masks of its
+ * bytes, zero past its end; len: each value's length in bytes. */
+struct vigil_substr_set {
+	__u32 n;
+	__u8 len[VIGIL_SUBSTR_VALUES_MAX];
+	__u32 pad0;
+	__u64 words[VIGIL_SUBSTR_VALUES_MAX][VIGIL_SUBSTR_WORDS];
+	__u64 masks[VIGIL_SUBSTR_VALUES_MAX][VIGIL_SUBSTR_WORDS];
 };
 
 /* Key of the LPM trie of ranges (addresses, ports, integers): data[0..1]

@@ -1,6 +1,6 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
  * hash map, or ranges in an LPM trie), strings and paths (hash map, prefix and reversed-postfix LPM
- * tries), network args (generic_net_filter.h), pids (with ancestors for
+ * tries, substrings: generic_substr.h), network args (generic_net_filter.h), pids (with ancestors for
  * followForks), the process's and its parent's binary, its namespaces and
  * capabilities, and their changes since exec. */
 #ifndef VIGIL_GENERIC_FILTER_H
@@ -8,6 +8,7 @@
 
 #include "generic_state.h"
 #include "generic_values.h"
+#include "generic_substr.h"
 #include "generic_net_filter.h"
 #include "generic_cred.h"
 #include "process_map.h"
@@ -146,6 +147,10 @@ static __always_inline bool str_filter(struct vigil_generic_scratch *s, __u8 op,
 		return str_postfix(s, id, off, len);
 	case VIGIL_FOP_NOT_POSTFIX:
 		return !str_postfix(s, id, off, len);
+	case VIGIL_FOP_SUBSTR:
+		return str_substr(s, id, off, len, false);
+	case VIGIL_FOP_SUBSTR_ICASE:
+		return str_substr(s, id, off, len, true);
 	}
 	return false;
 }
@@ -165,6 +170,9 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 		return false;
 	if (undecidable(s->msg.arg_flags[a], f->op))
 		return undecided_match(sel);
+	/* A string cut short: a value found in what was read is found; one not found may be in the rest. */
+	if (is_substr_op(f->op) && (s->msg.arg_flags[a] & VIGIL_ARG_TRUNCATED))
+		return str_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]) || undecided_match(sel);
 	if (f->op == VIGIL_FOP_CAPS_GAINED)
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)

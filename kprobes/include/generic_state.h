@@ -44,6 +44,7 @@ struct vigil_generic_scratch {
 	struct vigil_int_key ikey;
 	struct vigil_string_key skey;
 	struct vigil_lpm_key lkey __attribute__((aligned(8)));
+	struct vigil_substr_set sub; /* the values of the SubString filter being run */
 	struct vigil_rate_key rkey;
 	__u32 bin_len;  /* full length of the binary path; 0: unknown */
 	__u32 pbin_len; /* ... of the parent's */

@@ -7,7 +7,7 @@ import { overLimit } from './limits.js';
 import { listRefProblem } from './lists.js';
 import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
 import type { PathSeg } from './path.js';
-import { needValues, valueProblem } from './values.js';
+import { needValues, SUBSTRING_OPS, valueProblem } from './values.js';
 
 export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isReturn: boolean, spec: TracingPolicySpec, out: Finding[]): void {
   const types: ArgType[] = [];
@@ -44,7 +44,8 @@ export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isRet
   }
   if (!needValues(m.values, path, out)) return;
   const inline = types.some(isIntType) && INLINE_INT.has(m.operator);
-  overLimit(out, [...path, 'values'], values.length, inline ? 'inlineValuesPerMatch' : 'mapValuesPerMatch', 'values');
+  const limit = inline ? 'inlineValuesPerMatch' : SUBSTRING_OPS.has(m.operator) ? 'substringValuesPerMatch' : 'mapValuesPerMatch';
+  overLimit(out, [...path, 'values'], values.length, limit, 'values');
   values.forEach((v, j) => {
     const problem = v.startsWith('list:')
       ? listRefProblem(v.slice(5), spec)

@@ -58,11 +58,13 @@ function named(v: string, names: string[], what: string): string | undefined {
 }
 
 const AFFIX_OPS: ReadonlySet<string> = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
+export const SUBSTRING_OPS: ReadonlySet<string> = new Set(['SubString', 'SubStringIgnCase']);
 
-/** Why a string value is too long for operator op, or undefined. */
+/** Why a string value is too long (or, for SubString, empty) for operator op, or undefined. */
 export function stringProblem(v: string, op: string): string | undefined {
   const bytes = Buffer.byteLength(v);
-  const name = AFFIX_OPS.has(op) ? 'prefixValueLength' : 'stringValueLength';
+  if (SUBSTRING_OPS.has(op) && !bytes) return `an empty ${op} value would match every string`;
+  const name = AFFIX_OPS.has(op) ? 'prefixValueLength' : SUBSTRING_OPS.has(op) ? 'substringValueLength' : 'stringValueLength';
   const limit = POLICY_LIMITS[name];
   return bytes > limit ? `value is ${bytes} bytes long; Vigil's limit for ${op} is ${limit} (POLICY_LIMITS.${name})` : undefined;
 }
