@@ -82,6 +82,8 @@ enum vigil_filter_op {
 	VIGIL_FOP_NOT_IN_RANGE = 11, /* NotInMap, NotInRange */
 	VIGIL_FOP_SUBSTR = 12,       /* SubString: the filter's values in vigil_str_sub */
 	VIGIL_FOP_SUBSTR_ICASE = 13, /* SubStringIgnCase: the same, lowercased; the arg is folded as it is read */
+	VIGIL_FOP_FILE_TYPE = 14,     /* FileType: value has bit (i_mode >> 12) of the file's type */
+	VIGIL_FOP_NOT_FILE_TYPE = 15, /* NotFileType */
 	/* 60-: credentials */
 	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
 	/* Network ops on VIGIL_ARG_SOCK..SKB (generic_net_filter.h). Addresses
@@ -206,7 +208,8 @@ struct vigil_hook_config {
 	__u8 syscall;    /* args are a syscall's: its pt_regs (kprobe, fentry) or args[] (tracepoint) */
 	__u8 fail_closed; /* a filter on an unreadable arg matches in selectors that signal or override (generic_undecided.h) */
 	__u8 scoped;      /* 1: acts only on tasks whose cgroup is in the policy's scope (scope.h) */
-	__u8 pad1[3];
+	__u8 file_modes;  /* 1: path args also read their inode's i_mode, for FileType (generic_args.h) */
+	__u8 pad1[2];
 	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
 };

@@ -1,6 +1,6 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
  * hash map, or ranges in an LPM trie), strings and paths (hash map, prefix and reversed-postfix LPM
- * tries, substrings: generic_substr.h), network args (generic_net_filter.h), pids (with ancestors for
+ * tries, substrings: generic_substr.h; file types from the inode), network args (generic_net_filter.h), pids (with ancestors for
  * followForks), the process's and its parent's binary, its namespaces and
  * capabilities, and their changes since exec. */
 #ifndef VIGIL_GENERIC_FILTER_H
@@ -155,6 +155,18 @@ static __always_inline bool str_filter(struct vigil_generic_scratch *s, __u8 op,
 	return false;
 }
 
+/* FileType / NotFileType: is the file's type (i_mode >> 12) one of value's
+ * bits? A path arg without an inode (no file, a negative dentry) has no
+ * type, and neither filter decides on it. */
+static __always_inline bool file_type_filter(__u32 sel, __u8 op, __u64 types, __u64 mode)
+{
+	bool hit = (types >> ((mode >> 12) & 15)) & 1;
+
+	if (!(mode >> 12))
+		return undecided_match(sel);
+	return op == VIGIL_FOP_FILE_TYPE ? hit : !hit;
+}
+
 /* Filter i of selector sel's matchArgs. */
 static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i)
 {
@@ -168,6 +180,9 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 	if (a >= VIGIL_HOOK_ARGS_MAX)
 		return false;
+	/* The type is read from the inode, even when the path could not be. */
+	if (f->op == VIGIL_FOP_FILE_TYPE || f->op == VIGIL_FOP_NOT_FILE_TYPE)
+		return file_type_filter(sel, f->op, f->value, s->val[a]);
 	if (undecidable(s->msg.arg_flags[a], f->op))
 		return undecided_match(sel);
 	/* A string cut short: a value found in what was read is found; one not found may be in the rest. */

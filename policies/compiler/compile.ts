@@ -67,8 +67,6 @@ const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 
 /** Why an operator is refused, where more can be said. */
 const OPERATOR_WHY: Record<string, string> = {
   CelExpr: ': a CEL expression would have to run in the kernel, and Vigil compiles no CEL to BPF; the filter is refused rather than dropped',
-  FileType: ': the kernel programs do not read the type of a file yet, and a filter is refused rather than dropped',
-  NotFileType: ': the kernel programs do not read the type of a file yet, and a filter is refused rather than dropped',
 };
 
 const capFilter = (c: CapabilitiesSelector): CapabilityFilter => ({

@@ -25,7 +25,9 @@
 //                           (u64 cgroup id -> u8 1; kprobes/include/scope.h),
 //                           which the agent shares between the policy's hooks
 //                           and fills as pods come and go; 0: every task
-//     13       3 zero bytes
+//     13  u8   file_modes   1: a FileType filter: path args also read their
+//                           inode's i_mode (the cost is only theirs)
+//     14       2 zero bytes
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
@@ -79,7 +81,10 @@
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
 //         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK, 10 IN_RANGE (InMap,
 //         InRange), 11 NOT_IN_RANGE (NotInMap, NotInRange), 12 SUBSTR
-//         (SubString), 13 SUBSTR_ICASE (SubStringIgnCase); 20-34 on network
+//         (SubString), 13 SUBSTR_ICASE (SubStringIgnCase), 14 FILE_TYPE,
+//         15 NOT_FILE_TYPE (file-class args: value has bit mode >> 12 of
+//         each type: 1 fifo, 2 char, 4 dir, 6 block, 8 regular, 10 symlink,
+//         12 socket); 20-34 on network
 //         args, with their values in vigil_net_lpm or vigil_int_eq (net-filter.ts);
 //         60 CAPS_GAINED (cred args: value is the capabilities' bit mask).
 //    A selector's matchArgs then its matchReturnArgs share the 8 arg filters.
@@ -136,6 +141,7 @@ import {
 } from './plan.js';
 import { hostNamespace } from '../../kernel/namespaces.js';
 import { isNetOperator, netFilter, netKey } from './net-filter.js';
+import { FILE_TYPES } from '../arg-types.js';
 import { rangePrefixes } from '../../kernel/net/values.js';
 import type { ExecFile, MechanismChoice } from './mechanism.js';
 import type { TracepointField } from '../../kernel/tracefs.js';
@@ -230,6 +236,7 @@ const ARG_OPS: Record<string, number> = {
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX, GT: OP.VIGIL_FOP_GT, LT: OP.VIGIL_FOP_LT, Mask: OP.VIGIL_FOP_MASK,
   InMap: OP.VIGIL_FOP_IN_RANGE, NotInMap: OP.VIGIL_FOP_NOT_IN_RANGE, InRange: OP.VIGIL_FOP_IN_RANGE, NotInRange: OP.VIGIL_FOP_NOT_IN_RANGE,
   SubString: OP.VIGIL_FOP_SUBSTR, SubStringIgnCase: OP.VIGIL_FOP_SUBSTR_ICASE,
+  FileType: OP.VIGIL_FOP_FILE_TYPE, NotFileType: OP.VIGIL_FOP_NOT_FILE_TYPE,
   CapabilitiesGained: OP.VIGIL_FOP_CAPS_GAINED,
 };
 const BIN_OPS: Record<string, number> = {
@@ -495,6 +502,15 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
     b.writeBigUInt64LE(capMask(f.values, where), at + AF.offsetof.value);
     return;
   }
+  if (op === OP.VIGIL_FOP_FILE_TYPE || op === OP.VIGIL_FOP_NOT_FILE_TYPE) {
+    if (!FILE_ARGS.has(type)) throw invalid(where, `${f.operator} reads a file's type, and arg ${f.index} is ${type}`);
+    if (!f.values.length) throw invalid(where, `${f.operator} needs at least one file type`);
+    b.writeUInt8(pos, at + AF.offsetof.arg);
+    b.writeUInt8(op, at + AF.offsetof.op);
+    b.writeBigUInt64LE(fileTypeMask(f.values, where), at + AF.offsetof.value);
+    b.writeUInt8(1, HC.offsetof.file_modes);
+    return;
+  }
   const int = isIntType(type);
   if (int && STRING_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares strings, and arg ${f.index} is ${type}`);
   if (!int && INT_ONLY.has(f.operator)) throw invalid(where, `${f.operator} compares integers, and arg ${f.index} is ${type}`);
@@ -542,6 +558,17 @@ export function substrSet(values: string[], icase: boolean, where: string): Buff
     b.fill(0xff, SS.offsetof.masks + j * words * 8, SS.offsetof.masks + j * words * 8 + bytes.length);
   });
   return b;
+}
+
+const FILE_ARGS = new Set(['fd', 'file', 'path', 'dentry', 'linux_binprm']);
+
+/** File type names as one bit mask, bit i for i_mode >> 12 == i. */
+export function fileTypeMask(values: string[], where: string): bigint {
+  return values.reduce((mask, v, j) => {
+    const t = FILE_TYPES[v];
+    if (t === undefined) throw invalid(`${where}.values[${j}]`, `${JSON.stringify(v)} is not a file type (${Object.keys(FILE_TYPES).join(', ')})`);
+    return mask | (1n << BigInt(t));
+  }, 0n);
 }
 
 /** Capability names (CAP_SYS_ADMIN) or numbers as one bit mask. */

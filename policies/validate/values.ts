@@ -8,6 +8,7 @@ import { isIntType } from './operators.js';
 import type { PathSeg } from './path.js';
 import { hint } from './suggest.js';
 import { parseCidr, parsePortRange } from '../../kernel/net/values.js';
+import { FILE_TYPES } from '../arg-types.js';
 
 const RANGE: Partial<Record<ArgType, [bits: number, signed: boolean]>> = {
   sint8: [8, true], int8: [8, true], uint8: [8, false], sint16: [16, true], int16: [16, true], uint16: [16, false],
@@ -79,6 +80,8 @@ export function valueProblem(op: ArgOperator, type: ArgType, v: string): string 
     case 'Protocol': return named(v, PROTOCOLS, 'protocol');
     case 'Family': return named(v, FAMILIES, 'address family');
     case 'State': return named(v, TCP_STATES, 'TCP state');
+    case 'FileType': case 'NotFileType':
+      return v in FILE_TYPES ? undefined : `unknown file type ${JSON.stringify(v)}${hint(v, Object.keys(FILE_TYPES), 0)}; one of ${Object.keys(FILE_TYPES).join(', ')}`;
     case 'CapabilitiesGained': return CAPABILITIES.includes(v) ? undefined : `unknown capability ${JSON.stringify(v)}${hint(v, CAPABILITIES, 0)}`;
     case 'GT': case 'LT': case 'GreaterThan': case 'LessThan': case 'Mask':
       return intProblem(v, type);
