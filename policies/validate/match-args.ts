@@ -5,7 +5,7 @@ import type { Finding } from './errors.js';
 import { declaredIndexes, filteredArg, returnArgOf, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { listRefProblem } from './lists.js';
-import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
+import { INLINE_INT, isIntType, NO_VALUES, operatorsFor, REFUSED_OPERATORS } from './operators.js';
 import type { PathSeg } from './path.js';
 import { needValues, SUBSTRING_OPS, valueProblem } from './values.js';
 
@@ -27,6 +27,11 @@ export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isRet
       if (hook.args[k]) types.push(hook.args[k].type);
       else out.push({ path: [...path, 'args', j], message: `args position ${k} is out of range: the hook declares ${hook.args.length} args` });
     });
+  }
+  const refused = REFUSED_OPERATORS[m.operator];
+  if (refused) {
+    out.push({ path: [...path, 'operator'], message: `operator ${m.operator} is refused: ${refused}` });
+    return;
   }
   for (const type of new Set(types)) {
     const ops = operatorsFor(type);
