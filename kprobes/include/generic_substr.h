@@ -2,13 +2,13 @@
  * anywhere in an arg's bytes?
  *
  *   the filter's set (vigil_str_sub, under its id) -> scratch, one copy
- *   bpf_loop over the start positions p of the arg:
- *     each value that fits at p: its words against the arg's 8-byte
- *     loads at p, masked (the last word holds its tail), the loads
- *     folded to lowercase for IgnCase (its values are lowercase)
+ *   bpf_loop over the start positions p of the arg, 8 per callback:
+ *     the arg's four 8-byte loads at p, folded to lowercase for IgnCase
+ *     (its values are lowercase), against each value's words, masked
+ *     (the last word holds its tail)
  *
- * A call costs one lookup, one copy and about len * values word
- * compares; hooks without these filters never run it (the op is rodata).
+ * A call costs one lookup, one copy and len * values compares of four
+ * words; hooks without these filters never run it (the op is rodata).
  * Bytes past the arg's end are never compared: a value fits at p only if
  * p + its length <= the arg's length.
  */
@@ -37,40 +37,47 @@ static __always_inline __u64 fold_lower(__u64 x)
 	return x | (upper >> 2);
 }
 
-/* Does a value start at data[off + p]? */
-static long substr_step(__u32 p, void *ctx)
+#define SUBSTR_STRIDE 8 /* start positions per callback */
+
+/* Does a value start at one of the SUBSTR_STRIDE positions from
+ * i * SUBSTR_STRIDE? Each position's four words are loaded (and folded)
+ * once, then masked and compared with every value without a branch. */
+static long substr_step(__u32 i, void *ctx)
 {
 	struct substr_ctx *c = ctx;
 	struct vigil_generic_scratch *s = generic_scratch();
-	__u64 at = c->off + p;
 
-	/* Keep the bound check on the register the loads use: the arg is in
-	 * the args' region, and data holds more than 32 bytes past it. */
-	asm volatile("" : "+r"(at));
-	if (!s || at >= ARGS_DATA_MAX)
+	if (!s)
 		return 1;
 #pragma unroll
-	for (int v = 0; v < VIGIL_SUBSTR_VALUES_MAX; v++) {
-		bool eq = true;
+	for (int j = 0; j < SUBSTR_STRIDE; j++) {
+		__u32 p = i * SUBSTR_STRIDE + j;
+		__u64 at = c->off + p, x[VIGIL_SUBSTR_WORDS];
 
-		if (v >= c->n)
-			break;
-		if (p + s->sub.len[v] > c->len)
-			continue;
+		/* Keep the bound check on the register the loads use: the arg is
+		 * in the args' region, and data holds more than 32 bytes past it. */
+		asm volatile("" : "+r"(at));
+		if (p >= c->len || at >= ARGS_DATA_MAX)
+			return 1;
 #pragma unroll
 		for (int w = 0; w < VIGIL_SUBSTR_WORDS; w++) {
-			__u64 x = *(const __u64 *)&s->data[at + 8 * w];
-
+			x[w] = *(const __u64 *)&s->data[at + 8 * w];
 			if (c->icase)
-				x = fold_lower(x);
-			if ((x & s->sub.masks[v][w]) != s->sub.words[v][w]) {
-				eq = false;
-				break;
-			}
+				x[w] = fold_lower(x[w]);
 		}
-		if (eq) {
-			c->hit = 1;
-			return 1;
+#pragma unroll
+		for (int v = 0; v < VIGIL_SUBSTR_VALUES_MAX; v++) {
+			__u64 diff = 0;
+
+			if (v >= c->n)
+				break;
+#pragma unroll
+			for (int w = 0; w < VIGIL_SUBSTR_WORDS; w++)
+				diff |= (x[w] & s->sub.masks[v][w]) ^ s->sub.words[v][w];
+			if (!diff && p + s->sub.len[v] <= c->len) {
+				c->hit = 1;
+				return 1;
+			}
 		}
 	}
 	return 0;
@@ -88,7 +95,7 @@ static __noinline bool str_substr(struct vigil_generic_scratch *s, __u16 id, __u
 		return false;
 	bpf_probe_read_kernel(&s->sub, sizeof(s->sub), set);
 	c.n = s->sub.n;
-	bpf_loop(len, substr_step, &c, 0);
+	bpf_loop((len + SUBSTR_STRIDE - 1) / SUBSTR_STRIDE, substr_step, &c, 0);
 	return c.hit;
 }
 
