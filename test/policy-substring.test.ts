@@ -130,3 +130,14 @@ t.test('Sigkill on a SubString match kills the opener; other opens go on', { ski
   const ok = await runCommand(CAT, [join(dir, 'watched/a.txt')]);
   t.equal(ok.stdout, 'watched/a.txt\n', 'a file without the fragment is read');
 });
+
+t.test('the largest SubString selector set Vigil accepts passes the verifier', { skip }, async (t) => {
+  const values = Array.from({ length: 8 }, (_, i) => `${i}`.padStart(32, 'z'));
+  const full = selector({
+    matchArgs: Array.from({ length: 8 }, (_, i) => ({ index: 1, operator: i % 2 ? 'SubStringIgnCase' as const : 'SubString' as const, values })),
+    matchBinaries: onlyCat,
+  });
+  const id = p.agent.loadHook(syscallPlan('sys_openat', OPENAT_ARGS, Array(32).fill(full), 'sub-largest')).hookId;
+  p.agent.unloadHook(id);
+  t.pass('32 selectors of 8 SubString filters of 8 values of 32 bytes loaded');
+});

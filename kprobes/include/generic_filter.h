@@ -148,9 +148,9 @@ static __always_inline bool str_filter(struct vigil_generic_scratch *s, __u8 op,
 	case VIGIL_FOP_NOT_POSTFIX:
 		return !str_postfix(s, id, off, len);
 	case VIGIL_FOP_SUBSTR:
-		return str_substr(s, id, off, len, false);
+		return vigil_substr(id, off, len, 0);
 	case VIGIL_FOP_SUBSTR_ICASE:
-		return str_substr(s, id, off, len, true);
+		return vigil_substr(id, off, len, 1);
 	}
 	return false;
 }

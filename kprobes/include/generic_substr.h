@@ -8,7 +8,8 @@
  *     (the last word holds its tail)
  *
  * A call costs one lookup, one copy and len * values compares of four
- * words; hooks without these filters never run it (the op is rodata).
+ * words. In hooks without these filters (rodata substr 0) the verifier
+ * drops the search.
  * Bytes past the arg's end are never compared: a value fits at p only if
  * p + its length <= the arg's length.
  */
@@ -83,16 +84,22 @@ static long substr_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* Does one of filter id's values occur in the len bytes at data[off]? */
-static __noinline bool str_substr(struct vigil_generic_scratch *s, __u16 id, __u32 off, __u32 len, bool icase)
+/* Does one of filter id's values occur in the len bytes at data[off]? A
+ * global function: the verifier checks it once, not at each of the up to
+ * 256 filters that call it. */
+__noinline int vigil_substr(__u16 id, __u32 off, __u32 len, __u8 icase)
 {
 	struct substr_ctx c = { .off = off, .len = len, .icase = icase };
+	struct vigil_generic_scratch *s;
 	struct vigil_substr_set *set;
 	__u32 key = id;
 
+	if (!vigil_hook.substr)
+		return 0;
+	s = generic_scratch();
 	set = bpf_map_lookup_elem(&vigil_str_sub, &key);
-	if (!set || off >= ARGS_DATA_MAX)
-		return false;
+	if (!s || !set || off >= ARGS_DATA_MAX || len > ARGS_DATA_MAX)
+		return 0;
 	bpf_probe_read_kernel(&s->sub, sizeof(s->sub), set);
 	c.n = s->sub.n;
 	bpf_loop((len + SUBSTR_STRIDE - 1) / SUBSTR_STRIDE, substr_step, &c, 0);

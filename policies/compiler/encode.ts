@@ -27,7 +27,9 @@
 //                           and fills as pods come and go; 0: every task
 //     13  u8   file_modes   1: a FileType filter: path args also read their
 //                           inode's i_mode (the cost is only theirs)
-//     14       2 zero bytes
+//     14  u8   substr       1: a SubString filter; 0: the verifier drops the
+//                           search from the program
+//     15       1 zero byte
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              10 sock, 11 socket, 12 sockaddr, 13 skb (net-filter.ts),
@@ -529,6 +531,7 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   } else if (op === OP.VIGIL_FOP_SUBSTR || op === OP.VIGIL_FOP_SUBSTR_ICASE) {
     const id = nextId(ids, where);
     out.sub.push({ key: substrKey(id), value: substrSet(f.values, op === OP.VIGIL_FOP_SUBSTR_ICASE, where) });
+    b.writeUInt8(1, HC.offsetof.substr);
     b.writeUInt16LE(id, at + AF.offsetof.id);
   } else {
     b.writeUInt16LE(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);

@@ -275,7 +275,8 @@ t.test('SubString values: struct vigil_substr_set under the filter id; FileType:
   t.same([...e.config.subarray(AF(0, 2), AF(0, 2) + 4)], [0, 15, 0, 0], 'NotFileType: op 15, no map');
   t.equal(e.config.readBigUInt64LE(AF(0, 2) + 8), (1n << 4n) | (1n << 2n) | (1n << 12n), 'dir 4, char 2, socket 12');
   t.equal(e.config[13], 1, 'file_modes: path args read i_mode');
-  t.equal(encodeHook(plan, ctx).config[13], 0, 'not without a FileType filter');
+  t.equal(e.config[14], 1, 'substr: the search is kept');
+  t.same([...encodeHook(plan, ctx).config.subarray(13, 15)], [0, 0], 'neither without such filters');
 
   const bad = (matchArgs: HookPlan['selectors'][0]['matchArgs']) => () => encodeHook({ ...sub, selectors: [{ ...sub.selectors[0], matchArgs }] }, { choice: choice({ syscall: false }) });
   t.throws(bad([{ index: 0, operator: 'SubString', values: ['x'.repeat(33)] }]), /33 bytes in .*, at most 32/);
