@@ -141,3 +141,17 @@ t.test('the largest SubString selector set Vigil accepts passes the verifier', {
   p.agent.unloadHook(id);
   t.pass('32 selectors of 8 SubString filters of 8 values of 32 bytes loaded');
 });
+
+t.test('SubString on a char_buf: the bytes write(2) writes, not their size', { skip }, async (t) => {
+  const token = join(dir, 'token.txt');
+  writeFileSync(token, 'key: AKIA-Vigil-Secret\n');
+  const write = (name: string, f: ArgFilter): HookPlan => syscallPlan('sys_write', [
+    { index: 0, type: 'int' }, { index: 1, type: 'char_buf', sizeArgIndex: 3 }, { index: 2, type: 'size_t' },
+  ], [selector({ matchArgs: [f], matchBinaries: onlyCat })], `sub-buf-${name}`);
+  const bytes = (ev: TetragonEvent) => Buffer.from(ev.process_kprobe?.args[1]?.bytes_arg ?? '', 'base64').toString();
+  t.same(await opensSeen(write('icase', { index: 1, operator: 'SubStringIgnCase', values: ['akia-vigil'] }), [token, join(dir, 'watched/a.txt')], dir, bytes),
+    ['key: AKIA-Vigil-Secret\n'], 'the token file\'s write, not the other file\'s');
+  t.same(await opensSeen(write('case', { index: 1, operator: 'SubString', values: ['AKIA-vigil'] }), [token], dir, bytes), [], 'case matters');
+  // 23 bytes written: the size, 0x17, is not searched as if it were text.
+  t.same(await opensSeen(write('size', { index: 1, operator: 'SubString', values: ['\x17'] }), [token], dir, bytes), [], 'the size is not one of the bytes');
+});

@@ -167,6 +167,25 @@ static __always_inline bool file_type_filter(__u32 sel, __u8 op, __u64 types, __
 	return op == VIGIL_FOP_FILE_TYPE ? hit : !hit;
 }
 
+/* SubString on arg a. A char_buf's bytes follow its u64 size. A string or
+ * buffer cut short: a value found in what was read is found; one not
+ * found may be in the rest. */
+static __always_inline bool substr_filter(struct vigil_generic_scratch *s, __u32 sel,
+					  const volatile struct vigil_arg_filter *f, __u32 a)
+{
+	__u32 off = s->off[a], len = s->msg.arg_len[a];
+	bool hit;
+
+	if (vigil_hook.args[a & (VIGIL_HOOK_ARGS_MAX - 1)].kind == VIGIL_ARG_CHAR_BUF) {
+		off += sizeof(__u64);
+		len = len > sizeof(__u64) ? len - sizeof(__u64) : 0;
+	}
+	hit = str_filter(s, f->op, f->id, off, len);
+	if (!hit && (s->msg.arg_flags[a] & VIGIL_ARG_TRUNCATED))
+		return undecided_match(sel);
+	return hit;
+}
+
 /* Filter i of selector sel's matchArgs. */
 static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __u32 i)
 {
@@ -185,9 +204,8 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 		return file_type_filter(sel, f->op, f->value, s->val[a]);
 	if (undecidable(s->msg.arg_flags[a], f->op))
 		return undecided_match(sel);
-	/* A string cut short: a value found in what was read is found; one not found may be in the rest. */
-	if (is_substr_op(f->op) && (s->msg.arg_flags[a] & VIGIL_ARG_TRUNCATED))
-		return str_filter(s, f->op, f->id, s->off[a], s->msg.arg_len[a]) || undecided_match(sel);
+	if (is_substr_op(f->op))
+		return substr_filter(s, sel, f, a);
 	if (f->op == VIGIL_FOP_CAPS_GAINED)
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)

@@ -493,7 +493,13 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   }
   const op = ARG_OPS[f.operator];
   if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
-  if (isBufferType(type)) throw unsupported(where, `filters on ${type} args are not evaluated by Vigil's kernel programs yet`);
+  const substr = op === OP.VIGIL_FOP_SUBSTR || op === OP.VIGIL_FOP_SUBSTR_ICASE;
+  if (isBufferType(type) && !(substr && type === 'char_buf')) {
+    throw unsupported(where, `filters on ${type} args other than SubString and SubStringIgnCase on char_buf are not evaluated by Vigil's kernel programs yet`);
+  }
+  if (isBufferType(type) && !ret && plan.args[pos].returnCopy) {
+    throw unsupported(where, `a returnCopy ${type} is read at return, after matchArgs are evaluated`);
+  }
   if ((type === 'cred') !== (op === OP.VIGIL_FOP_CAPS_GAINED)) {
     throw invalid(where, type === 'cred' ? `a cred arg takes only CapabilitiesGained, not ${f.operator}` : `CapabilitiesGained compares credentials, and the arg is ${type}`);
   }

@@ -283,6 +283,15 @@ t.test('SubString values: struct vigil_substr_set under the filter id; FileType:
   t.throws(bad([{ index: 0, operator: 'SubString', values: Array(9).fill('x') }]), /9 SubString values, at most 8/);
   t.throws(bad([{ index: 0, operator: 'SubString', values: [''] }]), /empty SubString value/);
   t.throws(bad([{ index: 0, operator: 'FileType', values: ['directory'] }]), /"directory" is not a file type/);
+  const buf = (returnCopy: boolean, type: 'char_buf' | 'char_iovec', operator: 'SubString' | 'Equal') => () => encodeHook({
+    ...sub, args: [{ index: 0, type: 'int' }, { index: 1, type, sizeArgIndex: 3, ...(returnCopy ? { returnCopy } : {}) }, { index: 2, type: 'size_t' }],
+    ...(returnCopy ? { returnArg: { index: 0, type: 'int' as const } } : {}),
+    selectors: [{ ...sub.selectors[0], matchArgs: [{ index: 1, operator, values: ['x'] }] }],
+  }, { choice: choice({ syscall: true }) });
+  t.doesNotThrow(buf(false, 'char_buf', 'SubString'), 'SubString on a char_buf');
+  t.throws(buf(true, 'char_buf', 'SubString'), /returnCopy char_buf is read at return/);
+  t.throws(buf(false, 'char_buf', 'Equal'), /other than SubString and SubStringIgnCase on char_buf are not evaluated/);
+  t.throws(buf(false, 'char_iovec', 'SubString'), /filters on char_iovec args/);
 });
 
 t.test('the lint limits of SubString are the kernel\'s', async (t) => {
