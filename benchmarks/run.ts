@@ -60,6 +60,14 @@ const SCENARIOS: Scenario[] = [
       + 'throughout (so the per open/close times include the stats\' clock reads).',
   },
   {
+    name: 'SubString against Prefix', file: 'substring-filter', args: ['--opens', '100000', '--rounds', '3'],
+    what: 'sys_openat policies that match nothing, under the open/close loop on /etc/hostname (short) and on a path of about 1000 bytes (long), '
+      + 'agents alternating by round: Prefix with one value; SubString with one value; SubString and SubStringIgnCase with 8 values of 32 bytes, '
+      + 'each a near miss at every position of the long path (31 of its 32 bytes match), the worst case of the word compares. '
+      + '`bpf_ns_per_call`: the hook program\'s kernel run time per call (`kernel.bpf_stats_enabled`). A SubString filter tries every position of '
+      + 'the arg, so its cost grows with the arg\'s length and the number of values; hooks without one run none of it.',
+  },
+  {
     name: 'policies on one hook', file: 'policies-per-hook', args: ['--opens', '100000', '--rounds', '2'],
     what: '1, 10, 50 and 500 TracingPolicies in one agent, each a sys_openat Prefix policy on its own prefix that the open/close loop never matches, '
       + 'each count in rounds alternating with a run without the agent: the loop\'s cost per open/close over that baseline, the time the agent took '

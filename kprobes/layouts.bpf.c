@@ -30,6 +30,7 @@ struct vigil_layouts {
 	struct vigil_int_key int_key;
 	struct vigil_string_key string_key;
 	struct vigil_lpm_key lpm_key;
+	struct vigil_substr_set substr_set;
 	struct vigil_net_arg net_arg;
 	struct vigil_net_key net_key;
 	enum vigil_op op;

@@ -18,3 +18,8 @@ export const argClass = (type: string): ArgClass => CLASS[type] ?? 'opaque';
 
 /** Integers and capability sets: compared as numbers, read by value. */
 export const isIntType = (type: string): boolean => argClass(type) === 'int' || argClass(type) === 'caps';
+
+/** FileType values, as Tetragon names them, by the type's bits in i_mode (i_mode >> 12). */
+export const FILE_TYPES: Readonly<Record<string, number>> = {
+  fifo: 1, pipe: 1, char: 2, chr: 2, dir: 4, block: 6, blk: 6, regular: 8, reg: 8, symlink: 10, link: 10, lnk: 10, socket: 12, sock: 12,
+};

@@ -30,7 +30,6 @@ async function expectations(): Promise<Record<string, Expected>> {
   return {
     enforcement: {
       errors: [
-        unsupported('spec.kprobes[1].selectors[0].matchArgs[0].operator', 'operator "SubString" is not evaluated by Vigil\'s kernel programs yet'),
         unsupported('spec.kprobes[1].selectors[0].matchActions[0].action', 'action "NotifyEnforcer" is not supported by Vigil: '),
         unsupported('spec.kprobes[1].selectors[0].matchActions[1].action', 'action "Set" is not supported by Vigil: '),
         unsupported('spec.kprobes[1].selectors[0].matchActions[2].action', 'action "CleanupEnforcerNotification" is not supported by Vigil: '),

@@ -38,7 +38,7 @@ tap.test('valid policies pass every layer but the compiler, which names what Vig
 });
 
 tap.test('every file is linted, and errors make the exit code 1', async (t) => {
-  t.match(invalid.stdout, /^18 files, 19 policies: \d+ errors, \d+ warnings?\n$/m);
+  t.match(invalid.stdout, /^19 files, 20 policies: \d+ errors, \d+ warnings?\n$/m);
   t.equal(invalid.code, 1);
   t.match(invalid.stderr, /VIGIL_POLICY_INVALID/);
 });
@@ -140,6 +140,17 @@ tap.test('network operators on args they do not fit, bad ports, an unknown famil
 
 tap.test('a value over Vigil\'s limits', async (t) => {
   t.same(linesOf('limit.yaml'), ['17:11: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: value is 300 bytes long; Vigil\'s limit for Prefix is 252 (POLICY_LIMITS.prefixValueLength)']);
+});
+
+tap.test('SubString, FileType and CelExpr: Vigil\'s limits, file type names, and why CelExpr is refused', async (t) => {
+  t.same(linesOf('substring.yaml'), [
+    '16:17: spec.kprobes[0].selectors[0].matchArgs[0].values: 9 values; Vigil\'s limit is 8 (POLICY_LIMITS.substringValuesPerMatch)',
+    '20:11: spec.kprobes[0].selectors[0].matchArgs[1].values[0]: an empty SubStringIgnCase value would match every string',
+    '21:11: spec.kprobes[0].selectors[0].matchArgs[1].values[1]: value is 35 bytes long; Vigil\'s limit for SubStringIgnCase is 32 (POLICY_LIMITS.substringValueLength)',
+    '24:29: spec.kprobes[0].selectors[0].matchArgs[2].values[1]: unknown file type "directory"; one of fifo, pipe, char, chr, dir, block, blk, regular, reg, symlink, link, lnk, socket, sock',
+    '26:19: spec.kprobes[0].selectors[0].matchArgs[3].operator: operator CelExpr is refused: a CEL expression is not evaluated in the kernel by Vigil: '
+      + 'it compiles no CEL to BPF, and a filter is refused rather than dropped',
+  ]);
 });
 
 tap.test('--json prints the errors as one JSON array, the summary on stderr', async (t) => {

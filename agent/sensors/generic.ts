@@ -45,9 +45,9 @@ export interface GenericHookContext {
 }
 
 /** The maps of selector values (kprobes/include/generic_values.h), by their entries in an encoded hook. */
-export const VALUE_MAPS = ['vigil_int_eq', 'vigil_str_eq', 'vigil_str_prefix', 'vigil_str_postfix', 'vigil_net_lpm'] as const;
+export const VALUE_MAPS = ['vigil_int_eq', 'vigil_str_eq', 'vigil_str_prefix', 'vigil_str_postfix', 'vigil_str_sub', 'vigil_net_lpm'] as const;
 export const valuesOf = (e: EncodedHook): Record<(typeof VALUE_MAPS)[number], EncodedHook['eq']> => ({
-  vigil_int_eq: e.intEq, vigil_str_eq: e.eq, vigil_str_prefix: e.prefix, vigil_str_postfix: e.postfix, vigil_net_lpm: e.net,
+  vigil_int_eq: e.intEq, vigil_str_eq: e.eq, vigil_str_prefix: e.prefix, vigil_str_postfix: e.postfix, vigil_str_sub: e.sub, vigil_net_lpm: e.net,
 });
 
 export class GenericHook {

@@ -256,7 +256,9 @@ export const vigil_hook_config = {
     syscall: 10,
     fail_closed: 11,
     scoped: 12,
-    pad1: 13,
+    file_modes: 13,
+    substr: 14,
+    pad1: 15,
     args: 16,
     selectors: 80,
   },
@@ -287,6 +289,17 @@ export const vigil_lpm_key = {
     prefixlen: 0,
     id: 4,
     data: 8,
+  },
+} as const;
+
+export const vigil_substr_set = {
+  sizeof: 528,
+  offsetof: {
+    n: 0,
+    len: 4,
+    pad0: 12,
+    words: 16,
+    masks: 272,
   },
 } as const;
 
@@ -410,6 +423,9 @@ export const vigil_config_limits = {
   VIGIL_STRING_KEY_MAX: 256,
   VIGIL_SYSCALLS_MAX: 512,
   VIGIL_LPM_DATA_MAX: 252,
+  VIGIL_SUBSTR_LEN_MAX: 32,
+  VIGIL_SUBSTR_WORDS: 4,
+  VIGIL_SUBSTR_VALUES_MAX: 8,
   VIGIL_SCOPE_LEVELS: 16,
   VIGIL_SCOPE_CGROUPS_MAX: 16384,
 } as const;
@@ -460,6 +476,10 @@ export const vigil_filter_op = {
   VIGIL_FOP_MASK: 9,
   VIGIL_FOP_IN_RANGE: 10,
   VIGIL_FOP_NOT_IN_RANGE: 11,
+  VIGIL_FOP_SUBSTR: 12,
+  VIGIL_FOP_SUBSTR_ICASE: 13,
+  VIGIL_FOP_FILE_TYPE: 14,
+  VIGIL_FOP_NOT_FILE_TYPE: 15,
   VIGIL_FOP_CAPS_GAINED: 60,
   VIGIL_FOP_SADDR: 20,
   VIGIL_FOP_NOT_SADDR: 21,

@@ -26,9 +26,11 @@ static __always_inline __u64 extend(__u64 v, __u8 size, bool sgn)
 	return v;
 }
 
-/* Appends the absolute path of p at data[pos], at most room bytes; returns its length. */
+/* Appends the absolute path of p at data[pos], at most room bytes; returns
+ * its length. For FileType filters (rodata), *mode gets the inode's i_mode:
+ * 0 when there is no file or no inode. */
 static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos, __u32 room, const struct path *p,
-				      __u8 *flags)
+				      __u8 *flags, __u64 *mode)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct vigil_path_buf *buf = vigil_path_buf();
@@ -36,6 +38,9 @@ static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos
 	bool truncated;
 	__u32 off, len;
 
+	*mode = 0;
+	if (vigil_hook.file_modes && p->dentry)
+		*mode = BPF_CORE_READ(p->dentry, d_inode, i_mode);
 	if (!buf) {
 		*flags |= VIGIL_ARG_ERROR;
 		return 0;
@@ -60,13 +65,13 @@ static __always_inline __u32 put_path(struct vigil_generic_scratch *s, __u32 pos
 }
 
 static __always_inline __u32 put_file(struct vigil_generic_scratch *s, __u32 pos, __u32 room, struct file *f,
-				      __u8 *flags)
+				      __u8 *flags, __u64 *mode)
 {
 	struct path p = {};
 
 	if (f)
 		BPF_CORE_READ_INTO(&p, f, f_path);
-	return put_path(s, pos, room, &p, flags);
+	return put_path(s, pos, room, &p, flags, mode);
 }
 
 static __always_inline __u32 put_string(struct vigil_generic_scratch *s, __u32 pos, __u32 room, const void *src,
@@ -132,23 +137,23 @@ static __noinline __u32 read_arg(struct vigil_generic_scratch *s, __u32 k, __u64
 		n = put_string(s, pos, room, (const void *)raw, false, &flags);
 		break;
 	case VIGIL_ARG_FD:
-		n = put_file(s, pos, room, fd_file(raw), &flags);
+		n = put_file(s, pos, room, fd_file(raw), &flags, &s->val[k]);
 		break;
 	case VIGIL_ARG_FILE:
-		n = put_file(s, pos, room, (struct file *)raw, &flags);
+		n = put_file(s, pos, room, (struct file *)raw, &flags, &s->val[k]);
 		break;
 	case VIGIL_ARG_BINPRM:
-		n = put_file(s, pos, room, BPF_CORE_READ((struct linux_binprm *)raw, file), &flags);
+		n = put_file(s, pos, room, BPF_CORE_READ((struct linux_binprm *)raw, file), &flags, &s->val[k]);
 		break;
 	case VIGIL_ARG_PATH:
 		if (raw)
 			bpf_core_read(&p, sizeof(p), (struct path *)raw);
-		n = put_path(s, pos, room, &p, &flags);
+		n = put_path(s, pos, room, &p, &flags, &s->val[k]);
 		break;
 	case VIGIL_ARG_DENTRY:
 		/* No mount: the walk stops at the root of the dentry's file system. */
 		p.dentry = (struct dentry *)raw;
-		n = put_path(s, pos, room, &p, &flags);
+		n = put_path(s, pos, room, &p, &flags, &s->val[k]);
 		break;
 	case VIGIL_ARG_CHAR_BUF:
 		n = put_char_buf(s, a, raw, pos, room, &flags);
@@ -214,6 +219,7 @@ static __always_inline __u32 put_arg(struct vigil_generic_scratch *s, __u32 k, _
 	__u32 n = 0;
 
 	s->msg.arg_flags[k] = later ? 0 : VIGIL_ARG_TRUNCATED | VIGIL_ARG_ERROR; /* no room left: not read */
+	s->val[k] = 0; /* no stale integer or file mode from an earlier call */
 	if (!later && pos < ARGS_DATA_MAX)
 		n = read_arg(s, k, raw, pos);
 	return arg_placed(s, k, pos, n);

@@ -22,6 +22,9 @@ enum vigil_config_limits {
 	VIGIL_STRING_KEY_MAX = 256,   /* Equal / In: longest string value */
 	VIGIL_SYSCALLS_MAX = 512,     /* syscall numbers dispatched on raw_syscalls/sys_enter */
 	VIGIL_LPM_DATA_MAX = 252,     /* Prefix / Postfix: longest value (the kernel's LPM data limit, 256, less the id) */
+	VIGIL_SUBSTR_LEN_MAX = 32,    /* SubString: longest value */
+	VIGIL_SUBSTR_WORDS = 4,       /* ... in 8-byte words */
+	VIGIL_SUBSTR_VALUES_MAX = 8,  /* SubString: values of one filter */
 	VIGIL_SCOPE_LEVELS = 16,         /* scope.h: the deepest cgroup level a scope's cgroups may sit at */
 	VIGIL_SCOPE_CGROUPS_MAX = 16384, /* scope.h: cgroups in one policy's scope */
 };
@@ -87,6 +90,10 @@ enum vigil_filter_op {
 	VIGIL_FOP_MASK = 9,
 	VIGIL_FOP_IN_RANGE = 10,     /* InMap, InRange: integer values and ranges in vigil_net_lpm */
 	VIGIL_FOP_NOT_IN_RANGE = 11, /* NotInMap, NotInRange */
+	VIGIL_FOP_SUBSTR = 12,       /* SubString: the filter's values in vigil_str_sub */
+	VIGIL_FOP_SUBSTR_ICASE = 13, /* SubStringIgnCase: the same, lowercased; the arg is folded as it is read */
+	VIGIL_FOP_FILE_TYPE = 14,     /* FileType: value has bit (i_mode >> 12) of the file's type */
+	VIGIL_FOP_NOT_FILE_TYPE = 15, /* NotFileType */
 	/* 60-: credentials */
 	VIGIL_FOP_CAPS_GAINED = 60, /* cred: the new permitted set gains one of value's bits over the task's */
 	/* Network ops on VIGIL_ARG_SOCK..SKB (generic_net_filter.h). Addresses
@@ -211,7 +218,9 @@ struct vigil_hook_config {
 	__u8 syscall;    /* args are a syscall's: its pt_regs (kprobe, fentry) or args[] (tracepoint) */
 	__u8 fail_closed; /* a filter on an unreadable arg matches in selectors that signal or override (generic_undecided.h) */
 	__u8 scoped;      /* 1: acts only on tasks whose cgroup is in the policy's scope (scope.h) */
-	__u8 pad1[3];
+	__u8 file_modes;  /* 1: path args also read their inode's i_mode, for FileType (generic_args.h) */
+	__u8 substr;      /* 1: a SubString filter; 0: the verifier drops the search (generic_substr.h) */
+	__u8 pad1;
 	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
 };
@@ -239,6 +248,17 @@ struct vigil_lpm_key {
 	__u32 prefixlen;
 	__u32 id;
 	__u8 data[VIGIL_LPM_DATA_MAX];
+};
+
+/* Value of the SubString map under its filter's id (a u32 key): n values,
+ * each as words (little-endian loads of its bytes) and the masks of its
+ * bytes, zero past its end; len: each value's length in bytes. */
+struct vigil_substr_set {
+	__u32 n;
+	__u8 len[VIGIL_SUBSTR_VALUES_MAX];
+	__u32 pad0;
+	__u64 words[VIGIL_SUBSTR_VALUES_MAX][VIGIL_SUBSTR_WORDS];
+	__u64 masks[VIGIL_SUBSTR_VALUES_MAX][VIGIL_SUBSTR_WORDS];
 };
 
 /* Key of the LPM trie of ranges (addresses, ports, integers): data[0..1]

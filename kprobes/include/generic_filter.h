@@ -1,6 +1,6 @@
 /* Selector filters of the generic hook pipeline: integers (inline value or
  * hash map, or ranges in an LPM trie), strings and paths (hash map, prefix and reversed-postfix LPM
- * tries), network args (generic_net_filter.h), pids (with ancestors for
+ * tries, substrings: generic_substr.h; file types from the inode), network args (generic_net_filter.h), pids (with ancestors for
  * followForks), the process's and its parent's binary, its namespaces and
  * capabilities, and their changes since exec. */
 #ifndef VIGIL_GENERIC_FILTER_H
@@ -8,6 +8,7 @@
 
 #include "generic_state.h"
 #include "generic_values.h"
+#include "generic_substr.h"
 #include "generic_net_filter.h"
 #include "generic_cred.h"
 #include "process_map.h"
@@ -146,8 +147,43 @@ static __always_inline bool str_filter(struct vigil_generic_scratch *s, __u8 op,
 		return str_postfix(s, id, off, len);
 	case VIGIL_FOP_NOT_POSTFIX:
 		return !str_postfix(s, id, off, len);
+	case VIGIL_FOP_SUBSTR:
+		return vigil_substr(id, off, len, 0);
+	case VIGIL_FOP_SUBSTR_ICASE:
+		return vigil_substr(id, off, len, 1);
 	}
 	return false;
+}
+
+/* FileType / NotFileType: is the file's type (i_mode >> 12) one of value's
+ * bits? A path arg without an inode (no file, a negative dentry) has no
+ * type, and neither filter decides on it. */
+static __always_inline bool file_type_filter(__u32 sel, __u8 op, __u64 types, __u64 mode)
+{
+	bool hit = (types >> ((mode >> 12) & 15)) & 1;
+
+	if (!(mode >> 12))
+		return undecided_match(sel);
+	return op == VIGIL_FOP_FILE_TYPE ? hit : !hit;
+}
+
+/* SubString on arg a. A char_buf's bytes follow its u64 size. A string or
+ * buffer cut short: a value found in what was read is found; one not
+ * found may be in the rest. */
+static __always_inline bool substr_filter(struct vigil_generic_scratch *s, __u32 sel,
+					  const volatile struct vigil_arg_filter *f, __u32 a)
+{
+	__u32 off = s->off[a], len = s->msg.arg_len[a];
+	bool hit;
+
+	if (vigil_hook.args[a & (VIGIL_HOOK_ARGS_MAX - 1)].kind == VIGIL_ARG_CHAR_BUF) {
+		off += sizeof(__u64);
+		len = len > sizeof(__u64) ? len - sizeof(__u64) : 0;
+	}
+	hit = str_filter(s, f->op, f->id, off, len);
+	if (!hit && (s->msg.arg_flags[a] & VIGIL_ARG_TRUNCATED))
+		return undecided_match(sel);
+	return hit;
 }
 
 /* Filter i of selector sel's matchArgs. */
@@ -163,8 +199,13 @@ static __noinline bool arg_filter(struct vigil_generic_scratch *s, __u32 sel, __
 
 	if (a >= VIGIL_HOOK_ARGS_MAX)
 		return false;
+	/* The type is read from the inode, even when the path could not be. */
+	if (f->op == VIGIL_FOP_FILE_TYPE || f->op == VIGIL_FOP_NOT_FILE_TYPE)
+		return file_type_filter(sel, f->op, f->value, s->val[a]);
 	if (undecidable(s->msg.arg_flags[a], f->op))
 		return undecided_match(sel);
+	if (is_substr_op(f->op))
+		return substr_filter(s, sel, f, a);
 	if (f->op == VIGIL_FOP_CAPS_GAINED)
 		return caps_gained(s, s->off[a], s->msg.arg_len[a], f->value);
 	if (vigil_hook.args[a].kind == VIGIL_ARG_INT)

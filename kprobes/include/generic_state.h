@@ -39,11 +39,12 @@ struct vigil_rate_key {
 struct vigil_generic_scratch {
 	struct vigil_msg_generic msg;
 	char data[PBIN_OFF + VIGIL_BINARY_MAX]; /* follows msg: the record's variable part */
-	__u64 val[VIGIL_HOOK_ARGS_MAX];        /* integer args, for filters */
+	__u64 val[VIGIL_HOOK_ARGS_MAX];        /* integer args, for filters; path args: their i_mode (FileType) */
 	__u32 off[VIGIL_HOOK_ARGS_MAX];        /* where each arg's bytes start in data */
 	struct vigil_int_key ikey;
 	struct vigil_string_key skey;
 	struct vigil_lpm_key lkey __attribute__((aligned(8)));
+	struct vigil_substr_set sub; /* the values of the SubString filter being run */
 	struct vigil_rate_key rkey;
 	__u32 bin_len;  /* full length of the binary path; 0: unknown */
 	__u32 pbin_len; /* ... of the parent's */

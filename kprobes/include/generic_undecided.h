@@ -10,7 +10,8 @@
  *
  * Either way neither a filter nor its negation matches by accident (an
  * unreadable path is not "NotPrefix /usr/"). Postfix filters on a string
- * cut at VIGIL_ARG_BYTES_MAX cannot decide either: its end is unknown.
+ * cut at VIGIL_ARG_BYTES_MAX cannot decide either: its end is unknown;
+ * SubString filters decide only when a value is in what was read.
  * Each call with an unreadable arg counts in its hook's counter slot
  * (struct vigil_counter.undecided), for `vigil policy list`.
  */
@@ -19,6 +20,11 @@
 
 #include "generic_state.h"
 #include "output.h"
+
+static __always_inline bool is_substr_op(__u8 op)
+{
+	return op == VIGIL_FOP_SUBSTR || op == VIGIL_FOP_SUBSTR_ICASE;
+}
 
 /* Can filter op decide on an arg with these flags? */
 static __always_inline bool undecidable(__u8 flags, __u8 op)

@@ -7,6 +7,7 @@
  *   vigil_str_eq       strings and paths, whole
  *   vigil_str_prefix   their prefixes (LPM trie)
  *   vigil_str_postfix  their postfixes, reversed (LPM trie)
+ *   vigil_str_sub      SubString values, one set per filter
  *   vigil_net_lpm      CIDRs, port ranges, integer ranges  net_lookup()
  */
 #ifndef VIGIL_GENERIC_VALUES_H
@@ -38,6 +39,13 @@ struct vigil_str_lpm {
 
 struct vigil_str_lpm vigil_str_prefix SEC(".maps");
 struct vigil_str_lpm vigil_str_postfix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_substr_set);
+} vigil_str_sub SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -19,6 +19,7 @@ import { compileRules, connectFit, type ConnectPlan, type ConnectRule, type Conn
 import { encodeHook, type EncodeContext, type EncodedHook } from './encode.js';
 import { chooseMechanism, type MechanismChoice } from './mechanism.js';
 import { failsClosed } from '../validate/options.js';
+import { REFUSED_OPERATORS } from '../validate/operators.js';
 import { refusedFields } from './refused-fields.js';
 import { scopeOf, type PolicyScope } from '../scope.js';
 import { filteredArg, type Hook } from '../validate/hooks.js';
@@ -66,11 +67,6 @@ export interface CompiledPolicy {
 /** Tetragon's other spellings of an operator. */
 const OPERATOR_ALIASES: Record<string, ArgOperator> = { GreaterThan: 'GT', LessThan: 'LT', NotSportPriv: 'NotSPortPriv' };
 const SUPPORTED_ACTIONS: ActionName[] = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'];
-/** Why an operator is refused, where more can be said. */
-const OPERATOR_WHY: Record<string, string> = {
-  SubString: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
-  SubStringIgnCase: ': the kernel programs compare prefixes, postfixes and whole strings only, and a filter is refused rather than dropped',
-};
 
 /** Why an action is refused. */
 const ACTION_WHY: Record<string, string> = {
@@ -114,7 +110,8 @@ class Compiler {
       const filters = (field: 'matchArgs' | 'matchReturnArgs') => (s[field] ?? []).flatMap((m, j) => {
         const op = OPERATOR_ALIASES[m.operator] ?? m.operator;
         if (!(ARG_OPERATORS as readonly string[]).includes(op)) {
-          this.fail(`${at}.${field}[${j}].operator`, `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet${OPERATOR_WHY[m.operator] ?? ''}`);
+          const why = REFUSED_OPERATORS[m.operator as keyof typeof REFUSED_OPERATORS];
+          this.fail(`${at}.${field}[${j}].operator`, why ? `operator "${m.operator}" is refused: ${why}` : `operator "${m.operator}" is not evaluated by Vigil's kernel programs yet`);
           return [];
         }
         // matchReturnArgs filter the return value: their index is ignored. args: positions in the hook's args;

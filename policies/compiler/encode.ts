@@ -25,7 +25,11 @@
 //                           (u64 cgroup id -> u8 1; kprobes/include/scope.h),
 //                           which the agent shares between the policy's hooks
 //                           and fills as pods come and go; 0: every task
-//     13       3 zero bytes
+//     13  u8   file_modes   1: a FileType filter: path args also read their
+//                           inode's i_mode (the cost is only theirs)
+//     14  u8   substr       1: a SubString filter; 0: the verifier drops the
+//                           search from the program
+//     15       1 zero byte
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              8 data_loc (a tracepoint's __data_loc field, size 4),
@@ -81,7 +85,11 @@
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
 //         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK, 10 IN_RANGE (InMap,
-//         InRange), 11 NOT_IN_RANGE (NotInMap, NotInRange); 20-34 on network
+//         InRange), 11 NOT_IN_RANGE (NotInMap, NotInRange), 12 SUBSTR
+//         (SubString), 13 SUBSTR_ICASE (SubStringIgnCase), 14 FILE_TYPE,
+//         15 NOT_FILE_TYPE (file-class args: value has bit mode >> 12 of
+//         each type: 1 fifo, 2 char, 4 dir, 6 block, 8 regular, 10 symlink,
+//         12 socket); 20-34 on network
 //         args, with their values in vigil_net_lpm or vigil_int_eq (net-filter.ts);
 //         60 CAPS_GAINED (cred args: value is the capabilities' bit mask).
 //    A selector's matchArgs then its matchReturnArgs share the 8 arg filters.
@@ -102,6 +110,13 @@
 //    vigil_str_prefix   LPM trie key 264 bytes: u32 prefixlen = 8 * (4 + len),
 //                                u32 id, the bytes, zero-padded (Prefix)
 //    vigil_str_postfix  LPM trie the same, the bytes reversed (Postfix)
+//    vigil_str_sub      hash     key u32 id, value struct vigil_substr_set
+//                                (528 bytes): +0 u32 n values (at most 8),
+//                                +4 u8 len[8], +16 u64 words[8][4] (each
+//                                value's bytes zero-padded to 32, read as
+//                                little-endian words), +272 u64 masks[8][4]
+//                                (0xff per byte of the value, 0 past it);
+//                                SubStringIgnCase values lowercased (ASCII)
 //    vigil_net_lpm      LPM trie key 24 bytes (net-filter.ts); InMap and
 //                                InRange values are kind 8: the integer as 8
 //                                bytes big-endian (signed: sign bit flipped),
@@ -131,6 +146,7 @@ import {
 } from './plan.js';
 import { hostNamespace } from '../../kernel/namespaces.js';
 import { isNetOperator, netFilter, netKey } from './net-filter.js';
+import { FILE_TYPES } from '../arg-types.js';
 import { rangePrefixes } from '../../kernel/net/values.js';
 import type { ExecFile, MechanismChoice } from './mechanism.js';
 import type { TracepointField } from '../../kernel/tracefs.js';
@@ -161,11 +177,12 @@ export interface EncodedHook {
   config: Buffer;
   /** Offsets of the flags byte of each followChildren filter, in followFilters(plan) order. */
   follow: number[];
-  /** vigil_int_eq, vigil_str_eq, vigil_str_prefix, vigil_str_postfix. */
+  /** vigil_int_eq, vigil_str_eq, vigil_str_prefix, vigil_str_postfix, vigil_str_sub. */
   intEq: MapEntry[];
   eq: MapEntry[];
   prefix: MapEntry[];
   postfix: MapEntry[];
+  sub: MapEntry[];
   /** vigil_net_lpm: address and port filters (net-filter.ts). */
   net: MapEntry[];
 }
@@ -225,6 +242,8 @@ const ARG_OPS: Record<string, number> = {
   Equal: OP.VIGIL_FOP_EQ, NotEqual: OP.VIGIL_FOP_NEQ, Prefix: OP.VIGIL_FOP_PREFIX, NotPrefix: OP.VIGIL_FOP_NOT_PREFIX,
   Postfix: OP.VIGIL_FOP_POSTFIX, NotPostfix: OP.VIGIL_FOP_NOT_POSTFIX, GT: OP.VIGIL_FOP_GT, LT: OP.VIGIL_FOP_LT, Mask: OP.VIGIL_FOP_MASK,
   InMap: OP.VIGIL_FOP_IN_RANGE, NotInMap: OP.VIGIL_FOP_NOT_IN_RANGE, InRange: OP.VIGIL_FOP_IN_RANGE, NotInRange: OP.VIGIL_FOP_NOT_IN_RANGE,
+  SubString: OP.VIGIL_FOP_SUBSTR, SubStringIgnCase: OP.VIGIL_FOP_SUBSTR_ICASE,
+  FileType: OP.VIGIL_FOP_FILE_TYPE, NotFileType: OP.VIGIL_FOP_NOT_FILE_TYPE,
   CapabilitiesGained: OP.VIGIL_FOP_CAPS_GAINED,
 };
 const BIN_OPS: Record<string, number> = {
@@ -234,7 +253,7 @@ const BIN_OPS: Record<string, number> = {
 /** Types that point into kernel memory, which no user-space function receives. */
 const KERNEL_OBJECTS = new Set(['file', 'path', 'dentry', 'linux_binprm', 'cred', 'sock', 'socket', 'skb', ...KOBJ_ARG_TYPES]);
 const INT_ONLY = new Set(['GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange']);
-const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
+const STRING_ONLY = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'SubString', 'SubStringIgnCase']);
 
 function limit(where: string, what: string, n: number, max: number): void {
   if (n > max) throw invalid(where, `${n} ${what}, at most ${max}`);
@@ -242,7 +261,7 @@ function limit(where: string, what: string, n: number, max: number): void {
 
 export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const where = hookPath(plan);
-  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), follow: [], intEq: [], eq: [], prefix: [], postfix: [], net: [] };
+  const out: EncodedHook = { config: Buffer.alloc(HC.sizeof), follow: [], intEq: [], eq: [], prefix: [], postfix: [], sub: [], net: [] };
   const b = out.config;
   const ret = plan.returnArg;
   limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
@@ -484,7 +503,13 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
   }
   const op = ARG_OPS[f.operator];
   if (!op) throw invalid(where, `operator ${f.operator} is not supported`);
-  if (isBufferType(type)) throw unsupported(where, `filters on ${type} args are not evaluated by Vigil's kernel programs yet`);
+  const substr = op === OP.VIGIL_FOP_SUBSTR || op === OP.VIGIL_FOP_SUBSTR_ICASE;
+  if (isBufferType(type) && !(substr && type === 'char_buf')) {
+    throw unsupported(where, `filters on ${type} args other than SubString and SubStringIgnCase on char_buf are not evaluated by Vigil's kernel programs yet`);
+  }
+  if (isBufferType(type) && !ret && plan.args[pos].returnCopy) {
+    throw unsupported(where, `a returnCopy ${type} is read at return, after matchArgs are evaluated`);
+  }
   if ((type === 'cred') !== (op === OP.VIGIL_FOP_CAPS_GAINED)) {
     throw invalid(where, type === 'cred' ? `a cred arg takes only CapabilitiesGained, not ${f.operator}` : `CapabilitiesGained compares credentials, and the arg is ${type}`);
   }
@@ -493,6 +518,15 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
     b.writeUInt8(op, at + AF.offsetof.op);
     if (!f.values.length) throw invalid(where, 'CapabilitiesGained needs at least one capability');
     b.writeBigUInt64LE(capMask(f.values, where), at + AF.offsetof.value);
+    return;
+  }
+  if (op === OP.VIGIL_FOP_FILE_TYPE || op === OP.VIGIL_FOP_NOT_FILE_TYPE) {
+    if (!FILE_ARGS.has(type)) throw invalid(where, `${f.operator} reads a file's type, and arg ${f.index} is ${type}`);
+    if (!f.values.length) throw invalid(where, `${f.operator} needs at least one file type`);
+    b.writeUInt8(pos, at + AF.offsetof.arg);
+    b.writeUInt8(op, at + AF.offsetof.op);
+    b.writeBigUInt64LE(fileTypeMask(f.values, where), at + AF.offsetof.value);
+    b.writeUInt8(1, HC.offsetof.file_modes);
     return;
   }
   const int = isIntType(type);
@@ -510,9 +544,50 @@ function encodeArgFilter(out: EncodedHook, at: number, f: ArgFilter, plan: HookP
     } else {
       b.writeBigUInt64LE(oneValue(op, values, SIGNED.has(type)), at + AF.offsetof.value);
     }
+  } else if (op === OP.VIGIL_FOP_SUBSTR || op === OP.VIGIL_FOP_SUBSTR_ICASE) {
+    const id = nextId(ids, where);
+    out.sub.push({ key: substrKey(id), value: substrSet(f.values, op === OP.VIGIL_FOP_SUBSTR_ICASE, where) });
+    b.writeUInt8(1, HC.offsetof.substr);
+    b.writeUInt16LE(id, at + AF.offsetof.id);
   } else {
     b.writeUInt16LE(stringValues(out, op, f.values, ids, where), at + AF.offsetof.id);
   }
+}
+
+export function substrKey(id: number): Buffer {
+  const k = Buffer.alloc(4);
+  k.writeUInt32LE(id);
+  return k;
+}
+
+/** A SubString filter's values as struct vigil_substr_set; icase: lowercased (ASCII only, as the kernel folds). */
+export function substrSet(values: string[], icase: boolean, where: string): Buffer {
+  const SS = L.vigil_substr_set;
+  const words = C.VIGIL_SUBSTR_WORDS;
+  limit(where, 'SubString values', values.length, C.VIGIL_SUBSTR_VALUES_MAX);
+  const b = Buffer.alloc(SS.sizeof);
+  b.writeUInt32LE(values.length, SS.offsetof.n);
+  values.forEach((v, j) => {
+    const w = `${where}.values[${j}]`;
+    const bytes = Buffer.from(icase ? v.replace(/[A-Z]/g, (c) => c.toLowerCase()) : v);
+    if (!bytes.length) throw invalid(w, 'an empty SubString value would match every string');
+    limit(w, `bytes in ${JSON.stringify(v)}`, bytes.length, C.VIGIL_SUBSTR_LEN_MAX);
+    b.writeUInt8(bytes.length, SS.offsetof.len + j);
+    bytes.copy(b, SS.offsetof.words + j * words * 8);
+    b.fill(0xff, SS.offsetof.masks + j * words * 8, SS.offsetof.masks + j * words * 8 + bytes.length);
+  });
+  return b;
+}
+
+const FILE_ARGS = new Set(['fd', 'file', 'path', 'dentry', 'linux_binprm']);
+
+/** File type names as one bit mask, bit i for i_mode >> 12 == i. */
+export function fileTypeMask(values: string[], where: string): bigint {
+  return values.reduce((mask, v, j) => {
+    const t = FILE_TYPES[v];
+    if (t === undefined) throw invalid(`${where}.values[${j}]`, `${JSON.stringify(v)} is not a file type (${Object.keys(FILE_TYPES).join(', ')})`);
+    return mask | (1n << BigInt(t));
+  }, 0n);
 }
 
 /** Capability names (CAP_SYS_ADMIN) or numbers as one bit mask. */

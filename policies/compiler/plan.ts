@@ -65,7 +65,7 @@ export const NET_OPERATORS = [
   'SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'SPort', 'NotSPort', 'DPort', 'NotDPort',
   'SPortPriv', 'NotSPortPriv', 'DPortPriv', 'NotDPortPriv', 'Protocol', 'Family', 'State',
 ] as const;
-export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange', 'CapabilitiesGained', ...NET_OPERATORS] as const;
+export const ARG_OPERATORS = ['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'SubString', 'SubStringIgnCase', 'FileType', 'NotFileType', 'GT', 'LT', 'Mask', 'InMap', 'NotInMap', 'InRange', 'NotInRange', 'CapabilitiesGained', ...NET_OPERATORS] as const;
 export type NetOperator = (typeof NET_OPERATORS)[number];
 export type ArgOperator = (typeof ARG_OPERATORS)[number];
 

@@ -26,6 +26,10 @@ export const POLICY_LIMITS = {
   stringValueLength: 255,
   /** Bytes of one Prefix or Postfix value: an LPM trie key holds 256 bytes, the filter id included. */
   prefixValueLength: 252,
+  /** Values of one SubString or SubStringIgnCase filter: the kernel tries each at every position of the arg. */
+  substringValuesPerMatch: 8,
+  /** Bytes of one SubString or SubStringIgnCase value: four 8-byte words, compared at each position. */
+  substringValueLength: 32,
   /** matchPIDs filters per selector (slots in the selector bytes). */
   pidFiltersPerSelector: 4,
   /** matchBinaries and matchParentBinaries filters per selector, together (slots in the selector bytes). */

@@ -5,9 +5,9 @@ import type { Finding } from './errors.js';
 import { declaredIndexes, filteredArg, returnArgOf, type Hook } from './hooks.js';
 import { overLimit } from './limits.js';
 import { listRefProblem } from './lists.js';
-import { INLINE_INT, isIntType, NO_VALUES, operatorsFor } from './operators.js';
+import { INLINE_INT, isIntType, NO_VALUES, operatorsFor, REFUSED_OPERATORS } from './operators.js';
 import type { PathSeg } from './path.js';
-import { needValues, valueProblem } from './values.js';
+import { needValues, SUBSTRING_OPS, valueProblem } from './values.js';
 
 export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isReturn: boolean, spec: TracingPolicySpec, out: Finding[]): void {
   const types: ArgType[] = [];
@@ -28,6 +28,11 @@ export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isRet
       else out.push({ path: [...path, 'args', j], message: `args position ${k} is out of range: the hook declares ${hook.args.length} args` });
     });
   }
+  const refused = REFUSED_OPERATORS[m.operator];
+  if (refused) {
+    out.push({ path: [...path, 'operator'], message: `operator ${m.operator} is refused: ${refused}` });
+    return;
+  }
   for (const type of new Set(types)) {
     const ops = operatorsFor(type);
     if (ops && !ops.includes(m.operator)) {
@@ -44,7 +49,8 @@ export function checkMatchArg(hook: Hook, m: ArgSelector, path: PathSeg[], isRet
   }
   if (!needValues(m.values, path, out)) return;
   const inline = types.some(isIntType) && INLINE_INT.has(m.operator);
-  overLimit(out, [...path, 'values'], values.length, inline ? 'inlineValuesPerMatch' : 'mapValuesPerMatch', 'values');
+  const limit = inline ? 'inlineValuesPerMatch' : SUBSTRING_OPS.has(m.operator) ? 'substringValuesPerMatch' : 'mapValuesPerMatch';
+  overLimit(out, [...path, 'values'], values.length, limit, 'values');
   values.forEach((v, j) => {
     const problem = v.startsWith('list:')
       ? listRefProblem(v.slice(5), spec)

@@ -36,3 +36,8 @@ export const NO_VALUES = new Set<ArgOperator>(['SPortPriv', 'NotSPortPriv', 'Not
 
 /** Operators whose integer values are compared inline; the rest live in BPF maps. */
 export const INLINE_INT = new Set<ArgOperator>(['Equal', 'NotEqual', 'GT', 'LT', 'GreaterThan', 'LessThan', 'Mask']);
+
+/** Operators in the schema that Vigil refuses on any arg, and why. */
+export const REFUSED_OPERATORS: Partial<Record<ArgOperator, string>> = {
+  CelExpr: 'a CEL expression is not evaluated in the kernel by Vigil: it compiles no CEL to BPF, and a filter is refused rather than dropped',
+};

@@ -8,6 +8,7 @@ import { isIntType } from './operators.js';
 import type { PathSeg } from './path.js';
 import { hint } from './suggest.js';
 import { parseCidr, parsePortRange } from '../../kernel/net/values.js';
+import { FILE_TYPES } from '../arg-types.js';
 
 const RANGE: Partial<Record<ArgType, [bits: number, signed: boolean]>> = {
   sint8: [8, true], int8: [8, true], uint8: [8, false], sint16: [16, true], int16: [16, true], uint16: [16, false],
@@ -58,11 +59,13 @@ function named(v: string, names: string[], what: string): string | undefined {
 }
 
 const AFFIX_OPS: ReadonlySet<string> = new Set(['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix']);
+export const SUBSTRING_OPS: ReadonlySet<string> = new Set(['SubString', 'SubStringIgnCase']);
 
-/** Why a string value is too long for operator op, or undefined. */
+/** Why a string value is too long (or, for SubString, empty) for operator op, or undefined. */
 export function stringProblem(v: string, op: string): string | undefined {
   const bytes = Buffer.byteLength(v);
-  const name = AFFIX_OPS.has(op) ? 'prefixValueLength' : 'stringValueLength';
+  if (SUBSTRING_OPS.has(op) && !bytes) return `an empty ${op} value would match every string`;
+  const name = AFFIX_OPS.has(op) ? 'prefixValueLength' : SUBSTRING_OPS.has(op) ? 'substringValueLength' : 'stringValueLength';
   const limit = POLICY_LIMITS[name];
   return bytes > limit ? `value is ${bytes} bytes long; Vigil's limit for ${op} is ${limit} (POLICY_LIMITS.${name})` : undefined;
 }
@@ -77,6 +80,8 @@ export function valueProblem(op: ArgOperator, type: ArgType, v: string): string 
     case 'Protocol': return named(v, PROTOCOLS, 'protocol');
     case 'Family': return named(v, FAMILIES, 'address family');
     case 'State': return named(v, TCP_STATES, 'TCP state');
+    case 'FileType': case 'NotFileType':
+      return v in FILE_TYPES ? undefined : `unknown file type ${JSON.stringify(v)}${hint(v, Object.keys(FILE_TYPES), 0)}; one of ${Object.keys(FILE_TYPES).join(', ')}`;
     case 'CapabilitiesGained': return CAPABILITIES.includes(v) ? undefined : `unknown capability ${JSON.stringify(v)}${hint(v, CAPABILITIES, 0)}`;
     case 'GT': case 'LT': case 'GreaterThan': case 'LessThan': case 'Mask':
       return intProblem(v, type);

@@ -239,3 +239,65 @@ t.test('matchCapabilities and matchCapabilityChanges share the two capability fi
   const three = { ...p, selectors: [{ ...p.selectors[0], matchCapabilities: Array(2).fill(p.selectors[0].matchCapabilities![0]) }] };
   t.throws(() => encodeHook(three, ctx), { message: /3 matchCapabilities and matchCapabilityChanges, at most 2/ });
 });
+
+t.test('SubString values: struct vigil_substr_set under the filter id; FileType: a mask of i_mode >> 12 and file_modes', async (t) => {
+  const sub: HookPlan = {
+    policyName: 'p', hookIndex: 0, kind: 'kprobe', target: { function: 'security_file_open' }, syscall: false,
+    args: [{ index: 0, type: 'file' }],
+    selectors: [{
+      matchArgs: [
+        { index: 0, operator: 'SubString', values: ['/etc/', 'shadow-of-a-very-long-name.0123'] },
+        { index: 0, operator: 'SubStringIgnCase', values: ['Key.PEM'] },
+        { index: 0, operator: 'NotFileType', values: ['dir', 'chr', 'sock'] },
+      ],
+      matchPIDs: [], matchBinaries: [], matchActions: [],
+    }],
+  };
+  const e = encodeHook(sub, { choice: choice({ mechanism: 'kprobe', syscall: false }) });
+  const key = (id: number) => Buffer.from([id, 0, 0, 0]);
+  // +0 u32 n, +4 u8 len[8], +16 u64 words[8][4], +272 u64 masks[8][4]
+  const set = (values: string[]): Buffer => {
+    const b = Buffer.alloc(528);
+    b.writeUInt32LE(values.length, 0);
+    values.forEach((v, j) => {
+      b.writeUInt8(v.length, 4 + j);
+      b.write(v, 16 + 32 * j);
+      b.fill(0xff, 272 + 32 * j, 272 + 32 * j + v.length);
+    });
+    return b;
+  };
+  t.same(e.sub, [
+    { key: key(1), value: set(['/etc/', 'shadow-of-a-very-long-name.0123']) },
+    { key: key(2), value: set(['key.pem']) },
+  ], 'each value zero-padded to 32 bytes with its mask; IgnCase lowercased');
+  t.same([...e.config.subarray(AF(0, 0), AF(0, 0) + 4)], [0, 12, 1, 0], 'SubString: arg 0, op 12, id 1');
+  t.same([...e.config.subarray(AF(0, 1), AF(0, 1) + 4)], [0, 13, 2, 0], 'SubStringIgnCase: op 13, id 2');
+  t.same([...e.config.subarray(AF(0, 2), AF(0, 2) + 4)], [0, 15, 0, 0], 'NotFileType: op 15, no map');
+  t.equal(e.config.readBigUInt64LE(AF(0, 2) + 8), (1n << 4n) | (1n << 2n) | (1n << 12n), 'dir 4, char 2, socket 12');
+  t.equal(e.config[13], 1, 'file_modes: path args read i_mode');
+  t.equal(e.config[14], 1, 'substr: the search is kept');
+  t.same([...encodeHook(plan, ctx).config.subarray(13, 15)], [0, 0], 'neither without such filters');
+
+  const bad = (matchArgs: HookPlan['selectors'][0]['matchArgs']) => () => encodeHook({ ...sub, selectors: [{ ...sub.selectors[0], matchArgs }] }, { choice: choice({ syscall: false }) });
+  t.throws(bad([{ index: 0, operator: 'SubString', values: ['x'.repeat(33)] }]), /33 bytes in .*, at most 32/);
+  t.throws(bad([{ index: 0, operator: 'SubString', values: Array(9).fill('x') }]), /9 SubString values, at most 8/);
+  t.throws(bad([{ index: 0, operator: 'SubString', values: [''] }]), /empty SubString value/);
+  t.throws(bad([{ index: 0, operator: 'FileType', values: ['directory'] }]), /"directory" is not a file type/);
+  const buf = (returnCopy: boolean, type: 'char_buf' | 'char_iovec', operator: 'SubString' | 'Equal') => () => encodeHook({
+    ...sub, args: [{ index: 0, type: 'int' }, { index: 1, type, sizeArgIndex: 3, ...(returnCopy ? { returnCopy } : {}) }, { index: 2, type: 'size_t' }],
+    ...(returnCopy ? { returnArg: { index: 0, type: 'int' as const } } : {}),
+    selectors: [{ ...sub.selectors[0], matchArgs: [{ index: 1, operator, values: ['x'] }] }],
+  }, { choice: choice({ syscall: true }) });
+  t.doesNotThrow(buf(false, 'char_buf', 'SubString'), 'SubString on a char_buf');
+  t.throws(buf(true, 'char_buf', 'SubString'), /returnCopy char_buf is read at return/);
+  t.throws(buf(false, 'char_buf', 'Equal'), /other than SubString and SubStringIgnCase on char_buf are not evaluated/);
+  t.throws(buf(false, 'char_iovec', 'SubString'), /filters on char_iovec args/);
+});
+
+t.test('the lint limits of SubString are the kernel\'s', async (t) => {
+  const { POLICY_LIMITS } = await import('../../policies/validate/limits.js');
+  const L = await import('../../kernel/abi/layouts.generated.js');
+  t.equal(POLICY_LIMITS.substringValueLength, L.vigil_config_limits.VIGIL_SUBSTR_LEN_MAX);
+  t.equal(POLICY_LIMITS.substringValuesPerMatch, L.vigil_config_limits.VIGIL_SUBSTR_VALUES_MAX);
+  t.equal(L.vigil_config_limits.VIGIL_SUBSTR_LEN_MAX, 8 * L.vigil_config_limits.VIGIL_SUBSTR_WORDS);
+});
