@@ -23,8 +23,8 @@ export function workload(name: string): string {
   return bin;
 }
 
-/** A TracingPolicy with one syscall hook whose first string arg must start with prefix. */
-export function prefixPolicy(name: string, prefix: string, call = 'sys_openat'): string {
+/** A TracingPolicy with one syscall hook and one matchArgs filter on its string arg 1 (the path of openat). */
+export function filterPolicy(name: string, operator: string, values: string[], call = 'sys_openat'): string {
   return `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
@@ -39,10 +39,13 @@ spec:
     selectors:
     - matchArgs:
       - index: 1
-        operator: Prefix
-        values: ["${prefix}"]
+        operator: ${operator}
+        values: [${values.map((v) => JSON.stringify(v)).join(', ')}]
 `;
 }
+
+/** A TracingPolicy with one syscall hook whose first string arg must start with prefix. */
+export const prefixPolicy = (name: string, prefix: string, call = 'sys_openat'): string => filterPolicy(name, 'Prefix', [prefix], call);
 
 /** The parts of `vigil status --json` the scenarios read. */
 export interface Status {

@@ -13,32 +13,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, programDelta, programStats, settle, startAgent, withBpfStats, workload } from './harness.js';
+import { filterPolicy as policy, median, programDelta, programStats, settle, startAgent, withBpfStats, workload } from './harness.js';
 
 const { values } = parseArgs({ options: { opens: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' } } });
 const OPENS = Number(values.opens);
 const ROUNDS = Number(values.rounds);
-
-/** A sys_openat policy with one matchArgs filter on the path. */
-function policy(name: string, operator: string, vals: string[]): string {
-  return `apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: ${name}
-spec:
-  kprobes:
-  - call: sys_openat
-    syscall: true
-    args:
-    - index: 1
-      type: string
-    selectors:
-    - matchArgs:
-      - index: 1
-        operator: ${operator}
-        values: [${vals.map((v) => JSON.stringify(v)).join(', ')}]
-`;
-}
 
 // 'a' starts every near miss: the path's directories are 'a's, so each value
 // is tried past its first word at every position.
