@@ -265,7 +265,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const b = out.config;
   const ret = plan.returnArg;
   limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
-  limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
+  limit(where, 'selectors', plan.selectors.length, C.VIGIL_HOOK_SELECTORS_MAX);
   b.writeUInt8(plan.args.length, HC.offsetof.nargs);
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);
