@@ -296,7 +296,8 @@ export class Agent {
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
   private async loadPolicies(): Promise<void> {
     const { log } = this.opts;
-    const manager = new PolicyManager(log, (hook) => this.hooks.load(hook), () => this.kernel(), this.checker);
+    const manager = new PolicyManager(log, (hook) => this.hooks.load(hook), () => this.kernel(), this.checker,
+      { begin: () => this.hooks.beginBatch(), end: () => this.hooks.endBatch() });
     this.policies = manager;
     for (const p of this.opts.policies ?? []) {
       let dir = false;
@@ -308,11 +309,15 @@ export class Agent {
       }
       this.sources.push(dir ? new PolicyDirWatcher(p, manager, log) : new PolicyFile(p, manager));
     }
-    for (const s of this.sources) await s.rescan();
-    if (this.opts.policyDir) {
-      this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager, log);
-      await this.watcher.start();
-    }
+    // The policies of the start are loaded together: one load per hook group.
+    await manager.batch(async () => {
+      for (const s of this.sources) await s.rescan();
+      if (this.opts.policyDir) {
+        this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager, log);
+        await this.watcher.start();
+      }
+    });
+    log.info({ policies: manager.list().length }, 'policies of the start loaded');
   }
 
   /** TracingPolicy and TracingPolicyNamespaced objects, loaded beside the files. */

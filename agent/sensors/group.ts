@@ -11,6 +11,11 @@
 // vigil_group_gen (each version runs only while the map holds its
 // generation), then the old one is detached. A call is judged by exactly
 // one version, and a version that fails to load leaves the old running.
+//
+// Many policies at once (an agent's start): between begin() and end(),
+// members are encoded and placed but not loaded, and end() loads each
+// group that changed once. A group that then fails to load is loaded again
+// member by member, and end() names those that cannot run.
 import { BpfObject } from '../../kernel/bpf/object.js';
 import { BpfMap } from '../../kernel/bpf/map.js';
 import { bpfObjectPath } from '../../kernel/bpf/paths.js';
@@ -23,6 +28,14 @@ import { vigil_config_limits as C } from '../../kernel/abi/layouts.generated.js'
 import type { CompiledGenericHook } from '../../policies/compiler/compile.js';
 
 const BPF_MAP_TYPE_ARRAY = 2;
+
+const identity = (m: GroupMember) => ({ encoded: m.compiled.encoded, id: { hookId: m.hookId, slot: m.slot, followBits: m.followBits } });
+
+/** A member end() could not run, and why. */
+export interface GroupFailure {
+  hookId: number;
+  error: Error;
+}
 
 export interface GroupMember {
   hookId: number;
@@ -38,17 +51,46 @@ const MAP_OF: Record<(typeof VALUE_MAPS)[number], keyof GroupValues> = {
 /** One group: its members, and the program version that runs them. */
 class HookGroup {
   readonly members: GroupMember[] = [];
+  /** Placed in a batch, not loaded yet. */
+  readonly pending: GroupMember[] = [];
   private obj?: BpfObject;
   private generation = 0;
 
   constructor(readonly key: string, readonly slot: number, private readonly groups: HookGroups) {}
 
-  selectors(): number {
-    return this.members.reduce((n, m) => n + m.compiled.plan.selectors.length, 0);
+  private all(): GroupMember[] {
+    return [...this.members, ...this.pending];
   }
 
   fits(m: GroupMember): boolean {
-    return this.members.length < GROUP_MEMBERS_MAX && this.selectors() + m.compiled.plan.selectors.length <= GROUP_SELECTORS_MAX;
+    const all = this.all();
+    return all.length < GROUP_MEMBERS_MAX && all.reduce((n, x) => n + x.compiled.plan.selectors.length, 0) + m.compiled.plan.selectors.length <= GROUP_SELECTORS_MAX;
+  }
+
+  /** Places a member to load at the batch's end; throws when the group could not encode it. */
+  place(m: GroupMember): void {
+    encodeGroup([...this.all(), m].map(identity), { slot: this.slot, generation: 0 });
+    this.pending.push(m);
+  }
+
+  /** Loads what was placed: all at once, else one by one; returns those that cannot run. */
+  flush(): GroupFailure[] {
+    const pending = this.pending.splice(0);
+    if (!pending.length) return [];
+    try {
+      this.run(this.all().concat(pending));
+      return [];
+    } catch {
+      const failed: GroupFailure[] = [];
+      for (const m of pending) {
+        try {
+          this.run([...this.members, m]);
+        } catch (error) {
+          failed.push({ hookId: m.hookId, error: error as Error });
+        }
+      }
+      return failed;
+    }
   }
 
   /** Runs these members from now on; throws with the running version left as it was. */
@@ -69,7 +111,7 @@ class HookGroup {
 
   private load(members: GroupMember[], generation: number): BpfObject {
     const { choice } = members[0].compiled;
-    const group = encodeGroup(members.map((m) => ({ encoded: m.compiled.encoded, id: { hookId: m.hookId, slot: m.slot, followBits: m.followBits } })), { slot: this.slot, generation });
+    const group = encodeGroup(members.map(identity), { slot: this.slot, generation });
     const obj = BpfObject.open(bpfObjectPath(choice.object)).selectPrograms([choice.program]);
     try {
       for (const name of VALUE_MAPS) obj.setMaxEntries(name, Math.max(1, group.values[MAP_OF[name]].length));
@@ -115,6 +157,7 @@ export class HookGroups {
   private gens?: BpfMap;
   private generation = 0;
   private readonly freeSlots: number[] = Array.from({ length: C.VIGIL_GROUP_SLOTS }, (_, i) => i);
+  private batching = 0;
 
   constructor(readonly shared: SharedMaps) {}
 
@@ -136,7 +179,8 @@ export class HookGroups {
       group = new HookGroup(key, slot, this);
     }
     try {
-      group.run([...group.members, m]);
+      if (this.batching) group.place(m);
+      else group.run([...group.members, m]);
     } catch (err) {
       if (fresh) this.freeSlots.unshift(group.slot);
       throw err;
@@ -150,6 +194,12 @@ export class HookGroups {
     const group = this.of.get(hookId);
     if (!group) return;
     this.of.delete(hookId);
+    const placed = group.pending.findIndex((x) => x.hookId === hookId);
+    if (placed >= 0) {
+      group.pending.splice(placed, 1);
+      if (!group.members.length && !group.pending.length) this.dropGroup(group);
+      return;
+    }
     const rest = group.members.filter((x) => x.hookId !== hookId);
     try {
       group.run(rest);
@@ -160,7 +210,27 @@ export class HookGroups {
       this.dropGroup(group);
       throw new VigilError('VIGIL_BPF_LOAD', `a hook group could not be reloaded without hook ${hookId}; hooks ${rest.map((x) => x.hookId).join(', ')} stopped with it`, { cause: err });
     }
-    if (!rest.length) this.dropGroup(group);
+    if (!rest.length && !group.pending.length) this.dropGroup(group);
+  }
+
+  /** From now until end(), members are placed, not loaded. */
+  begin(): void {
+    this.batching++;
+  }
+
+  /** Loads the groups that changed since begin(); the members that cannot run are out of their groups. */
+  end(): GroupFailure[] {
+    if (--this.batching > 0) return [];
+    const failed: GroupFailure[] = [];
+    for (const list of [...this.groups.values()]) {
+      for (const g of list) {
+        const out = g.flush();
+        for (const f of out) this.of.delete(f.hookId);
+        failed.push(...out);
+        if (!g.members.length) this.dropGroup(g);
+      }
+    }
+    return failed;
   }
 
   private dropGroup(group: HookGroup): void {

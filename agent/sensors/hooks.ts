@@ -16,6 +16,7 @@ import { CounterSlots } from './counters.js';
 import { ConnectDenySensor } from './connect-deny.js';
 import { GenericHook, type GenericHookState } from './generic.js';
 import { HookGroups, type GroupMember } from './group.js';
+export type { GroupFailure } from './group.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
 import { followFilters, hookName, planActions } from '../../policies/compiler/plan.js';
@@ -291,6 +292,18 @@ export class HookRegistry {
       },
       close: () => this.unload(hookId),
     };
+  }
+
+  /** Hooks that run in groups are placed from now on, and loaded at endBatch(): many policies, one load per group. */
+  beginBatch(): void {
+    this.groups.begin();
+  }
+
+  /** Loads the hook groups changed since beginBatch(); the hooks that could not run are unloaded, each with its error. */
+  endBatch(): { hookId: number; error: Error }[] {
+    const failed = this.groups.end();
+    for (const f of failed) this.unload(f.hookId);
+    return failed;
   }
 
   /** The hooks sharing a program with this one (itself included), when it runs in a hook group. */
