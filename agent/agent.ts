@@ -22,7 +22,7 @@ import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
 import { addAncestors, execEvent, exitEvent } from './enrich/process-events.js';
 import { policyEvent } from './enrich/policy-events.js';
-import { HookRegistry } from './sensors/hooks.js';
+import { HookRegistry, type HookHandle } from './sensors/hooks.js';
 import { PinStore } from './sensors/pins.js';
 import { PolicyScopes } from './scope/scopes.js';
 import { ScopeSync } from './scope/sync.js';
@@ -166,12 +166,17 @@ export class Agent {
   }
 
   /** Compiles one hook plan for this kernel and loads it (after start); its events go to the exporters. */
-  loadHook(plan: HookPlan): Pick<MechanismChoice, 'mechanism' | 'target' | 'reason'> & { hookId: number } {
+  loadHook(plan: HookPlan): Pick<MechanismChoice, 'mechanism' | 'target' | 'reason'> & Pick<HookHandle, 'hookId' | 'counters'> {
     if (!this.reader) throw new VigilError('VIGIL_INTERNAL', 'loadHook() before start()');
     const hook = compilePlan(plan, this.kernel());
-    const { hookId } = this.hooks.load(hook);
+    const { hookId, counters } = this.hooks.load(hook);
     const { mechanism, target, reason } = hook.choice;
-    return { hookId, mechanism, target, reason };
+    return { hookId, mechanism, target, reason, counters };
+  }
+
+  /** The hooks that share one program with this one (a hook group), itself included; undefined: it runs alone. */
+  hookGroup(hookId: number): { slot: number; generation: number; members: number[] } | undefined {
+    return this.hooks.groupOf(hookId);
   }
 
   /** Detaches a hook loaded by loadHook(); false when there is none by that id. */
@@ -291,7 +296,8 @@ export class Agent {
   /** Policies from --policy (files and directories) and the watched --policy-dir. */
   private async loadPolicies(): Promise<void> {
     const { log } = this.opts;
-    const manager = new PolicyManager(log, (hook) => this.hooks.load(hook), () => this.kernel(), this.checker);
+    const manager = new PolicyManager(log, (hook) => this.hooks.load(hook), () => this.kernel(), this.checker,
+      { begin: () => this.hooks.beginBatch(), end: () => this.hooks.endBatch() });
     this.policies = manager;
     for (const p of this.opts.policies ?? []) {
       let dir = false;
@@ -303,11 +309,15 @@ export class Agent {
       }
       this.sources.push(dir ? new PolicyDirWatcher(p, manager, log) : new PolicyFile(p, manager));
     }
-    for (const s of this.sources) await s.rescan();
-    if (this.opts.policyDir) {
-      this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager, log);
-      await this.watcher.start();
-    }
+    // The policies of the start are loaded together: one load per hook group.
+    await manager.batch(async () => {
+      for (const s of this.sources) await s.rescan();
+      if (this.opts.policyDir) {
+        this.watcher = new PolicyDirWatcher(this.opts.policyDir, manager, log);
+        await this.watcher.start();
+      }
+    });
+    log.info({ policies: manager.list().length }, 'policies of the start loaded');
   }
 
   /** TracingPolicy and TracingPolicyNamespaced objects, loaded beside the files. */

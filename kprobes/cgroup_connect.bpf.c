@@ -170,7 +170,7 @@ static __always_inline __u64 process_rules(void)
 	struct select_ctx c = { .tgid = bpf_get_current_pid_tgid() >> 32, .matched = -1 };
 	struct vigil_generic_scratch *s;
 	__u64 rules = 0;
-	__u32 pass;
+	vigil_selmask_t pass;
 
 	if (!has_process_filters())
 		return ~0ULL;
@@ -180,7 +180,7 @@ static __always_inline __u64 process_rules(void)
 	pass = process_pass(s, &c);
 #pragma unroll
 	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++)
-		if (pass & (1u << i))
+		if (pass & SEL_BIT(i))
 			rules |= selector_rules[i];
 	return rules;
 }

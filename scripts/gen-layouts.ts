@@ -16,7 +16,7 @@ const STRUCTS = [
   'vigil_msg_header', 'vigil_process_id', 'vigil_creds', 'vigil_caps', 'vigil_msg_exec',
   'vigil_msg_clone', 'vigil_msg_exit', 'vigil_process_entry', 'vigil_binary', 'vigil_msg_generic', 'vigil_cred_arg', 'vigil_userns', 'vigil_counter',
   'vigil_arg_config', 'vigil_arg_filter', 'vigil_pid_filter', 'vigil_bin_filter', 'vigil_cap_filter', 'vigil_selector_action',
-  'vigil_selector', 'vigil_hook_config', 'vigil_int_key', 'vigil_string_key', 'vigil_lpm_key', 'vigil_substr_set',
+  'vigil_selector', 'vigil_member', 'vigil_hook_config', 'vigil_int_key', 'vigil_string_key', 'vigil_lpm_key', 'vigil_substr_set',
   'vigil_net_arg', 'vigil_net_key', 'vigil_bpf_prog_arg', 'vigil_bpf_map_arg', 'vigil_perf_event_arg', 'vigil_module_arg',
 ];
 const ENUMS = [

@@ -22,6 +22,12 @@ import type { CheckedPolicy, PolicyChecker } from './checker.js';
 /** Puts a compiled hook into the kernel. */
 export type HookLoader = (hook: CompiledHook) => HookHandle;
 
+/** Hooks loaded between begin() and end() may go into the kernel together at end(), which names those that could not. */
+export interface HookBatch {
+  begin(): void;
+  end(): { hookId: number; error: Error }[];
+}
+
 export interface HookState {
   path: string;
   /** skipped: the function is missing and the hook says ignore.callNotFound. */
@@ -81,7 +87,39 @@ export class PolicyManager {
 
   /** kernel: the running kernel's facts, asked for at the first policy (they take a feature probe). */
   constructor(private readonly log: Logger, private readonly load: HookLoader, private readonly kernel: () => KernelFacts,
-    private readonly checker: PolicyChecker) {}
+    private readonly checker: PolicyChecker, private readonly batcher?: HookBatch) {}
+
+  /**
+   * Runs fn (loads of many policies, as at start) with its hooks put into
+   * the kernel together at its end; a policy with a hook that then could
+   * not run fails whole, and says why.
+   */
+  async batch(fn: () => Promise<void>): Promise<void> {
+    if (!this.batcher) return fn();
+    this.batcher.begin();
+    let failed: { hookId: number; error: Error }[] = [];
+    try {
+      await fn();
+    } finally {
+      failed = this.batcher.end();
+    }
+    for (const f of failed) this.failHook(f.hookId, f.error);
+  }
+
+  /** A loaded policy's hook that could not run after all: the policy fails whole. */
+  private failHook(hookId: number, error: Error): void {
+    for (const p of this.policies.values()) {
+      const failed = p.handles.find((h) => h.handle.hookId === hookId);
+      if (!failed) continue;
+      for (const h of p.handles.reverse()) if (h !== failed) h.handle.close();
+      p.handles = [];
+      const log = error instanceof VigilError ? error.log : undefined;
+      p.state.hooks.push({ path: failed.path, state: 'error', error: error.message, log, matches: 0, lost: 0, undecided: 0 });
+      p.state.errors.push(`${failed.path}: ${error.message}`);
+      p.state.state = 'error';
+      this.log.error({ policy: p.state.name, file: p.state.file, hooks: p.state.hooks }, 'policy error');
+    }
+  }
 
   /** Reads, lints, compiles and loads every policy of a file; returns their states. */
   async loadFile(fileArg: string): Promise<PolicyState[]> {

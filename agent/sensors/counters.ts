@@ -23,7 +23,7 @@ export interface SlotCounts {
 }
 
 /** VIGIL_COUNTER_SLOTS in kprobes/include/output.h. */
-export const COUNTER_SLOTS = 256;
+export const COUNTER_SLOTS = 1024;
 
 export class CounterSlots {
   private readonly slots = new Map<number, { sensor: string; program: string; hook: string }>();

@@ -91,6 +91,8 @@ export class GenericHook {
     this.obj = obj;
     const values = valuesOf(encoded);
     for (const name of VALUE_MAPS) obj.setMaxEntries(name, Math.max(1, values[name].length));
+    // A hook alone has no group: no gate, no generations.
+    obj.setMaxEntries('vigil_gate', 1).setMaxEntries('vigil_group_gen', 1);
     // A scoped hook checks its policy's scope map; a host-wide one never reads its own.
     if (plan.scope) {
       if (!this.ctx.scope) throw new VigilError('VIGIL_INTERNAL', `${this.state.hook} of policy ${plan.policyName} is scoped, and was given no scope map`);

@@ -15,9 +15,11 @@ import type { SharedMaps } from './shared-maps.js';
 import { CounterSlots } from './counters.js';
 import { ConnectDenySensor } from './connect-deny.js';
 import { GenericHook, type GenericHookState } from './generic.js';
+import { HookGroups, type GroupMember } from './group.js';
+export type { GroupFailure } from './group.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
-import { followFilters, planActions } from '../../policies/compiler/plan.js';
+import { followFilters, hookName, planActions } from '../../policies/compiler/plan.js';
 import { bindHook } from '../../policies/compiler/encode.js';
 import type { CompiledConnectHook, CompiledGenericHook, CompiledHook } from '../../policies/compiler/compile.js';
 import { unpin } from '../../kernel/bpf/pins.js';
@@ -68,6 +70,9 @@ function enforcementOf(hook: CompiledHook): string {
 
 export class HookRegistry {
   private readonly hooks = new Map<number, GenericHook>();
+  /** Hooks run in a hook group, with what they hold. */
+  private readonly grouped = new Map<number, { member: GroupMember; state: GenericHookState }>();
+  private readonly groups: HookGroups;
   private readonly compiled = new Map<number, CompiledHook>();
   /** What runs each loaded hook, to pin it. */
   private readonly sensors = new Map<number, { pin(dir: string): void }>();
@@ -83,6 +88,7 @@ export class HookRegistry {
   constructor(private readonly shared: SharedMaps, private readonly slots: CounterSlots, private readonly log: Logger,
     private readonly scopes: PolicyScopes, private readonly pins?: HookPins) {
     this.follow = new FollowBits(shared);
+    this.groups = new HookGroups(shared);
     // What an earlier agent's pinned programs hold in their rodata stays theirs until they are adopted or removed:
     // hook ids, counter slots, followChildren bits.
     for (const p of pins?.found ?? []) {
@@ -226,6 +232,7 @@ export class HookRegistry {
   }
 
   private generic(compiled: CompiledGenericHook): HookHandle {
+    if (HookGroups.groupable(compiled)) return this.member(compiled);
     const hookId = this.nextId++;
     const scope = this.takeScope(hookId, compiled);
     let hook: GenericHook;
@@ -250,6 +257,58 @@ export class HookRegistry {
       ...(scope ? { scope } : {}),
       close: () => this.unload(hookId),
     };
+  }
+
+  /** A hook that runs in a hook group with the others of its kind (group.ts). */
+  private member(compiled: CompiledGenericHook): HookHandle {
+    const hookId = this.nextId++;
+    const { plan, choice } = compiled;
+    const hook = `${hookName(plan)} (${choice.mechanism} ${targetName(choice.target)})`;
+    const slot = this.slots.register(`policy ${plan.policyName}`, [{ program: choice.program, hook }]);
+    const counters = this.shared.fd('vigil_counters');
+    if (counters !== undefined) CounterSlots.reset(CounterSlots.map(counters), slot);
+    const followBits = followFilters(plan).map((f) => this.follow.acquire(f.values));
+    const member: GroupMember = { hookId, slot, followBits, compiled };
+    try {
+      this.groups.add(member);
+    } catch (err) {
+      for (const bit of followBits) this.follow.release(bit);
+      this.slots.release(slot, 1);
+      throw err;
+    }
+    const reason = `${choice.reason}; in a hook group: one program reads the args once for the policies' hooks on ${targetName(choice.target)}`;
+    const state: GenericHookState = {
+      hookId, policyName: plan.policyName, hook: hookName(plan), mechanism: choice.mechanism, target: choice.target, reason, program: choice.program, state: 'attached',
+    };
+    this.grouped.set(hookId, { member, state });
+    this.followBits.set(hookId, followBits);
+    this.compiled.set(hookId, compiled);
+    this.log.info({ hook: state, group: this.groups.groupOf(hookId) }, 'hook attached');
+    return {
+      hookId, slot, mechanism: choice.mechanism, target: targetName(choice.target), reason, enforcement: enforcementOf(compiled),
+      counters: () => {
+        const c = counters === undefined ? { emitted: 0, lost: 0, undecided: 0 } : CounterSlots.readSlot(CounterSlots.map(counters), slot);
+        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
+      },
+      close: () => this.unload(hookId),
+    };
+  }
+
+  /** Hooks that run in groups are placed from now on, and loaded at endBatch(): many policies, one load per group. */
+  beginBatch(): void {
+    this.groups.begin();
+  }
+
+  /** Loads the hook groups changed since beginBatch(); the hooks that could not run are unloaded, each with its error. */
+  endBatch(): { hookId: number; error: Error }[] {
+    const failed = this.groups.end();
+    for (const f of failed) this.unload(f.hookId);
+    return failed;
+  }
+
+  /** The hooks sharing a program with this one (itself included), when it runs in a hook group. */
+  groupOf(hookId: number): { slot: number; generation: number; members: number[] } | undefined {
+    return this.groups.groupOf(hookId);
   }
 
   /** A connect deny on cgroup programs; its denials become events of its report plan. */
@@ -298,6 +357,21 @@ export class HookRegistry {
   }
 
   unload(hookId: number): boolean {
+    const member = this.grouped.get(hookId);
+    if (member) {
+      this.grouped.delete(hookId);
+      member.state.state = 'closed';
+      try {
+        this.groups.remove(hookId);
+      } finally {
+        for (const bit of member.member.followBits) this.follow.release(bit);
+        this.followBits.delete(hookId);
+        this.slots.release(member.member.slot, 1);
+        this.retire(hookId);
+        this.log.info({ hook: member.state }, 'hook detached');
+      }
+      return true;
+    }
     const hook = this.hooks.get(hookId);
     if (!hook) return false;
     if (this.pinned.delete(hookId)) {
@@ -325,11 +399,13 @@ export class HookRegistry {
   }
 
   states(): GenericHookState[] {
-    return [...this.hooks.values()].map((h) => h.state);
+    return [...this.hooks.values(), ...this.grouped.values()].map((h) => h.state);
   }
 
   close(): void {
     for (const id of [...this.hooks.keys()]) this.unload(id);
+    this.groups.close();
+    this.grouped.clear();
     this.dispatch.close();
   }
 }

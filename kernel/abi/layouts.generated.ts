@@ -237,7 +237,9 @@ export const vigil_selector = {
     ns_notin: 6,
     ns_id: 8,
     ns_changes: 10,
-    pad0: 12,
+    member: 12,
+    local: 13,
+    pad0: 14,
     args: 16,
     pids: 144,
     bins: 160,
@@ -246,8 +248,16 @@ export const vigil_selector = {
   },
 } as const;
 
+export const vigil_member = {
+  sizeof: 8,
+  offsetof: {
+    hook_id: 0,
+    slot: 4,
+  },
+} as const;
+
 export const vigil_hook_config = {
-  sizeof: 7504,
+  sizeof: 15456,
   offsetof: {
     hook_id: 0,
     slot: 4,
@@ -261,6 +271,12 @@ export const vigil_hook_config = {
     pad1: 15,
     args: 16,
     selectors: 80,
+    nmembers: 14928,
+    gate_arg: 14929,
+    group_slot: 14930,
+    generation: 14932,
+    ungated: 14936,
+    members: 14944,
   },
 } as const;
 
@@ -415,7 +431,10 @@ export const vigil_arg_flag = {
 } as const;
 
 export const vigil_config_limits = {
-  VIGIL_SELECTORS_MAX: 32,
+  VIGIL_SELECTORS_MAX: 64,
+  VIGIL_HOOK_SELECTORS_MAX: 32,
+  VIGIL_MEMBERS_MAX: 64,
+  VIGIL_GROUP_SLOTS: 256,
   VIGIL_SEL_ARGS_MAX: 8,
   VIGIL_SEL_PIDS_MAX: 4,
   VIGIL_SEL_BINS_MAX: 4,

@@ -16,7 +16,11 @@
  *   act: signal the task (Sigkill, Signal); Override: the value to return
  *   emit the record unless NoPost, or rateLimit saw the same args in its window
  *
- * No selectors: every call is posted. The configuration is rodata. The
+ * No selectors: every call is posted. A hook group runs several policies'
+ * hooks on one function or tracepoint in one program: the args are read
+ * once, a gate (one LPM lookup of all members' Prefix values) rules out
+ * most selectors, and each member's first matching selector acts, in
+ * that member's record. The configuration is rodata. The
  * selectors are walked in bpf_loop callbacks, and each filter kind is a
  * static subprogram, so the verifier checks one selector's code once,
  * however many selectors a hook has. The stages: generic_state.h (config,
@@ -40,7 +44,7 @@ static long args_step(__u32 i, void *ctx)
 
 	if (!s || i >= VIGIL_SELECTORS_MAX)
 		return 1;
-	if ((c->pass & (1u << i)) && args_ok(s, i)) {
+	if ((c->pass & SEL_BIT(i)) && args_ok(s, i)) {
 		c->matched = i;
 		return 1;
 	}
@@ -57,6 +61,69 @@ static __always_inline __s32 args_match(struct vigil_generic_scratch *s, struct 
 	return c->matched;
 }
 
+/* A hook group's gate: the selectors whose Prefix on the gate arg may
+ * match its value, by one lookup of all members' values (vigil_gate),
+ * and those without one. */
+static __always_inline vigil_selmask_t gate_pass(struct vigil_generic_scratch *s)
+{
+	__u32 a = vigil_hook.gate_arg - 1, len, off;
+	vigil_selmask_t *hit;
+
+	if (a >= VIGIL_HOOK_ARGS_MAX)
+		return ~0ull;
+	if (s->msg.arg_flags[a] & VIGIL_ARG_ERROR)
+		return ~0ull; /* undecided: each selector judges it */
+	len = s->msg.arg_len[a];
+	off = s->off[a];
+	if (len > VIGIL_LPM_DATA_MAX)
+		len = VIGIL_LPM_DATA_MAX;
+	s->lkey.prefixlen = 8 * (sizeof(s->lkey.id) + len);
+	s->lkey.id = 0;
+	lkey_fill(s, off);
+	hit = bpf_map_lookup_elem(&vigil_gate, &s->lkey);
+	return vigil_hook.ungated | (hit ? *hit : 0);
+}
+
+/* Selector i of a hook group: the first of each member's to match acts. */
+static long group_step(__u32 i, void *ctx)
+{
+	struct vigil_generic_scratch *s = generic_scratch();
+	__u64 m;
+	long r;
+
+	if (!s || i >= VIGIL_SELECTORS_MAX)
+		return 1;
+	if (!(s->group_pass & SEL_BIT(i)))
+		return 0;
+	m = selector_at(i)->member;
+	BOUND(m, 63);
+	if ((s->group_done & (1ull << m)) || !args_ok(s, i))
+		return 0;
+	s->group_done |= 1ull << m;
+	r = act(s, s->group_size, i, false);
+	if (r && !s->group_ret)
+		s->group_ret = r;
+	return 0;
+}
+
+/* A hook group's end: gate, then each member's first matching selector. */
+static __always_inline long group_finish(struct vigil_generic_scratch *s, struct select_ctx *c, __u64 pid_tgid, __u32 size)
+{
+	vigil_selmask_t pass = c->pass;
+
+	if (vigil_hook.gate_arg)
+		pass &= gate_pass(s);
+	if (!pass)
+		return 0;
+	record_header(s, pid_tgid);
+	s->group_pass = pass;
+	s->group_done = 0;
+	s->group_ret = 0;
+	s->group_size = size;
+	bpf_loop(vigil_hook.nselectors, group_step, NULL, 0);
+	return s->group_ret;
+}
+
 /* The end of the pipeline, once the args are in the record (size bytes of
  * data): the first selector whose matchArgs pass (none: done), the
  * record's header, then act; no selectors: post. Returns what the hook
@@ -65,6 +132,8 @@ static __always_inline __s32 args_match(struct vigil_generic_scratch *s, struct 
 static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s, struct select_ctx *c, __u64 pid_tgid,
 						 __u32 size, bool at_return)
 {
+	if (vigil_hook.nmembers && !at_return)
+		return group_finish(s, c, pid_tgid, size);
 	if (vigil_hook.nselectors) {
 		c->matched = args_match(s, c);
 		if (c->matched < 0)
@@ -75,7 +144,7 @@ static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s
 		s->msg.action = VIGIL_ACTION_POST;
 		s->msg.selector = 0;
 		s->msg.ret = 0;
-		emit(s, size);
+		emit(s, size, vigil_hook.slot);
 		return 0;
 	}
 	return act(s, size, c->matched, at_return);

@@ -47,41 +47,54 @@ static __always_inline void record_header(struct vigil_generic_scratch *s, __u64
 	s->msg.pad1 = 0;
 }
 
-static __always_inline void emit(struct vigil_generic_scratch *s, __u32 size)
+static __always_inline void emit(struct vigil_generic_scratch *s, __u32 size, __u32 slot)
 {
 	__u64 n = size;
 
 	/* In asm: clang may otherwise bound a copy and pass the unbounded value. */
 	asm volatile("if %[n] <= %[max] goto +1\n\t%[n] = %[max]" : [n] "+r"(n) : [max] "i"(ARGS_DATA_MAX));
-	vigil_emit(s, sizeof(s->msg) + n, VIGIL_OP_GENERIC, vigil_hook.slot);
+	vigil_emit(s, sizeof(s->msg) + n, VIGIL_OP_GENERIC, slot);
 }
 
 /* Selector i's actions; at_return: a return probe's, whose signal and
- * Override ran at entry (entry_act), so only the record is left. */
+ * Override ran at entry (entry_act), so only the record is left. In a
+ * hook group the record, its selector index and its counters are the
+ * selector's member's. */
 static __noinline long act(struct vigil_generic_scratch *s, __u32 size, __u32 i, bool at_return)
 {
 	const volatile struct vigil_selector_action *a;
+	const volatile struct vigil_selector *sel;
+	__u32 slot = vigil_hook.slot;
 	long ret;
 
 	if (i >= VIGIL_SELECTORS_MAX)
 		return 0;
-	a = &selector_at(i)->act;
+	sel = selector_at(i);
+	a = &sel->act;
 	ret = a->override ? a->error : 0;
 
 	if (a->signal && !at_return)
 		bpf_send_signal(a->signal);
 	s->msg.action = a->action;
 	s->msg.selector = i + 1;
+	if (vigil_hook.nmembers) {
+		__u64 m = sel->member;
+
+		BOUND(m, 63);
+		s->msg.hook_id = vigil_hook.members[m].hook_id;
+		s->msg.selector = sel->local + 1;
+		slot = vigil_hook.members[m].slot;
+	}
 	s->msg.ret = ret;
 	if (a->post && !(a->rate_ns && rate_limited(s, i, a->rate_ns, a->rate_scope)))
-		emit(s, size);
+		emit(s, size, slot);
 	return ret;
 }
 
 /* A return probe's actions at entry, as Tetragon runs matchActions: the
  * signal and Override of the first selector in pass (those whose filters
  * passed at entry). Returns Override's error, or 0. */
-static __always_inline long entry_act(__u32 pass)
+static __always_inline long entry_act(vigil_selmask_t pass)
 {
 	const volatile struct vigil_selector_action *a;
 
@@ -91,7 +104,7 @@ static __always_inline long entry_act(__u32 pass)
 	for (int i = 0; i < VIGIL_SELECTORS_MAX; i++) {
 		if (i >= vigil_hook.nselectors)
 			break;
-		if (!(pass & (1u << i)))
+		if (!(pass & SEL_BIT(i)))
 			continue;
 		a = &selector_at(i)->act;
 		if (a->signal)

@@ -14,7 +14,10 @@
 #include "events.h"
 
 enum vigil_config_limits {
-	VIGIL_SELECTORS_MAX = 32,
+	VIGIL_SELECTORS_MAX = 64,      /* selectors of one program: a hook group's members' together */
+	VIGIL_HOOK_SELECTORS_MAX = 32, /* selectors of one policy's hook */
+	VIGIL_MEMBERS_MAX = 64,        /* hooks in one group (struct vigil_member) */
+	VIGIL_GROUP_SLOTS = 256,       /* groups an agent runs at once (vigil_group_gen) */
 	VIGIL_SEL_ARGS_MAX = 8,       /* matchArgs filters per selector */
 	VIGIL_SEL_PIDS_MAX = 4,       /* matchPIDs filters per selector */
 	VIGIL_SEL_BINS_MAX = 4,       /* matchBinaries and matchParentBinaries filters per selector */
@@ -28,6 +31,9 @@ enum vigil_config_limits {
 	VIGIL_SCOPE_LEVELS = 16,         /* scope.h: the deepest cgroup level a scope's cgroups may sit at */
 	VIGIL_SCOPE_CGROUPS_MAX = 16384, /* scope.h: cgroups in one policy's scope */
 };
+
+/* Selectors as bits, one per index. */
+typedef __u64 vigil_selmask_t;
 
 /* How an argument is read (struct vigil_arg_config.kind). */
 enum vigil_arg_kind {
@@ -202,7 +208,9 @@ struct vigil_selector {
 	__u16 ns_notin;
 	__u16 ns_id;
 	__u16 ns_changes; /* matchNamespaceChanges: one of these types differs from exec's */
-	__u32 pad0;
+	__u8 member;      /* the hook (struct vigil_member) whose selector this is */
+	__u8 local;       /* its index in that hook's selectors, reported in the record */
+	__u16 pad0;
 	struct vigil_arg_filter args[VIGIL_SEL_ARGS_MAX];
 	struct vigil_pid_filter pids[VIGIL_SEL_PIDS_MAX];
 	struct vigil_bin_filter bins[VIGIL_SEL_BINS_MAX];
@@ -210,9 +218,17 @@ struct vigil_selector {
 	struct vigil_selector_action act;
 };
 
+/* A hook of a group: one program runs the selectors of several policies'
+ * hooks on one function or tracepoint (generic.h), and each selector's
+ * record, counters and reported index are its hook's. */
+struct vigil_member {
+	__u32 hook_id;
+	__u32 slot;
+};
+
 struct vigil_hook_config {
-	__u32 hook_id;  /* copied into every record */
-	__u32 slot;     /* counter slot (output.h) */
+	__u32 hook_id;  /* copied into every record (a group's: members[].hook_id) */
+	__u32 slot;     /* counter slot (output.h); a group's: members[].slot */
 	__u8 nargs;
 	__u8 nselectors; /* 0: post every call */
 	__u8 syscall;    /* args are a syscall's: its pt_regs (kprobe, fentry) or args[] (tracepoint) */
@@ -223,6 +239,18 @@ struct vigil_hook_config {
 	__u8 pad1;
 	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
+	/* A hook group (nmembers > 0): one match per member, each its own
+	 * record. The gate: 1 + the arg whose Prefix values, in vigil_gate,
+	 * say which selectors may match; ungated: the selectors it cannot rule
+	 * out. Only generation gen of group slot group_slot runs
+	 * (vigil_group_gen), so a group is swapped for its next version
+	 * without a call seen twice or missed. */
+	__u8 nmembers;
+	__u8 gate_arg;
+	__u16 group_slot;
+	__u32 generation;
+	__u64 ungated;
+	struct vigil_member members[VIGIL_MEMBERS_MAX];
 };
 
 /* Key of the integer hash map (Equal / NotEqual on integers, matchPIDs):

@@ -12,7 +12,7 @@
 
 struct select_ctx {
 	__u32 tgid;
-	__u32 pass;    /* selectors whose process filters pass, one bit each */
+	vigil_selmask_t pass; /* selectors whose process filters pass, one bit each */
 	__s32 matched; /* the first selector whose args pass too; -1: none */
 };
 
@@ -24,7 +24,7 @@ static long process_step(__u32 i, void *ctx)
 	if (!s || i >= VIGIL_SELECTORS_MAX)
 		return 1;
 	if (process_ok(s, i, c->tgid))
-		c->pass |= 1u << i;
+		c->pass |= SEL_BIT(i);
 	return 0;
 }
 
@@ -44,10 +44,10 @@ static __always_inline bool has_process_filters(void)
 }
 
 /* The selectors whose process filters pass, one bit each. */
-static __always_inline __u32 process_pass(struct vigil_generic_scratch *s, struct select_ctx *c)
+static __always_inline vigil_selmask_t process_pass(struct vigil_generic_scratch *s, struct select_ctx *c)
 {
 	if (!has_process_filters())
-		return ~0u;
+		return ~0ull;
 	load_binaries(s, c->tgid);
 	if (needs_task_state())
 		load_task_state(s);

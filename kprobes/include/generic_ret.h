@@ -27,8 +27,9 @@
 #define RET_SAVED_MAX 8192 /* calls in flight at once */
 
 struct vigil_ret_saved {
-	__u32 pass; /* selectors still passing after entry; bit 0 when the hook has none */
+	vigil_selmask_t pass; /* selectors still passing after entry; bit 0 when the hook has none */
 	__u32 size;
+	__u32 pad0;
 	__u64 raw[VIGIL_HOOK_ARGS_MAX];
 	__u64 val[VIGIL_HOOK_ARGS_MAX];
 	__u32 off[VIGIL_HOOK_ARGS_MAX];
@@ -62,14 +63,14 @@ static long entry_step(__u32 i, void *ctx)
 
 	if (!s || i >= VIGIL_SELECTORS_MAX)
 		return 1;
-	if (!(c->pass & (1u << i)))
+	if (!(c->pass & SEL_BIT(i)))
 		return 0;
 #pragma unroll
 	for (int j = 0; j < VIGIL_SEL_ARGS_MAX; j++) {
 		if (j >= selector_at(i)->nargs)
 			break;
 		if (!entry_arg_filter(s, i, j)) {
-			c->pass &= ~(1u << i);
+			c->pass &= ~SEL_BIT(i);
 			break;
 		}
 	}

@@ -12,12 +12,32 @@
 /* Written by the agent before load (policies/compiler/encode.ts). */
 const volatile struct vigil_hook_config vigil_hook = {};
 
+/* The generation of each hook group that runs (the agent's, shared). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_GROUP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} vigil_group_gen SEC(".maps");
+
+/* A hook group's program runs only while it is its group's current generation. */
+static __always_inline bool vigil_group_current(void)
+{
+	__u32 slot = vigil_hook.group_slot, *gen;
+
+	if (!vigil_hook.nmembers)
+		return true;
+	gen = bpf_map_lookup_elem(&vigil_group_gen, &slot);
+	return gen && *gen == vigil_hook.generation;
+}
+
 /* The first test of every generic program, before it reads an argument: a
- * scoped hook acts only on tasks in its policy's scope (scope.h). From
- * rodata, so the verifier drops the walk from unscoped hooks. */
+ * scoped hook acts only on tasks in its policy's scope (scope.h), and a
+ * hook group's program only while it is its group's current one. From
+ * rodata, so the verifier drops what a hook does not use. */
 static __always_inline bool vigil_in_scope(void)
 {
-	return !vigil_hook.scoped || vigil_cgroup_in_scope();
+	return (!vigil_hook.scoped || vigil_cgroup_in_scope()) && vigil_group_current();
 }
 
 #define ARGS_DATA_MAX (4 * VIGIL_ARG_BYTES_MAX) /* all args' bytes of one record */
@@ -52,6 +72,12 @@ struct vigil_generic_scratch {
 	__u32 ns[VIGIL_NS_TYPES];     /* its namespaces, for matchNamespaces */
 	__u32 userns_level;           /* its user namespace's level: 0 is the initial one */
 	__u64 raw[VIGIL_HOOK_ARGS_MAX]; /* the raw values (buffers read their size arg's); return probes: raw[nargs] is the return value */
+	/* A hook group's walk (generic.h), here rather than on the stack, where
+	 * the verifier would follow each value the walk gives them. */
+	vigil_selmask_t group_pass; /* selectors left to try */
+	__u64 group_done;           /* members that matched: a bit each */
+	__s64 group_ret;            /* the first Override's error */
+	__u32 group_size;           /* the record's args bytes */
 	char slack[64]; /* bounds-checked copies into rkey may reach past it */
 };
 
@@ -61,6 +87,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_generic_scratch);
 } vigil_generic_scratch SEC(".maps");
+
+/* A vigil_selmask_t bit per selector. */
+#define SEL_BIT(i) (1ull << (i))
 
 /* Masks v in a way clang cannot drop as redundant, so the verifier sees the bound. */
 #define BOUND(v, mask) asm volatile("%[x] &= " #mask : [x] "+r"(v))
@@ -78,8 +107,8 @@ static __always_inline const volatile struct vigil_selector *selector_at(__u32 s
 {
 	__u64 i = sel;
 
-	_Static_assert(VIGIL_SELECTORS_MAX == 32, "selector index mask");
-	BOUND(i, 31);
+	_Static_assert(VIGIL_SELECTORS_MAX == 64, "selector index mask");
+	BOUND(i, 63);
 	return &vigil_hook.selectors[i];
 }
 

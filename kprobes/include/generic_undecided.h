@@ -40,7 +40,16 @@ static __always_inline bool undecided_match(__u32 sel)
 	return vigil_hook.fail_closed && selector_at(sel)->act.action != VIGIL_ACTION_POST;
 }
 
-/* Counts the call when one of its args could not be read. */
+static long undecided_step(__u32 m, void *ctx)
+{
+	if (m >= VIGIL_MEMBERS_MAX)
+		return 1;
+	vigil_count_undecided(vigil_hook.members[m].slot);
+	return 0;
+}
+
+/* Counts the call when one of its args could not be read, for each hook
+ * of a group. */
 static __always_inline void count_undecided(struct vigil_generic_scratch *s)
 {
 	bool any = false;
@@ -49,7 +58,9 @@ static __always_inline void count_undecided(struct vigil_generic_scratch *s)
 	for (int k = 0; k < VIGIL_HOOK_ARGS_MAX; k++)
 		if (k < vigil_hook.nargs && (s->msg.arg_flags[k] & VIGIL_ARG_ERROR))
 			any = true;
-	if (any)
+	if (any && vigil_hook.nmembers)
+		bpf_loop(vigil_hook.nmembers, undecided_step, NULL, 0);
+	else if (any)
 		vigil_count_undecided(vigil_hook.slot);
 }
 

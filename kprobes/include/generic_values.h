@@ -9,6 +9,8 @@
  *   vigil_str_postfix  their postfixes, reversed (LPM trie)
  *   vigil_str_sub      SubString values, one set per filter
  *   vigil_net_lpm      CIDRs, port ranges, integer ranges  net_lookup()
+ *   vigil_gate         a hook group's gate: the Prefix values of its gate
+ *                      arg (id 0), each with the selectors it admits
  */
 #ifndef VIGIL_GENERIC_VALUES_H
 #define VIGIL_GENERIC_VALUES_H
@@ -54,6 +56,17 @@ struct {
 	__type(key, struct vigil_net_key);
 	__type(value, __u8);
 } vigil_net_lpm SEC(".maps");
+
+/* A hook group's gate: each Prefix value of the gate arg, with the mask of
+ * the selectors whose filter holds it or a shorter prefix of it, so the
+ * longest match admits every selector that may match. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_lpm_key);
+	__type(value, vigil_selmask_t);
+} vigil_gate SEC(".maps");
 
 /* Is v one of the integers of filter id? */
 static __noinline bool int_in(struct vigil_generic_scratch *s, __u16 id, __u64 v)

@@ -10,7 +10,7 @@
 
 #include "events.h"
 
-#define VIGIL_COUNTER_SLOTS 256
+#define VIGIL_COUNTER_SLOTS 1024
 
 struct vigil_counter {
 	__u64 emitted;

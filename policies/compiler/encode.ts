@@ -52,7 +52,8 @@
 //             (security_bprm_check's bprm: the path of the file checked),
 //             or for exec at sched_process_exec kind 2 string, kernel
 //             memory, index 0 (the program hands the resolved path).
-//     80       selectors[32], 232 bytes each (the whole struct: 7504 bytes):
+//     80       selectors[64] (a policy's hook uses at most 32; a hook group
+//              holds its members' together: group.ts), 232 bytes each:
 //               +0   u8 nargs, +1 u8 npids, +2 u8 nbins, +3 u8 ncaps,
 //               +4   u16 ns_in, +6 u16 ns_notin: matchNamespaces, one bit
 //                    per namespace type (0 Uts, 1 Ipc, 2 Mnt, 3 Pid,
@@ -63,6 +64,8 @@
 //               +10  u16 ns_changes: matchNamespaceChanges, the types (In:
 //                    those listed, NotIn: the others) of which one must
 //                    differ from the process's at exec
+//               +12  u8 member, +13 u8 local: in a hook group, the hook
+//                    whose selector this is, and its index there (group.ts)
 //               +16  arg filters[8], 16 bytes each:
 //                      +0 u8 arg (position in args), +1 u8 op, +2 u16 id,
 //                      +8 u64 value
@@ -82,6 +85,9 @@
 //                      +1 u8 post (0: NoPost), +2 u8 signal (0: none),
 //                      +3 u8 override, +4 s32 error, +8 u64 rate_ns (0: none),
 //                      +16 u8 rate_scope (0 thread, 1 process, 2 global)
+//  14928       hook groups only (group.ts; zero here): u8 nmembers, u8
+//              gate_arg, u16 group_slot, u32 generation, u64 ungated, then
+//              members[64] of u32 hook_id, u32 slot (the whole struct: 15456 bytes)
 //
 //    ops: 1 EQ (Equal, In), 2 NEQ (NotEqual, NotIn), 3 PREFIX, 4 NOT_PREFIX,
 //         5 POSTFIX, 6 NOT_POSTFIX, 7 GT, 8 LT, 9 MASK, 10 IN_RANGE (InMap,
@@ -265,7 +271,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
   const b = out.config;
   const ret = plan.returnArg;
   limit(where, ret ? 'args with a returnArg' : 'args', plan.args.length, L.vigil_limits.VIGIL_HOOK_ARGS_MAX - (ret ? 1 : 0));
-  limit(where, 'selectors', plan.selectors.length, C.VIGIL_SELECTORS_MAX);
+  limit(where, 'selectors', plan.selectors.length, C.VIGIL_HOOK_SELECTORS_MAX);
   b.writeUInt8(plan.args.length, HC.offsetof.nargs);
   b.writeUInt8(plan.selectors.length, HC.offsetof.nselectors);
   b.writeUInt8(ctx.choice.syscall ? 1 : 0, HC.offsetof.syscall);

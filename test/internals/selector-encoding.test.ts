@@ -46,7 +46,7 @@ const ACT = (s: number): number => SEL(s) + 208;
 
 t.test('struct vigil_hook_config, field by field', async (t) => {
   const e = encodeHook(plan, ctx);
-  const x = Buffer.alloc(7504);
+  const x = Buffer.alloc(15456);
   x.writeUInt32LE(7, 0); // hook_id
   x.writeUInt32LE(3, 4); // slot
   x.writeUInt8(3, 8); // nargs
