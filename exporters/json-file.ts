@@ -27,6 +27,9 @@ export const DEFAULT_EXPORT_FILE = '/var/log/vigil/events.log';
 const INITIAL_BUFFER = 1 << 18;
 const FLUSH_BYTES = 1 << 17;
 
+/** Node's Buffer method under Buffer#write('utf8'), which @types/node does not declare. */
+type Utf8Writer = Buffer & { utf8Write(text: string, offset: number): number };
+
 export interface JsonFileOptions {
   /** File mode of the export file and its backups (default 0600), whatever the umask. */
   mode?: number;
@@ -107,7 +110,8 @@ export class JsonFileExporter implements Exporter {
       this.counts.dropped++;
       return;
     }
-    const end = at + this.pending.write(text, at);
+    // utf8Write: Buffer#write without its argument checks (the room is there).
+    const end = at + (this.pending as Utf8Writer).utf8Write(text, at);
     if (end + 1 > this.opts.maxPendingBytes) {
       this.counts.dropped++;
       return;
