@@ -102,6 +102,14 @@ const SCENARIOS: Scenario[] = [
       + 'thread figures beside (from /proc/<pid>/task) include the profiler\'s own thread, and only the shares and the µs per event of the stages compare between runs.',
   },
   {
+    name: 'the per-event floor', file: 'pipeline-floor', args: ['--iterations', '20000', '--rounds', '5'],
+    what: 'The agent\'s stages in one process without the kernel, the ring or the event loop: ring records laid out back to back in memory for the mix '
+      + 'above (per iteration a clone, an exec, two sys_openat policy records and an exit: four events), each pass adding a stage: `decode` (agent/decode); '
+      + '`events` the process cache and the event objects (agent/process, agent/enrich); `json` the JSON text (exporters/json.ts); `file` the JSON file exporter '
+      + '(to a file in /tmp). Process CPU per event, every thread and GC included, the median of rounds alternating between passes. The full pass is the '
+      + 'least an event costs in this design, before any ring read, wakeup or timer.',
+  },
+  {
     name: 'Kubernetes enrichment', file: 'k8s-enrich', args: ['--execs', '5000', '--rounds', '5', '--pods', '100', '--running', '5'], cluster: true,
     what: 'On the test cluster (test/cluster/, a real kubelet and containerd): /bin/true exec\'d by a shell loop inside a busybox pod\'s container '
       + '(through `ctr tasks exec`), rounds alternating between `vigil run --no-k8s` (the container ID in `docker` only) and `vigil run --kubeconfig` '
