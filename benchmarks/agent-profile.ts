@@ -6,10 +6,14 @@
 // Each sample goes to the stage of the innermost Vigil frame on its stack
 // (Node's own functions count for the Vigil code that called them); GC is
 // V8's "(garbage collector)" on the main thread. Beside the profile, the
-// CPU of each of the agent's threads (/proc/<pid>/task) in the same window:
-// V8's helper threads collect garbage in parallel with the main thread.
+// CPU of the agent's main thread and of its other threads (/proc/<pid>/task)
+// in the same window: V8's helper threads collect garbage and compile
+// beside the main thread (and, under --cpu-prof, the sampler is one of them).
+// --threads-only runs the agent without the profiler, for the thread
+// figures alone; --node-flag passes a flag to the agent's node; --keep
+// keeps the profile (and the window, window.json) in DIR.
 //
-//   node dist/benchmarks/agent-profile.js [--iterations N] [--opens K] [--interval-us U] [--keep DIR]
+//   node dist/benchmarks/agent-profile.js [--iterations N] [--opens K] [--interval-us U] [--keep DIR] [--threads-only] [--node-flag F]...
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,15 +67,14 @@ function stager(profile: Profile): (id: number) => string {
   return stageOf;
 }
 
-/** utime+stime ticks of each thread of pid, by thread id, with its name. */
-function threads(pid: number): Map<string, { name: string; ticks: number }> {
-  const out = new Map<string, { name: string; ticks: number }>();
+/** utime+stime ticks of each thread of pid, by thread id. */
+function threads(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      out.set(tid, { name, ticks: Number(f[11]) + Number(f[12]) });
+      out.set(tid, Number(f[11]) + Number(f[12]));
     } catch { /* the thread ended */ }
   }
   return out;
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
   let window: [number, number];
   let cpu: number;
   let events: number;
-  let ticks: [Map<string, { name: string; ticks: number }>, Map<string, { name: string; ticks: number }>];
+  let ticks: [Map<string, number>, Map<string, number>];
   try {
     run(300);
     await settle(agent);
@@ -140,12 +143,11 @@ async function main(): Promise<void> {
   }
   const result: Record<string, number | string> = { iterations: ITERATIONS, opens_per_iteration: OPENS, events, agent_cpu_s: +cpu.toFixed(2) };
   result.events_per_agent_cpu_second = Math.round(events / Math.max(cpu, 0.01));
-  // The main thread handles the events; V8's threads collect garbage beside it; with --cpu-prof, its sampler thread is the profile's own cost.
+  // The main thread handles the events; the others are V8's (GC, the JIT, with --cpu-prof the sampler) and libuv's.
   const byName = new Map<string, number>();
   for (const [tid, after] of ticks[1]) {
-    const d = after.ticks - (ticks[0].get(tid)?.ticks ?? 0);
     const name = tid === String(pid) ? 'main' : 'others';
-    byName.set(name, (byName.get(name) ?? 0) + d / 100);
+    byName.set(name, (byName.get(name) ?? 0) + (after - (ticks[0].get(tid) ?? 0)) / 100);
   }
   for (const [name, s] of byName) if (s > 0) result[`thread_${name}_cpu_s`] = +s.toFixed(2);
   result.main_thread_us_per_event = +(((byName.get('main') ?? 0) * 1e6) / Math.max(events, 1)).toFixed(2);
