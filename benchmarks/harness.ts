@@ -74,14 +74,14 @@ export interface Agent {
 const dirs: string[] = [];
 process.on('exit', () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** Starts `vigil run --output none`, exporting to a file of its own, then flags; resolves once it logged `ready`. */
-export async function startAgent(flags: string[]): Promise<Agent> {
+/** Starts `vigil run --output none`, exporting to a file of its own, then flags; resolves once it logged `ready`. nodeFlags go to node (--cpu-prof). */
+export async function startAgent(flags: string[], nodeFlags: string[] = []): Promise<Agent> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   dirs.push(dir);
   const socket = join(dir, 'sock');
   const exportFile = join(dir, 'events.log');
   const pinDir = `/sys/fs/bpf/${basename(dir)}`;
-  const child = spawn(process.execPath, [VIGIL, 'run', '--output', 'none', '--socket', socket, '--pin-dir', pinDir, '--export-file', exportFile, ...flags], {
+  const child = spawn(process.execPath, [...nodeFlags, VIGIL, 'run', '--output', 'none', '--socket', socket, '--pin-dir', pinDir, '--export-file', exportFile, ...flags], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

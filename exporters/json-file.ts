@@ -23,6 +23,13 @@ import { VigilError } from '../kernel/errors.js';
 
 export const DEFAULT_EXPORT_FILE = '/var/log/vigil/events.log';
 
+/** The batch buffer's first size, and the batch size written at once without waiting for the end of the tick. */
+const INITIAL_BUFFER = 1 << 18;
+const FLUSH_BYTES = 1 << 17;
+
+/** Node's Buffer method under Buffer#write('utf8'), which @types/node does not declare. */
+type Utf8Writer = Buffer & { utf8Write(text: string, offset: number): number };
+
 export interface JsonFileOptions {
   /** File mode of the export file and its backups (default 0600), whatever the umask. */
   mode?: number;
@@ -49,10 +56,11 @@ export class JsonFileExporter implements Exporter {
   private ino = 0;
   /** Bytes of whole lines in the file. */
   private size = 0;
-  private pending: string[] = [];
-  /** Bytes of each pending line, for the size limit. */
-  private pendingSizes: number[] = [];
+  /** Lines waiting, back to back in one buffer reused from batch to batch: bytes [0, pendingBytes). */
+  private pending = Buffer.allocUnsafe(INITIAL_BUFFER);
   private pendingBytes = 0;
+  /** Where each pending line ends in `pending`. */
+  private lineEnds: number[] = [];
   private flushQueued = false;
   private failing?: string;
   private readonly timer: NodeJS.Timeout;
@@ -96,50 +104,66 @@ export class JsonFileExporter implements Exporter {
   write(ev: TetragonEvent): void {
     const text = this.opts.format(ev);
     if (text === undefined) return;
-    const line = `${text}\n`;
-    const size = this.opts.maxBytes ? Buffer.byteLength(line) : line.length;
-    if (this.pendingBytes + size > this.opts.maxPendingBytes) {
+    // Encoded straight into the batch: no line string, no Buffer per batch.
+    const at = this.pendingBytes;
+    if (at + 3 * text.length + 1 > this.pending.length && !this.grow(at + Buffer.byteLength(text) + 1)) {
       this.counts.dropped++;
       return;
     }
-    this.pending.push(line);
-    this.pendingSizes.push(size);
-    this.pendingBytes += size;
-    if (this.pendingBytes > 1 << 16) this.flush();
+    // utf8Write: Buffer#write without its argument checks (the room is there).
+    const end = at + (this.pending as Utf8Writer).utf8Write(text, at);
+    if (end + 1 > this.opts.maxPendingBytes) {
+      this.counts.dropped++;
+      return;
+    }
+    this.pending[end] = 10;
+    this.pendingBytes = end + 1;
+    this.lineEnds.push(end + 1);
+    if (this.pendingBytes > FLUSH_BYTES) this.flush(false);
     else if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(() => this.flush());
     }
   }
 
-  /** Writes what waits; on failure keeps it for the next try. */
-  private flush(): void {
-    this.flushQueued = false;
-    if (!this.pending.length) return;
-    // A file deleted or renamed since the last batch is reopened first, so no event goes to a name nobody reads.
-    if (this.fd >= 0 && this.moved()) this.reopen();
-    while (this.pending.length && this.fd >= 0) {
+  /** Makes room for `need` pending bytes; false past maxPendingBytes. */
+  private grow(need: number): boolean {
+    if (need > this.opts.maxPendingBytes) return false;
+    if (need <= this.pending.length) return true;
+    const next = Buffer.allocUnsafe(Math.min(Math.max(need, 2 * this.pending.length), this.opts.maxPendingBytes + 4));
+    this.pending.copy(next, 0, 0, this.pendingBytes);
+    this.pending = next;
+    return true;
+  }
+
+  /**
+   * Writes what waits; on failure keeps it for the next try. `check`: first
+   * reopen a file deleted or renamed since the last batch (once a turn of the
+   * event loop, not at each full buffer), so no event goes to a name nobody reads.
+   */
+  private flush(check = true): void {
+    if (check) this.flushQueued = false;
+    if (!this.lineEnds.length) return;
+    if (check && this.fd >= 0 && this.moved()) this.reopen();
+    while (this.lineEnds.length && this.fd >= 0) {
       let n = this.fitting();
       if (n === 0) {
         // A file that cannot be renamed takes the lines past its limit rather than none.
         if (this.rotate()) continue;
         if (this.fd < 0) return;
-        n = this.pending.length;
+        n = this.lineEnds.length;
       }
-      const lines = n === this.pending.length ? this.pending : this.pending.slice(0, n);
-      const buf = Buffer.from(lines.join(''));
+      const bytes = this.lineEnds[n - 1];
       let done = 0;
       try {
-        while (done < buf.length) done += writeSync(this.fd, buf, done);
+        while (done < bytes) done += writeSync(this.fd, this.pending, done, bytes - done);
       } catch (err) {
         this.failed(err as NodeJS.ErrnoException);
         return;
       }
       this.size += done;
       this.counts.written += n;
-      for (let i = 0; i < n; i++) this.pendingBytes -= this.pendingSizes[i];
-      this.pending = this.pending.slice(n);
-      this.pendingSizes = this.pendingSizes.slice(n);
+      this.consume(n, bytes);
     }
     if (this.fd < 0) return;
     if (this.failing) {
@@ -150,11 +174,26 @@ export class JsonFileExporter implements Exporter {
 
   /** How many pending lines fit before the size limit; 0 when the file must rotate first. A line never fits only an empty file. */
   private fitting(): number {
-    if (!this.opts.maxBytes) return this.pending.length;
-    let room = this.opts.maxBytes - this.size;
+    const ends = this.lineEnds;
+    if (!this.opts.maxBytes) return ends.length;
+    const room = this.opts.maxBytes - this.size;
     let n = 0;
-    while (n < this.pending.length && (this.pendingSizes[n] <= room || (n === 0 && this.size === 0))) room -= this.pendingSizes[n++];
+    while (n < ends.length && (ends[n] <= room || (n === 0 && this.size === 0))) n++;
     return n;
+  }
+
+  /** Drops the first n pending lines (`bytes` bytes), written. */
+  private consume(n: number, bytes: number): void {
+    if (n === this.lineEnds.length) {
+      this.lineEnds.length = 0;
+      this.pendingBytes = 0;
+      // A buffer grown while the file could not be written goes back to its first size.
+      if (this.pending.length > 4 * INITIAL_BUFFER) this.pending = Buffer.allocUnsafe(INITIAL_BUFFER);
+      return;
+    }
+    this.pending.copy(this.pending, 0, bytes, this.pendingBytes);
+    this.pendingBytes -= bytes;
+    this.lineEnds = this.lineEnds.slice(n).map((e) => e - bytes);
   }
 
   /** Renames the file to its backup and opens a new one, then starts the mill; false when the rename failed. */
@@ -259,7 +298,7 @@ export class JsonFileExporter implements Exporter {
 
   stats(): Record<string, number | string> {
     return {
-      path: this.path, ...this.counts, pending: this.pending.length,
+      path: this.path, ...this.counts, pending: this.lineEnds.length,
       ...(this.failing ? { error: this.failing } : {}),
     };
   }

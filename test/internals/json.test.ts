@@ -20,3 +20,22 @@ t.test('exec, exit and ancestors serialize as JSON.stringify does', async (t) =>
     t.equal(eventJson(ev), JSON.stringify(ev), 'and again from the cache');
   }
 });
+
+t.test('strings, numbers and node names outside the process objects serialize as JSON.stringify does', async (t) => {
+  const kprobe = (path: string, node: string, time: string): TetragonEvent => ({
+    process_kprobe: {
+      process: p(4), parent: p(1), function_name: '__x64_sys_openat', args: [{ string_arg: path }, { int_arg: -1 }, { size_arg: '7' }],
+      action: 'KPROBE_ACTION_POST', policy_name: 'q"uote', message: 'tab\there \u2028 \u00e9', tags: ['a', 'b\\c'],
+    },
+    node_name: node,
+    time,
+  });
+  const events = [
+    kprobe('/tmp/f', 'n', 't1'),
+    kprobe('/tmp/\ud800lone', 'n2', 'tab\t'),
+    kprobe('\u0000\u001f\u007f', 'n2', 't"'),
+    { process_exit: { process: p(2), parent: p(1), status: -0, time: 't3' }, node_name: 'n"', time: 't3' },
+    { process_exit: { process: p(2), parent: p(1), status: Number.NaN, time: 't3' }, node_name: 'n"', time: 't3' },
+  ];
+  for (const ev of events) t.equal(eventJson(ev), JSON.stringify(ev));
+});
