@@ -17,7 +17,7 @@ import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
 import { ProcessCache, type ProcessFields } from './process/cache.js';
 import { scanProcfs } from './process/procfs.js';
 import { ContainerResolver } from './process/container.js';
-import { ktimeToRfc3339 } from './process/clock.js';
+import { ktimeToRfc3339, nowRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
 import { CounterSlots, type ProgramCounter } from './sensors/counters.js';
 import { addAncestors, execEvent, exitEvent } from './enrich/process-events.js';
@@ -444,7 +444,7 @@ export class Agent {
     const lost = ring.reduce((n, r) => n + r.lost, 0) + exporters.reduce((n, e) => n + e.dropped, 0) + undecodable;
     if (!lost) return;
     const body: VigilLost = { ...(ring.length ? { ring_buffer: ring } : {}), ...(exporters.length ? { exporters } : {}), ...(undecodable ? { undecodable } : {}), lost };
-    this.emit({ vigil_lost: body, node_name: this.nodeName, time: new Date().toISOString() });
+    this.emit({ vigil_lost: body, node_name: this.nodeName, time: nowRfc3339() });
   }
 
   /** Records that became no event: unknown ops, malformed records, records of unknown hooks. */

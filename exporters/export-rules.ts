@@ -76,7 +76,7 @@ export class RuledExporter implements Exporter {
     if (!this.unreported) return;
     const dropped = this.unreported;
     this.unreported = 0;
-    this.inner.write({ rate_limit_info: { number_of_dropped_process_events: String(dropped) }, node_name: this.nodeName, time: new Date().toISOString() });
+    this.inner.write({ rate_limit_info: { number_of_dropped_process_events: String(dropped) }, node_name: this.nodeName, time: new Date().toISOString().replace(/\.000Z$/, 'Z') }); // protojson drops a zero fraction
   }
 
   reopen(): void {

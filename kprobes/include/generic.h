@@ -132,7 +132,8 @@ static __always_inline long group_finish(struct vigil_generic_scratch *s, struct
 static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s, struct select_ctx *c, __u64 pid_tgid,
 						 __u32 size, bool at_return)
 {
-	if (vigil_hook.nmembers && !at_return)
+	/* A group of one ends as a hook alone, in its member's record. */
+	if (vigil_hook.nmembers > 1 && !at_return)
 		return group_finish(s, c, pid_tgid, size);
 	if (vigil_hook.nselectors) {
 		c->matched = args_match(s, c);

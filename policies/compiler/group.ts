@@ -16,6 +16,7 @@
 //   nmembers     the hooks; members[i] = { hook_id, slot }
 //   selector     +12 member, +13 its index among its hook's selectors
 //   gate_arg     1 + the arg most selectors have a Prefix on; 0: none
+//                (or one: its own lookup is the gate's)
 //   ungated      the selectors without one (u64 mask)
 //   group_slot,  the group's entry in vigil_group_gen, and the generation
 //   generation   that runs: a new version is loaded, attached, made
@@ -156,8 +157,9 @@ function gateOf(config: Buffer, n: number, prefix: MapEntry[]): MapEntry[] {
       gated.set(arg, [...(gated.get(arg) ?? []), { sel: i, id: config.readUInt16LE(f + AF.offsetof.id) }]);
     }
   }
+  // One gated selector does the gate's lookup itself.
   const best = [...gated.entries()].sort((a, b) => b[1].length - a[1].length)[0];
-  if (!best) return [];
+  if (!best || best[1].length < 2) return [];
   const [arg, sels] = best;
   const all = (1n << BigInt(n)) - 1n;
   const admitted = sels.reduce((m, s) => m | (1n << BigInt(s.sel)), 0n);

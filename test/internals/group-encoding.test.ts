@@ -51,7 +51,9 @@ t.test('the gate', async (t) => {
   t.equal(gate.get(lpmKey(0, Buffer.from('/c/')).toString('hex')), 0b10n, '/c/: b\'s');
 });
 
-t.test('a group without Prefix filters has no gate', async (t) => {
+t.test('a group without two Prefix filters on one arg has no gate', async (t) => {
+  const one = encodeGroup([{ encoded: a, id: { hookId: 1, slot: 1 } }], { slot: 0, generation: 1 });
+  t.equal(one.config.readUInt8(HC.offsetof.gate_arg), 0, 'one Prefix selector: its own lookup is the gate');
   const equal = encodeHook(plan('p', [sel({ matchArgs: [{ index: 0, operator: 'Equal', values: ['1'] }] })]), ctx);
   const g = encodeGroup([{ encoded: equal, id: { hookId: 1, slot: 1 } }], { slot: 0, generation: 1 });
   t.equal(g.config.readUInt8(HC.offsetof.gate_arg), 0, 'gate_arg 0');
