@@ -71,7 +71,8 @@ const SCENARIOS: Scenario[] = [
     name: 'policies on one hook', file: 'policies-per-hook', args: ['--opens', '100000', '--rounds', '2'],
     what: '1, 10, 50 and 500 TracingPolicies in one agent, each a sys_openat Prefix policy on its own prefix that the open/close loop never matches, '
       + 'each count in rounds alternating with a run without the agent: the loop\'s cost per open/close over that baseline, the time the agent took '
-      + 'to load them (from its process sensor attached to the last policy loaded or refused), its RSS once loaded, how many loaded, and why the others did not. '
+      + 'to load them (from its process sensor attached to the end of its start\'s policy loads), its RSS once loaded, how many loaded, and why the others did not. '
+      + 'The policies only report, so their hooks share programs: hook groups of at most 64 (README, "Many policies on one hook"); 500 make 8. '
       + '`bpf_ns_per_open_close`: the kernel\'s time in the hook programs per open/close (`kernel.bpf_stats_enabled`, in a run of its own with the same agent), '
       + 'steadier than the wall-clock figures on a shared machine.',
   },
