@@ -15,8 +15,7 @@ import type { SharedMaps } from './shared-maps.js';
 import { CounterSlots } from './counters.js';
 import { ConnectDenySensor } from './connect-deny.js';
 import { GenericHook, type GenericHookState } from './generic.js';
-import { HookGroups, type GroupMember } from './group.js';
-export type { GroupFailure } from './group.js';
+import { HookGroups, type GroupFailure, type GroupMember } from './group.js';
 import { SyscallDispatch } from './syscall-dispatch.js';
 import { targetName, type Enforcement } from '../../policies/compiler/mechanism.js';
 import { followFilters, hookName, planActions } from '../../policies/compiler/plan.js';
@@ -150,14 +149,10 @@ export class HookRegistry {
     this.compiled.set(p.hookId, hook);
     this.record(p);
     this.log.info({ hook: { hookId: p.hookId, policyName: hook.plan.policyName, path: hook.path, mechanism: hook.choice.mechanism } }, 'hook adopted from its pins');
-    const counters = this.shared.fd('vigil_counters');
     return this.pinnedHandle({
       hookId: p.hookId, slot: p.slot, mechanism: hook.choice.mechanism, target: targetName(hook.choice.target),
       reason: `${hook.choice.reason}; adopted from the pins of an earlier agent`, enforcement: enforcementOf(hook),
-      counters: () => {
-        const c = counters === undefined ? { emitted: 0, lost: 0, undecided: 0 } : CounterSlots.readSlot(CounterSlots.map(counters), p.slot);
-        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
-      },
+      counters: () => this.slotCounts(p.slot),
       close: () => {
         this.slots.release(p.slot, 1);
         for (const f of p.follow) this.follow.release(f.bit);
@@ -286,12 +281,16 @@ export class HookRegistry {
     this.log.info({ hook: state, group: this.groups.groupOf(hookId) }, 'hook attached');
     return {
       hookId, slot, mechanism: choice.mechanism, target: targetName(choice.target), reason, enforcement: enforcementOf(compiled),
-      counters: () => {
-        const c = counters === undefined ? { emitted: 0, lost: 0, undecided: 0 } : CounterSlots.readSlot(CounterSlots.map(counters), slot);
-        return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
-      },
+      counters: () => this.slotCounts(slot),
       close: () => this.unload(hookId),
     };
+  }
+
+  /** A hook's counts, from its counter slot. */
+  private slotCounts(slot: number): ReturnType<HookHandle['counters']> {
+    const fd = this.shared.fd('vigil_counters');
+    const c = fd === undefined ? { emitted: 0, lost: 0, undecided: 0 } : CounterSlots.readSlot(CounterSlots.map(fd), slot);
+    return { matches: c.emitted, lost: c.lost, undecided: c.undecided };
   }
 
   /** Hooks that run in groups are placed from now on, and loaded at endBatch(): many policies, one load per group. */
@@ -300,7 +299,7 @@ export class HookRegistry {
   }
 
   /** Loads the hook groups changed since beginBatch(); the hooks that could not run are unloaded, each with its error. */
-  endBatch(): { hookId: number; error: Error }[] {
+  endBatch(): GroupFailure[] {
     const failed = this.groups.end();
     for (const f of failed) this.unload(f.hookId);
     return failed;
