@@ -11,7 +11,10 @@ import type { PolicyState } from '../../agent/policy/manager.js';
 /** Applies deploy/crds and waits for the API server to serve them. */
 export function applyCrds(): void {
   kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', join(REPO, 'deploy/crds')]);
-  kubectlOk(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/tracingpolicies.cilium.io', 'crd/tracingpoliciesnamespaced.cilium.io']);
+  const wait = ['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/tracingpolicies.cilium.io', 'crd/tracingpoliciesnamespaced.cilium.io'];
+  // A CRD the API server has not given a status yet makes kubectl wait fail at once ("accessor error"), not wait.
+  for (let i = 0; i < 20 && /accessor error/.test(kubectl(wait).stderr); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+  kubectlOk(wait);
 }
 
 /** A kubeconfig that authenticates with this token, on the test cluster's server and CA. */
