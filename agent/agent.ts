@@ -15,7 +15,7 @@ import { RingReader } from './ringbuf/reader.js';
 import { RecordDecoder } from './decode/decode.js';
 import type { TetragonEvent, VigilLost } from '../exporters/tetragon.js';
 import { ProcessCache, type ProcessFields } from './process/cache.js';
-import { scanProcfs } from './process/procfs.js';
+import { procfsBatches } from './process/procfs.js';
 import { ContainerResolver } from './process/container.js';
 import { ktimeToRfc3339, nowRfc3339 } from './process/clock.js';
 import { ProcessSensor } from './sensors/process.js';
@@ -52,6 +52,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 
 /** An event whose processes wait for no pod: without Kubernetes, every event. */
 const NO_PODS: { nodes: ProcessNode[]; wait: boolean } = Object.freeze({ nodes: [], wait: false });
+/** Processes read from /proc per turn of the event loop at start. */
+const PROCFS_BATCH = 256;
 
 export interface AgentOptions {
   nodeName?: string;
@@ -196,7 +198,7 @@ export class Agent {
     this.containers.open();
     await this.startKubernetes();
     this.reader = new RingReader(this.shared.fd('vigil_events')!, this.opts.ringBytes, (dv, at, len) => this.onRecord(dv, at, len));
-    this.seedFromProcfs();
+    await this.seedFromProcfs();
     this.readerDone = this.reader.run();
 
     this.control = new ControlServer(this.opts.socketPath, {
@@ -351,15 +353,18 @@ export class Agent {
   }
 
   /** Processes that predate the agent: written to the kernel map, cached, and exported as procFS execs. */
-  private seedFromProcfs(): void {
-    const procs = this.process.seed(scanProcfs());
+  private async seedFromProcfs(): Promise<void> {
     const time = ktimeToRfc3339(process.hrtime.bigint());
-    for (const p of procs) {
-      const node = this.cache.addImage(p, p.kernelThread ? undefined : this.containers.ofPid(p.proc.pid));
-      if (p.kernelThread) continue;
-      this.events.procfs++;
-      const { nodes, wait } = this.podsOf(node, this.execAncestors);
-      this.out(execEvent(this.cache, node, time, this.execAncestors), nodes, wait);
+    // In batches, with a turn of the event loop between: the exporters write each batch's events, and its garbage dies young.
+    for (const batch of procfsBatches(PROCFS_BATCH)) {
+      for (const p of this.process.seed(batch)) {
+        const node = this.cache.addImage(p, p.kernelThread ? undefined : this.containers.ofPid(p.proc.pid));
+        if (p.kernelThread) continue;
+        this.events.procfs++;
+        const { nodes, wait } = this.podsOf(node, this.execAncestors);
+        this.out(execEvent(this.cache, node, time, this.execAncestors), nodes, wait);
+      }
+      await new Promise(setImmediate);
     }
   }
 

@@ -93,6 +93,15 @@ const SCENARIOS: Scenario[] = [
       + '`export_file_us_per_event` and `subscriber_us_per_event`: the agent CPU each path adds per event.',
   },
   {
+    name: 'memory with 10,000 live processes', file: 'process-cache-rss', args: ['--processes', '10000'],
+    what: 'benchmarks/workloads/hold-processes.c keeps 10,000 processes alive, each its own exec with its own arguments. One agent on its defaults, '
+      + 'idle after a fresh start (`idle`), then once the 10,000 exec\'d while it ran (`from_execs`: cached from their exec events); a second agent '
+      + 'started while they live (`from_procfs`: read from /proc at its start, in batches of 256 with a turn of the event loop between); both once '
+      + 'the processes are gone. Each reading is taken once the agent has been quiet for 20 s (V8\'s memory reducer collects the garbage of a burst after about 10 s without allocation). `rss` counts the node binary\'s pages (about 40 MiB) and '
+      + 'the 16 MiB ring buffer, which the kernel maps twice (32 MiB); `anon` is the agent\'s own memory, `heap_used` its live JavaScript objects; '
+      + '`cache_size` the process cache\'s entries, the machine\'s other processes included.',
+  },
+  {
     name: 'agent CPU by stage', file: 'agent-profile', args: ['--iterations', '10000', '--interval-us', '500'],
     what: 'The mixed workload of the previous scenario (10,000 iterations: exec, exit and two kprobe events each) under one `vigil run` exporting to '
       + 'the JSON file, run by `node --cpu-prof --cpu-prof-interval 500`. Only the samples taken while the workload runs and the agent catches up count. '

@@ -23,9 +23,14 @@ const link = (path: string): string | undefined => {
   }
 };
 
-function statusField(status: string, name: string): string[] {
-  const line = status.split('\n').find((l) => l.startsWith(`${name}:`));
-  return line ? line.slice(name.length + 1).trim().split(/\s+/) : [];
+/** The fields of /proc/<pid>/status, by name, each split on white space. */
+function statusFields(status: string): Map<string, string[]> {
+  const fields = new Map<string, string[]>();
+  for (const line of status.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim().split(/\s+/));
+  }
+  return fields;
 }
 
 export interface ProcfsProcess extends ProcessImage {
@@ -33,25 +38,38 @@ export interface ProcfsProcess extends ProcessImage {
   kernelThread: boolean;
 }
 
-export function readProcess(pid: number): ProcfsProcess | undefined {
+/** A process as /proc/<pid>/stat has it: enough to order the processes and name each parent. */
+export interface ProcfsEntry {
+  pid: number;
+  ppid: number;
+  ktime: bigint;
+}
+
+function readStat(pid: number): (ProcfsEntry & { comm: string }) | undefined {
   const stat = read(`/proc/${pid}/stat`);
-  const status = read(`/proc/${pid}/status`);
-  if (!stat || !status) return undefined;
+  if (!stat) return undefined;
   // comm may hold spaces and parentheses: fields start after the last ')'.
   const close = stat.lastIndexOf(')');
-  const comm = stat.slice(stat.indexOf('(') + 1, close);
   const fields = stat.slice(close + 2).split(' ');
-  const ppid = Number(fields[1]);
-  const ktime = BigInt(fields[19]) * NS_PER_TICK;
-  const tgid = Number(statusField(status, 'Tgid')[0]);
+  return { pid, comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), ktime: BigInt(fields[19]) * NS_PER_TICK };
+}
+
+/** One process, its parent's start time given (0: unknown); undefined if it is gone or is a thread. */
+export function readProcess(pid: number, parentKtime = 0n): ProcfsProcess | undefined {
+  const stat = readStat(pid);
+  const text = read(`/proc/${pid}/status`);
+  if (!stat || !text) return undefined;
+  const status = statusFields(text);
+  const { comm, ppid, ktime } = stat;
+  const tgid = Number(status.get('Tgid')?.[0]);
   if (tgid !== pid) return undefined;
-  const [uid, euid, suid, fsuid] = statusField(status, 'Uid').map(Number);
-  const [gid, egid, sgid, fsgid] = statusField(status, 'Gid').map(Number);
-  const cap = (name: string): bigint => BigInt(`0x${statusField(status, name)[0] ?? '0'}`);
-  const nspids = statusField(status, 'NSpid').map(Number);
+  const [uid, euid, suid, fsuid] = (status.get('Uid') ?? []).map(Number);
+  const [gid, egid, sgid, fsgid] = (status.get('Gid') ?? []).map(Number);
+  const cap = (name: string): bigint => BigInt(`0x${status.get(name)?.[0] ?? '0'}`);
+  const nspids = (status.get('NSpid') ?? []).map(Number);
   const exe = link(`/proc/${pid}/exe`);
-  const kernelThread = exe === undefined && (read(`/proc/${pid}/cmdline`) ?? '') === '';
   const cmdline = read(`/proc/${pid}/cmdline`) ?? '';
+  const kernelThread = exe === undefined && cmdline === '';
   const args = cmdline.split('\0');
   if (args.at(-1) === '') args.pop();
   const cwd = link(`/proc/${pid}/cwd`);
@@ -60,7 +78,7 @@ export function readProcess(pid: number): ProcfsProcess | undefined {
   if (cwd === undefined) flags |= F.VIGIL_FLAG_NOCWD;
   return {
     proc: { pid, ktime },
-    parent: ppid > 0 ? { pid: ppid, ktime: 0n } : undefined,
+    parent: ppid > 0 ? { pid: ppid, ktime: parentKtime } : undefined,
     ppid,
     kernelThread,
     tid: pid,
@@ -77,17 +95,33 @@ export function readProcess(pid: number): ProcfsProcess | undefined {
   };
 }
 
-/** Every process in /proc, parents before children. */
-export function scanProcfs(): ProcfsProcess[] {
-  const all = new Map<number, ProcfsProcess>();
+/** Every process in /proc by its stat alone, parents before children (by start time, then pid). */
+export function listProcfs(): ProcfsEntry[] {
+  const all: ProcfsEntry[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const p = readProcess(Number(name));
-    if (p) all.set(p.proc.pid, p);
+    const e = readStat(Number(name));
+    if (e) all.push({ pid: e.pid, ppid: e.ppid, ktime: e.ktime });
   }
-  for (const p of all.values()) {
-    const parent = all.get(p.ppid);
-    if (p.parent) p.parent.ktime = parent ? parent.proc.ktime : 0n;
+  return all.sort((a, b) => (a.ktime < b.ktime ? -1 : a.ktime > b.ktime ? 1 : a.pid - b.pid));
+}
+
+/**
+ * Every process in /proc, parents before children, read `size` at a time:
+ * a node's thousands of processes are never all held at once, and a caller
+ * can yield between batches.
+ */
+export function* procfsBatches(size: number): Generator<ProcfsProcess[]> {
+  const entries = listProcfs();
+  const ktimes = new Map(entries.map((e) => [e.pid, e.ktime]));
+  for (let i = 0; i < entries.length; i += size) {
+    const batch: ProcfsProcess[] = [];
+    for (const e of entries.slice(i, i + size)) {
+      const p = readProcess(e.pid, ktimes.get(e.ppid) ?? 0n);
+      // A pid reused since the listing is another process: its parent's start time is not known.
+      if (p && p.proc.ktime !== e.ktime && p.parent) p.parent.ktime = 0n;
+      if (p) batch.push(p);
+    }
+    yield batch;
   }
-  return [...all.values()].sort((a, b) => (a.proc.ktime < b.proc.ktime ? -1 : a.proc.ktime > b.proc.ktime ? 1 : a.proc.pid - b.proc.pid));
 }
