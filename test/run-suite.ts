@@ -15,7 +15,7 @@
 // other skip, and a VM that did not boot, are failures. The last line is
 // "N passed, N failed".
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync as readText } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync as readText, rmSync } from 'node:fs';
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,19 +47,37 @@ function testFiles(dir = DIST_TEST): string[] {
 
 const TOP = /^(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO)\b ?(.*?))?(?: # time=[\d.]+m?s)?$/;
 
+/** The bpffs directories of the test agents (test/lib/agent.ts, test/lib/policy-agent.ts): mkdtemp names. */
+const TEST_PINS = /^vigil-(test|policy)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes what test agents left pinned; returns their names. A file killed
+ * before its teardown leaves its enforcement attached, and every later
+ * test (and benchmark) on this kernel would pay for it on each syscall.
+ */
+function sweepPins(): string[] {
+  if (!existsSync('/sys/fs/bpf')) return [];
+  const left = readdirSync('/sys/fs/bpf').filter((n) => TEST_PINS.test(n));
+  for (const n of left) rmSync(join('/sys/fs/bpf', n), { recursive: true, force: true });
+  return left;
+}
+
 /** Runs one file; counts its top-level tests into tally. */
 function runFile(file: string, tally: Tally, missing: Set<string>, env: NodeJS.ProcessEnv): Promise<void> {
   const name = relative(DIST_TEST, file).replace(/\.js$/, '.ts');
   const timeoutMs = Number(process.env.VIGIL_TEST_TIMEOUT ?? 600) * 1000;
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a file past its time is killed with the agents and commands it started.
+    const child = spawn(process.execPath, [file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let tap = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (tap += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (tap += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      const left = sweepPins();
+      if (left.length) console.log(`  note ${name}: removed what its agents left pinned: ${left.join(', ')}`);
       let counted = 0;
       let failedHere = false;
       for (const line of tap.split('\n')) {
@@ -107,6 +125,9 @@ async function runHere(files: string[]): Promise<Tally> {
   // tap's own whole-file timeout (30 s by default) matches the runner's, which is longer under emulation.
   const env = { ...process.env, VIGIL_FEATURES: JSON.stringify(features), TAP_TIMEOUT: process.env.VIGIL_TEST_TIMEOUT ?? '600' };
   const tally: Tally = { kernel: KERNEL, passed: 0, failed: 0, skipped: 0, failures: [] };
+  // A suite killed before its teardowns left these.
+  const stale = sweepPins();
+  if (stale.length) console.log(`# removed what an earlier run's agents left pinned: ${stale.join(', ')}`);
   for (const f of files) await runFile(f, tally, missing, env);
   return tally;
 }
