@@ -73,7 +73,13 @@ function runFile(file: string, tally: Tally, missing: Set<string>, env: NodeJS.P
     let tap = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (tap += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (tap += d));
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // the group is gone already
+      }
+    }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const left = sweepPins();
