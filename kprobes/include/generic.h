@@ -151,31 +151,24 @@ static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s
 	return act(s, size, c->matched, at_return);
 }
 
-/* A Prefix lookup before anything else is read (encode.ts sets
- * prefix_first): for a hook alone, the Prefix filter its one selector
- * needs; for a group, the gate, when it rules out every selector. The
- * string is read straight into the LPM key. True: no value starts it, so
- * the call cannot match. A string that cannot be read, or longer than a
- * key, is left to the full path. The full path's copy of the string is
- * this one or a cut of it, and a value that starts a cut starts the
- * whole, so a miss here is a miss there. */
+/* A hook alone whose one selector needs a Prefix on a string arg (its
+ * other args integers: encode.ts sets prefix_first): the string is read
+ * straight into the LPM key and looked up before anything else. True: no
+ * value of the filter starts it, so the call cannot match. A string that
+ * cannot be read, or longer than a key, is left to the full path. The
+ * full path's copy of the string is this one or a cut of it, and a value
+ * that starts a cut starts the whole, so a miss here is a miss there. */
 static __always_inline bool prefix_first_misses(struct vigil_generic_scratch *s, __u64 *raw)
 {
-	const volatile struct vigil_arg_filter *af;
 	__u32 f = vigil_hook.prefix_first - 1, k;
+	const volatile struct vigil_arg_filter *af;
 	const void *src;
-	__u16 id = 0;
 	long n;
 
-	if (vigil_hook.nmembers > 1) {
-		k = vigil_hook.gate_arg - 1;
-	} else {
-		if (f >= VIGIL_SEL_ARGS_MAX)
-			return false;
-		af = &vigil_hook.selectors[0].args[f];
-		k = af->arg;
-		id = af->id;
-	}
+	if (f >= VIGIL_SEL_ARGS_MAX || vigil_hook.nmembers > 1)
+		return false;
+	af = &vigil_hook.selectors[0].args[f];
+	k = af->arg;
 	if (k >= VIGIL_HOOK_ARGS_MAX)
 		return false;
 	src = (const void *)raw[k];
@@ -186,9 +179,7 @@ static __always_inline bool prefix_first_misses(struct vigil_generic_scratch *s,
 	if (n <= 0 || n >= (long)sizeof(s->lkey.data))
 		return false;
 	s->lkey.prefixlen = 8 * (sizeof(s->lkey.id) + n - 1);
-	s->lkey.id = id;
-	if (vigil_hook.nmembers > 1)
-		return !bpf_map_lookup_elem(&vigil_gate, &s->lkey);
+	s->lkey.id = af->id;
 	return !bpf_map_lookup_elem(&vigil_str_prefix, &s->lkey);
 }
 

@@ -27,7 +27,7 @@
 // the longest match gives all selectors that may match.
 import * as L from '../../kernel/abi/layouts.generated.js';
 import { VigilError } from '../../kernel/errors.js';
-import { bindHook, lookupFirst, lpmKey, type EncodedHook, type HookIdentity, type MapEntry } from './encode.js';
+import { bindHook, lpmKey, type EncodedHook, type HookIdentity, type MapEntry } from './encode.js';
 import { planActions } from './plan.js';
 import { targetName } from './mechanism.js';
 import type { CompiledGenericHook } from './compile.js';
@@ -137,17 +137,11 @@ export function encodeGroup(members: GroupMember[], group: { slot: number; gener
   });
   config.writeUInt8(n, HC.offsetof.nselectors);
   config.writeUInt8(members.length, HC.offsetof.nmembers);
-
+  // A group of one keeps its hook's Prefix tried first; more have the gate.
+  if (members.length > 1) config.writeUInt8(0, HC.offsetof.prefix_first);
   config.writeUInt16LE(group.slot, HC.offsetof.group_slot);
   config.writeUInt32LE(group.generation, HC.offsetof.generation);
   const gate = gateOf(config, n, values.prefix);
-  // A group of one keeps its hook's Prefix tried first. A group of more
-  // looks its gate up first when the gate can rule out every selector.
-  if (members.length > 1) {
-    const arg = config.readUInt8(HC.offsetof.gate_arg) - 1;
-    const first = arg >= 0 && config.readBigUInt64LE(HC.offsetof.ungated) === 0n && lookupFirst(config, arg);
-    config.writeUInt8(first ? 1 : 0, HC.offsetof.prefix_first);
-  }
   return { config, values, gate };
 }
 

@@ -35,7 +35,7 @@ t.test('members, selectors and ids', async (t) => {
   t.same([c.readUInt32LE(HC.offsetof.members), c.readUInt32LE(HC.offsetof.members + 4), c.readUInt32LE(HC.offsetof.members + 8), c.readUInt32LE(HC.offsetof.members + 12)], [11, 5, 12, 6], 'members: hook id, slot');
   t.same([c.readUInt16LE(HC.offsetof.group_slot), c.readUInt32LE(HC.offsetof.generation)], [3, 9], 'group slot and generation');
   t.equal(a.config.readUInt8(HC.offsetof.prefix_first), 1, 'a alone tries its Prefix first');
-  t.equal(c.readUInt8(HC.offsetof.prefix_first), 0, 'the group does not: its gate cannot rule out b\'s Postfix selector');
+  t.equal(c.readUInt8(HC.offsetof.prefix_first), 0, 'the group does not: its gate rules out selectors instead');
   t.same([filter(0, 0), filter(0, 1), filter(1, 0), filter(2, 0)].map((f) => c.readUInt16LE(f + AF.offsetof.id)), [1, 2, 3, 4], 'b\'s ids follow a\'s');
   t.same(g.values.prefix.map((e) => e.key.readUInt32LE(L.vigil_lpm_key.offsetof.id)), [1, 3, 3], 'the Prefix values under the new ids');
   t.same(g.values.postfix.map((e) => e.key.readUInt32LE(L.vigil_lpm_key.offsetof.id)), [4], 'the Postfix value too');
@@ -51,17 +51,6 @@ t.test('the gate', async (t) => {
   t.equal(gate.get(lpmKey(0, Buffer.from('/a/')).toString('hex')), 0b01n, '/a/: a\'s selector');
   t.equal(gate.get(lpmKey(0, Buffer.from('/a/b/')).toString('hex')), 0b11n, '/a/b/: b\'s, and a\'s, whose /a/ starts it');
   t.equal(gate.get(lpmKey(0, Buffer.from('/c/')).toString('hex')), 0b10n, '/c/: b\'s');
-});
-
-t.test('a group whose gate rules out every selector looks it up first, when its other args are integers', async (t) => {
-  const c = encodeHook(plan('c', [sel({ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/c/'] }] })]), ctx);
-  const g = encodeGroup([{ encoded: a, id: { hookId: 1, slot: 1 } }, { encoded: c, id: { hookId: 2, slot: 2 } }], { slot: 0, generation: 1 });
-  t.equal(g.config.readBigUInt64LE(HC.offsetof.ungated), 0n, 'every selector gated');
-  t.equal(g.config.readUInt8(HC.offsetof.prefix_first), 1, 'the gate first');
-  const withFd = (name: string): HookPlan => ({ ...plan(name, [sel({ matchArgs: [{ index: 1, operator: 'Prefix', values: [`/${name}/`] }] })]), args: [{ index: 0, type: 'fd' }, { index: 1, type: 'string' }] });
-  const f = encodeGroup([{ encoded: encodeHook(withFd('d'), ctx), id: { hookId: 1, slot: 1 } }, { encoded: encodeHook(withFd('e'), ctx), id: { hookId: 2, slot: 2 } }], { slot: 0, generation: 1 });
-  t.equal(f.config.readUInt8(HC.offsetof.gate_arg), 2, 'a gate on the path');
-  t.equal(f.config.readUInt8(HC.offsetof.prefix_first), 0, 'but an fd arg could be unreadable: the full read counts it');
 });
 
 t.test('a group without two Prefix filters on one arg has no gate', async (t) => {
