@@ -268,7 +268,7 @@ export const vigil_hook_config = {
     scoped: 12,
     file_modes: 13,
     substr: 14,
-    prefix_first: 15,
+    pad1: 15,
     args: 16,
     selectors: 80,
     nmembers: 14928,

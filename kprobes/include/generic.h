@@ -151,38 +151,6 @@ static __always_inline long vigil_generic_finish(struct vigil_generic_scratch *s
 	return act(s, size, c->matched, at_return);
 }
 
-/* A hook alone whose one selector needs a Prefix on a string arg (its
- * other args integers: encode.ts sets prefix_first): the string is read
- * straight into the LPM key and looked up before anything else. True: no
- * value of the filter starts it, so the call cannot match. A string that
- * cannot be read, or longer than a key, is left to the full path. The
- * full path's copy of the string is this one or a cut of it, and a value
- * that starts a cut starts the whole, so a miss here is a miss there. */
-static __always_inline bool prefix_first_misses(struct vigil_generic_scratch *s, __u64 *raw)
-{
-	__u32 f = vigil_hook.prefix_first - 1, k;
-	const volatile struct vigil_arg_filter *af;
-	const void *src;
-	long n;
-
-	if (f >= VIGIL_SEL_ARGS_MAX || vigil_hook.nmembers > 1)
-		return false;
-	af = &vigil_hook.selectors[0].args[f];
-	k = af->arg;
-	if (k >= VIGIL_HOOK_ARGS_MAX)
-		return false;
-	src = (const void *)raw[k];
-	if (vigil_hook.args[k].flags & VIGIL_SRC_USER)
-		n = bpf_probe_read_user_str(s->lkey.data, sizeof(s->lkey.data), src);
-	else
-		n = bpf_probe_read_kernel_str(s->lkey.data, sizeof(s->lkey.data), src);
-	if (n <= 0 || n >= (long)sizeof(s->lkey.data))
-		return false;
-	s->lkey.prefixlen = 8 * (sizeof(s->lkey.id) + n - 1);
-	s->lkey.id = af->id;
-	return !bpf_map_lookup_elem(&vigil_str_prefix, &s->lkey);
-}
-
 /* raw[k]: the raw value of vigil_hook.args[k]. Returns what the hook returns. */
 static __always_inline long vigil_generic_run(__u64 *raw)
 {
@@ -192,8 +160,6 @@ static __always_inline long vigil_generic_run(__u64 *raw)
 	__u32 size;
 
 	if (!s)
-		return 0;
-	if (vigil_hook.prefix_first && prefix_first_misses(s, raw))
 		return 0;
 	if (vigil_hook.nselectors) {
 		c.pass = process_pass(s, &c);

@@ -236,7 +236,7 @@ struct vigil_hook_config {
 	__u8 scoped;      /* 1: acts only on tasks whose cgroup is in the policy's scope (scope.h) */
 	__u8 file_modes;  /* 1: path args also read their inode's i_mode, for FileType (generic_args.h) */
 	__u8 substr;      /* 1: a SubString filter; 0: the verifier drops the search (generic_substr.h) */
-	__u8 prefix_first; /* 1 + the Prefix filter of selectors[0] tried before anything is read (generic.h); 0: none */
+	__u8 pad1;
 	struct vigil_arg_config args[VIGIL_HOOK_ARGS_MAX];
 	struct vigil_selector selectors[VIGIL_SELECTORS_MAX];
 	/* A hook group (nmembers > 0): one match per member, each its own

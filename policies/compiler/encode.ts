@@ -29,10 +29,7 @@
 //                           inode's i_mode (the cost is only theirs)
 //     14  u8   substr       1: a SubString filter; 0: the verifier drops the
 //                           search from the program
-//     15  u8   prefix_first 1 + the Prefix filter of selector 0 that the
-//                           kernel tries before reading anything else (a hook
-//                           with one selector, a Prefix on a string arg, its
-//                           other args integers; prefixFirst()); 0: none
+//     15       1 zero byte
 //     16       args[8]      8 bytes each:
 //               +0 u8  kind    1 int, 2 string, 3 fd, 4 file, 5 path, 6 linux_binprm, 7 dentry,
 //                              8 data_loc (a tracepoint's __data_loc field, size 4),
@@ -291,29 +288,7 @@ export function encodeHook(plan: HookPlan, ctx: EncodeContext): EncodedHook {
     encodeNamespaces(out, at, s, ids, hostNs, w);
     encodeCapabilities(out.config, at, s, w);
   });
-  b.writeUInt8(prefixFirst(b, plan), HC.offsetof.prefix_first);
   return out;
-}
-
-/**
- * 1 + the position in selector 0 of a Prefix filter that decides alone
- * whether a call can match: the hook's only selector needs it, its arg is
- * a string, and every other arg is an integer (no other arg can be
- * unreadable, so the undecided count stays exact). The kernel looks the
- * string up first and ends a call no value starts (generic.h). 0: none.
- */
-function prefixFirst(b: Buffer, plan: HookPlan): number {
-  if (plan.selectors.length !== 1 || plan.returnArg) return 0;
-  const argAt = (k: number): number => HC.offsetof.args + k * AC.sizeof;
-  const kinds = plan.args.map((_, k) => b.readUInt8(argAt(k) + AC.offsetof.kind));
-  if (kinds.some((k) => k !== K.VIGIL_ARG_INT && k !== K.VIGIL_ARG_STRING)) return 0;
-  const sel = HC.offsetof.selectors;
-  for (let f = 0; f < b.readUInt8(sel + SEL.offsetof.nargs); f++) {
-    const at = sel + SEL.offsetof.args + f * AF.sizeof;
-    const k = b.readUInt8(at + AF.offsetof.arg);
-    if (b.readUInt8(at + AF.offsetof.op) === OP.VIGIL_FOP_PREFIX && kinds[k] === K.VIGIL_ARG_STRING) return f + 1;
-  }
-  return 0;
 }
 
 /** An exec mechanism's filename arg (mechanism.ts checked it is the only arg, a string). */

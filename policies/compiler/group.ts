@@ -52,7 +52,7 @@ export function groupKey(hook: CompiledGenericHook): string | undefined {
   if ([...planActions(plan)].some((a) => !OBSERVE.has(a))) return undefined;
   const head = Buffer.from(encoded.config.subarray(0, HC.offsetof.selectors));
   for (const f of ['hook_id', 'slot'] as const) head.writeUInt32LE(0, HC.offsetof[f]);
-  for (const f of ['nselectors', 'file_modes', 'substr', 'prefix_first'] as const) head.writeUInt8(0, HC.offsetof[f]);
+  for (const f of ['nselectors', 'file_modes', 'substr'] as const) head.writeUInt8(0, HC.offsetof[f]);
   return [choice.object, choice.program, choice.mechanism, targetName(choice.target), head.toString('hex')].join('|');
 }
 
@@ -137,8 +137,6 @@ export function encodeGroup(members: GroupMember[], group: { slot: number; gener
   });
   config.writeUInt8(n, HC.offsetof.nselectors);
   config.writeUInt8(members.length, HC.offsetof.nmembers);
-  // A group of one keeps its hook's Prefix tried first; more have the gate.
-  if (members.length > 1) config.writeUInt8(0, HC.offsetof.prefix_first);
   config.writeUInt16LE(group.slot, HC.offsetof.group_slot);
   config.writeUInt32LE(group.generation, HC.offsetof.generation);
   const gate = gateOf(config, n, values.prefix);

@@ -34,8 +34,6 @@ t.test('members, selectors and ids', async (t) => {
   t.same([0, 1, 2].map((i) => [c.readUInt8(at(i) + SEL.offsetof.member), c.readUInt8(at(i) + SEL.offsetof.local)]), [[0, 0], [1, 0], [1, 1]], 'each selector\'s member and its index there');
   t.same([c.readUInt32LE(HC.offsetof.members), c.readUInt32LE(HC.offsetof.members + 4), c.readUInt32LE(HC.offsetof.members + 8), c.readUInt32LE(HC.offsetof.members + 12)], [11, 5, 12, 6], 'members: hook id, slot');
   t.same([c.readUInt16LE(HC.offsetof.group_slot), c.readUInt32LE(HC.offsetof.generation)], [3, 9], 'group slot and generation');
-  t.equal(a.config.readUInt8(HC.offsetof.prefix_first), 1, 'a alone tries its Prefix first');
-  t.equal(c.readUInt8(HC.offsetof.prefix_first), 0, 'the group does not: its gate rules out selectors instead');
   t.same([filter(0, 0), filter(0, 1), filter(1, 0), filter(2, 0)].map((f) => c.readUInt16LE(f + AF.offsetof.id)), [1, 2, 3, 4], 'b\'s ids follow a\'s');
   t.same(g.values.prefix.map((e) => e.key.readUInt32LE(L.vigil_lpm_key.offsetof.id)), [1, 3, 3], 'the Prefix values under the new ids');
   t.same(g.values.postfix.map((e) => e.key.readUInt32LE(L.vigil_lpm_key.offsetof.id)), [4], 'the Postfix value too');
@@ -56,7 +54,6 @@ t.test('the gate', async (t) => {
 t.test('a group without two Prefix filters on one arg has no gate', async (t) => {
   const one = encodeGroup([{ encoded: a, id: { hookId: 1, slot: 1 } }], { slot: 0, generation: 1 });
   t.equal(one.config.readUInt8(HC.offsetof.gate_arg), 0, 'one Prefix selector: its own lookup is the gate');
-  t.equal(one.config.readUInt8(HC.offsetof.prefix_first), 1, 'a group of one keeps its hook\'s Prefix tried first');
   const equal = encodeHook(plan('p', [sel({ matchArgs: [{ index: 0, operator: 'Equal', values: ['1'] }] })]), ctx);
   const g = encodeGroup([{ encoded: equal, id: { hookId: 1, slot: 1 } }], { slot: 0, generation: 1 });
   t.equal(g.config.readUInt8(HC.offsetof.gate_arg), 0, 'gate_arg 0');
