@@ -54,7 +54,6 @@ function storm(execs = EXECS): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 /** Events the agent emitted, by `vigil status` (procfs counts the start's, already among process_exec). */
 const emitted = (status: { events: Record<string, number> }): number =>
   Object.entries(status.events).reduce((n, [k, v]) => (k === 'procfs' ? n : n + v), 0);
@@ -76,7 +75,7 @@ async function main(): Promise<void> {
     await sleep(500);
     const after = agent.status();
     cpu += agent.cpuSeconds() - cpu0;
-    peak = Math.max(peak, peakRss(agent.pid));
+    peak = Math.max(peak, agent.statusBytes('VmHWM'));
     lost += after.lost_events;
     records += after.ring_buffer.records - before.ring_buffer.records;
     events += emitted(after) - emitted(before);

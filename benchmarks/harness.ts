@@ -53,6 +53,8 @@ export interface Status {
   ring_buffer: { records: number };
   events: Record<string, number>;
   control: { subscribers: number };
+  process_cache: { size: number };
+  heap_used_bytes: number;
 }
 
 export interface Agent {
@@ -66,7 +68,8 @@ export interface Agent {
   status: () => Status;
   /** User and system CPU seconds of the agent process, from /proc/<pid>/stat. */
   cpuSeconds: () => number;
-  rssBytes: () => number;
+  /** A memory field of /proc/<pid>/status (VmRSS, VmHWM, RssAnon…), in bytes. */
+  statusBytes: (field: string) => number;
   stop: () => Promise<void>;
 }
 
@@ -102,7 +105,7 @@ export async function startAgent(flags: string[], nodeFlags: string[] = []): Pro
       const f = proc('stat').split(') ')[1].split(' ');
       return (Number(f[11]) + Number(f[12])) / CLK_TCK;
     },
-    rssBytes: () => Number(/VmRSS:\s+(\d+)/.exec(proc('status'))![1]) * 1024,
+    statusBytes: (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(proc('status'))![1]) * 1024,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

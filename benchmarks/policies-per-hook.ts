@@ -72,7 +72,7 @@ async function main(): Promise<void> {
         const l = loading(agent.log());
         Object.assign(m, { loaded: l.loaded, failed: l.failed, error: l.error });
         m.load.push(l.seconds);
-        m.rss.push(agent.rssBytes());
+        m.rss.push(agent.statusBytes('VmRSS'));
         await settle(agent);
         m.times.push(run());
         // Apart from the timed run: each hook program runs once per openat, the machine's other processes' included.

@@ -14,7 +14,6 @@
 //
 //   node dist/benchmarks/process-cache-rss.js [--processes N]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { settle, sleep, startAgent, workload, type Agent } from './harness.js';
 
@@ -36,12 +35,10 @@ interface Memory {
 async function quietMemory(agent: Agent): Promise<Memory> {
   await settle(agent);
   await sleep(20_000);
-  const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
-  const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) * 1024;
-  const s = agent.status() as unknown as { process_cache: { size: number }; heap_used_bytes: number };
+  const s = agent.status();
   return {
-    rss_mib: mib(kib('VmRSS')), anon_mib: mib(kib('RssAnon')), heap_used_mib: mib(s.heap_used_bytes), peak_rss_mib: mib(kib('VmHWM')),
-    cache_size: s.process_cache.size,
+    rss_mib: mib(agent.statusBytes('VmRSS')), anon_mib: mib(agent.statusBytes('RssAnon')), heap_used_mib: mib(s.heap_used_bytes),
+    peak_rss_mib: mib(agent.statusBytes('VmHWM')), cache_size: s.process_cache.size,
   };
 }
 
